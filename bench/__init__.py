@@ -1,0 +1,1 @@
+"""Benchmarks and retrieval evaluation; they print figures, they never pass or fail."""

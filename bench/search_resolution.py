@@ -1,0 +1,154 @@
+"""Library resolution accuracy (top-1) and latency over the 30k-entry eval catalog.
+
+.venv/bin/python -m bench.search_resolution
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import time
+from datetime import UTC, datetime
+
+from twinmcp.search.domain import build_resolver
+from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta, VersionInfo
+from twinmcp.search.resolution import Resolver
+
+from bench.search_corpus import CATALOG_DIR
+
+DOCUMENTED = [
+    ("/fastapi/fastapi", "FastAPI", ["fastapi"], 90000, 2000),
+    ("/pallets/flask", "Flask", ["flask"], 70000, 1200),
+    ("/encode/httpx", "HTTPX", ["httpx"], 14000, 500),
+    ("/pydantic/pydantic", "Pydantic", ["pydantic"], 25000, 1600),
+    ("/vercel/next.js", "Next.js", ["next"], 130000, 3000),
+    # A fork and a clone: documented, but they must rank below the originals.
+    ("/someuser/fastapi", "fastapi", [], 3, 40),
+    ("/mirror/flask-clone", "flask", [], 0, 30),
+]
+
+# (query, expected library id) — names, package != repo, variants, typos, descriptions, versions.
+# A few descriptions have more than one right answer; ACCEPTED lists the others.
+QUERIES: list[tuple[str, str]] = [
+    ("fastapi", "/fastapi/fastapi"),
+    ("FastAPI", "/fastapi/fastapi"),
+    ("fast api", "/fastapi/fastapi"),
+    ("fastapi 0.110", "/fastapi/fastapi"),
+    ("fastpai", "/fastapi/fastapi"),
+    ("flask", "/pallets/flask"),
+    ("Flask 3", "/pallets/flask"),
+    ("httpx", "/encode/httpx"),
+    ("pydantic", "/pydantic/pydantic"),
+    ("pydnatic", "/pydantic/pydantic"),
+    ("pydantic v2", "/pydantic/pydantic"),
+    ("Next.js", "/vercel/next.js"),
+    ("nextjs", "/vercel/next.js"),
+    ("next-js", "/vercel/next.js"),
+    ("next", "/vercel/next.js"),
+    ("requests", "/pypi/requests"),
+    ("reqeusts", "/pypi/requests"),
+    ("numpy", "/pypi/numpy"),
+    ("nunpy", "/pypi/numpy"),
+    ("pandas", "/pypi/pandas"),
+    ("react", "/npm/react"),
+    ("vue 3", "/npm/vue"),
+    ("vuejs", "/npm/vue"),
+    ("express", "/npm/express"),
+    ("expressjs", "/npm/express"),
+    ("lodash", "/npm/lodash"),
+    ("axois", "/npm/axios"),
+    ("tailwind css", "/npm/tailwindcss"),
+    ("scikit learn", "/pypi/scikit-learn"),
+    ("sqlalchemy", "/pypi/sqlalchemy"),
+    ("SQL Alchemy", "/pypi/sqlalchemy"),
+    ("beautiful soup", "/pypi/beautifulsoup4"),
+    ("pyyaml", "/pypi/pyyaml"),
+    ("dayjs", "/npm/dayjs"),
+    ("typescript", "/npm/typescript"),
+    ("python terminal formatting library", "/pypi/rich"),
+    ("python http client", "/pypi/requests"),
+    ("javascript date library", "/npm/moment"),
+    ("typescript schema validation", "/npm/zod"),
+    ("python data validation using type hints", "/pydantic/pydantic"),
+    ("aws sdk for python", "/pypi/boto3"),
+    ("asgi server", "/pypi/uvicorn"),
+]
+
+
+ACCEPTED: dict[str, set[str]] = {
+    "python http client": {"/pypi/httpx", "/encode/httpx"},
+    "javascript date library": {"/npm/date-fns", "/npm/dayjs"},
+}
+
+
+def load_entries() -> list[CatalogEntry]:
+    entries: list[CatalogEntry] = []
+    for path in sorted(CATALOG_DIR.glob("*.tsv")):
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                entries.append(
+                    CatalogEntry(
+                        row["registry"],
+                        row["name"],
+                        int(row["popularity_rank"] or 0),
+                        row.get("summary") or "",
+                    )
+                )
+    return entries
+
+
+def documented_libraries() -> list[LibraryInfo]:
+    stamp = datetime.now(UTC)
+    return [
+        LibraryInfo(
+            meta=LibraryMeta(
+                library_id=lid,
+                title=title,
+                package_names=tuple(names),
+                stars=stars,
+                trust_score=7.0 if stars > 100 else 2.0,
+            ),
+            versions=[VersionInfo("latest", lid, snippets, snippets * 300, stamp, True, "", 0)],
+            default_version="latest",
+        )
+        for lid, title, names, stars, snippets in DOCUMENTED
+    ]
+
+
+def build() -> tuple[Resolver, float]:
+    started = time.perf_counter()
+    resolver = build_resolver(documented_libraries(), load_entries())
+    return resolver, time.perf_counter() - started
+
+
+def report() -> list[str]:
+    resolver, seconds = build()
+    lines = [
+        f"\n== resolution: {len(resolver.candidates)} candidates, index built in {seconds:.2f}s"
+    ]
+    correct = 0
+    accepted = 0
+    latencies: list[float] = []
+    for query, expected in QUERIES:
+        for _ in range(5):
+            started = time.perf_counter()
+            matches = resolver.resolve(query, limit=10)
+            latencies.append((time.perf_counter() - started) * 1000)
+        top = matches[0].candidate.library_id if matches else "-"
+        correct += top == expected
+        accepted += top == expected or top in ACCEPTED.get(query, set())
+        if top != expected:
+            lines.append(f"  MISS {query!r}: got {top}, expected {expected}")
+    latencies.sort()
+    lines.append(
+        f"top-1 accuracy {correct}/{len(QUERIES)} = {correct / len(QUERIES):.3f} "
+        f"({accepted} counting other right answers); "
+        f"latency p50 {statistics.median(latencies):.2f} ms, "
+        f"p95 {latencies[int(0.95 * len(latencies))]:.2f} ms"
+    )
+    return lines
+
+
+if __name__ == "__main__":
+    for line in report():
+        print(line)

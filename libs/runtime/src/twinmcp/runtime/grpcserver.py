@@ -1,0 +1,199 @@
+"""Building, running and draining a grpc.aio server with health, reflection and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from twinmcp.runtime.metrics import count_call, start_metrics_server
+from twinmcp.runtime.telemetry import server_span
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+class ObservedCalls(grpc.aio.ServerInterceptor):
+    """Continues the caller's trace and counts every unary call with its duration and status;
+    the one place an unexpected exception is logged and answered INTERNAL (no traceback leaks).
+
+    Each method's handler is wrapped once and reused (building a handler per call cost as much
+    as a cached answer); the per-call trace context comes from the call's own metadata.
+    Streaming calls (the health service's Watch) pass through untouched.
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        path = handler_call_details.method
+        wrapped = self._wrapped.get(path)
+        if wrapped is not None:
+            return wrapped
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            self._observed(path, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        self._wrapped[path] = wrapped
+        return wrapped
+
+    def _observed(
+        self, path: str, inner: Callable[[Any, Any], Awaitable[Any]]
+    ) -> Callable[[Any, Any], Awaitable[Any]]:
+        service, method = self.service, path.rsplit("/", 1)[-1]
+
+        async def observed(request: Any, context: Any) -> Any:
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                with server_span(path, context.invocation_metadata() or ()):
+                    try:
+                        response = await inner(request, context)
+                    except grpc.aio.AbortError:
+                        raise
+                    except Exception:
+                        logger.exception("%s failed", path)
+                        await context.abort(
+                            grpc.StatusCode.INTERNAL,
+                            f"{method} failed unexpectedly; the error is logged on the server",
+                        )
+                status = context.code()
+                if status is not None and status != grpc.StatusCode.OK:
+                    code = status.name
+                return response
+            except BaseException:
+                status = context.code()
+                code = status.name if status is not None else "UNKNOWN"
+                raise
+            finally:
+                count_call(service, method, code, time.perf_counter() - started)
+
+        return observed
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "0.0.0.0"
+    port: int = 0
+    metrics_port: int = -1  # -1: no metrics endpoint; 0: any free port
+    drain_seconds: float = 0.0  # NOT_SERVING is announced this long before stopping
+    grace_seconds: float = 10.0  # in-flight calls get this long to finish
+    # Connections are closed (GOAWAY) after this long, so DNS round-robin clients re-resolve and
+    # spread calls onto replicas started since they connected (Kubernetes headless Services).
+    max_connection_age_seconds: float = 60.0
+
+
+@dataclass
+class RunningServer:
+    """A started server. `port` is the bound port (the real one when 0 was asked for)."""
+
+    name: str
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    service_names: Sequence[str]
+    port: int
+    metrics_port: int
+    options: ServerOptions
+    _stopped: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def set_serving(self, is_serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if is_serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *self.service_names):
+            await self.health.set(name, status)
+
+    async def stop(self) -> None:
+        """Announces NOT_SERVING, waits the drain period, then stops with the grace period."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        logger.info("draining %s for %.1fs", self.name, self.options.drain_seconds)
+        await self.set_serving(False)
+        if self.options.drain_seconds > 0:
+            await asyncio.sleep(self.options.drain_seconds)
+        await self.server.stop(self.options.grace_seconds)
+        logger.info("%s stopped", self.name)
+
+    async def wait_for_termination(self) -> None:
+        await self.server.wait_for_termination()
+
+
+async def start_server(
+    name: str,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Sequence[str],
+    options: ServerOptions,
+    *,
+    interceptors: Sequence[Any] = (),
+) -> RunningServer:
+    """Creates, registers and starts a server; health says SERVING once it listens."""
+    server = grpc.aio.server(
+        # Last in the chain, so what it memoises per method is only the handler lookup.
+        interceptors=[*interceptors, ObservedCalls(name)],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_connection_age_ms", int(options.max_connection_age_seconds * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(options.grace_seconds * 1000)),
+        ],
+    )
+    register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [
+            *service_names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    port = server.add_insecure_port(f"{options.host}:{options.port}")
+    if port == 0:
+        raise OSError(f"{name} could not bind {options.host}:{options.port}; is it in use?")
+    await server.start()
+    metrics_port = start_metrics_server(options.metrics_port) if options.metrics_port >= 0 else 0
+    running = RunningServer(
+        name, server, health_servicer, service_names, port, metrics_port, options
+    )
+    await running.set_serving(True)
+    logger.info("%s listening on port %d (metrics %d)", name, port, metrics_port)
+    return running
+
+
+async def serve_until_signalled(running: RunningServer) -> None:
+    """Runs until SIGTERM or SIGINT, then drains and stops."""
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop_requested.set)
+    waiter = asyncio.create_task(running.wait_for_termination())
+    signalled = asyncio.create_task(stop_requested.wait())
+    await asyncio.wait({waiter, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    if signalled.done():
+        await running.stop()
+    signalled.cancel()
+    await waiter

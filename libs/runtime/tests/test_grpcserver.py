@@ -1,0 +1,96 @@
+"""The gRPC bootstrap: health, reflection, drain on stop, metrics."""
+
+import asyncio
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from twinmcp.runtime.grpcserver import ServerOptions, start_server
+from twinmcp.runtime.testing import wait_for_serving
+
+
+async def test_a_started_server_reports_serving_then_not_serving_while_draining() -> None:
+    running = await start_server(
+        "demo",
+        lambda _server: None,
+        ["demo.v1.DemoService"],
+        ServerOptions(host="127.0.0.1", port=0, drain_seconds=0.5, grace_seconds=1),
+    )
+    target = f"127.0.0.1:{running.port}"
+    await wait_for_serving(target, timeout=5, service="demo.v1.DemoService")
+    stopping = asyncio.create_task(running.stop())
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        for _ in range(50):
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+            if reply.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                break
+            await asyncio.sleep(0.02)
+        assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    await asyncio.wait_for(stopping, timeout=5)
+
+
+async def test_the_metrics_endpoint_serves_prometheus_text() -> None:
+    import aiohttp
+
+    running = await start_server(
+        "demo", lambda _server: None, [], ServerOptions(host="127.0.0.1", port=0, metrics_port=0)
+    )
+    try:
+        assert running.metrics_port > 0
+        url = f"http://127.0.0.1:{running.metrics_port}/metrics"
+        async with aiohttp.ClientSession() as session, session.get(url) as reply:
+            body = await reply.text()
+        assert reply.status == 200
+        assert "python_info" in body or "process_" in body
+    finally:
+        await running.stop()
+
+
+async def test_every_unary_call_is_counted_with_its_method_and_status() -> None:
+    from twinmcp.runtime.metrics import GRPC_REQUESTS
+
+    running = await start_server(
+        "counted", lambda _server: None, [], ServerOptions(host="127.0.0.1", port=0)
+    )
+    before = GRPC_REQUESTS.labels("counted", "Check", "OK")._value.get()
+    missing = GRPC_REQUESTS.labels("counted", "Check", "NOT_FOUND")._value.get()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            for _ in range(3):
+                await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+            try:
+                await stub.Check(health_pb2.HealthCheckRequest(service="no.such"), timeout=5)
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        await running.stop()
+    assert GRPC_REQUESTS.labels("counted", "Check", "OK")._value.get() == before + 3
+    assert GRPC_REQUESTS.labels("counted", "Check", "NOT_FOUND")._value.get() == missing + 1
+
+
+async def test_an_unexpected_error_is_answered_internal_without_its_traceback() -> None:
+    async def broken(_request: bytes, _context: object) -> bytes:
+        raise RuntimeError("secret internals")
+
+    handler = grpc.method_handlers_generic_handler(
+        "demo.v1.Broken", {"Fail": grpc.unary_unary_rpc_method_handler(broken)}
+    )
+    running = await start_server(
+        "broken",
+        lambda server: server.add_generic_rpc_handlers((handler,)),
+        [],
+        ServerOptions(host="127.0.0.1", port=0),
+    )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            call = channel.unary_unary("/demo.v1.Broken/Fail")
+            try:
+                await call(b"", timeout=5)
+                raise AssertionError("the call should have failed")
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.INTERNAL
+                assert "Fail failed unexpectedly" in (exc.details() or "")
+                assert "secret internals" not in (exc.details() or "")
+    finally:
+        await running.stop()

@@ -1,0 +1,144 @@
+"""Who is calling: credentials from headers, a short cache of AuthService answers, rate limits."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from twinmcp.auth.v1 import auth_pb2
+from twinmcp.gateway.clients import AuthClient
+
+# Context7's clients send their key under any of these; Authorization wins when several are set.
+CREDENTIAL_HEADERS = ("X-API-Key", "Context7-API-Key", "X-Context7-API-Key")
+_CACHE_LIMIT = 10_000
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def credential_from(headers: Mapping[str, str]) -> str:
+    """The API key or session token the caller sent, or "" when anonymous."""
+    authorization = headers.get("Authorization", "").strip()
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    for name in CREDENTIAL_HEADERS:
+        value = headers.get(name, "").strip()
+        if value:
+            return value
+    return ""
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The caller's IP; X-Forwarded-For is believed only when it came through a trusted proxy.
+
+    Walks the chain from the nearest hop backwards and stops at the first untrusted address, so
+    a client cannot pick its own address by prepending entries.
+    """
+    address = peer or "unknown"
+    if not forwarded_for or not _is_trusted(address, trusted):
+        return address
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = hop
+        if not _is_trusted(hop, trusted):
+            break
+    return address
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The rate-limit state to show in RateLimit-* headers."""
+
+    limit: int
+    remaining: int
+    reset_seconds: int
+    retry_after_seconds: int = 0
+    is_allowed: bool = True
+
+    def headers(self) -> dict[str, str]:
+        values = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(max(self.remaining, 0)),
+            "RateLimit-Reset": str(max(self.reset_seconds, 0)),
+        }
+        if not self.is_allowed:
+            values["Retry-After"] = str(max(self.retry_after_seconds, 1))
+        return values
+
+
+@dataclass
+class _Entry:
+    principal: auth_pb2.Principal
+    expires_at: float
+
+
+@dataclass
+class _Seen:
+    budget: Budget
+    at: float
+
+
+@dataclass
+class Access:
+    """Authenticates through AuthService and remembers answers for the TTL it grants."""
+
+    auth: AuthClient
+    max_cache_seconds: int
+    _cache: dict[tuple[str, str], _Entry] = field(default_factory=dict)
+    _budgets: dict[str, _Seen] = field(default_factory=dict)
+    is_limiter_degraded: bool | None = None
+
+    async def principal(self, credential: str, address: str) -> auth_pb2.Principal:
+        # Anonymous answers depend on the address; keyed answers do not.
+        key = (credential, "" if credential else address)
+        now = time.monotonic()
+        entry = self._cache.get(key)
+        if entry is not None and entry.expires_at > now:
+            return entry.principal
+        reply = await self.auth.authenticate(credential, address)
+        ttl = min(max(reply.cache_ttl_seconds, 0), self.max_cache_seconds)
+        if ttl > 0:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache = {k: v for k, v in self._cache.items() if v.expires_at > now}
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+            self._cache[key] = _Entry(reply.principal, now + ttl)
+        return reply.principal
+
+    async def charge(self, principal: auth_pb2.Principal) -> Budget:
+        """Counts one request against the principal's limits."""
+        reply = await self.auth.check_rate_limit(principal.rate_limit_subject, principal.tier)
+        self.is_limiter_degraded = reply.is_degraded
+        budget = Budget(
+            limit=reply.limit,
+            remaining=reply.remaining,
+            reset_seconds=reply.reset_seconds,
+            retry_after_seconds=reply.retry_after_seconds,
+            is_allowed=reply.allowed,
+        )
+        if len(self._budgets) >= _CACHE_LIMIT:
+            self._budgets.clear()
+        self._budgets[principal.rate_limit_subject] = _Seen(budget, time.monotonic())
+        return budget
+
+    def last_budget(self, principal: auth_pb2.Principal) -> Budget | None:
+        """The budget seen at the last charge, aged, for responses that cost nothing."""
+        seen = self._budgets.get(principal.rate_limit_subject)
+        if seen is None:
+            return None
+        elapsed = int(time.monotonic() - seen.at)
+        if elapsed >= seen.budget.reset_seconds:
+            # The window has rolled over since: the whole per-minute allowance is back.
+            return Budget(seen.budget.limit, seen.budget.limit, 60)
+        return Budget(seen.budget.limit, seen.budget.remaining, seen.budget.reset_seconds - elapsed)

@@ -1,0 +1,57 @@
+"""The aiohttp application: routes, middleware, and peer channels opened for its lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from twinmcp.gateway import mcp, rest
+from twinmcp.gateway.access import Access
+from twinmcp.gateway.clients import Peers
+from twinmcp.gateway.config import Settings
+from twinmcp.gateway.middleware import (
+    access_middleware,
+    error_middleware,
+    observability_middleware,
+    security_middleware,
+)
+from twinmcp.gateway.state import GATEWAY, Gateway
+from twinmcp.gateway.tools import TokenPolicy, Tools
+
+
+def create_app(settings: Settings) -> web.Application:
+    # REST bodies are small JSON; /mcp reads its own body against MCP_MAX_BODY_BYTES.
+    app = web.Application(
+        middlewares=[
+            observability_middleware,
+            error_middleware,
+            security_middleware,
+            access_middleware,
+        ],
+        client_max_size=max(settings.mcp_max_body_bytes, 1024 * 1024),
+    )
+
+    async def peers_ctx(app: web.Application) -> AsyncIterator[None]:
+        peers = Peers.open(
+            settings.auth_addr,
+            settings.search_addr,
+            settings.ingest_addr,
+            settings.grpc_deadline_seconds,
+        )
+        policy = TokenPolicy(settings.default_tokens, settings.min_tokens, settings.max_tokens)
+        app[GATEWAY] = Gateway(
+            settings=settings,
+            peers=peers,
+            access=Access(peers.auth, settings.auth_cache_max_seconds),
+            tools=Tools(peers.search, policy),
+        )
+        yield
+        await peers.close()
+
+    app.cleanup_ctx.append(peers_ctx)
+    app.router.add_post("/mcp", mcp.handle_mcp)
+    app.router.add_route("GET", "/mcp", mcp.handle_not_allowed)
+    app.router.add_route("DELETE", "/mcp", mcp.handle_not_allowed)
+    app.router.add_route("OPTIONS", "/mcp", mcp.handle_preflight)
+    app.router.add_routes(rest.routes)
+    return app

@@ -1,0 +1,332 @@
+"""Typed clients of the auth, search and ingest services; every call carries a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
+from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from twinmcp.runtime.channels import open_channel
+from twinmcp.runtime.telemetry import trace_metadata
+from twinmcp.search.v1 import search_pb2, search_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class PeerError(Exception):
+    """A peer service refused or failed a call; `status` is the HTTP status to answer with."""
+
+    status = 502
+    code = "upstream_error"
+
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(message)
+        self.service = service
+        self.message = message
+
+
+class PeerUnavailable(PeerError):
+    status = 503
+    code = "service_unavailable"
+
+
+class NotFound(PeerError):
+    status = 404
+    code = "not_found"
+
+
+class InvalidArgument(PeerError):
+    status = 400
+    code = "invalid_argument"
+
+
+class Unauthenticated(PeerError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(PeerError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(PeerError):
+    status = 409
+    code = "conflict"
+
+
+class RateLimited(PeerError):
+    status = 429
+    code = "rate_limited"
+
+
+# The one table turning a peer's status code into the gateway's error.
+_ERRORS: dict[grpc.StatusCode, type[PeerError]] = {
+    grpc.StatusCode.UNAVAILABLE: PeerUnavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: PeerUnavailable,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.OUT_OF_RANGE: InvalidArgument,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: Forbidden,
+    grpc.StatusCode.ALREADY_EXISTS: Conflict,
+    grpc.StatusCode.FAILED_PRECONDITION: Conflict,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: RateLimited,
+}
+
+
+def translate(service: str, error: grpc.aio.AioRpcError) -> PeerError:
+    kind = _ERRORS.get(error.code(), PeerError)
+    if kind is PeerUnavailable:
+        return PeerUnavailable(service, f"{service} service unavailable, retry shortly")
+    detail = error.details() or error.code().name
+    if kind is PeerError:
+        logger.warning("%s answered %s: %s", service, error.code().name, detail)
+        return PeerError(service, f"{service} service failed ({error.code().name}); retry later")
+    return kind(service, detail)
+
+
+class _Client:
+    service = ""
+    grpc_service = ""  # full proto name, for span names
+
+    def __init__(self, channel: grpc.aio.Channel, deadline: float) -> None:
+        self.channel = channel
+        self.deadline = deadline
+        self._health = health_pb2_grpc.HealthStub(channel)
+
+    async def _call(self, method: Callable[..., Awaitable[T]], request: Message) -> T:
+        # Channels are opened untraced (see _channel): the trace context goes as metadata.
+        name = f"{self.grpc_service}/{type(request).__name__.removesuffix('Request')}"
+        try:
+            return await method(request, timeout=self.deadline, metadata=trace_metadata(name))
+        except grpc.aio.AioRpcError as error:
+            raise translate(self.service, error) from None
+
+    async def health(self, deadline: float) -> str:
+        """The peer's health status name, or UNAVAILABLE when it does not answer in time."""
+        try:
+            reply = await self._health.Check(
+                health_pb2.HealthCheckRequest(),
+                timeout=deadline,
+                metadata=trace_metadata("grpc.health.v1.Health/Check"),
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                return "UNAVAILABLE"
+            return error.code().name
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+_PendingCheck = tuple[
+    auth_pb2.CheckRateLimitRequest, "asyncio.Future[auth_pb2.CheckRateLimitResponse]"
+]
+
+
+class AuthClient(_Client):
+    service = "auth"
+    grpc_service = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
+
+    def __init__(self, channel: grpc.aio.Channel, deadline: float) -> None:
+        super().__init__(channel, deadline)
+        self.stub = auth_pb2_grpc.AuthServiceStub(channel)
+        self._is_batching = True
+        self._checks: list[_PendingCheck] = []
+        self._sends: set[asyncio.Task[None]] = set()
+
+    async def authenticate(
+        self, credential: str, client_address: str
+    ) -> auth_pb2.AuthenticateResponse:
+        request = auth_pb2.AuthenticateRequest(credential=credential, client_address=client_address)
+        return await self._call(self.stub.Authenticate, request)
+
+    async def check_rate_limit(
+        self, subject: str, tier: auth_pb2.Tier.ValueType, cost: int = 1
+    ) -> auth_pb2.CheckRateLimitResponse:
+        """Counts one request; checks made in the same event-loop turn go in one call.
+
+        Each check is still decided and counted on its own, atomically, in the auth service
+        (BatchCheckRateLimits); batching only saves the per-call cost of gRPC on both sides,
+        which is most of the cost of a check. A lone check waits for nothing.
+        """
+        request = auth_pb2.CheckRateLimitRequest(subject=subject, tier=tier, cost=cost)
+        if not self._is_batching:
+            return await self._call(self.stub.CheckRateLimit, request)
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[auth_pb2.CheckRateLimitResponse] = loop.create_future()
+        if not self._checks:
+            loop.call_soon(self._send_checks)
+        self._checks.append((request, reply))
+        return await reply
+
+    def _send_checks(self) -> None:
+        batch, self._checks = self._checks, []
+        task = asyncio.get_running_loop().create_task(self._check_batch(batch))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _check_batch(self, batch: list[_PendingCheck]) -> None:
+        try:
+            if len(batch) == 1:
+                replies = [await self._call(self.stub.CheckRateLimit, batch[0][0])]
+            else:
+                replies = await self._batch_call(batch)
+        except PeerError as error:
+            for _request, reply in batch:
+                if not reply.done():
+                    reply.set_exception(error)
+            return
+        for (_request, reply), result in zip(batch, replies, strict=True):
+            if not reply.done():  # the caller hung up meanwhile; its check was still counted
+                reply.set_result(result)
+
+    async def _batch_call(
+        self, batch: list[_PendingCheck]
+    ) -> list[auth_pb2.CheckRateLimitResponse]:
+        request = auth_pb2.BatchCheckRateLimitsRequest(checks=[check for check, _ in batch])
+        name = f"{self.grpc_service}/BatchCheckRateLimits"
+        try:
+            answer = await self.stub.BatchCheckRateLimits(
+                request, timeout=self.deadline, metadata=trace_metadata(name)
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise translate(self.service, error) from None
+            # An auth service older than BatchCheckRateLimits (during a rolling upgrade).
+            logger.warning("auth has no BatchCheckRateLimits; checking rate limits one by one")
+            self._is_batching = True
+            return list(
+                await asyncio.gather(
+                    *(self._call(self.stub.CheckRateLimit, check) for check, _ in batch)
+                )
+            )
+        return list(answer.results)
+
+    async def create_api_key(
+        self, user_id: str, name: str, scopes: list[str]
+    ) -> auth_pb2.CreateApiKeyResponse:
+        request = auth_pb2.CreateApiKeyRequest(user_id=user_id, name=name, scopes=scopes)
+        return await self._call(self.stub.CreateApiKey, request)
+
+    async def list_api_keys(self, user_id: str) -> auth_pb2.ListApiKeysResponse:
+        return await self._call(self.stub.ListApiKeys, auth_pb2.ListApiKeysRequest(user_id=user_id))
+
+    async def revoke_api_key(self, user_id: str, key_id: str) -> auth_pb2.RevokeApiKeyResponse:
+        request = auth_pb2.RevokeApiKeyRequest(user_id=user_id, key_id=key_id)
+        return await self._call(self.stub.RevokeApiKey, request)
+
+    async def get_usage(self, user_id: str, key_id: str, days: int) -> auth_pb2.GetUsageResponse:
+        request = auth_pb2.GetUsageRequest(user_id=user_id, key_id=key_id, days=days)
+        return await self._call(self.stub.GetUsage, request)
+
+    async def start_sign_in(self, redirect_uri: str) -> auth_pb2.StartSignInResponse:
+        request = auth_pb2.StartSignInRequest(redirect_uri=redirect_uri)
+        return await self._call(self.stub.StartSignIn, request)
+
+    async def complete_sign_in(self, code: str, state: str) -> auth_pb2.CompleteSignInResponse:
+        request = auth_pb2.CompleteSignInRequest(code=code, state=state)
+        return await self._call(self.stub.CompleteSignIn, request)
+
+    async def refresh_session(self, refresh_token: str) -> auth_pb2.RefreshSessionResponse:
+        request = auth_pb2.RefreshSessionRequest(refresh_token=refresh_token)
+        return await self._call(self.stub.RefreshSession, request)
+
+
+class SearchClient(_Client):
+    service = "search"
+    grpc_service = search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name
+
+    def __init__(self, channel: grpc.aio.Channel, deadline: float) -> None:
+        super().__init__(channel, deadline)
+        self.stub = search_pb2_grpc.SearchServiceStub(channel)
+
+    async def resolve_library(
+        self, library_name: str, query: str, limit: int = 10
+    ) -> search_pb2.ResolveLibraryResponse:
+        request = search_pb2.ResolveLibraryRequest(
+            library_name=library_name, query=query, limit=limit
+        )
+        return await self._call(self.stub.ResolveLibrary, request)
+
+    async def query_docs(
+        self, library_id: str, query: str, tokens: int, version: str = ""
+    ) -> search_pb2.QueryDocsResponse:
+        request = search_pb2.QueryDocsRequest(
+            library_id=library_id, query=query, tokens=tokens, version=version
+        )
+        return await self._call(self.stub.QueryDocs, request)
+
+    async def get_library(self, library_id: str) -> search_pb2.GetLibraryResponse:
+        request = search_pb2.GetLibraryRequest(library_id=library_id)
+        return await self._call(self.stub.GetLibrary, request)
+
+
+class IngestClient(_Client):
+    service = "ingest"
+    grpc_service = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
+
+    def __init__(self, channel: grpc.aio.Channel, deadline: float) -> None:
+        super().__init__(channel, deadline)
+        self.stub = ingest_pb2_grpc.IngestServiceStub(channel)
+
+    async def submit_source(
+        self, request: ingest_pb2.SubmitSourceRequest
+    ) -> ingest_pb2.SubmitSourceResponse:
+        return await self._call(self.stub.SubmitSource, request)
+
+    async def get_job(self, job_id: str) -> ingest_pb2.GetJobResponse:
+        return await self._call(self.stub.GetJob, ingest_pb2.GetJobRequest(job_id=job_id))
+
+    async def list_jobs(
+        self, library_id: str, states: list[ingest_pb2.JobState.ValueType], limit: int
+    ) -> ingest_pb2.ListJobsResponse:
+        request = ingest_pb2.ListJobsRequest(library_id=library_id, states=states, limit=limit)
+        return await self._call(self.stub.ListJobs, request)
+
+    async def cancel_job(self, job_id: str) -> ingest_pb2.CancelJobResponse:
+        return await self._call(self.stub.CancelJob, ingest_pb2.CancelJobRequest(job_id=job_id))
+
+    async def refresh_library(
+        self, library_id: str, version: str
+    ) -> ingest_pb2.RefreshLibraryResponse:
+        request = ingest_pb2.RefreshLibraryRequest(library_id=library_id, version=version)
+        return await self._call(self.stub.RefreshLibrary, request)
+
+
+def _channel(target: str) -> grpc.aio.Channel:
+    # No tracing interceptor: grpc.aio runs one in an extra task per call; _call sends the
+    # trace context as metadata instead.
+    return open_channel(target, is_traced=False)
+
+
+@dataclass
+class Peers:
+    """The three peers and their channels; closed together on shutdown."""
+
+    auth: AuthClient
+    search: SearchClient
+    ingest: IngestClient
+
+    @classmethod
+    def open(cls, auth_addr: str, search_addr: str, ingest_addr: str, deadline: float) -> Peers:
+        return cls(
+            AuthClient(_channel(auth_addr), deadline),
+            SearchClient(_channel(search_addr), deadline),
+            IngestClient(_channel(ingest_addr), deadline),
+        )
+
+    def all(self) -> list[_Client]:
+        return [self.auth, self.search, self.ingest]
+
+    async def close(self) -> None:
+        for client in self.all():
+            await client.channel.close()

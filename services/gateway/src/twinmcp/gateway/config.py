@@ -1,0 +1,97 @@
+"""Gateway settings, read once from the environment mapping."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from twinmcp.runtime.settings import (
+    SettingsError,
+    env_address,
+    env_float,
+    env_int,
+    env_optional,
+    env_port,
+    env_str,
+    env_url,
+)
+
+# Names a browser on this machine uses for a local server; anything else could be DNS rebinding.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+
+
+def _csv(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _networks(
+    name: str, raw: str | None
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for part in _csv(raw):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{name} has {part!r}, which is not an IP address or CIDR range "
+                "(example: 10.0.0.0/8,127.0.0.1)"
+            ) from None
+    return tuple(networks)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    auth_addr: str = "127.0.0.1:50051"
+    search_addr: str = "127.0.0.1:50052"
+    ingest_addr: str = "127.0.0.1:50053"
+    api_base_url: str = "http://localhost:3000"
+    # Empty tuples mean "localhost names only"; "*" switches the check off (behind a proxy that
+    # already validates Host).
+    allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    mcp_max_body_bytes: int = 1024 * 1024
+    grpc_deadline_seconds: float = 10.0
+    health_deadline_seconds: float = 1.0
+    auth_cache_max_seconds: int = 60
+    default_tokens: int = 5000
+    min_tokens: int = 500
+    max_tokens: int = 25000
+    # On SIGTERM /ready answers 503 this long before the listener closes (a load balancer stops
+    # sending), then in-flight requests get the grace period to finish.
+    drain_seconds: float = 0.0
+    grace_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        base = env_url(
+            env, "API_BASE_URL", schemes=("http", "https"), default="http://localhost:3000"
+        )
+        max_tokens = env_int(env, "MAX_TOKENS", 25000, minimum=1000)
+        return cls(
+            host=env_str(env, "HOST", "127.0.0.1"),
+            port=env_port(env, "PORT", 3000),
+            auth_addr=env_address(env, "AUTH_ADDR", "127.0.0.1:50051"),
+            search_addr=env_address(env, "SEARCH_ADDR", "127.0.0.1:50052"),
+            ingest_addr=env_address(env, "INGEST_ADDR", "127.0.0.1:50053"),
+            api_base_url=(base or "http://localhost:3000").rstrip("/"),
+            allowed_origins=_csv(env_optional(env, "ALLOWED_ORIGINS")),
+            allowed_hosts=_csv(env_optional(env, "ALLOWED_HOSTS")),
+            trusted_proxies=_networks("TRUSTED_PROXIES", env_optional(env, "TRUSTED_PROXIES")),
+            mcp_max_body_bytes=env_int(
+                env, "MCP_MAX_BODY_BYTES", 1024 * 1024, minimum=1024, maximum=64 * 1024 * 1024
+            ),
+            grpc_deadline_seconds=env_float(env, "GRPC_DEADLINE_SECONDS", 10.0, minimum=0.05),
+            health_deadline_seconds=env_float(env, "HEALTH_DEADLINE_SECONDS", 1.0, minimum=0.05),
+            auth_cache_max_seconds=env_int(env, "AUTH_CACHE_MAX_SECONDS", 60, minimum=0),
+            default_tokens=env_int(env, "DEFAULT_TOKENS", 5000, minimum=100),
+            min_tokens=env_int(env, "MIN_TOKENS", 500, minimum=100),
+            max_tokens=max_tokens,
+            drain_seconds=env_float(env, "SHUTDOWN_DRAIN_SECONDS", 0.0, minimum=0.0),
+            grace_seconds=env_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0),
+        )

@@ -1,0 +1,239 @@
+"""Request middleware: DNS-rebinding checks, tracing and metrics, errors, authentication."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from opentelemetry import context, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter, Histogram
+from twinmcp.gateway import mcp
+from twinmcp.gateway.access import Budget, client_address, credential_from
+from twinmcp.gateway.clients import PeerError, PeerUnavailable, Unauthenticated
+from twinmcp.gateway.config import LOCAL_HOSTS
+from twinmcp.gateway.state import BUDGET, GATEWAY, PRINCIPAL
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("twinmcp.gateway")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+HTTP_REQUESTS = Counter(
+    "twinmcp_gateway_http_requests_total",
+    "HTTP requests answered by the gateway, by route, method and status.",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "twinmcp_gateway_http_request_seconds",
+    "HTTP request handling time in seconds, by route and status.",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+# Paths that need no caller identity: probes, metrics, the API description, sign-in.
+_PUBLIC_PREFIXES = ("/health", "/ready", "/metrics", "/openapi.json", "/auth/")
+
+
+def error_json(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status, headers=headers)
+
+
+def _route_of(request: web.Request) -> str:
+    info = request.match_info
+    if info.http_exception is not None or info.route.resource is None:
+        return "unmatched"
+    return info.route.resource.canonical
+
+
+@web.middleware
+async def observability_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A server span per request continuing `traceparent`, plus request counters and latency."""
+    parent = propagate.extract(request.headers)
+    route = _route_of(request)
+    started = time.perf_counter()
+    status = 500
+    token = context.attach(parent)
+    try:
+        with tracer.start_as_current_span(
+            f"{request.method} {route}",
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": request.method, "http.route": route},
+        ) as span:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                status = exc.status
+                raise
+            status = response.status
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            return response
+    finally:
+        context.detach(token)
+        elapsed = time.perf_counter() - started
+        HTTP_REQUESTS.labels(route, request.method, str(status)).inc()
+        HTTP_LATENCY.labels(route, request.method, str(status)).observe(elapsed)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one place that logs unexpected exceptions; every error body is JSON."""
+    is_mcp = request.path == "/mcp"
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.text if exc.text and exc.content_type == "text/plain" else exc.reason
+        if is_mcp:
+            return mcp.error_response(request, None, mcp.INVALID_REQUEST, message, exc.status)
+        kept = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return error_json(exc.status, _code_for(exc.status), message, kept)
+    except PeerError as error:
+        headers: dict[str, str] | None = (
+            {"Retry-After": "5"} if isinstance(error, PeerUnavailable) else None
+        )
+        if is_mcp:
+            return mcp.error_response(
+                request,
+                await mcp.request_id_of(request),
+                mcp.INTERNAL_ERROR,
+                error.message,
+                error.status,
+                headers=headers,
+            )
+        return error_json(error.status, error.code, error.message, headers)
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        message = "internal error; it has been logged, retry later"
+        if is_mcp:
+            return mcp.error_response(request, None, mcp.INTERNAL_ERROR, message, 500)
+        return error_json(500, "internal_error", message)
+
+
+def _code_for(status: int) -> str:
+    return {
+        400: "bad_request",
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "payload_too_large",
+        429: "rate_limited",
+    }.get(status, "error")
+
+
+def _host_name(value: str) -> str:
+    """Lower-cased host without the port; IPv6 literals keep their brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value.split("]", 1)[0] + "]"
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def is_allowed_host(host: str, allowed: tuple[str, ...]) -> bool:
+    if "*" in allowed:
+        return True
+    name = _host_name(host)
+    return name in LOCAL_HOSTS or any(
+        name == _host_name(entry) or host.strip().lower() == entry.lower() for entry in allowed
+    )
+
+
+def is_allowed_origin(origin: str, allowed: tuple[str, ...]) -> bool:
+    if "*" in allowed:
+        return True
+    if origin.rstrip("/").lower() in (entry.rstrip("/").lower() for entry in allowed):
+        return True
+    parts = urlsplit(origin)
+    host = (parts.hostname or "").lower()
+    return parts.scheme in ("http", "https") and (host in LOCAL_HOSTS or f"[{host}]" in LOCAL_HOSTS)
+
+
+@web.middleware
+async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """DNS-rebinding protection on the MCP endpoint: Host and Origin must be on the allow-list.
+
+    A page on an allowed Origin also gets the CORS headers it needs to call /mcp from a browser.
+    """
+    if request.path != "/mcp":
+        return await handler(request)
+    settings = request.app[GATEWAY].settings
+    if not is_allowed_host(request.headers.get("Host", ""), settings.allowed_hosts):
+        return mcp.error_response(
+            request,
+            await mcp.request_id_of(request),
+            mcp.INVALID_REQUEST,
+            "Invalid Host header: this server does not answer for that name "
+            "(add it to ALLOWED_HOSTS)",
+            421,
+        )
+    origin = request.headers.get("Origin")
+    if origin is not None and not is_allowed_origin(origin, settings.allowed_origins):
+        return mcp.error_response(
+            request,
+            await mcp.request_id_of(request),
+            mcp.INVALID_REQUEST,
+            "Forbidden: Origin not allowed (add it to ALLOWED_ORIGINS)",
+            403,
+        )
+    response = await handler(request)
+    if origin is not None and not response.prepared:
+        response.headers.update(mcp.cors_headers(request, origin))
+        response.headers.add("Vary", "Origin")
+    return response
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Identifies the caller on /mcp and /api; charges REST calls against the rate limit."""
+    path = request.path
+    if path.startswith(_PUBLIC_PREFIXES) or not (path == "/mcp" or path.startswith("/api/")):
+        return await handler(request)
+    if request.method == "OPTIONS":
+        return await handler(request)
+    gateway = request.app[GATEWAY]
+    settings = gateway.settings
+    address = client_address(
+        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
+    )
+    credential = credential_from(request.headers)
+    try:
+        principal = await gateway.access.principal(credential, address)
+    except Unauthenticated as error:
+        message = f"{error.message}. Send a valid API key as 'Authorization: Bearer <key>'."
+        headers = {"WWW-Authenticate": 'Bearer realm="twinmcp"'}
+        if path == "/mcp":
+            return mcp.error_response(
+                request,
+                await mcp.request_id_of(request),
+                mcp.INVALID_REQUEST,
+                message,
+                401,
+                headers=headers,
+            )
+        return error_json(401, "unauthenticated", message, headers)
+    request[PRINCIPAL] = principal
+    if path.startswith("/api/") and request.method != "OPTIONS":
+        charged = await gateway.access.charge(principal)
+        request[BUDGET] = charged
+        if not charged.is_allowed:
+            return error_json(
+                429,
+                "rate_limited",
+                f"Rate limit of {charged.limit} requests per minute exceeded; retry in "
+                f"{max(charged.retry_after_seconds, 1)} seconds, or use an API key for more.",
+                charged.headers(),
+            )
+    response = await handler(request)
+    budget: Budget | None = request.get(BUDGET) or gateway.access.last_budget(principal)
+    if budget is not None and not response.prepared:
+        response.headers.update(budget.headers())
+    return response

@@ -1,0 +1,289 @@
+"""The MCP tools: their definitions, argument repair, and what calling one answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from twinmcp.gateway.clients import InvalidArgument, NotFound, SearchClient
+from twinmcp.gateway.rendering import RenderedTexts, format_matches, requested_version
+
+ANNOTATIONS = {
+    "readOnlyHint": True,
+    "destructiveHint": False,
+    "idempotentHint": True,
+    # Answers come from this server's own index, not the open web.
+    "openWorldHint": False,
+}
+
+RESOLVE_DESCRIPTION = """\
+Resolves a package or product name to a TwinMCP (Context7-compatible) library ID and lists the \
+matching libraries.
+
+You MUST call this tool before 'query-docs' to obtain a valid library ID, UNLESS the user gave \
+an ID in the form '/org/project' or '/org/project/version'.
+
+Each result shows:
+- Title and Context7-compatible library ID (format /org/project)
+- Description
+- Code Snippets: how much documentation is indexed
+- Source Reputation: High, Medium, Low or Unknown
+- Versions: indexed versions; if the user names a version, use '/org/project/<version>'
+- Source: where the documentation comes from
+
+Pick the best match by name similarity, relevance to the user's goal, snippet count and \
+reputation. If several fit equally, say so and continue with the most relevant one; if none \
+fits, say so and suggest another name. Do not call this tool more than 3 times per question."""
+
+QUERY_DESCRIPTION = """\
+Answers a question from the up-to-date documentation and code examples of one library, as \
+ranked Markdown snippets (title, source link, explanation, code) within a token budget. The \
+version served is stated at the top; the library's own usage rules follow when it has any.
+
+Call 'resolve-library-id' first to get the library ID, UNLESS the user gave an ID in the form \
+'/org/project' or '/org/project/version'. Ask one specific question per call (good: 'How to add \
+CORS middleware in FastAPI'; too vague: 'middleware'); make a separate call per distinct \
+concept. Do not call this tool more than 3 times per question."""
+
+LEGACY_DESCRIPTION = """\
+Fetches up-to-date documentation for a library (the earlier name of 'query-docs'; prefer \
+'query-docs'). Call 'resolve-library-id' first unless the user gave an ID in the form \
+'/org/project'. 'topic' narrows the answer to one subject, e.g. 'routing' or 'hooks'."""
+
+_TOKENS_SCHEMA = {
+    "type": "integer",
+    "description": (
+        "Maximum number of tokens of documentation to return (default 5000; values above "
+        "25000 are lowered to 25000 and values below 500 raised to 500)."
+    ),
+}
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "name": "resolve-library-id",
+        "title": "Resolve Library ID",
+        "description": RESOLVE_DESCRIPTION,
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "libraryName": {
+                    "type": "string",
+                    "description": (
+                        "Library name to look up, with its official punctuation: 'Next.js', "
+                        "not 'nextjs'."
+                    ),
+                },
+                "query": {
+                    "type": "string",
+                    "description": (
+                        "What the user wants to do with the library; used to rank the "
+                        "candidates. Never include secrets or private code."
+                    ),
+                },
+            },
+            "required": ["libraryName", "query"],
+        },
+        "annotations": {"title": "Resolve Library ID", **ANNOTATIONS},
+    },
+    {
+        "name": "query-docs",
+        "title": "Query Documentation",
+        "description": QUERY_DESCRIPTION,
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "libraryId": {
+                    "type": "string",
+                    "description": (
+                        "Exact library ID from 'resolve-library-id' or the user, e.g. "
+                        "'/fastapi/fastapi' or '/vercel/next.js/v14.3.0'."
+                    ),
+                },
+                "query": {
+                    "type": "string",
+                    "description": (
+                        "One specific question about the library, e.g. 'How to add CORS "
+                        "middleware'. Never include secrets or private code."
+                    ),
+                },
+                "tokens": _TOKENS_SCHEMA,
+            },
+            "required": ["libraryId", "query"],
+        },
+        "annotations": {"title": "Query Documentation", **ANNOTATIONS},
+    },
+    {
+        "name": "get-library-docs",
+        "title": "Get Library Docs",
+        "description": LEGACY_DESCRIPTION,
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "context7CompatibleLibraryID": {
+                    "type": "string",
+                    "description": "Exact library ID, e.g. '/mongodb/docs'.",
+                },
+                "topic": {
+                    "type": "string",
+                    "description": "Subject to focus on, e.g. 'routing'.",
+                },
+                "tokens": _TOKENS_SCHEMA,
+            },
+            "required": ["context7CompatibleLibraryID"],
+        },
+        "annotations": {"title": "Get Library Docs", **ANNOTATIONS},
+    },
+]
+
+TOOL_NAMES = frozenset(tool["name"] for tool in TOOLS)
+
+# Names agents invent for our arguments, mapped to the canonical ones.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "query": ("query", "userQuery", "question", "topic"),
+    "library_id": ("libraryId", "libraryID", "library_id", "context7CompatibleLibraryID", "id"),
+    "library_name": ("libraryName", "libraryname", "library_name", "name"),
+    "tokens": ("tokens", "maxTokens", "max_tokens"),
+}
+
+
+class ToolInputError(ValueError):
+    """An argument the model can fix; reported as a tool result with isError."""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    text: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    default: int = 5000
+    minimum: int = 500
+    maximum: int = 25000
+
+    def budget(self, raw: object) -> int:
+        if raw is None or raw == "":
+            return self.default
+        if isinstance(raw, bool):
+            raise ToolInputError("'tokens' must be a whole number such as 5000.")
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)
+        if isinstance(raw, str) and raw.strip().isdigit():
+            raw = int(raw.strip())
+        if not isinstance(raw, int):
+            raise ToolInputError(f"'tokens' must be a whole number such as 5000, not {raw!r}.")
+        return min(max(raw, self.minimum), self.maximum)
+
+
+def canonical_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Arguments under canonical names; the first alias present wins."""
+    found: dict[str, Any] = {}
+    for canonical, names in _ALIASES.items():
+        for name in names:
+            if name in arguments and arguments[name] is not None:
+                found[canonical] = arguments[name]
+                break
+    return found
+
+
+def _text(arguments: dict[str, Any], key: str, label: str, hint: str) -> str:
+    value = arguments.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ToolInputError(f"Missing '{label}': {hint}")
+    if not isinstance(value, str):
+        raise ToolInputError(f"'{label}' must be a string, not {type(value).__name__}: {hint}")
+    return value.strip()
+
+
+class Tools:
+    """Runs tool calls against the search service."""
+
+    def __init__(
+        self, search: SearchClient, tokens: TokenPolicy, texts: RenderedTexts | None = None
+    ) -> None:
+        self.search = search
+        self.tokens = tokens
+        self.texts = texts if texts is not None else RenderedTexts()
+
+    async def call(self, name: str, raw_arguments: dict[str, Any]) -> ToolResult:
+        arguments = canonical_arguments(raw_arguments)
+        if name in ("query-docs", "get-library-docs") and "library_id" not in arguments:
+            # Agents sometimes put the ID they were given under libraryName.
+            guess = raw_arguments.get("libraryName")
+            if isinstance(guess, str) and guess.startswith("/"):
+                arguments["library_id"] = guess
+        try:
+            if name == "resolve-library-id":
+                return await self._resolve(arguments)
+            return await self._query(name, arguments)
+        except ToolInputError as error:
+            return ToolResult(str(error), is_error=True)
+        except InvalidArgument as error:
+            return ToolResult(f"The request was not accepted: {error.message}", is_error=True)
+
+    async def _resolve(self, arguments: dict[str, Any]) -> ToolResult:
+        library_name = _text(
+            arguments, "library_name", "libraryName", "give the library's name, e.g. 'fastapi'."
+        )
+        query = arguments.get("query")
+        answer = await self.search.resolve_library(
+            library_name, query if isinstance(query, str) else ""
+        )
+        return ToolResult(format_matches(list(answer.matches)))
+
+    async def _query(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        label = "context7CompatibleLibraryID" if name == "get-library-docs" else "libraryId"
+        library_id = _text(
+            arguments,
+            "library_id",
+            label,
+            "pass an ID like '/fastapi/fastapi' from 'resolve-library-id'.",
+        )
+        if not library_id.startswith("/"):
+            raise ToolInputError(
+                f"'{library_id}' is not a library ID. IDs look like '/org/project'; call "
+                f"'resolve-library-id' with libraryName='{library_id}' to find it."
+            )
+        if name == "get-library-docs":
+            query = arguments.get("query")
+            query = query.strip() if isinstance(query, str) else ""
+        else:
+            query = _text(
+                arguments,
+                "query",
+                "query",
+                "ask one specific question, e.g. 'How to add CORS middleware'.",
+            )
+        budget = self.tokens.budget(arguments.get("tokens"))
+        base, version = requested_version(library_id)
+        try:
+            answer = await self.search.query_docs(library_id, query, budget)
+        except NotFound as error:
+            return await self._not_found(base, version, error.message)
+        if version and answer.version and answer.version != version:
+            return self._version_missing(base, version, list(answer.available_versions))
+        return ToolResult(self.texts.render(answer, budget))
+
+    async def _not_found(self, base: str, version: str, detail: str) -> ToolResult:
+        try:
+            library = (await self.search.get_library(base)).library
+        except NotFound:
+            return ToolResult(
+                f"Library '{base}' is not indexed ({detail}). Call 'resolve-library-id' with "
+                "the library's name to find a valid ID.",
+                is_error=True,
+            )
+        if version:
+            return self._version_missing(base, version, [v.version for v in library.versions])
+        return ToolResult(f"No documentation found for '{base}': {detail}", is_error=True)
+
+    @staticmethod
+    def _version_missing(base: str, version: str, available: list[str]) -> ToolResult:
+        listed = ", ".join(available) if available else "none yet"
+        example = f" e.g. libraryId '{base}/{available[0]}'" if available else ""
+        return ToolResult(
+            f"Version '{version}' of {base} is not indexed. Available versions: {listed}. "
+            f"Ask for one of those{example}, or use '{base}' for the default version.",
+            is_error=True,
+        )

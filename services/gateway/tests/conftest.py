@@ -1,0 +1,496 @@
+"""Fixtures: hand-written fake auth, search and ingest gRPC servers, and the gateway on port 0."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import grpc
+import pytest
+from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
+from twinmcp.gateway.config import Settings
+from twinmcp.gateway.server import RunningGateway, start
+from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from twinmcp.runtime.grpcserver import RunningServer, ServerOptions, start_server
+from twinmcp.runtime.telemetry import configure_telemetry
+from twinmcp.runtime.tokens import count_tokens
+from twinmcp.search.v1 import search_pb2, search_pb2_grpc
+
+MODERN = "2026-07-28"
+META = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "tests", "version": "1"},
+}
+
+_provider = configure_telemetry("gateway-tests", {})
+
+
+# -- auth ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
+    """Behaves like the auth service per auth.proto, with an in-memory key table."""
+
+    keys: dict[str, auth_pb2.Principal] = field(default_factory=dict)
+    revoked: set[str] = field(default_factory=set)
+    cache_ttl_seconds: int = 1
+    limit: int = 100
+    is_degraded: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    authenticate_calls: int = 0
+    has_batch_checks: bool = True  # False: an auth service from before BatchCheckRateLimits
+    batch_sizes: list[int] = field(default_factory=list)
+    api_keys: dict[str, auth_pb2.ApiKey] = field(default_factory=dict)
+    sign_in_states: set[str] = field(default_factory=set)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.add_key("read-key", "u1", ["read"], auth_pb2.TIER_FREE)
+        self.add_key("admin-key", "u2", ["read", "admin"], auth_pb2.TIER_PREMIUM)
+        self.add_key("service-key", "", ["read"], auth_pb2.TIER_FREE)
+
+    def add_key(self, secret: str, user_id: str, scopes: list[str], tier: int) -> str:
+        key_id = f"k{next(self._ids)}"
+        self.keys[secret] = auth_pb2.Principal(
+            user_id=user_id,
+            key_id=key_id,
+            login=user_id or "service",
+            tier=tier,  # type: ignore[arg-type]
+            scopes=scopes,
+            rate_limit_subject=f"key:{key_id}",
+        )
+        self.api_keys[key_id] = auth_pb2.ApiKey(
+            key_id=key_id, prefix=secret[:4], name=secret, scopes=scopes, user_id=user_id
+        )
+        return key_id
+
+    async def Authenticate(self, request: Any, context: Any) -> Any:
+        self.authenticate_calls += 1
+        if not request.credential:
+            principal = auth_pb2.Principal(
+                tier=auth_pb2.TIER_ANONYMOUS,
+                scopes=["read"],
+                is_anonymous=True,
+                rate_limit_subject=f"ip:{request.client_address}",
+            )
+            return auth_pb2.AuthenticateResponse(principal=principal, cache_ttl_seconds=60)
+        principal = self.keys.get(request.credential)
+        if principal is None or principal.key_id in self.revoked:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "API key is invalid or revoked")
+        return auth_pb2.AuthenticateResponse(
+            principal=principal, cache_ttl_seconds=self.cache_ttl_seconds
+        )
+
+    async def BatchCheckRateLimits(self, request: Any, context: Any) -> Any:
+        if not self.has_batch_checks:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        self.batch_sizes.append(len(request.checks))
+        return auth_pb2.BatchCheckRateLimitsResponse(
+            results=[await self.CheckRateLimit(check, context) for check in request.checks]
+        )
+
+    async def CheckRateLimit(self, request: Any, context: Any) -> Any:
+        used = self.counts.get(request.subject, 0) + max(request.cost, 1)
+        self.counts[request.subject] = used
+        allowed = used <= self.limit
+        return auth_pb2.CheckRateLimitResponse(
+            allowed=allowed,
+            limit=self.limit,
+            remaining=max(self.limit - used, 0),
+            reset_seconds=42,
+            retry_after_seconds=0 if allowed else 42,
+            is_degraded=self.is_degraded,
+        )
+
+    async def CreateApiKey(self, request: Any, context: Any) -> Any:
+        secret = f"new-{next(self._ids)}"
+        key_id = self.add_key(
+            secret, request.user_id, list(request.scopes) or ["read"], auth_pb2.TIER_FREE
+        )
+        self.api_keys[key_id].name = request.name
+        return auth_pb2.CreateApiKeyResponse(key=self.api_keys[key_id], secret=secret)
+
+    async def ListApiKeys(self, request: Any, context: Any) -> Any:
+        keys = [k for k in self.api_keys.values() if k.user_id == request.user_id]
+        return auth_pb2.ListApiKeysResponse(keys=keys)
+
+    async def RevokeApiKey(self, request: Any, context: Any) -> Any:
+        key = self.api_keys.get(request.key_id)
+        if key is None or key.user_id != request.user_id:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no key {request.key_id}")
+        self.revoked.add(request.key_id)
+        key.is_revoked = True
+        return auth_pb2.RevokeApiKeyResponse(key=key)
+
+    async def GetUsage(self, request: Any, context: Any) -> Any:
+        day = auth_pb2.UsageDay(date="2026-01-01", key_id="k1", requests=3)
+        return auth_pb2.GetUsageResponse(days=[day] if request.user_id == "u1" else [])
+
+    async def StartSignIn(self, request: Any, context: Any) -> Any:
+        state = f"state-{next(self._ids)}"
+        self.sign_in_states.add(state)
+        url = f"http://127.0.0.1:9/login/oauth/authorize?state={state}"
+        return auth_pb2.StartSignInResponse(authorize_url=url, state=state)
+
+    async def CompleteSignIn(self, request: Any, context: Any) -> Any:
+        if request.state not in self.sign_in_states:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unknown or expired state")
+        self.sign_in_states.discard(request.state)
+        tokens = auth_pb2.SessionTokens(
+            access_token="access", refresh_token="refresh", expires_in_seconds=3600
+        )
+        return auth_pb2.CompleteSignInResponse(
+            tokens=tokens, user=auth_pb2.User(user_id="u1", login="octocat")
+        )
+
+    async def RefreshSession(self, request: Any, context: Any) -> Any:
+        if request.refresh_token != "refresh":
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "refresh token is invalid")
+        tokens = auth_pb2.SessionTokens(
+            access_token="access2", refresh_token="refresh2", expires_in_seconds=3600
+        )
+        return auth_pb2.RefreshSessionResponse(tokens=tokens)
+
+
+# -- search -------------------------------------------------------------------------------------
+
+
+def _snippet(n: int, kind: int, title: str, content: str, language: str = "") -> Any:
+    return search_pb2.Snippet(
+        snippet_id=f"s{n}",
+        kind=kind,  # type: ignore[arg-type]
+        title=title,
+        description=f"About {title.lower()}.",
+        language=language,
+        content=content,
+        breadcrumb=["Tutorial", title],
+        source_path=f"docs/tutorial/{n}.md",
+        source_url=f"https://fastapi.tiangolo.com/tutorial/{n}/",
+        anchor=f"part-{n}",
+        tokens=count_tokens(content),
+        score=1.0 / n,
+    )
+
+
+CODE = search_pb2.SNIPPET_KIND_CODE
+INFO = search_pb2.SNIPPET_KIND_INFO
+
+FASTAPI_SNIPPETS = [
+    _snippet(
+        1,
+        CODE,
+        "Add CORS middleware",
+        "from fastapi.middleware.cors import CORSMiddleware\n"
+        "app.add_middleware(CORSMiddleware, allow_origins=['*'])",
+        "python",
+    ),
+    _snippet(2, INFO, "CORS", "CORS means cross-origin resource sharing. " * 20),
+    *[
+        _snippet(n, CODE, f"Example {n}", f"print('example {n}')\n" * 60, "python")
+        for n in range(3, 30)
+    ],
+]
+
+FASTAPI = search_pb2.Library(
+    library_id="/fastapi/fastapi",
+    title="FastAPI",
+    description="FastAPI framework, high performance, easy to learn",
+    source_type=search_pb2.SOURCE_TYPE_GITHUB,
+    source_url="https://github.com/fastapi/fastapi",
+    snippet_count=len(FASTAPI_SNIPPETS),
+    token_count=sum(s.tokens for s in FASTAPI_SNIPPETS),
+    trust_score=9.1,
+    stars=80000,
+    versions=[
+        search_pb2.LibraryVersion(version="0.110.0", snippet_count=29, is_default=True),
+        search_pb2.LibraryVersion(version="0.100.0", snippet_count=20),
+    ],
+    default_version="0.110.0",
+    package_names=["fastapi"],
+    rules=["Use async def for I/O-bound endpoints."],
+    updated_at="2026-01-02T03:04:05Z",
+)
+
+
+@dataclass
+class FakeSearch(search_pb2_grpc.SearchServiceServicer):
+    """Behaves like the search service per search.proto over one indexed library."""
+
+    libraries: dict[str, Any] = field(default_factory=lambda: {FASTAPI.library_id: FASTAPI})
+    queries: list[Any] = field(default_factory=list)
+    metadata: list[dict[str, str]] = field(default_factory=list)
+    slow_started: asyncio.Event = field(default_factory=asyncio.Event)
+    slow_cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def ResolveLibrary(self, request: Any, context: Any) -> Any:
+        name = request.library_name.lower()
+        matches = [
+            search_pb2.LibraryMatch(library=lib, score=1.0, match_reason="exact")
+            for lib in self.libraries.values()
+            if name and (name in lib.title.lower() or name in lib.package_names)
+        ]
+        return search_pb2.ResolveLibraryResponse(matches=matches[: request.limit or 10])
+
+    async def QueryDocs(self, request: Any, context: Any) -> Any:
+        self.queries.append(request)
+        self.metadata.append({k: v for k, v in context.invocation_metadata()})
+        if request.query == "hang until cancelled":
+            self.slow_started.set()
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                self.slow_cancelled.set()
+                raise
+        library_id, version = request.library_id, request.version
+        if "@" in library_id:
+            library_id, _, embedded = library_id.partition("@")
+            version = version or embedded
+        parts = library_id.strip("/").split("/")
+        if len(parts) > 2:
+            library_id = "/" + "/".join(parts[:2])
+            version = version or "/".join(parts[2:])
+        library = self.libraries.get(library_id)
+        if library is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"library {library_id} is not indexed")
+        known = [v.version for v in library.versions]
+        if version and version not in known:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND, f"version {version} of {library_id} is not indexed"
+            )
+        budget = request.tokens or 5000
+        chosen, used = [], 0
+        for snippet in FASTAPI_SNIPPETS:
+            if used + snippet.tokens > budget:
+                break
+            chosen.append(snippet)
+            used += snippet.tokens
+        return search_pb2.QueryDocsResponse(
+            library_id=library_id,
+            version=version or library.default_version,
+            snippets=chosen,
+            tokens_used=used,
+            available_versions=known,
+            title=library.title,
+            rules=library.rules,
+        )
+
+    async def GetLibrary(self, request: Any, context: Any) -> Any:
+        library = self.libraries.get(request.library_id)
+        if library is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no library {request.library_id}")
+        return search_pb2.GetLibraryResponse(library=library)
+
+    async def ListLibraries(self, request: Any, context: Any) -> Any:
+        return search_pb2.ListLibrariesResponse(libraries=list(self.libraries.values()))
+
+
+# -- ingest -------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeIngest(ingest_pb2_grpc.IngestServiceServicer):
+    jobs: dict[str, Any] = field(default_factory=dict)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def _new(self, library_id: str, source: str, version: str) -> Any:
+        job = ingest_pb2.Job(
+            job_id=f"job-{next(self._ids)}",
+            library_id=library_id,
+            source=source,
+            version=version or "latest",
+            state=ingest_pb2.JOB_STATE_QUEUED,
+            created_at="2026-01-01T00:00:00Z",
+        )
+        self.jobs[job.job_id] = job
+        return job
+
+    async def SubmitSource(self, request: Any, context: Any) -> Any:
+        if request.source.startswith("ftp:"):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "source must be a folder, git or https URL"
+            )
+        library_id = request.library_id or "/" + "/".join(
+            request.source.rstrip("/").split("/")[-2:]
+        )
+        return ingest_pb2.SubmitSourceResponse(
+            job=self._new(library_id, request.source, request.version)
+        )
+
+    async def GetJob(self, request: Any, context: Any) -> Any:
+        job = self.jobs.get(request.job_id)
+        if job is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id}")
+        return ingest_pb2.GetJobResponse(job=job)
+
+    async def ListJobs(self, request: Any, context: Any) -> Any:
+        jobs = [
+            j
+            for j in self.jobs.values()
+            if (not request.library_id or j.library_id == request.library_id)
+            and (not request.states or j.state in request.states)
+        ]
+        return ingest_pb2.ListJobsResponse(jobs=jobs[: request.limit or 50])
+
+    async def CancelJob(self, request: Any, context: Any) -> Any:
+        job = self.jobs.get(request.job_id)
+        if job is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job {request.job_id}")
+        job.state = ingest_pb2.JOB_STATE_CANCELLED
+        return ingest_pb2.CancelJobResponse(job=job)
+
+    async def RefreshLibrary(self, request: Any, context: Any) -> Any:
+        if request.library_id != FASTAPI.library_id:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"library {request.library_id} unknown")
+        return ingest_pb2.RefreshLibraryResponse(
+            job=self._new(request.library_id, FASTAPI.source_url, request.version)
+        )
+
+
+# -- wiring -------------------------------------------------------------------------------------
+
+_FAST_STOP = ServerOptions(host="127.0.0.1", port=0, grace_seconds=0)
+
+
+async def start_fake(name: str, servicer: Any, port: int = 0) -> RunningServer:
+    options = ServerOptions(host="127.0.0.1", port=port, grace_seconds=0)
+    if isinstance(servicer, FakeAuth):
+        register, service = (
+            auth_pb2_grpc.add_AuthServiceServicer_to_server,
+            "twinmcp.auth.v1.AuthService",
+        )
+    elif isinstance(servicer, FakeSearch):
+        register, service = (
+            search_pb2_grpc.add_SearchServiceServicer_to_server,
+            "twinmcp.search.v1.SearchService",
+        )
+    else:
+        register, service = (
+            ingest_pb2_grpc.add_IngestServiceServicer_to_server,
+            "twinmcp.ingest.v1.IngestService",
+        )
+    return await start_server(name, lambda s: register(servicer, s), [service], options)
+
+
+@dataclass
+class Stack:
+    auth: FakeAuth
+    search: FakeSearch
+    ingest: FakeIngest
+    servers: dict[str, RunningServer]
+    gateway: RunningGateway
+    http: aiohttp.ClientSession
+
+    META = META
+    MODERN = MODERN
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    @staticmethod
+    def request(method: str, params: dict[str, Any] | None = None, id: Any = 1) -> dict[str, Any]:
+        return modern_request(method, params, id)
+
+    @staticmethod
+    def call(
+        name: str, arguments: dict[str, Any], *, modern: bool = True, id: Any = 1
+    ) -> dict[str, Any]:
+        return tool_call(name, arguments, modern=modern, id=id)
+
+    async def restart(self, name: str) -> None:
+        """Starts the same fake again on the port it had, as a restarted peer would."""
+        servicer = {"auth": self.auth, "search": self.search, "ingest": self.ingest}[name]
+        port = self.servers[name].port
+        self.servers[name] = await start_fake(f"fake-{name}", servicer, port)
+
+    async def mcp(
+        self,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        *,
+        modern: bool = True,
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        """POSTs to /mcp; modern requests get the routing headers their body implies."""
+        sent = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        if modern and isinstance(body, dict):
+            sent["MCP-Protocol-Version"] = MODERN
+            sent["Mcp-Method"] = str(body.get("method"))
+            name = (body.get("params") or {}).get("name")
+            if name is not None:
+                sent["Mcp-Name"] = str(name)
+        sent.update(headers or {})
+        for key in [k for k, v in sent.items() if v == ""]:
+            del sent[key]
+        data = raw if raw is not None else __import__("json").dumps(body).encode()
+        async with self.http.post(f"{self.url}/mcp", data=data, headers=sent) as response:
+            text = await response.text()
+            parsed = (
+                __import__("json").loads(text) if text and "json" in response.content_type else text
+            )
+            return response.status, dict(response.headers), parsed
+
+
+def modern_request(
+    method: str, params: dict[str, Any] | None = None, id: Any = 1
+) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": id,
+        "method": method,
+        "params": {**(params or {}), "_meta": dict(META)},
+    }
+
+
+def tool_call(
+    name: str, arguments: dict[str, Any], *, modern: bool = True, id: Any = 1
+) -> dict[str, Any]:
+    params = {"name": name, "arguments": arguments}
+    if modern:
+        return modern_request("tools/call", params, id)
+    return {"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}
+
+
+def settings_for(servers: dict[str, RunningServer], **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "auth_addr": f"127.0.0.1:{servers['auth'].port}",
+        "search_addr": f"127.0.0.1:{servers['search'].port}",
+        "ingest_addr": f"127.0.0.1:{servers['ingest'].port}",
+        "api_base_url": "http://127.0.0.1:3000",
+        "grpc_deadline_seconds": 5.0,
+        "health_deadline_seconds": 0.5,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def gateway_overrides() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+async def stack(gateway_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
+    auth, search, ingest = FakeAuth(), FakeSearch(), FakeIngest()
+    servers = {
+        "auth": await start_fake("fake-auth", auth),
+        "search": await start_fake("fake-search", search),
+        "ingest": await start_fake("fake-ingest", ingest),
+    }
+    gateway = await start(settings_for(servers, **gateway_overrides))
+    timeout = aiohttp.ClientTimeout(total=20)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        try:
+            yield Stack(auth, search, ingest, servers, gateway, http)
+        finally:
+            await gateway.stop()
+            for server in servers.values():
+                await server.stop()

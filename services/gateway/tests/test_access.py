@@ -1,0 +1,117 @@
+"""Credentials, the authentication cache, anonymous callers by address, and rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from typing import Any
+
+import pytest
+from twinmcp.gateway.access import client_address, credential_from
+
+Stack = Any
+SEARCH = "/api/v2/libs/search?libraryName=fastapi"
+
+
+async def _status(stack: Stack, headers: dict[str, str], path: str = SEARCH) -> tuple[int, Any]:
+    async with stack.http.get(f"{stack.url}{path}", headers=headers) as response:
+        return response.status, response.headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer read-key"},
+        {"X-API-Key": "read-key"},
+        {"Context7-API-Key": "read-key"},
+        {"X-Context7-API-Key": "read-key"},
+    ],
+)
+async def test_every_api_key_header_identifies_the_caller(
+    stack: Stack, headers: dict[str, str]
+) -> None:
+    status, _ = await _status(stack, headers)
+    assert status == 200
+    assert stack.auth.counts == {"key:k1": 1}
+
+
+async def test_invalid_key_is_401_on_rest_and_mcp(stack: Stack) -> None:
+    status, headers = await _status(stack, {"Authorization": "Bearer wrong"})
+    assert status == 401 and "Bearer" in headers["WWW-Authenticate"]
+    status, _, body = await stack.mcp(stack.request("tools/list"), {"X-API-Key": "wrong"})
+    assert status == 401
+    assert body["error"]["code"] == -32600
+
+
+async def test_authentication_is_cached_for_the_granted_ttl_and_revocation_applies_after(
+    stack: Stack,
+) -> None:
+    stack.auth.cache_ttl_seconds = 1
+    headers = {"X-API-Key": "read-key"}
+    for _ in range(3):
+        assert (await _status(stack, headers))[0] == 200
+    assert stack.auth.authenticate_calls == 1
+    stack.auth.revoked.add("k1")
+    deadline = asyncio.get_running_loop().time() + 5
+    while (await _status(stack, headers))[0] == 200:
+        assert asyncio.get_running_loop().time() < deadline, "revoked key still accepted"
+        await asyncio.sleep(0.1)
+
+
+async def test_anonymous_callers_are_limited_per_address(stack: Stack) -> None:
+    assert (await _status(stack, {}))[0] == 200
+    assert list(stack.auth.counts) == ["ip:127.0.0.1"]
+
+
+async def test_forwarded_for_is_ignored_from_untrusted_peers(stack: Stack) -> None:
+    await _status(stack, {"X-Forwarded-For": "203.0.113.9"})
+    assert list(stack.auth.counts) == ["ip:127.0.0.1"]
+
+
+@pytest.mark.parametrize(
+    "gateway_overrides",
+    [{"trusted_proxies": (ipaddress.ip_network("127.0.0.0/8"),)}],
+)
+async def test_forwarded_for_is_believed_from_a_trusted_proxy(stack: Stack) -> None:
+    await _status(stack, {"X-Forwarded-For": "203.0.113.9"})
+    assert list(stack.auth.counts) == ["ip:203.0.113.9"]
+
+
+def test_forwarded_chain_stops_at_the_first_untrusted_hop() -> None:
+    trusted = [ipaddress.ip_network("10.0.0.0/8")]
+    assert client_address("10.0.0.1", "6.6.6.6, 198.51.100.7, 10.0.0.2", trusted) == "198.51.100.7"
+    assert client_address("192.0.2.1", "6.6.6.6", trusted) == "192.0.2.1"
+
+
+def test_authorization_bearer_wins_over_other_headers() -> None:
+    assert credential_from({"Authorization": "Bearer a", "X-API-Key": "b"}) == "a"
+    assert credential_from({"Authorization": "Basic zzz", "X-API-Key": "b"}) == "b"
+    assert credential_from({}) == ""
+
+
+async def test_rest_over_the_limit_is_429_with_retry_and_budget_headers(stack: Stack) -> None:
+    stack.auth.limit = 2
+    status, headers = await _status(stack, {})
+    assert status == 200
+    assert (headers["RateLimit-Limit"], headers["RateLimit-Remaining"]) == ("2", "1")
+    assert headers["RateLimit-Reset"] == "42"
+    await _status(stack, {})
+    async with stack.http.get(f"{stack.url}{SEARCH}") as response:
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "42"
+        assert response.headers["RateLimit-Remaining"] == "0"
+        body = await response.json()
+        assert body["error"] == "rate_limited" and "retry in 42 seconds" in body["message"]
+
+
+async def test_errors_carry_the_budget_headers_too(stack: Stack) -> None:
+    status, headers = await _status(stack, {}, "/api/v2/context?libraryId=/no/such")
+    assert status == 404
+    assert headers["RateLimit-Remaining"] == "99"
+
+
+async def test_auth_service_down_is_503(stack: Stack) -> None:
+    await stack.servers["auth"].stop()
+    status, headers = await _status(stack, {"X-API-Key": "other"})
+    assert status == 503
+    assert headers["Retry-After"] == "5"

@@ -1,0 +1,31 @@
+"""Domain errors of ingest; service.py maps each to a gRPC status code."""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base class; the message is meant for a person and says what to do."""
+
+
+class InvalidSource(IngestError):
+    """The source string or its options cannot be ingested as given."""
+
+
+class HostileInput(InvalidSource):
+    """The source tried something dangerous (bomb, traversal, private network); refused."""
+
+
+class SourceUnavailable(IngestError):
+    """The source could not be fetched right now (network, rate limit); worth retrying."""
+
+
+class JobNotFound(IngestError):
+    pass
+
+
+class LibraryNotFound(IngestError):
+    pass
+
+
+class JobCancelled(IngestError):
+    """The job was cancelled while it ran."""

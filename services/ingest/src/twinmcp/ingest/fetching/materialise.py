@@ -1,0 +1,223 @@
+"""Turning any source spec into a local folder plus the facts the index needs about it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twinmcp.ingest.config import Settings
+from twinmcp.ingest.fetching import gitrepo
+from twinmcp.ingest.fetching.archives import ArchiveLimits, extract_archive, remove_outward_links
+from twinmcp.ingest.fetching.github import GitHubClient
+from twinmcp.ingest.fetching.web import crawl, fetch_llms_txt
+from twinmcp.ingest.jobs import SourceOptions
+from twinmcp.ingest.netguard import SafeHttp, resolve_checked
+from twinmcp.ingest.selection import EXCLUDED_DIR_NAMES
+from twinmcp.ingest.sources import SourceKind, SourceSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Materialised:
+    root: Path
+    version: str
+    ref: str
+    source_type: str  # a SourceKind value
+    source_url: str
+    title: str = ""
+    description: str = ""
+    stars: int = 0
+    base_url: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def archive_limits(settings: Settings) -> ArchiveLimits:
+    limits = settings.limits
+    return ArchiveLimits(
+        max_total_bytes=limits.max_archive_bytes,
+        max_files=limits.max_archive_files,
+        max_file_bytes=limits.max_file_bytes,
+        max_ratio=limits.max_compression_ratio,
+    )
+
+
+def _matching_tag(tags: list[str], version: str) -> str:
+    for candidate in (version, f"v{version}", version.removeprefix("v")):
+        if candidate in tags:
+            return candidate
+    return ""
+
+
+def _newest_tag(tags: list[str]) -> str:
+    def key(tag: str) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", tag)[:4])
+
+    releases = [t for t in tags if re.search(r"\d", t)]
+    return max(releases, key=key) if releases else ""
+
+
+def _uncopied(max_file_bytes: int) -> Callable[[str, list[str]], set[str]]:
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = set()
+        for name in names:
+            path = Path(directory, name)
+            is_real_dir = path.is_dir() and not path.is_symlink()
+            is_real_file = path.is_file() and not path.is_symlink()
+            if (
+                name.startswith(".")
+                or (is_real_dir and name.lower() in EXCLUDED_DIR_NAMES)
+                or (is_real_file and path.stat().st_size > max_file_bytes)
+            ):
+                skipped.add(name)
+        return skipped
+
+    return ignore
+
+
+async def materialise(
+    spec: SourceSpec, options: SourceOptions, workdir: Path, settings: Settings
+) -> Materialised:
+    """Fetches into `workdir/src`; raises InvalidSource/HostileInput/SourceUnavailable."""
+    root = workdir / "src"
+    await asyncio.to_thread(shutil.rmtree, root, True)
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    ref = options.ref or spec.ref
+    name = spec.library_id.rsplit("/", 1)[-1]
+    if spec.kind is SourceKind.LOCAL:
+        # A copy, so the source folder can change while the job runs without tearing it; only
+        # what selection could read or a page could include (no dot-folders, build output,
+        # virtualenvs or dependency trees), in a thread so the event loop keeps serving.
+        await asyncio.to_thread(
+            shutil.copytree,
+            spec.location,
+            root,
+            symlinks=True,
+            ignore=_uncopied(settings.limits.max_file_bytes),
+        )
+        result = Materialised(root, options.version or "latest", "", "local", spec.location, name)
+    elif spec.kind is SourceKind.ARCHIVE:
+        extraction = extract_archive(Path(spec.location), root, archive_limits(settings))
+        result = Materialised(root, options.version or "latest", "", "local", spec.location, name)
+        result.notes.extend(extraction.notes)
+    elif spec.kind is SourceKind.GITHUB:
+        result = await _github(spec, options, ref, workdir, root, settings)
+    elif spec.kind is SourceKind.GIT:
+        if spec.location.startswith(("http://", "https://")):
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(spec.location)
+            await resolve_checked(
+                parts.hostname or "",
+                parts.port or 443,
+                allow_private=settings.allow_private_networks,
+            )
+        if not ref and options.version:
+            ref = _matching_tag(await gitrepo.list_tags(spec.location), options.version)
+        await gitrepo.clone(spec.location, root, ref)
+        result = Materialised(
+            root, options.version or ref or "latest", ref, "git", spec.location, spec.repo or name
+        )
+    else:
+        http = SafeHttp(
+            allow_private=settings.allow_private_networks,
+            max_redirects=settings.limits.max_redirects,
+            timeout=settings.limits.http_timeout,
+        )
+        try:
+            max_pages = options.max_pages or settings.limits.max_pages
+            if spec.kind is SourceKind.WEBSITE:
+                web = await crawl(
+                    http,
+                    spec.location,
+                    root,
+                    max_pages=max_pages,
+                    max_depth=options.max_depth or settings.limits.max_depth,
+                    max_bytes=settings.limits.max_page_bytes,
+                )
+                base_url = (
+                    spec.location.split("://", 1)[0]
+                    + "://"
+                    + spec.location.split("://", 1)[1].split("/", 1)[0]
+                    + "/"
+                )
+            else:
+                web = await fetch_llms_txt(
+                    http,
+                    spec.location,
+                    root,
+                    max_pages=max_pages,
+                    max_bytes=settings.limits.max_page_bytes,
+                )
+                base_url = ""
+        finally:
+            await http.close()
+        result = Materialised(
+            root,
+            options.version or "latest",
+            "",
+            spec.kind.value,
+            spec.location,
+            name,
+            base_url=base_url,
+        )
+        result.notes.extend(web.notes)
+    result.notes.extend(remove_outward_links(root))
+    return result
+
+
+async def _github(
+    spec: SourceSpec,
+    options: SourceOptions,
+    ref: str,
+    workdir: Path,
+    root: Path,
+    settings: Settings,
+) -> Materialised:
+    client = GitHubClient(
+        settings.github_api_url,
+        settings.github_token,
+        max_download_bytes=settings.limits.max_download_bytes,
+    )
+    try:
+        repository = await client.repository(spec.owner, spec.repo)
+        if not ref and options.version:
+            ref = _matching_tag(await client.tags(spec.owner, spec.repo), options.version)
+        tarball = workdir / "source.tar.gz"
+        await client.download_tarball(spec.owner, spec.repo, ref, tarball)
+    finally:
+        await client.close()
+    extraction = extract_archive(tarball, root, archive_limits(settings), strip_top_folder=True)
+    tarball.unlink()
+    checked_out = ref or repository.default_branch
+    result = Materialised(
+        root,
+        options.version or ref or "latest",
+        ref,
+        "github",
+        spec.location,
+        spec.repo,
+        repository.description,
+        repository.stars,
+        base_url=f"{spec.location}/blob/{checked_out}/",
+    )
+    result.notes.extend(extraction.notes)
+    return result
+
+
+async def newest_tag(spec: SourceSpec, settings: Settings) -> str:
+    """The most recent release tag of a GitHub or git source ("" when it has none)."""
+    if spec.kind is SourceKind.GITHUB:
+        client = GitHubClient(settings.github_api_url, settings.github_token)
+        try:
+            return _newest_tag(await client.tags(spec.owner, spec.repo))
+        finally:
+            await client.close()
+    if spec.kind is SourceKind.GIT:
+        return _newest_tag(await gitrepo.list_tags(spec.location))
+    return ""

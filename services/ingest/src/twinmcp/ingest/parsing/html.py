@@ -1,0 +1,97 @@
+"""Pages saved by a website crawl: the main content, without site chrome, as Markdown blocks."""
+
+from __future__ import annotations
+
+import re
+
+from bs4 import BeautifulSoup, Tag
+from markdownify import MarkdownConverter
+from twinmcp.ingest.parsing import ParsedDocument
+from twinmcp.ingest.parsing.markdown import normalise_language, parse_markdown
+
+CHROME_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "svg",
+    "iframe",
+    "button",
+    "template",
+    "link",
+    "meta",
+)
+CHROME_HINT = re.compile(
+    r"(^|[\s_-])(nav|navbar|sidebar|side-bar|toc|breadcrumbs?|footer|header|menu|cookie|banner|"
+    r"skip-link|headerlink|edit-this-page|pagination|search)($|[\s_-])",
+    re.IGNORECASE,
+)
+MAIN_SELECTORS = (
+    "main",
+    "article",
+    "[role=main]",
+    "div.document",
+    "div.content",
+    "div.md-content",
+    "div.theme-doc-markdown",
+    "div#content",
+    "div.body",
+)
+
+
+def _language_of(element: Tag) -> str:
+    for candidate in (element, element.find("code"), element.parent):
+        if not isinstance(candidate, Tag):
+            continue
+        classes: list[str] | str = candidate.get("class") or []
+        for cls in classes if isinstance(classes, list) else [classes]:
+            match = re.match(r"(?:language|lang|highlight)-([\w+-]+)", str(cls))
+            if match and match.group(1) not in ("default", "none"):
+                return normalise_language(match.group(1))
+    return ""
+
+
+def parse_html(text: str, path: str) -> ParsedDocument:
+    soup = BeautifulSoup(text, "html.parser")
+    title_tag = soup.find("title")
+    page_title = title_tag.get_text(" ", strip=True) if isinstance(title_tag, Tag) else ""
+    main: Tag | None = None
+    for selector in MAIN_SELECTORS:
+        found = soup.select_one(selector)
+        if isinstance(found, Tag):
+            main = found
+            break
+    if main is None:
+        body = soup.find("body")
+        main = body if isinstance(body, Tag) else soup
+    for tag in main.find_all(CHROME_TAGS):
+        tag.decompose()
+    for tag in main.find_all(True):
+        if tag.decomposed or not isinstance(tag.attrs, dict):
+            continue
+        hints = " ".join(
+            [*(tag.get("class") or []), str(tag.get("id") or ""), str(tag.get("role") or "")]
+        )
+        if (
+            hints.strip()
+            and CHROME_HINT.search(hints)
+            and tag.name not in ("main", "article", "body")
+        ):
+            tag.decompose()
+    markdown = MarkdownConverter(
+        heading_style="ATX",
+        code_language_callback=_language_of,
+        strip=["img"],
+        bullets="-",
+    ).convert_soup(main)
+    document = parse_markdown(markdown, path, None, is_mdx=False)
+    h1 = next((b for b in document.blocks if b.kind == "heading" and b.level == 1), None)
+    if h1 is not None:
+        document.title = h1.text
+    elif page_title:
+        document.title = page_title
+    return document

@@ -1,0 +1,639 @@
+"""Markdown and MDX (MkDocs, pymdownx, Docusaurus flavours) to blocks, includes resolved."""
+
+from __future__ import annotations
+
+import html
+import re
+import tomllib
+import unicodedata
+from pathlib import PurePosixPath
+
+import yaml
+from twinmcp.ingest.parsing import Block, ParsedDocument
+from twinmcp.ingest.parsing.includes import (
+    MAX_INCLUDE_DEPTH,
+    Included,
+    IncludeResolver,
+    language_for,
+    missing_note,
+    parse_line_numbers,
+    pick_lines,
+    select_line_ranges,
+    snippet_section,
+    strip_section_markers,
+)
+
+LANGUAGE_ALIASES = {
+    "py": "python",
+    "py3": "python",
+    "python3": "python",
+    "pycon": "python",
+    "ipython": "python",
+    "sh": "bash",
+    "shell": "bash",
+    "zsh": "bash",
+    "shell-session": "console",
+    "shellsession": "console",
+    "js": "javascript",
+    "node": "javascript",
+    "ts": "typescript",
+    "yml": "yaml",
+    "md": "markdown",
+    "txt": "text",
+    "plaintext": "text",
+    "plain": "text",
+    "none": "text",
+    "jinja2": "jinja",
+    "html+jinja": "jinja",
+    "htmldjango": "jinja",
+    "ps1": "powershell",
+    "pwsh": "powershell",
+    "dosbatch": "batch",
+    "cmd": "batch",
+    "golang": "go",
+    "rs": "rust",
+    "rb": "ruby",
+    "c++": "cpp",
+    "cs": "csharp",
+    "kt": "kotlin",
+    "docker": "dockerfile",
+}
+
+_FENCE_OPEN = re.compile(r"^(\s*)(`{3,}|~{3,})\s*(.*)$")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_HR = re.compile(r"^\s*([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+_HEADING_ID = re.compile(r"\s*\{\s*#([\w:.-]+)[^}]*\}\s*$")
+_ATTR_ONLY_LINE = re.compile(r"^\s*\{\s*[#:.][^}]*\}\s*$")
+_FASTAPI_INCLUDE = re.compile(r"^(\s*)\{\*\s*(\S+)(.*?)\*\}\s*$")
+_MD_INCLUDE = re.compile(r"^(\s*)\{!>?\s*(\S+?)\s*!\}\s*$")
+_SNIPPET_LINE = re.compile(r"^(\s*)-{2}8<-{2}\s*(?:\"([^\"]*)\"|'([^']*)'|(\S+))?\s*$")
+_ADMONITION = re.compile(r"^(\s*)(!!!|\?\?\?\+?)\s+([^\"\n]*?)\s*(?:\"([^\"]*)\")?\s*$")
+_CONTENT_TAB = re.compile(r"^(\s*)===!?\+?\s+\"([^\"]*)\"\s*$")
+_BLOCK_OPEN = re.compile(r"^(\s*)(/{3,})\s*([\w-]+)\s*(?:\|\s*(.*?))?\s*$")
+_BLOCK_CLOSE = re.compile(r"^(\s*)(/{3,})\s*$")
+_BLOCK_OPTION = re.compile(r"^\s{2,}[\w-]+:\s")
+_AUTODOC_STUB = re.compile(r"^(\s*):::\s+([\w.:-]+)\s*$")
+_ESM = re.compile(r"^(import\s+(?:[\w*{}\s,]+\s+from\s+)?['\"]|import\s*\{|export\s+)")
+_TAG_ONLY_LINE = re.compile(r"^\s*(?:</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>\s*)+$")
+_TAG_OPEN_UNCLOSED = re.compile(r"^\s*<[A-Za-z][\w.:-]*(?:\s[^<>]*)?$")
+_TAG_LABEL = re.compile(
+    r"<[A-Z][\w.]*[^>]*?\b(?:label|title)=(?:\"([^\"]*)\"|'([^']*)'|\{`([^`]*)`\})"
+)
+_MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+
+_IMAGE = re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])")
+_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])+)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+_REF_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])+)\]\[[^\[\]]*\]")
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+.*$", re.MULTILINE)
+_FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
+_ATTR_LIST = re.compile(r"\{\s*(?:[#.:][^}\n]*|[\w-]+=[^}\n]*)\}")
+_MACRO = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_HTML_TAGS = (
+    "a|abbr|b|br|big|center|cite|code|dd|del|details|dfn|div|dl|dt|em|figcaption|figure|font|"
+    "h[1-6]|hr|i|iframe|img|ins|kbd|li|mark|nav|ol|p|picture|pre|q|s|samp|section|small|source|"
+    "span|strike|strong|sub|summary|sup|table|tbody|td|tfoot|th|thead|tr|tt|u|ul|var|video|wbr|"
+    "button|input|label|svg|path|style|script"
+)
+_HTML_TAG = re.compile(r"</?(?:" + _HTML_TAGS + r")\b[^<>]*>", re.IGNORECASE)
+_JSX_TAG = re.compile(r"</?[A-Z][\w.]*(?:\s[^<>]*)?/?>")
+_CODE_ANNOTATION = re.compile(r"[ \t]*#[ \t]*\(\d+\)!?[ \t]*$", re.MULTILINE)
+_CODE_HL = re.compile(r"(hl|ln)\[([^\]]*)\]")
+_CODE_TITLE = re.compile(r"title\[\"?([^\"\]]*)\"?\]")
+_INFO_ATTR = re.compile(r"([\w-]+)=(?:\"([^\"]*)\"|'([^']*)'|(\S+))")
+
+
+def normalise_language(raw: str) -> str:
+    lang = raw.strip().lstrip("{").lstrip(".").split()[0] if raw.strip() else ""
+    lang = lang.strip("{}.,").lower()
+    if "=" in lang:
+        return ""
+    return LANGUAGE_ALIASES.get(lang, lang)
+
+
+def slugify_markdown(text: str) -> str:
+    """The id Python-Markdown's toc extension (MkDocs) gives a heading."""
+    value = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    value = re.sub(r"[^\w\s-]", "", value).strip().lower()
+    return re.sub(r"[-\s]+", "-", value)
+
+
+def slugify_github(text: str) -> str:
+    """The id GitHub and Docusaurus (github-slugger) give a heading."""
+    value = text.strip().lower()
+    value = re.sub(r"[^\w\- ]", "", value)
+    return value.replace(" ", "-")
+
+
+def clean_inline(text: str) -> str:
+    """Markup an agent does not need: links' targets, images, attribute lists, HTML tags, macros."""
+    if "[" in text:
+        text = _IMAGE.sub("", text)
+        text = _LINK.sub(r"\1", text)
+        text = _REF_LINK.sub(r"\1", text)
+        text = _LINK_DEFINITION.sub("", text)
+        text = _FOOTNOTE_REF.sub("", text)
+    if "{" in text:
+        text = _MACRO.sub("", text)
+        text = _ATTR_LIST.sub("", text)
+    if "<" in text:
+        text = _HTML_TAG.sub("", text)
+        text = _JSX_TAG.sub("", text)
+    if "&" in text:
+        text = html.unescape(text)
+    return text
+
+
+def plain_heading(text: str) -> str:
+    """Heading text as read: no emphasis, code ticks, links or attribute lists."""
+    text = clean_inline(_HEADING_ID.sub("", text))
+    text = re.sub(r"`+", "", text)
+    text = re.sub(r"(\*\*|__|\*|(?<!\w)_(?=\S))", "", text)
+    return re.sub(r"\s+", " ", text).strip().rstrip("#").strip()
+
+
+def _longest_backtick_run(text: str) -> int:
+    runs = re.findall(r"`{3,}", text)
+    return max((len(run) for run in runs), default=0)
+
+
+def _fence_lines(
+    indent: str, code: str, language: str, included_from: str = "", title: str = ""
+) -> list[str]:
+    fence = "`" * max(3, _longest_backtick_run(code) + 1)
+    attrs = language or "text"
+    if included_from:
+        attrs += f' included_from="{included_from}"'
+    if title:
+        attrs += f' title="{title}"'
+    body = code.rstrip("\n").split("\n")
+    return [
+        indent + fence + attrs,
+        *(indent + line if line else "" for line in body),
+        indent + fence,
+    ]
+
+
+def split_front_matter(text: str) -> tuple[str, str]:
+    """(title from YAML/TOML front matter or "", the text without it)."""
+    for marker, loader in (("---", "yaml"), ("+++", "toml")):
+        if not text.startswith(marker + "\n"):
+            continue
+        end = re.search(r"^(?:" + re.escape(marker) + r"|\.\.\.)[ \t]*$", text[4:], re.MULTILINE)
+        if not end:
+            return "", text
+        raw = text[4 : 4 + end.start()]
+        rest = text[4 + end.end() :]
+        title = ""
+        try:
+            data = yaml.safe_load(raw) if loader == "yaml" else tomllib.loads(raw)
+        except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError):
+            data = None
+        if isinstance(data, dict):
+            for key in ("title", "sidebar_label", "name"):
+                value = data.get(key)
+                if isinstance(value, str) and value.strip():
+                    title = value.strip()
+                    break
+        return title, rest
+    return "", text
+
+
+class _Expander:
+    """Pass one: includes, admonitions, tabs, MDX/HTML noise, turned into plain Markdown lines."""
+
+    def __init__(self, resolver: IncludeResolver | None) -> None:
+        self.resolver = resolver
+        self.shown: dict[str, int] = {}
+
+    def _read(self, page_path: str, ref: str) -> Included | str:
+        if self.resolver is None:
+            return f"{ref} could not be read"
+        return self.resolver.read(page_path, ref)
+
+    def expand(self, lines: list[str], page_path: str, depth: int = 0) -> list[str]:
+        out: list[str] = []
+        fence: tuple[str, int] | None = None
+        slash_stack: list[int] = []
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            if fence is not None:
+                stripped = line.strip()
+                if (
+                    stripped
+                    and stripped[0] == fence[0]
+                    and len(stripped) >= fence[1]
+                    and stripped == stripped[0] * len(stripped)
+                ):
+                    fence = None
+                    out.append(line)
+                elif "--8<--" in line or "{!" in line:
+                    out.extend(self._code_include_lines(line, page_path))
+                else:
+                    out.append(line)
+                i += 1
+                continue
+            opened = _FENCE_OPEN.match(line)
+            if opened and not (opened.group(2)[0] == "`" and "`" in opened.group(3)):
+                fence = (opened.group(2)[0], len(opened.group(2)))
+                out.append(line)
+                i += 1
+                continue
+            if "<!--" in line:
+                i = self._drop_comment(lines, i)
+                continue
+            stripped = line.strip()
+            if not stripped:
+                out.append("")
+                i += 1
+                continue
+            first = stripped[0]
+            if first == "{":
+                if stripped.startswith("{*"):
+                    match = _FASTAPI_INCLUDE.match(line)
+                    if match:
+                        out.extend(self._fastapi_include(match, page_path))
+                        i += 1
+                        continue
+                if stripped.startswith("{!"):
+                    match = _MD_INCLUDE.match(line)
+                    if match:
+                        out.extend(
+                            self._file_include(match.group(1), match.group(2), page_path, depth)
+                        )
+                        i += 1
+                        continue
+                if _ATTR_ONLY_LINE.match(line) or stripped.startswith("{/*"):
+                    i = self._drop_mdx_comment(lines, i) if stripped.startswith("{/*") else i + 1
+                    continue
+            elif first == "-" and stripped.startswith("--8<--"):
+                i = self._snippets(lines, i, page_path, depth, out)
+                continue
+            elif first in "!?" and (stripped.startswith(("!!!", "???"))):
+                match = _ADMONITION.match(line)
+                if match:
+                    i = self._splice_indented(lines, i, match.group(1), self._title(match))
+                    continue
+            elif first == "=" and stripped.startswith("==="):
+                match = _CONTENT_TAB.match(line)
+                if match:
+                    i = self._splice_indented(lines, i, match.group(1), match.group(2))
+                    continue
+            elif first == "/" and stripped.startswith("///"):
+                closing = _BLOCK_CLOSE.match(line)
+                if closing and slash_stack and len(closing.group(2)) == slash_stack[-1]:
+                    slash_stack.pop()
+                    out.append("")
+                    i += 1
+                    continue
+                match = _BLOCK_OPEN.match(line)
+                if match:
+                    slash_stack.append(len(match.group(2)))
+                    title = (match.group(4) or "").strip() or match.group(3).replace(
+                        "-", " "
+                    ).capitalize()
+                    out.extend(["", f"{match.group(1)}**{title}**", ""])
+                    i += 1
+                    while i < len(lines) and _BLOCK_OPTION.match(lines[i]):
+                        i += 1
+                    continue
+            elif first == ":" and stripped.startswith(":::"):
+                stub = _AUTODOC_STUB.match(line)
+                if stub:
+                    # mkdocstrings renders the API page at build time; the source only names it.
+                    out.extend(["", f"{stub.group(1)}API reference: `{stub.group(2)}`", ""])
+                    width = len(stub.group(1))
+                    i += 1
+                    while i < len(lines) and (
+                        not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > width
+                    ):
+                        i += 1
+                    continue
+            elif (first in "ie") and _ESM.match(line):
+                while i < len(lines) and lines[i].strip():
+                    i += 1
+                continue
+            elif first == "<":
+                if _TAG_ONLY_LINE.match(line):
+                    label = _TAG_LABEL.search(line)
+                    if label:
+                        text = next(group for group in label.groups() if group is not None)
+                        out.extend(["", f"**{text}**", ""])
+                    i += 1
+                    continue
+                if _TAG_OPEN_UNCLOSED.match(line) and stripped[1:2].isupper():
+                    j = i
+                    while j < len(lines) and ">" not in lines[j]:
+                        j += 1
+                    label = _TAG_LABEL.search(" ".join(lines[i : j + 1]))
+                    if label:
+                        text = next(group for group in label.groups() if group is not None)
+                        out.extend(["", f"**{text}**", ""])
+                    i = j + 1
+                    continue
+            out.append(line)
+            i += 1
+        return out
+
+    @staticmethod
+    def _title(match: re.Match[str]) -> str:
+        if match.group(4) is not None:
+            return match.group(4).strip()
+        kind = (match.group(3) or "note").split()[0] if match.group(3) else "note"
+        return kind.replace("-", " ").capitalize()
+
+    @staticmethod
+    def _splice_indented(lines: list[str], i: int, indent: str, title: str) -> int:
+        """Replaces an indented admonition/tab body by a bold title line and the dedented body."""
+        width = len(indent.expandtabs(4)) + 4
+        j = i + 1
+        body: list[str] = []
+        while j < len(lines):
+            line = lines[j]
+            expanded = line.expandtabs(4)
+            if not line.strip():
+                body.append("")
+            elif len(expanded) - len(expanded.lstrip()) >= width:
+                body.append(indent + expanded[width:])
+            else:
+                break
+            j += 1
+        while body and not body[-1]:
+            body.pop()
+            j -= 1
+        header = ["", f"{indent}**{title}**", ""] if title else [""]
+        lines[i:j] = [*header, *body, ""]
+        return i
+
+    @staticmethod
+    def _drop_comment(lines: list[str], i: int) -> int:
+        text = lines[i]
+        j = i
+        while "-->" not in text[text.find("<!--") :] and j + 1 < len(lines):
+            j += 1
+            text += "\n" + lines[j]
+        cleaned = re.sub(r"<!--.*?(-->|$)", "", text, flags=re.DOTALL)
+        lines[i : j + 1] = cleaned.split("\n") if cleaned.strip() else [""]
+        return i if cleaned.strip() else i + 1
+
+    @staticmethod
+    def _drop_mdx_comment(lines: list[str], i: int) -> int:
+        text = lines[i]
+        j = i
+        while "*/}" not in text and j + 1 < len(lines):
+            j += 1
+            text += "\n" + lines[j]
+        cleaned = _MDX_COMMENT.sub("", text)
+        lines[i : j + 1] = cleaned.split("\n") if cleaned.strip() else [""]
+        return i if cleaned.strip() else i + 1
+
+    def _fastapi_include(self, match: re.Match[str], page_path: str) -> list[str]:
+        indent, ref, options = match.group(1), match.group(2), match.group(3)
+        found = self._read(page_path, ref)
+        if isinstance(found, str):
+            return ["", indent + missing_note(found), ""]
+        code = found.text
+        ranges = {name: spec for name, spec in _CODE_HL.findall(options)}
+        title_match = _CODE_TITLE.search(options)
+        if "ln" in ranges:
+            code = select_line_ranges(code, ranges["ln"])
+        # A page that includes the same file again highlights another part of it: show just
+        # those lines so the second snippet is about what the prose around it explains.
+        key = f"{found.path}:{ranges.get('ln', '')}"
+        seen = self.shown.get(key, 0)
+        self.shown[key] = seen + 1
+        if seen and "hl" in ranges and "ln" not in ranges:
+            numbers = parse_line_numbers(ranges["hl"])
+            if numbers:
+                code = pick_lines(found.text, numbers)
+        return [
+            "",
+            *_fence_lines(
+                indent,
+                code,
+                language_for(found.path),
+                found.path,
+                title_match.group(1) if title_match else "",
+            ),
+            "",
+        ]
+
+    def _file_include(self, indent: str, ref: str, page_path: str, depth: int) -> list[str]:
+        found = self._read(page_path, ref)
+        if isinstance(found, str):
+            return ["", indent + missing_note(found), ""]
+        if found.path.endswith((".md", ".markdown", ".mdx")):
+            if depth >= MAX_INCLUDE_DEPTH:
+                return ["", indent + missing_note(f"{ref} is nested too deeply"), ""]
+            return self.expand(found.text.split("\n"), found.path, depth + 1)
+        return ["", *_fence_lines(indent, found.text, language_for(found.path), found.path), ""]
+
+    def _snippet_text(self, page_path: str, spec: str) -> tuple[Included | str, str]:
+        """pymdownx `path`, `path:3:9`, `path:name` (a section) -> (file or reason, text)."""
+        ref, _, selector = spec.partition(":")
+        if re.match(r"^[a-zA-Z]$", ref) and selector:
+            # A Windows drive letter is never a relative include.
+            return f"{spec} is an absolute path", ""
+        found = self._read(page_path, ref)
+        if isinstance(found, str):
+            return found, ""
+        text = found.text
+        if selector:
+            numbers = re.fullmatch(r"(-?\d*):?(-?\d*)", selector)
+            if numbers and (numbers.group(1) or numbers.group(2)):
+                text = select_line_ranges(text, f"{numbers.group(1)}:{numbers.group(2)}")
+            else:
+                section = snippet_section(text, selector)
+                if section is not None:
+                    text = section
+        return found, strip_section_markers(text)
+
+    def _code_include_lines(self, line: str, page_path: str) -> list[str]:
+        snippet = _SNIPPET_LINE.match(line)
+        if snippet and not line.lstrip().startswith(";"):
+            spec = snippet.group(2) or snippet.group(3) or snippet.group(4) or ""
+            if spec:
+                found, text = self._snippet_text(page_path, spec)
+                if isinstance(found, str):
+                    return [snippet.group(1) + missing_note(found)]
+                return [snippet.group(1) + part for part in text.rstrip("\n").split("\n")]
+        include = _MD_INCLUDE.match(line)
+        if include:
+            found = self._read(page_path, include.group(2))
+            if isinstance(found, str):
+                return [include.group(1) + missing_note(found)]
+            return [include.group(1) + part for part in found.text.rstrip("\n").split("\n")]
+        return [line]
+
+    def _snippets(
+        self, lines: list[str], i: int, page_path: str, depth: int, out: list[str]
+    ) -> int:
+        match = _SNIPPET_LINE.match(lines[i])
+        if not match:
+            out.append(lines[i])
+            return i + 1
+        specs: list[str] = []
+        spec = match.group(2) or match.group(3) or match.group(4) or ""
+        if spec:
+            specs.append(spec)
+            i += 1
+        else:
+            # Block form: --8<-- then one file per line then --8<--.
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith("--8<--"):
+                if lines[i].strip() and not lines[i].strip().startswith(";"):
+                    specs.append(lines[i].strip().strip("\"'"))
+                i += 1
+            i += 1
+        for spec in specs:
+            if spec.startswith(("http://", "https://")):
+                out.extend(["", missing_note(f"{spec} is a remote file"), ""])
+                continue
+            found, text = self._snippet_text(page_path, spec)
+            if isinstance(found, str):
+                out.extend(["", match.group(1) + missing_note(found), ""])
+            elif found.path.endswith((".md", ".markdown", ".mdx", ".txt")):
+                if depth >= MAX_INCLUDE_DEPTH:
+                    out.extend(["", missing_note(f"{spec} is nested too deeply"), ""])
+                else:
+                    out.extend(self.expand(text.split("\n"), found.path, depth + 1))
+            else:
+                out.extend(
+                    [
+                        "",
+                        *_fence_lines(match.group(1), text, language_for(found.path), found.path),
+                        "",
+                    ]
+                )
+        return i
+
+
+def _dedent(lines: list[str]) -> list[str]:
+    indents = [len(line) - len(line.lstrip()) for line in lines if line.strip()]
+    cut = min(indents) if indents else 0
+    return [line[cut:] for line in lines]
+
+
+def _parse_info(info: str) -> tuple[str, str, str]:
+    """(language, title, included_from) from a fence info string."""
+    attrs = {
+        m.group(1): next(g for g in m.groups()[1:] if g is not None)
+        for m in _INFO_ATTR.finditer(info)
+    }
+    language = normalise_language(info)
+    return language, attrs.get("title", ""), attrs.get("included_from", "")
+
+
+def markdown_blocks(lines: list[str], *, github_slugs: bool = False) -> list[Block]:
+    """Pass two: headings, fenced code and prose paragraphs from expanded Markdown lines."""
+    blocks: list[Block] = []
+    para: list[str] = []
+    slugify = slugify_github if github_slugs else slugify_markdown
+
+    def flush() -> None:
+        if not para:
+            return
+        text = clean_inline("\n".join(_dedent(para))).strip()
+        para.clear()
+        if text:
+            blocks.append(Block("prose", text))
+
+    def heading(raw: str, level: int) -> None:
+        explicit = _HEADING_ID.search(raw)
+        text = plain_heading(raw)
+        if not text:
+            return
+        anchor = explicit.group(1) if explicit else slugify(text)
+        blocks.append(Block("heading", text, level=level, anchor=anchor))
+
+    i = 0
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        opened = _FENCE_OPEN.match(line)
+        if opened and not (opened.group(2)[0] == "`" and "`" in opened.group(3)):
+            flush()
+            indent = len(opened.group(1).expandtabs(4))
+            char, count = opened.group(2)[0], len(opened.group(2))
+            language, title, included_from = _parse_info(opened.group(3))
+            code: list[str] = []
+            i += 1
+            while i < n:
+                stripped = lines[i].strip()
+                if (
+                    stripped
+                    and stripped[0] == char
+                    and len(stripped) >= count
+                    and stripped == char * len(stripped)
+                ):
+                    break
+                raw = lines[i].expandtabs(4)
+                lead = len(raw) - len(raw.lstrip(" "))
+                code.append(raw[min(lead, indent) :])
+                i += 1
+            i += 1
+            body = "\n".join(code).strip("\n")
+            annotated = False
+            if "# (" in body:
+                body, count = _CODE_ANNOTATION.subn("", body)
+                annotated = count > 0
+            if body.strip():
+                blocks.append(
+                    Block(
+                        "code",
+                        body,
+                        language=language,
+                        caption=title,
+                        included_from=included_from,
+                        has_annotations=annotated,
+                    )
+                )
+            continue
+        if not line.strip():
+            flush()
+            i += 1
+            continue
+        if line.lstrip().startswith("#"):
+            atx = _ATX.match(line)
+            if atx:
+                flush()
+                heading(atx.group(2) or "", len(atx.group(1)))
+                i += 1
+                continue
+        if para and len(para) <= 2 and _SETEXT.match(line) and not _LIST_ITEM.match(para[0]):
+            text = " ".join(part.strip() for part in para)
+            para.clear()
+            heading(text, 1 if line.strip()[0] == "=" else 2)
+            i += 1
+            continue
+        if _HR.match(line):
+            flush()
+            i += 1
+            continue
+        para.append(line)
+        i += 1
+    flush()
+    return blocks
+
+
+def parse_markdown(
+    text: str,
+    path: str,
+    resolver: IncludeResolver | None = None,
+    *,
+    is_mdx: bool | None = None,
+) -> ParsedDocument:
+    """A Markdown/MDX page as blocks; includes read through `resolver` (None: not resolved)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    title, text = split_front_matter(text)
+    if is_mdx is None:
+        is_mdx = PurePosixPath(path).suffix.lower() == ".mdx"
+    lines = _Expander(resolver).expand(text.split("\n"), path)
+    blocks = markdown_blocks(lines, github_slugs=is_mdx)
+    if not title:
+        first_heading = next((b for b in blocks if b.kind == "heading"), None)
+        if first_heading is not None and first_heading.level == 1:
+            title = first_heading.text
+    return ParsedDocument(title=title, blocks=blocks)

@@ -1,0 +1,89 @@
+"""The ingest gRPC server, with its in-process workers (INGEST_WORKERS)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import grpc
+from twinmcp.embedding import Embedder
+from twinmcp.ingest.config import Settings
+from twinmcp.ingest.pipeline import Documents
+from twinmcp.ingest.runner import Worker
+from twinmcp.ingest.service import IngestServicer
+from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from twinmcp.ingest.wiring import Wiring, open_wiring
+from twinmcp.runtime.grpcserver import (
+    RunningServer,
+    ServerOptions,
+    serve_until_signalled,
+    start_server,
+)
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
+
+
+@dataclass
+class IngestServer:
+    running: RunningServer
+    wiring: Wiring
+    workers: list[Worker]
+    stop_workers: asyncio.Event
+    worker_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    async def stop(self) -> None:
+        self.stop_workers.set()
+        for task in self.worker_tasks:
+            task.cancel()
+        for task in self.worker_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.running.stop()
+        await self.wiring.close()
+
+
+async def start(
+    settings: Settings,
+    *,
+    documents: Documents | None = None,
+    embedder: Embedder | bool | None = True,
+) -> IngestServer:
+    wiring = await open_wiring(settings, documents=documents, embedder=embedder)
+    servicer = IngestServicer(wiring.store, settings)
+
+    def register(server: grpc.aio.Server) -> None:
+        ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)
+
+    running = await start_server(
+        "ingest",
+        register,
+        [SERVICE_NAME],
+        ServerOptions(
+            port=settings.grpc_port,
+            metrics_port=settings.metrics_port,
+            drain_seconds=settings.drain_seconds,
+            grace_seconds=settings.grace_seconds,
+        ),
+    )
+    stop = asyncio.Event()
+    workers = [Worker(wiring.store, settings, wiring.parts) for _ in range(settings.workers)]
+    handle = IngestServer(running, wiring, workers, stop)
+    handle.worker_tasks = [asyncio.create_task(w.run_forever(stop)) for w in workers]
+    logger.info("ingest running %d in-process workers", len(workers))
+    return handle
+
+
+async def serve(settings: Settings) -> None:
+    handle = await start(settings)
+    try:
+        await serve_until_signalled(handle.running)
+    finally:
+        await handle.stop()

@@ -1,0 +1,172 @@
+"""The IngestService servicer: proto <-> domain, and the one table of error -> status code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from twinmcp.ingest.config import Settings
+from twinmcp.ingest.errors import (
+    HostileInput,
+    IngestError,
+    InvalidSource,
+    JobNotFound,
+    LibraryNotFound,
+    SourceUnavailable,
+)
+from twinmcp.ingest.fetching.materialise import newest_tag
+from twinmcp.ingest.jobs import Job, JobState, JobStore, SourceOptions, rfc3339
+from twinmcp.ingest.sources import SourceKind, parse_source
+from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+STATUS_FOR_ERROR: dict[type[Exception], grpc.StatusCode] = {
+    HostileInput: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidSource: grpc.StatusCode.INVALID_ARGUMENT,
+    JobNotFound: grpc.StatusCode.NOT_FOUND,
+    LibraryNotFound: grpc.StatusCode.NOT_FOUND,
+    SourceUnavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+_STATES = {
+    JobState.QUEUED: ingest_pb2.JOB_STATE_QUEUED,
+    JobState.RUNNING: ingest_pb2.JOB_STATE_RUNNING,
+    JobState.SUCCEEDED: ingest_pb2.JOB_STATE_SUCCEEDED,
+    JobState.FAILED: ingest_pb2.JOB_STATE_FAILED,
+    JobState.CANCELLED: ingest_pb2.JOB_STATE_CANCELLED,
+}
+_FROM_PROTO = {value: key for key, value in _STATES.items()}
+
+
+def job_to_proto(job: Job) -> ingest_pb2.Job:
+    p = job.progress
+    return ingest_pb2.Job(
+        job_id=job.job_id,
+        library_id=job.library_id,
+        version=job.version,
+        source=job.source,
+        state=_STATES[job.state],
+        progress=ingest_pb2.JobProgress(
+            files_total=p.files_total,
+            files_done=p.files_done,
+            files_skipped=p.files_skipped,
+            snippets=p.snippets,
+            embeddings=p.embeddings,
+            phase=p.phase,
+        ),
+        error=job.error,
+        created_at=rfc3339(job.created_at),
+        started_at=rfc3339(job.started_at),
+        finished_at=rfc3339(job.finished_at),
+        attempts=job.attempts,
+    )
+
+
+async def _fail(context: Context, exc: IngestError) -> None:
+    for kind in type(exc).__mro__:
+        code = STATUS_FOR_ERROR.get(kind)
+        if code is not None:
+            await context.abort(code, str(exc))
+    await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+
+
+class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
+    def __init__(self, store: JobStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def SubmitSource(
+        self, request: ingest_pb2.SubmitSourceRequest, context: Context
+    ) -> ingest_pb2.SubmitSourceResponse:
+        try:
+            if request.max_pages < 0 or request.max_depth < 0:
+                raise InvalidSource("max_pages and max_depth must be 0 (default) or positive")
+            spec = parse_source(request.source, library_id=request.library_id, ref=request.ref)
+            options = SourceOptions(
+                ref=request.ref or spec.ref,
+                version=request.version.strip(),
+                max_pages=request.max_pages,
+                max_depth=request.max_depth,
+                make_default=request.make_default or not await self._has_library(spec.library_id),
+            )
+            job = await self.store.submit(spec.library_id, request.source.strip(), options)
+        except IngestError as exc:
+            await _fail(context, exc)
+            raise
+        return ingest_pb2.SubmitSourceResponse(job=job_to_proto(job))
+
+    async def _has_library(self, library_id: str) -> bool:
+        jobs = await self.store.list(library_id=library_id, states=[JobState.SUCCEEDED], limit=1)
+        return bool(jobs)
+
+    async def GetJob(
+        self, request: ingest_pb2.GetJobRequest, context: Context
+    ) -> ingest_pb2.GetJobResponse:
+        try:
+            job = await self.store.get(request.job_id)
+        except IngestError as exc:
+            await _fail(context, exc)
+            raise
+        return ingest_pb2.GetJobResponse(job=job_to_proto(job))
+
+    async def ListJobs(
+        self, request: ingest_pb2.ListJobsRequest, context: Context
+    ) -> ingest_pb2.ListJobsResponse:
+        if request.limit < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "limit must not be negative")
+        states = [_FROM_PROTO[s] for s in request.states if s in _FROM_PROTO]
+        jobs = await self.store.list(
+            library_id=request.library_id, states=states, limit=min(request.limit or 50, 500)
+        )
+        return ingest_pb2.ListJobsResponse(jobs=[job_to_proto(job) for job in jobs])
+
+    async def CancelJob(
+        self, request: ingest_pb2.CancelJobRequest, context: Context
+    ) -> ingest_pb2.CancelJobResponse:
+        try:
+            job = await self.store.cancel(request.job_id)
+        except IngestError as exc:
+            await _fail(context, exc)
+            raise
+        return ingest_pb2.CancelJobResponse(job=job_to_proto(job))
+
+    async def RefreshLibrary(
+        self, request: ingest_pb2.RefreshLibraryRequest, context: Context
+    ) -> ingest_pb2.RefreshLibraryResponse:
+        try:
+            last = await self.store.last_for_library(request.library_id)
+            if last is None:
+                raise LibraryNotFound(
+                    f"{request.library_id!r} was never ingested here; submit its source first"
+                )
+            spec = parse_source(last.source, library_id=last.library_id, ref=last.options.ref)
+            options = last.options
+            version = request.version.strip()
+            if version:
+                options = SourceOptions(
+                    ref="",
+                    version=version,
+                    max_pages=options.max_pages,
+                    max_depth=options.max_depth,
+                    make_default=options.make_default,
+                )
+            elif options.ref and spec.kind in {SourceKind.GITHUB, SourceKind.GIT}:
+                # A library pinned to a release follows the newest release on refresh.
+                newest = await newest_tag(spec, self.settings)
+                if newest and newest != options.ref and options.ref == last.version:
+                    options = SourceOptions(
+                        ref=newest,
+                        version=newest,
+                        max_pages=options.max_pages,
+                        max_depth=options.max_depth,
+                        make_default=options.make_default,
+                    )
+            job = await self.store.submit(last.library_id, last.source, options)
+        except IngestError as exc:
+            await _fail(context, exc)
+            raise
+        return ingest_pb2.RefreshLibraryResponse(job=job_to_proto(job))

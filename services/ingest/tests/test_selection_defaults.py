@@ -1,0 +1,141 @@
+"""Which files of a source are read: defaults like Context7's, and the owner's config file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from twinmcp.ingest.documents import DocumentError, load_source_config
+from twinmcp.ingest.selection import select_documents
+
+EVAL = Path(__file__).resolve().parents[3] / "../shared/eval"
+
+
+def _touch(root: Path, *paths: str) -> None:
+    for path in paths:
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("# x\n")
+
+
+def test_translations_changelogs_and_project_files_are_excluded_by_default(tmp_path: Path) -> None:
+    _touch(
+        tmp_path,
+        "README.md",
+        "README.zh-CN.md",
+        "CHANGELOG.md",
+        "CONTRIBUTING.md",
+        "LICENSE",
+        "CODE_OF_CONDUCT.md",
+        "requirements.txt",
+        "docs/en/docs/index.md",
+        "docs/es/docs/index.md",
+        "docs/zh-hant/docs/index.md",
+        "docs/guide.md",
+        "docs/guide.zh.md",
+        "docs/guide.ja.md",
+        "docs/release-notes.md",
+        "docs/history.rst",
+        "docs/changes.rst",
+        "i18n/fr/intro.md",
+        "website/locales/de/intro.md",
+        "docs/archive/old-guide.md",
+        "docs/legacy/api.md",
+        "docs/v1/api.md",
+        "node_modules/pkg/README.md",
+        ".github/ISSUE_TEMPLATE/bug.md",
+        "tests/fixtures/sample.md",
+        "build/html/index.html",
+        "docs/tutorial/notebook.ipynb",
+        "docs/reference.rst",
+        "docs/page.mdx",
+        "site/crawled/page.html",
+        "src/lib.py",
+    )
+    assert select_documents(tmp_path, load_source_config(tmp_path)) == [
+        "README.md",
+        "docs/en/docs/index.md",
+        "docs/guide.md",
+        "docs/page.mdx",
+        "docs/reference.rst",
+        "docs/tutorial/notebook.ipynb",
+        "site/crawled/page.html",
+    ]
+
+
+def test_twinmcp_json_folders_and_excludes_are_honoured(tmp_path: Path) -> None:
+    _touch(
+        tmp_path,
+        "README.md",
+        "docs/guide.md",
+        "docs/internal/notes.md",
+        "docs/api/generated.md",
+        "docs/skip-me.md",
+        "examples/demo.md",
+        "other/doc.md",
+    )
+    (tmp_path / "twinmcp.json").write_text(
+        json.dumps(
+            {
+                "projectTitle": "Demo",
+                "folders": ["docs", "./examples"],
+                "excludeFolders": ["internal", "docs/api"],
+                "excludeFiles": ["skip-me.md"],
+                "rules": ["Always close the client."],
+            }
+        )
+    )
+    config = load_source_config(tmp_path)
+    assert config.project_title == "Demo" and config.rules == ("Always close the client.",)
+    assert select_documents(tmp_path, config) == ["README.md", "docs/guide.md", "examples/demo.md"]
+
+
+def test_context7_json_is_read_when_there_is_no_twinmcp_json(tmp_path: Path) -> None:
+    _touch(tmp_path, "docs/a.md", "docs/b.md", "guide/c.md")
+    (tmp_path / "context7.json").write_text(
+        json.dumps(
+            {
+                "$schema": "https://context7.com/schema/context7.json",
+                "description": "A library",
+                "excludeFolders": ["guide"],
+                "excludeFiles": ["b.md"],
+                "previousVersions": [{"tag": "v1.2.1", "title": "1.2"}],
+            }
+        )
+    )
+    config = load_source_config(tmp_path)
+    assert config.description == "A library"
+    assert config.versions[0].tag == "v1.2.1" and config.origin == "context7.json"
+    assert select_documents(tmp_path, config) == ["docs/a.md"]
+
+
+def test_a_malformed_config_names_the_key_that_is_wrong(tmp_path: Path) -> None:
+    (tmp_path / "twinmcp.json").write_text(json.dumps({"folders": "docs", "excludeFiles": [3]}))
+    with pytest.raises(DocumentError, match="excludeFiles"):
+        load_source_config(tmp_path)
+    (tmp_path / "twinmcp.json").write_text("{not json")
+    with pytest.raises(DocumentError, match="not valid JSON"):
+        load_source_config(tmp_path)
+
+
+def test_symlinks_out_of_the_tree_are_never_selected(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    _touch(outside, "secret.md", "dir/inner.md")
+    root = tmp_path / "root"
+    _touch(root, "docs/real.md")
+    os.symlink(outside / "secret.md", root / "docs/link.md")
+    os.symlink(outside / "dir", root / "docs/linked-dir")
+    assert select_documents(root, load_source_config(root)) == ["docs/real.md"]
+
+
+def test_the_eval_corpora_select_their_docs_without_changelog_or_licence() -> None:
+    flask = EVAL / "corpus/pallets__flask"
+    selected = select_documents(flask, load_source_config(flask))
+    assert "README.md" in selected and "docs/quickstart.rst" in selected
+    assert "LICENSE.txt" not in selected and "docs/contributing.rst" not in selected
+    fastapi = EVAL / "corpus/fastapi__fastapi"
+    selected = select_documents(fastapi, load_source_config(fastapi))
+    assert "docs/en/docs/tutorial/cors.md" in selected
+    assert not any(path.endswith(".py") for path in selected)

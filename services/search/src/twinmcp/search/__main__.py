@@ -1,0 +1,26 @@
+"""`python -m twinmcp.search`: load settings, configure logging and telemetry, serve."""
+
+from __future__ import annotations
+
+import asyncio
+
+from twinmcp.runtime.logs import configure_logging
+from twinmcp.runtime.settings import SettingsError, environ
+from twinmcp.runtime.telemetry import configure_telemetry
+from twinmcp.search.config import Settings
+from twinmcp.search.server import serve
+
+
+def main() -> None:
+    env = environ()
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError as exc:
+        raise SystemExit(f"search: {exc}") from None
+    configure_logging("search", env)
+    configure_telemetry("search", env)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Caching finished answers: Redis when configured, else an in-process LRU.
+
+Keys include the build id of the version served, so a newly published version is never
+answered from an entry made for the previous one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+
+def answer_key(build_id: str, query: str, budget: int, ranker: str = "") -> str:
+    normalised = " ".join(query.lower().split())
+    raw = f"{build_id}\0{budget}\0{normalised}" + (f"\0{ranker}" if ranker else "")
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:32]
+    return f"answer:{build_id}:{digest}"
+
+
+class AnswerCache(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    """A bounded LRU of serialised answers, for one replica."""
+
+    def __init__(self, max_entries: int = 2048) -> None:
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._max = max_entries
+
+    async def get(self, key: str) -> bytes | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    async def close(self) -> None:
+        self._entries.clear()
+
+
+class RedisCache:
+    """Answers shared by every replica, expiring after `ttl_seconds`.
+
+    A Redis outage degrades to uncached answers (logged), never to failed queries.
+    """
+
+    def __init__(self, url: str, ttl_seconds: int, prefix: str = "twinmcp:search:") -> None:
+        import redis.asyncio as redis
+
+        self._client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._ttl = ttl_seconds
+        self._prefix = prefix
+
+    async def get(self, key: str) -> bytes | None:
+        from redis.exceptions import RedisError
+
+        try:
+            value = await self._client.get(self._prefix + key)
+        except (RedisError, OSError) as exc:
+            logger.warning("answer cache read failed: %s", exc)
+            return None
+        return value if isinstance(value, bytes) else None
+
+    async def set(self, key: str, value: bytes) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            await self._client.set(self._prefix + key, value, ex=self._ttl)
+        except (RedisError, OSError) as exc:
+            logger.warning("answer cache write failed: %s", exc)
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,674 @@
+"""The search service's use cases: building versions (write side) and answering (read side)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import orjson
+from twinmcp.search.cache import AnswerCache, answer_key
+from twinmcp.search.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    VersionNotIndexedError,
+)
+from twinmcp.search.library import (
+    SOURCE_TYPE_CATALOG,
+    CatalogEntry,
+    LibraryInfo,
+    LibraryMeta,
+    catalog_library_id,
+)
+from twinmcp.search.libraryid import canonical_library_id, parse_library_id
+from twinmcp.search.packing import DEFAULT_BUDGET, pack
+from twinmcp.search.ranking import (
+    DEFAULT_PARAMS,
+    RANKER_BM25,
+    RANKERS,
+    Ranked,
+    RankingParams,
+    VersionIndex,
+)
+from twinmcp.search.resolution import Candidate, Match, Resolver
+from twinmcp.search.snippets import SnippetRecord, printed_tokens
+from twinmcp.search.store import NewSnippet, Store
+from twinmcp.search.vectors import VectorStore
+
+logger = logging.getLogger(__name__)
+
+try:
+    from twinmcp.embedding import EmbeddingError as EmbeddingFailure
+except ImportError:  # the embedding library is optional for the read side
+
+    class EmbeddingFailure(Exception):  # type: ignore[no-redef]
+        """Stands in for twinmcp.embedding.EmbeddingError when it is not installed."""
+
+
+MAX_BUDGET = 100_000
+MAX_QUERY_CHARS = 2_000
+# Query embeddings kept in memory: the same question comes back for other budgets, versions and
+# libraries, and embedding it is most of an uncached query's time (a 384-float vector is 1.5 KB).
+QUERY_VECTOR_CACHE_SIZE = 4096
+_DENSE_TOP_K = 100
+
+
+class QueryEmbedder(Protocol):
+    """What the read side needs of `twinmcp.embedding.Embedder`."""
+
+    @property
+    def model(self) -> str: ...
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@dataclass(frozen=True)
+class ScoredSnippet:
+    snippet: SnippetRecord
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    library_id: str
+    version: str
+    title: str
+    rules: list[str]
+    snippets: list[ScoredSnippet]
+    tokens_used: int
+    available_versions: list[str]
+    is_cached: bool = False
+    build_id: str = ""
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "library_id": self.library_id,
+                "version": self.version,
+                "title": self.title,
+                "rules": self.rules,
+                "tokens_used": self.tokens_used,
+                "available_versions": self.available_versions,
+                "build_id": self.build_id,
+                "snippets": [
+                    [
+                        s.score, s.snippet.snippet_id, s.snippet.kind, s.snippet.title,
+                        s.snippet.description, s.snippet.language, s.snippet.content,
+                        list(s.snippet.breadcrumb), s.snippet.source_path,
+                        s.snippet.source_url, s.snippet.anchor, s.snippet.tokens,
+                    ]
+                    for s in self.snippets
+                ],
+            }
+        )  # fmt: skip
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Answer:
+        data = orjson.loads(raw)
+        return cls(
+            library_id=data["library_id"],
+            version=data["version"],
+            title=data["title"],
+            rules=data["rules"],
+            tokens_used=data["tokens_used"],
+            available_versions=data["available_versions"],
+            build_id=data["build_id"],
+            is_cached=True,
+            snippets=[
+                ScoredSnippet(
+                    SnippetRecord(
+                        r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7]), r[8], r[9], r[10], r[11]
+                    ),
+                    r[0],
+                )
+                for r in data["snippets"]
+            ],
+        )
+
+
+class IndexCache:
+    """Loaded version indexes, least recently used evicted past `max_bytes`."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+        self._entries: OrderedDict[str, VersionIndex] = OrderedDict()
+        self._sizes: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def get(self, build_id: str) -> VersionIndex | None:
+        index = self._entries.get(build_id)
+        if index is not None:
+            self._entries.move_to_end(build_id)
+        return index
+
+    def lock(self, build_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(build_id, asyncio.Lock())
+
+    def put(self, index: VersionIndex) -> None:
+        self._entries[index.build_id] = index
+        self._sizes[index.build_id] = index.memory_bytes
+        self._entries.move_to_end(index.build_id)
+        while sum(self._sizes.values()) > self._max and len(self._entries) > 1:
+            evicted, _ = self._entries.popitem(last=False)
+            self._sizes.pop(evicted, None)
+            self._locks.pop(evicted, None)
+
+    def drop(self, build_id: str) -> None:
+        self._entries.pop(build_id, None)
+        self._sizes.pop(build_id, None)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self._sizes.values())
+
+
+@dataclass
+class SnippetInput:
+    kind: str
+    title: str
+    description: str
+    language: str
+    content: str
+    breadcrumb: tuple[str, ...]
+    source_path: str
+    source_url: str
+    anchor: str
+    embedding: Sequence[float] = field(default_factory=list)
+
+
+# How long a replica trusts what it read of a library's versions. Its own publishes show at
+# once; another replica's publish within this time. Without it every query, cached or not, paid
+# three database reads before its answer-cache lookup (most of a cached answer's CPU).
+LIBRARY_FRESH_SECONDS = 1.0
+_MAX_LIBRARIES_REMEMBERED = 10_000
+
+
+class SearchDomain:
+    """Both sides of the service over one store, vector store, answer cache and index cache."""
+
+    def __init__(
+        self,
+        store: Store,
+        vectors: VectorStore,
+        cache: AnswerCache,
+        embedder: QueryEmbedder | None,
+        *,
+        index_cache_bytes: int = 1 << 30,
+        params: RankingParams = DEFAULT_PARAMS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.cache = cache
+        self.embedder = embedder
+        self.indexes = IndexCache(index_cache_bytes)
+        self.params = params
+        self._resolver: Resolver | None = None
+        self._resolver_generation = -1
+        self._resolver_checked = 0.0
+        self._resolver_lock = asyncio.Lock()
+        self._query_vectors: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+        self._clock = clock
+        self._libraries: dict[str, tuple[float, LibraryInfo | None]] = {}
+
+    # ---- write side ---------------------------------------------------------------------
+
+    async def begin_build(
+        self,
+        meta: LibraryMeta,
+        version: str,
+        base_version: str,
+        embedding_model: str,
+        embedding_dimension: int,
+        idempotency_key: str,
+        make_default: bool,
+    ) -> tuple[str, list[str]]:
+        library_id = canonical_library_id(meta.library_id)
+        if not version.strip():
+            raise InvalidInputError("version is empty; give the tag, branch or name indexed")
+        if bool(embedding_model) != (embedding_dimension > 0):
+            raise InvalidInputError(
+                "embedding space needs both a model and a positive dimension, or neither "
+                "(a build without vectors)"
+            )
+        meta = LibraryMeta(
+            library_id=library_id,
+            title=meta.title,
+            description=meta.description,
+            source_type=meta.source_type,
+            source_url=meta.source_url,
+            trust_score=meta.trust_score,
+            stars=meta.stars,
+            package_names=meta.package_names,
+            rules=meta.rules,
+        )
+        build, completed = await self.store.begin_build(
+            meta,
+            version.strip(),
+            base_version.strip(),
+            embedding_model,
+            embedding_dimension,
+            idempotency_key.strip(),
+            make_default,
+        )
+        return build.build_id, completed
+
+    async def put_document(
+        self,
+        build_id: str,
+        path: str,
+        content_hash: str,
+        title: str,
+        snippets: Sequence[SnippetInput],
+    ) -> int:
+        if not path.strip():
+            raise InvalidInputError("path is empty; give the document's path in its repository")
+        build = await self.store.open_build(build_id)
+        items: list[NewSnippet] = []
+        for number, snippet in enumerate(snippets, start=1):
+            size = len(snippet.embedding)
+            if build.embedding_model and size != build.embedding_dimension:
+                raise InvalidInputError(
+                    f"snippet {number} of {path} has a {size}-dimensional embedding but build "
+                    f"{build_id} stores {build.embedding_model} vectors of "
+                    f"{build.embedding_dimension} dimensions; embed with that model (vectors "
+                    "are never padded or truncated)"
+                )
+            if not build.embedding_model and size:
+                raise InvalidInputError(
+                    f"snippet {number} of {path} carries an embedding but build {build_id} was "
+                    "begun without an embedding space; begin the build with its model and "
+                    "dimension"
+                )
+            if not snippet.content.strip():
+                raise InvalidInputError(f"snippet {number} of {path} has no content")
+            kind = snippet.kind if snippet.kind in ("code", "info") else "info"
+            source_path = snippet.source_path or path
+            record = SnippetRecord(
+                snippet_id="",
+                kind=kind,
+                title=snippet.title,
+                description=snippet.description,
+                language=snippet.language,
+                content=snippet.content,
+                breadcrumb=tuple(snippet.breadcrumb),
+                source_path=source_path,
+                source_url=snippet.source_url,
+                anchor=snippet.anchor,
+                tokens=printed_tokens(
+                    snippet.title,
+                    snippet.description,
+                    snippet.content,
+                    snippet.source_url,
+                    source_path,
+                ),
+            )
+            items.append(NewSnippet(record, snippet.embedding))
+        keys = await self.store.put_document(build, path, content_hash, title, items)
+        if self.vectors.is_external and build.embedding_model:
+            await self.vectors.upsert(
+                build_id, [(key, item.embedding) for key, item in zip(keys, items, strict=True)]
+            )
+        return len(items)
+
+    async def copy_documents(self, build_id: str, paths: Sequence[str]) -> tuple[int, int]:
+        build = await self.store.open_build(build_id)
+        if not build.base_version:
+            raise InvalidInputError(
+                f"build {build_id} has no base_version to copy from; begin it with one"
+            )
+        if not paths:
+            return 0, 0
+        _, base = await self.store.version_or_raise(build.library_id, build.base_version)
+        if (base.embedding_model, base.embedding_dimension) != (
+            build.embedding_model,
+            build.embedding_dimension,
+        ):
+            raise ConflictError(
+                f"base version {build.base_version} was embedded with "
+                f"{base.embedding_model or 'no model'} ({base.embedding_dimension} dimensions) "
+                f"but build {build_id} uses {build.embedding_model or 'no model'} "
+                f"({build.embedding_dimension}); put these documents again instead of copying"
+            )
+        documents, snippets, vectors = await self.store.copy_documents(
+            build, base.build_id, list(dict.fromkeys(paths))
+        )
+        if self.vectors.is_external and vectors:
+            await self.vectors.upsert(build_id, vectors)
+        return documents, snippets
+
+    async def document_hashes(
+        self, library_id: str, version: str
+    ) -> tuple[str, list[tuple[str, str]], str, int]:
+        ref = parse_library_id(library_id, version)
+        _, chosen = await self.store.version_or_raise(ref.library_id, ref.version)
+        hashes = await self.store.hashes(chosen.build_id)
+        return chosen.version, hashes, chosen.embedding_model, chosen.embedding_dimension
+
+    async def publish(self, build_id: str) -> tuple[str, str, int]:
+        build = await self.store.build(build_id)
+        if build.state == "published":
+            # A retried publish whose answer was lost: the same answer again.
+            return build.library_id, build.version, build.snippet_count
+        if build.state != "open":
+            raise ConflictError(
+                f"build {build_id} is {build.state}; only an open build can be published"
+            )
+        snippets, matrix = await self.store.build_snippets(build_id)
+        if not snippets:
+            raise ConflictError(
+                f"build {build_id} has no documents; put at least one before publishing"
+            )
+        with_ids = snippets
+        index = await asyncio.to_thread(
+            VersionIndex.build,
+            build_id,
+            with_ids,
+            None if self.vectors.is_external else matrix,
+            build.embedding_model,
+        )
+        count, replaced = await self.store.publish(build, index)
+        self.indexes.put(index)
+        self._libraries.pop(build.library_id, None)
+        for old in replaced:
+            self.indexes.drop(old)
+            if self.vectors.is_external:
+                await self.vectors.delete_namespace(old)
+        self._resolver_checked = 0.0
+        logger.info("published %s %s (%d snippets)", build.library_id, build.version, count)
+        return build.library_id, build.version, count
+
+    async def abort(self, build_id: str) -> None:
+        build = await self.store.build(build_id)
+        if build.state == "aborted":
+            return
+        await self.store.abort(build_id)
+        if self.vectors.is_external and build.embedding_model:
+            await self.vectors.delete_namespace(build_id)
+
+    async def import_catalog(self, entries: Sequence[CatalogEntry]) -> int:
+        for entry in entries:
+            if not entry.registry.strip() or not entry.name.strip():
+                raise InvalidInputError("every catalog entry needs a registry and a name")
+        count = await self.store.import_catalog(entries)
+        self._resolver_checked = 0.0
+        return count
+
+    async def delete_library(self, library_id: str) -> None:
+        canonical = canonical_library_id(library_id)
+        removed = await self.store.delete_library(canonical)
+        self._libraries.pop(canonical, None)
+        for build_id in removed:
+            self.indexes.drop(build_id)
+            if self.vectors.is_external:
+                await self.vectors.delete_namespace(build_id)
+        self._resolver_checked = 0.0
+
+    # ---- read side ----------------------------------------------------------------------
+
+    async def query_docs(
+        self, library_id: str, version: str, query: str, budget: int, ranker: str = ""
+    ) -> Answer:
+        ref = parse_library_id(library_id, version)
+        ranker = ranker.strip().lower()
+        if ranker not in RANKERS:
+            raise InvalidInputError(
+                f"unknown ranker {ranker!r}; leave it empty for the product's ranking or give "
+                f"{RANKER_BM25!r} for the plain BM25 baseline"
+            )
+        text = query.strip()
+        if not text:
+            raise InvalidInputError("query is empty; say what you want to do or know")
+        if len(text) > MAX_QUERY_CHARS:
+            raise InvalidInputError(f"query is longer than {MAX_QUERY_CHARS} characters")
+        if budget < 0:
+            raise InvalidInputError("tokens must be positive (the answer's token budget)")
+        budget = min(budget or DEFAULT_BUDGET, MAX_BUDGET)
+        info = await self._library(ref.library_id)
+        if info is None or not info.versions:
+            raise await self._unknown_library(ref.library_id)
+        chosen = info.find(ref.version) if ref.version else info.default
+        available = [v.version for v in info.versions]
+        if chosen is None:
+            raise VersionNotIndexedError(
+                f"version {ref.version!r} of {ref.library_id} is not indexed; available "
+                f"versions: {', '.join(available)}. Ask for one of them, or omit the version "
+                "for the default",
+                available,
+            )
+        key = answer_key(chosen.build_id, text, budget, ranker)
+        cached = await self.cache.get(key)
+        if cached is not None:
+            return Answer.from_bytes(cached)
+        index = await self._index(chosen.build_id)
+        if ranker == RANKER_BM25:
+            packed = pack(index.search_bm25(text), budget, relevance_floor=0.0)
+        else:
+            ranked = await self._rank(index, chosen.embedding_model, chosen.build_id, text)
+            packed = pack(ranked, budget)
+        answer = Answer(
+            library_id=ref.library_id,
+            version=chosen.version,
+            title=info.meta.title,
+            rules=list(info.meta.rules),
+            snippets=[ScoredSnippet(r.snippet, round(r.score, 4)) for r in packed.snippets],
+            tokens_used=packed.tokens_used,
+            available_versions=available,
+            build_id=chosen.build_id,
+        )
+        await self.cache.set(key, answer.to_bytes())
+        return answer
+
+    async def _library(self, library_id: str) -> LibraryInfo | None:
+        """The library's versions as read at most LIBRARY_FRESH_SECONDS ago."""
+        now = self._clock()
+        seen = self._libraries.get(library_id)
+        if seen is not None and now - seen[0] < LIBRARY_FRESH_SECONDS:
+            return seen[1]
+        info = await self.store.library(library_id)
+        if len(self._libraries) >= _MAX_LIBRARIES_REMEMBERED:
+            self._libraries.clear()
+        self._libraries[library_id] = (now, info)
+        return info
+
+    async def _rank(
+        self, index: VersionIndex, model: str, build_id: str, query: str
+    ) -> list[Ranked]:
+        query_vector = None
+        dense_scores: dict[int, float] | None = None
+        if self.embedder is not None and model and model == self.embedder.model:
+            try:
+                vector = await self._embed_query(self.embedder, query)
+            except (EmbeddingFailure, OSError) as exc:
+                # Keyword ranking still answers well; an embedding outage must not fail queries.
+                logger.warning("query embedding failed, keyword ranking only: %s", exc)
+                return index.search(query, None, self.params)
+            if self.vectors.is_external:
+                matches = await self.vectors.query(build_id, vector, _DENSE_TOP_K)
+                positions = index.positions()
+                dense_scores = {positions[k]: s for k, s in matches if k in positions}
+            elif index.vectors is not None:
+                query_vector = np.asarray(vector, dtype=np.float32)
+        return index.search(query, query_vector, self.params, dense_scores=dense_scores)
+
+    async def _embed_query(self, embedder: QueryEmbedder, query: str) -> list[float]:
+        """The query's vector, from a small LRU keyed by model and whitespace-folded text."""
+        key = (embedder.model, " ".join(query.split()))
+        vector = self._query_vectors.get(key)
+        if vector is not None:
+            self._query_vectors.move_to_end(key)
+            return vector
+        vector = (await embedder.embed([key[1]]))[0]
+        self._query_vectors[key] = vector
+        while len(self._query_vectors) > QUERY_VECTOR_CACHE_SIZE:
+            self._query_vectors.popitem(last=False)
+        return vector
+
+    async def _index(self, build_id: str) -> VersionIndex:
+        index = self.indexes.get(build_id)
+        if index is not None:
+            return index
+        async with self.indexes.lock(build_id):
+            index = self.indexes.get(build_id)
+            if index is not None:
+                return index
+            started = time.perf_counter()
+            blob = await self.store.load_index_blob(build_id)
+            index = VersionIndex.from_bytes(blob) if blob else None
+            if index is None:
+                # Written by an older format: rebuild from the rows and store it again.
+                snippets, matrix = await self.store.build_snippets(build_id)
+                build = await self.store.build(build_id)
+                index = await asyncio.to_thread(
+                    VersionIndex.build,
+                    build_id,
+                    snippets,
+                    None if self.vectors.is_external else matrix,
+                    build.embedding_model,
+                )
+                await self.store.store_index(build_id, index)
+            self.indexes.put(index)
+            logger.info(
+                "loaded index %s (%d snippets) in %.1f ms",
+                build_id,
+                len(index.snippets),
+                (time.perf_counter() - started) * 1000,
+            )
+            return index
+
+    async def _unknown_library(self, library_id: str) -> NotFoundError:
+        resolver = await self.resolver()
+        name = library_id.strip("/").rsplit("/", 1)[-1]
+        matches = [m for m in resolver.resolve(name, limit=5) if m.candidate.is_documented]
+        suggestions = [m.candidate.library_id for m in matches]
+        hint = (
+            f" Did you mean {', '.join(suggestions)}?"
+            if suggestions
+            else " Find the id with ResolveLibrary."
+        )
+        return NotFoundError(f"library {library_id} is not indexed.{hint}", suggestions=suggestions)
+
+    # ---- libraries and resolution -------------------------------------------------------
+
+    async def resolver(self) -> Resolver:
+        """The resolution index, rebuilt when any replica changed libraries or the catalog."""
+        now = time.monotonic()
+        if self._resolver is not None and now - self._resolver_checked < 1.0:
+            return self._resolver
+        async with self._resolver_lock:
+            if self._resolver is not None and time.monotonic() - self._resolver_checked < 1.0:
+                return self._resolver
+            generation = await self.store.generation()
+            if self._resolver is None or generation != self._resolver_generation:
+                libraries = await self.store.all_libraries()
+                entries = await self.store.catalog_entries()
+                self._resolver = await asyncio.to_thread(build_resolver, libraries, entries)
+                self._resolver_generation = generation
+            self._resolver_checked = time.monotonic()
+            return self._resolver
+
+    async def resolve(self, library_name: str, query: str, limit: int) -> list[Match]:
+        if not library_name.strip() and not query.strip():
+            raise InvalidInputError("library_name is empty; give a library or package name")
+        limit = 10 if limit <= 0 else min(limit, 50)
+        resolver = await self.resolver()
+        return resolver.resolve(library_name or query, query, limit)
+
+    async def get_library(self, library_id: str) -> tuple[LibraryInfo, int]:
+        """The library and its catalog popularity rank."""
+        canonical = canonical_library_id(library_id)
+        info = await self.store.library(canonical)
+        if info is not None:
+            return info, info.popularity_rank
+        resolver = await self.resolver()
+        for candidate in resolver.candidates:
+            if candidate.library_id == canonical and not candidate.is_documented:
+                return catalog_info(candidate), candidate.popularity_rank
+        raise await self._unknown_library(canonical)
+
+    async def list_libraries(
+        self, page_size: int, page_token: str, include_catalog: bool
+    ) -> tuple[list[LibraryInfo], str]:
+        size = 50 if page_size <= 0 else min(page_size, 500)
+        if not include_catalog:
+            page = await self.store.libraries(page_token, size + 1)
+            next_token = page[size - 1].meta.library_id if len(page) > size else ""
+            return page[:size], next_token
+        resolver = await self.resolver()
+        ordered = sorted(resolver.candidates, key=lambda c: c.library_id)
+        after = [c for c in ordered if c.library_id > page_token][: size + 1]
+        infos: list[LibraryInfo] = []
+        for candidate in after[:size]:
+            if candidate.is_documented:
+                info = await self.store.library(candidate.library_id)
+                if info is not None:
+                    infos.append(info)
+                    continue
+            infos.append(catalog_info(candidate))
+        next_token = after[size - 1].library_id if len(after) > size else ""
+        return infos, next_token
+
+
+def catalog_info(candidate: Candidate) -> LibraryInfo:
+    return LibraryInfo(
+        meta=LibraryMeta(
+            library_id=candidate.library_id,
+            title=candidate.title,
+            description=candidate.description,
+            source_type=SOURCE_TYPE_CATALOG,
+            package_names=tuple(candidate.names),
+        ),
+        popularity_rank=candidate.popularity_rank,
+    )
+
+
+def build_resolver(libraries: Sequence[LibraryInfo], entries: Sequence[CatalogEntry]) -> Resolver:
+    """Documented libraries absorb the catalog entries of their package names."""
+    by_name: dict[str, list[CatalogEntry]] = {}
+    for entry in entries:
+        by_name.setdefault(entry.name.lower(), []).append(entry)
+    absorbed: set[tuple[str, str]] = set()
+    candidates: list[Candidate] = []
+    for library in libraries:
+        if not library.versions:
+            continue
+        meta = library.meta
+        matched = [e for n in meta.package_names for e in by_name.get(n.lower(), [])]
+        absorbed.update((e.registry, e.name) for e in matched)
+        ranks = [e.popularity_rank for e in matched if e.popularity_rank > 0]
+        default = library.default
+        candidates.append(
+            Candidate(
+                library_id=meta.library_id,
+                title=meta.title or meta.library_id.rsplit("/", 1)[-1],
+                description=meta.description or (matched[0].summary if matched else ""),
+                is_documented=True,
+                registry=matched[0].registry if matched else "",
+                names=list(meta.package_names),
+                popularity_rank=min(ranks) if ranks else 0,
+                stars=meta.stars,
+                trust_score=meta.trust_score,
+                snippet_count=default.snippet_count if default else 0,
+            )
+        )
+    for entry in entries:
+        if (entry.registry, entry.name) in absorbed:
+            continue
+        candidates.append(
+            Candidate(
+                library_id=catalog_library_id(entry.registry, entry.name),
+                title=entry.name,
+                description=entry.summary,
+                is_documented=False,
+                registry=entry.registry,
+                names=[entry.name],
+                popularity_rank=entry.popularity_rank,
+            )
+        )
+    return Resolver(candidates)

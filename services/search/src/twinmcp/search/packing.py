@@ -1,0 +1,46 @@
+"""Fitting ranked snippets into a token budget, stopping where relevance falls off."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from twinmcp.search.ranking import Ranked
+from twinmcp.search.snippets import cost
+
+DEFAULT_BUDGET = 5000
+# A snippet scoring below this share of the best one is not worth the reader's tokens.
+RELEVANCE_FLOOR = 0.5
+# ...but a question always gets at least this many snippets when they fit.
+MINIMUM_SNIPPETS = 3
+
+
+@dataclass(frozen=True)
+class Packed:
+    snippets: list[Ranked]
+    tokens_used: int
+
+
+def pack(
+    ranked: Sequence[Ranked],
+    budget: int,
+    *,
+    relevance_floor: float = RELEVANCE_FLOOR,
+    minimum_snippets: int = MINIMUM_SNIPPETS,
+) -> Packed:
+    """Takes snippets in rank order while they fit; never exceeds `budget`.
+
+    A snippet too large for what is left is skipped (a smaller one further down may still fit).
+    Once `minimum_snippets` are in, snippets below `relevance_floor` of the best score end it.
+    """
+    chosen: list[Ranked] = []
+    used = 0
+    for item in ranked:
+        if len(chosen) >= minimum_snippets and item.score < relevance_floor:
+            break
+        price = cost(item.snippet)
+        if used + price > budget:
+            continue
+        chosen.append(item)
+        used += price
+    return Packed(chosen, used)

@@ -1,0 +1,420 @@
+"""The in-memory index of one library version and hybrid ranking over it (BM25F + vectors)."""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+from twinmcp.search.lexical import FieldSpec, FloatArray, LexicalIndex, query_terms
+from twinmcp.search.snippets import SnippetRecord
+from twinmcp.search.tokenizer import plain_tokenize, word_pairs
+
+# Bump when the persisted layout or the way fields are tokenised changes: older blobs are then
+# rebuilt from the snippet rows on load.
+INDEX_FORMAT = 4
+
+# title, breadcrumb, description, content, source path
+FIELDS = (
+    FieldSpec(weight=2.5, b=0.3),
+    FieldSpec(weight=1.5, b=0.3),
+    FieldSpec(weight=1.0, b=0.5),
+    FieldSpec(weight=1.0, b=0.75),
+    FieldSpec(weight=1.0, b=0.3),
+)
+
+_MINHASH_SIZE = 32
+_MINHASH_PRIME = (1 << 31) - 1
+_rng = np.random.default_rng(20240611)
+_MINHASH_A = _rng.integers(1, _MINHASH_PRIME, _MINHASH_SIZE, dtype=np.int64)
+_MINHASH_B = _rng.integers(0, _MINHASH_PRIME, _MINHASH_SIZE, dtype=np.int64)
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+RANKER_HYBRID = ""
+RANKER_BM25 = "bm25"
+RANKERS = (RANKER_HYBRID, RANKER_BM25)
+# The baseline ranks this many snippets; packing takes them in order while they fit.
+_BM25_CANDIDATES = 100
+
+
+@dataclass(frozen=True)
+class RankingParams:
+    """Knobs of the ranking pipeline; the defaults are the measured best (bench/search_quality)."""
+
+    # "spread": max-normalised BM25 plus cosine measured from the median snippet up (best
+    # measured); "linear": both max-normalised; "rrf": reciprocal rank fusion.
+    fusion: str = "spread"
+    rrf_k: float = 60.0
+    dense_weight: float = 0.5  # share of the dense score in spread/linear fusion
+    document_weight: float = 0.2  # share of the best score of the snippet's page
+    section_weight: float = 0.0  # share of the best score of the snippet's section
+    # Weight of the query's similarity to the page centroid; measured: no gain over 80 questions.
+    page_vector_weight: float = 0.0
+    candidates: int = 60
+    # Per section and kind: a section's prose and its code complement each other; two code
+    # examples of one section mostly repeat. The best snippet's section has only the page cap.
+    section_cap: int = 2
+    document_cap: int = 4
+    duplicate_jaccard: float = 0.75
+    # Bonus (share of the best score) for a candidate holding the query's adjacent content-word
+    # pairs in the same order ("handshake timed out", "remote_addr"): phrase evidence that a
+    # bag of words and a sentence vector both miss.
+    phrase_weight: float = 0.3
+
+
+DEFAULT_PARAMS = RankingParams()
+
+
+@dataclass(frozen=True)
+class Ranked:
+    snippet: SnippetRecord
+    score: float  # relative to the best result of the query (1.0)
+
+
+def _field_texts(snippet: SnippetRecord) -> list[str]:
+    path = re.sub(r"[/_.\-]+", " ", snippet.source_path)
+    return [snippet.title, " ".join(snippet.breadcrumb), snippet.description, snippet.content, path]
+
+
+def _minhash(text: str) -> npt.NDArray[np.int64]:
+    words = [w.lower() for w in _WORD.findall(text)]
+    shingles = {" ".join(words[i : i + 2]) for i in range(max(len(words) - 1, 1))} or {""}
+    hashes = np.fromiter(
+        (zlib.crc32(s.encode()) for s in shingles), dtype=np.int64, count=len(shingles)
+    )
+    return np.asarray(
+        ((np.outer(hashes, _MINHASH_A) + _MINHASH_B) % _MINHASH_PRIME).min(axis=0),
+        dtype=np.int64,
+    )
+
+
+@dataclass
+class VersionIndex:
+    """Everything needed to answer queries on one published build, without the database."""
+
+    build_id: str
+    snippets: list[SnippetRecord]
+    lexical: LexicalIndex
+    document_of: npt.NDArray[np.int32]
+    section_of: npt.NDArray[np.int32]
+    minhashes: npt.NDArray[np.int64]
+    vectors: FloatArray | None  # rows L2-normalised; None without a local vector index
+    embedding_model: str
+    _positions: dict[str, int] | None = field(default=None, repr=False)
+    _centroids: FloatArray | None = field(default=None, repr=False)
+    _plain: LexicalIndex | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        build_id: str,
+        snippets: Sequence[SnippetRecord],
+        vectors: FloatArray | None = None,
+        embedding_model: str = "",
+    ) -> VersionIndex:
+        lexical = LexicalIndex.build([_field_texts(s) for s in snippets], FIELDS)
+        paths: dict[str, int] = {}
+        document_of = np.asarray(
+            [paths.setdefault(s.source_path, len(paths)) for s in snippets], dtype=np.int32
+        )
+        sections: dict[str, int] = {}
+        section_of = np.asarray(
+            [sections.setdefault(s.section_key, len(sections)) for s in snippets], dtype=np.int32
+        )
+        minhashes = (
+            np.stack([_minhash(s.content) for s in snippets])
+            if snippets
+            else np.zeros((0, _MINHASH_SIZE), dtype=np.int64)
+        )
+        if vectors is not None:
+            vectors = _normalise(vectors)
+        return cls(
+            build_id,
+            list(snippets),
+            lexical,
+            document_of,
+            section_of,
+            minhashes,
+            vectors,
+            embedding_model,
+        )
+
+    def _page_centroids(self) -> FloatArray | None:
+        """The normalised mean vector of each page's snippets (computed once, on first use)."""
+        if self.vectors is None:
+            return None
+        if self._centroids is None:
+            sums = np.zeros((int(self.document_of.max()) + 1, self.vectors.shape[1]), np.float32)
+            np.add.at(sums, self.document_of, self.vectors)
+            self._centroids = _normalise(sums)
+        return self._centroids
+
+    def positions(self) -> dict[str, int]:
+        """Snippet id -> position, for matching an external vector store's answers."""
+        if self._positions is None:
+            self._positions = {s.snippet_id: i for i, s in enumerate(self.snippets)}
+        return self._positions
+
+    @property
+    def memory_bytes(self) -> int:
+        text = sum(len(s.content) + len(s.title) + len(s.description) + 200 for s in self.snippets)
+        arrays = (
+            self.lexical.indptr.nbytes
+            + self.lexical.doc_ids.nbytes
+            + self.lexical.scores.nbytes
+            + self.minhashes.nbytes
+            + (self.vectors.nbytes if self.vectors is not None else 0)
+        )
+        return text + arrays + 80 * len(self.lexical.vocabulary)
+
+    def search(
+        self,
+        query: str,
+        query_vector: FloatArray | None = None,
+        params: RankingParams = DEFAULT_PARAMS,
+        *,
+        dense_scores: dict[int, float] | None = None,
+    ) -> list[Ranked]:
+        """Snippets in rank order after fusion, duplicate removal and diversity caps.
+
+        `dense_scores` (snippet position -> similarity) comes from an external vector store;
+        `query_vector` is used against the local vectors instead.
+        """
+        n = len(self.snippets)
+        if n == 0:
+            return []
+        lexical = self.lexical.score(query_terms(query))
+        dense: FloatArray | None = None
+        if query_vector is not None and self.vectors is not None:
+            dense = self.vectors @ _normalise(query_vector.reshape(1, -1))[0]
+        elif dense_scores:
+            dense = np.full(n, -1.0, dtype=np.float32)
+            for position, similarity in dense_scores.items():
+                if 0 <= position < n:
+                    dense[position] = similarity
+        fused = _fuse(lexical, dense, params)
+        if dense is not None and params.page_vector_weight > 0 and query_vector is not None:
+            centroids = self._page_centroids()
+            if centroids is not None:
+                page = centroids @ _normalise(query_vector.reshape(1, -1))[0]
+                floor = float(np.median(page))
+                spread = np.clip((page - floor) / ((float(page.max()) - floor) or 1.0), 0, None)
+                fused = fused + params.page_vector_weight * spread[self.document_of]
+        if params.document_weight > 0 or params.section_weight > 0:
+            best_of_document = np.zeros(int(self.document_of.max()) + 1, dtype=np.float32)
+            np.maximum.at(best_of_document, self.document_of, fused)
+            best_of_section = np.zeros(int(self.section_of.max()) + 1, dtype=np.float32)
+            np.maximum.at(best_of_section, self.section_of, fused)
+            own = 1 - params.document_weight - params.section_weight
+            fused = (
+                own * fused
+                + params.document_weight * best_of_document[self.document_of]
+                + params.section_weight * best_of_section[self.section_of]
+            )
+        top = float(fused.max())
+        if top <= 0:
+            return []
+        count = min(params.candidates, n)
+        order = np.argpartition(-fused, count - 1)[:count]
+        if params.phrase_weight > 0:
+            fused = self._add_phrase_evidence(query, order, fused, top, params)
+            top = float(fused[order].max())
+        order = order[np.argsort(-fused[order], kind="stable")]
+        return self._diversify(order, fused, top, params)
+
+    def _add_phrase_evidence(
+        self,
+        query: str,
+        order: npt.NDArray[np.intp],
+        fused: FloatArray,
+        top: float,
+        params: RankingParams,
+    ) -> FloatArray:
+        """`fused` plus the phrase bonus on the candidates in `order`."""
+        pairs = word_pairs(query)
+        if not pairs:
+            return fused
+        fused = fused.copy()
+        for position in order.tolist():
+            snippet = self.snippets[position]
+            found = word_pairs(f"{snippet.title}\n{snippet.content}")
+            fused[position] += params.phrase_weight * top * len(pairs & found) / len(pairs)
+        return fused
+
+    def search_bm25(self, query: str) -> list[Ranked]:
+        """The baseline: plain BM25 over title + content, lower-cased words, rank order only.
+
+        No code-aware tokens, fields, vectors, page blending, diversity or duplicate removal;
+        scores are relative to the best so packing's relevance floor must be off (0) for it.
+        """
+        if self._plain is None:
+            # Built on first use: only evaluation asks for the baseline.
+            self._plain = LexicalIndex.build(
+                [[f"{s.title}\n{s.content}"] for s in self.snippets],
+                [FieldSpec(weight=1.0, b=0.75)],
+                tokenizer=plain_tokenize,
+            )
+        scores = self._plain.score(query_terms(query, plain_tokenize))
+        if not scores.size:
+            return []
+        top = float(scores.max())
+        if top <= 0:
+            return []
+        order = np.argsort(-scores, kind="stable")[:_BM25_CANDIDATES]
+        positions = [p for p in order.tolist() if scores[p] > 0]
+        return [Ranked(self.snippets[p], float(scores[p]) / top) for p in positions]
+
+    def _diversify(
+        self,
+        order: npt.NDArray[np.intp],
+        fused: FloatArray,
+        top: float,
+        params: RankingParams,
+    ) -> list[Ranked]:
+        chosen: list[Ranked] = []
+        chosen_positions: list[int] = []
+        per_section: dict[tuple[str, str], int] = {}
+        per_document: dict[int, int] = {}
+        # The best section is the likeliest answer; its later parts (the fix after the symptom,
+        # the code after the prose) stay, while other sections are capped for diversity.
+        best_section = self.snippets[int(order[0])].section_key if len(order) else ""
+        for position in order.tolist():
+            score = float(fused[position])
+            if score <= 0:
+                break
+            snippet = self.snippets[position]
+            document = int(self.document_of[position])
+            section = (snippet.section_key, snippet.kind)
+            if (
+                snippet.section_key != best_section
+                and per_section.get(section, 0) >= params.section_cap
+            ):
+                continue
+            if per_document.get(document, 0) >= params.document_cap:
+                continue
+            if chosen_positions:
+                signatures = self.minhashes[chosen_positions]
+                similarity = (signatures == self.minhashes[position]).mean(axis=1)
+                if float(similarity.max()) >= params.duplicate_jaccard:
+                    continue
+            per_section[section] = per_section.get(section, 0) + 1
+            per_document[document] = per_document.get(document, 0) + 1
+            chosen.append(Ranked(snippet, score / top))
+            chosen_positions.append(position)
+        return chosen
+
+    def to_bytes(self) -> bytes:
+        """A self-contained blob, stored at publish so replicas load without re-tokenising."""
+        buffer = io.BytesIO()
+        header = {
+            "format": INDEX_FORMAT,
+            "build_id": self.build_id,
+            "embedding_model": self.embedding_model,
+            "doc_count": self.lexical.doc_count,
+            "snippets": [
+                [
+                    s.snippet_id, s.kind, s.title, s.description, s.language, s.content,
+                    list(s.breadcrumb), s.source_path, s.source_url, s.anchor, s.tokens,
+                ]
+                for s in self.snippets
+            ],
+        }  # fmt: skip
+        vocabulary = sorted(self.lexical.vocabulary, key=self.lexical.vocabulary.__getitem__)
+        arrays: dict[str, npt.NDArray[np.generic]] = {
+            "header": np.frombuffer(orjson.dumps(header), dtype=np.uint8),
+            "vocabulary": np.frombuffer("\n".join(vocabulary).encode(), dtype=np.uint8),
+            "indptr": self.lexical.indptr,
+            "doc_ids": self.lexical.doc_ids,
+            "scores": self.lexical.scores,
+            "document_of": self.document_of,
+            "section_of": self.section_of,
+            "minhashes": self.minhashes,
+        }
+        if self.vectors is not None:
+            arrays["vectors"] = self.vectors
+        np.savez(buffer, allow_pickle=False, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> VersionIndex | None:
+        """The index stored in `blob`, or None when it was written by another format."""
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            header = orjson.loads(data["header"].tobytes())
+            if header.get("format") != INDEX_FORMAT:
+                return None
+            words = data["vocabulary"].tobytes().decode()
+            vocabulary = {w: i for i, w in enumerate(words.split("\n"))} if words else {}
+            lexical = LexicalIndex(
+                vocabulary,
+                data["indptr"],
+                data["doc_ids"],
+                data["scores"],
+                int(header["doc_count"]),
+            )
+            vectors = data["vectors"] if "vectors" in data.files else None
+            document_of = data["document_of"]
+            section_of = data["section_of"]
+            minhashes = data["minhashes"]
+        snippets = [
+            SnippetRecord(r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6]), r[7], r[8], r[9], r[10])
+            for r in header["snippets"]
+        ]
+        return cls(
+            header["build_id"],
+            snippets,
+            lexical,
+            document_of,
+            section_of,
+            minhashes,
+            vectors,
+            header["embedding_model"],
+        )
+
+
+def _normalise(matrix: FloatArray) -> FloatArray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.asarray(matrix / norms, dtype=np.float32)
+
+
+def _fuse(lexical: FloatArray, dense: FloatArray | None, params: RankingParams) -> FloatArray:
+    if dense is None:
+        return lexical
+    if params.fusion == "rrf":
+        fused = np.zeros_like(lexical)
+        for scores, only_matching in ((lexical, True), (dense, False)):
+            order = np.argsort(-scores, kind="stable")
+            ranks = np.empty_like(order)
+            ranks[order] = np.arange(1, len(order) + 1)
+            contribution = 1.0 / (params.rrf_k + ranks)
+            if only_matching:
+                contribution = np.where(scores > 0, contribution, 0.0)
+            fused += contribution.astype(np.float32)
+        return fused
+    top_lexical = float(lexical.max()) or 1.0
+    if params.fusion == "spread":
+        # Cosine similarities bunch together; measure them from the median snippet up.
+        floor = float(np.median(dense))
+        top = float(dense.max())
+        spread = np.clip((dense - floor) / ((top - floor) or 1.0), 0.0, None)
+        return np.asarray(
+            (1 - params.dense_weight) * lexical / top_lexical + params.dense_weight * spread,
+            dtype=np.float32,
+        )
+    positive = np.clip(dense, 0.0, None)
+    top_dense = float(positive.max()) or 1.0
+    return np.asarray(
+        (1 - params.dense_weight) * lexical / top_lexical
+        + params.dense_weight * positive / top_dense,
+        dtype=np.float32,
+    )
+
+
+def with_params(params: RankingParams, **changes: object) -> RankingParams:
+    return replace(params, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,274 @@
+"""Library resolution: from a name, a misspelling or a description to ranked library ids."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from twinmcp.search.lexical import FieldSpec, LexicalIndex, query_terms
+
+_VERSION_SUFFIX = re.compile(
+    r"(?:\s+|@|(?<=[a-z])(?=v?\d+(?:\.\d+|\.x)*$))v?\d+(?:\.\d+)*(?:\.x)?$", re.IGNORECASE
+)
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_PYTHON_HINT = re.compile(r"\b(python|py|pypi|pip|django|flask)\b", re.IGNORECASE)
+_JS_HINT = re.compile(
+    r"\b(javascript|js|node|nodejs|npm|typescript|ts|react|browser|frontend)\b", re.IGNORECASE
+)
+
+# Words that say what kind of thing is wanted, not which: "a python http client library".
+_GENERIC_WORDS = frozenset(
+    [
+        "library",
+        "libraries",
+        "lib",
+        "libs",
+        "package",
+        "packages",
+        "module",
+        "modules",
+        "framework",
+        "for",
+    ]
+)
+# A package named with its major version: "beautifulsoup4", "boto3", "pyqt5".
+_MAJOR_SUFFIX = re.compile(r"(?<=[a-z])\d$")
+# In a description ("python http client"), several libraries cover the words about as well;
+# popularity then decides, more than it does between spellings of one name.
+DESCRIPTION_PRIOR_WEIGHT = 0.6
+
+# A summary covering every word is weaker evidence than the name itself.
+DESCRIPTION_MATCH_WEIGHT = 0.85
+
+MATCH_EXACT = "exact"
+MATCH_PACKAGE = "package"
+MATCH_FUZZY = "fuzzy"
+MATCH_DESCRIPTION = "description"
+
+
+def compact(name: str) -> str:
+    """`Next.js`, `next-js` and `NextJS` all become `nextjs`."""
+    return _NON_ALNUM.sub("", name.lower())
+
+
+def strip_version(name: str) -> tuple[str, str]:
+    """("vue 3") -> ("vue", "3"); names that are only a version are left alone."""
+    text = name.strip()
+    match = _VERSION_SUFFIX.search(text)
+    if match and match.start() > 0:
+        return text[: match.start()].strip(" @"), match.group(0).strip(" @vV")
+    return text, ""
+
+
+@dataclass
+class Candidate:
+    """A library the resolver can answer: documented, or a catalog entry without documents."""
+
+    library_id: str
+    title: str
+    description: str
+    is_documented: bool
+    registry: str = ""  # for catalog entries (and documented libraries that absorbed one)
+    names: list[str] = field(default_factory=list)  # package names and other aliases
+    popularity_rank: int = 0
+    stars: int = 0
+    trust_score: float = 0.0
+    snippet_count: int = 0
+
+
+@dataclass(frozen=True)
+class Match:
+    candidate: Candidate
+    score: float
+    reason: str
+
+
+class Resolver:
+    """An in-memory index over every candidate; rebuilt when the catalog or libraries change."""
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        self.candidates = list(candidates)
+        self._exact: dict[str, list[int]] = {}
+        self._by_id = {c.library_id.lower(): i for i, c in enumerate(self.candidates)}
+        self._package: dict[str, list[int]] = {}
+        self._unversioned: dict[str, list[int]] = {}
+        choice_keys: list[str] = []
+        choice_owner: list[int] = []
+        for position, candidate in enumerate(self.candidates):
+            primary = {compact(candidate.title), compact(_repo_name(candidate.library_id))}
+            for key in primary:
+                if key:
+                    self._exact.setdefault(key, []).append(position)
+            for name in candidate.names:
+                key = compact(name)
+                if key and key not in primary:
+                    self._package.setdefault(key, []).append(position)
+                unversioned = _MAJOR_SUFFIX.sub("", key)
+                if unversioned != key and len(unversioned) >= 3:
+                    self._unversioned.setdefault(unversioned, []).append(position)
+            for key in primary | {compact(n) for n in candidate.names}:
+                if key:
+                    choice_keys.append(key)
+                    choice_owner.append(position)
+        self._choice_keys = choice_keys
+        self._choice_owner = np.asarray(choice_owner, dtype=np.int32)
+        self._descriptions = LexicalIndex.build(
+            [
+                [" ".join([candidate.title, *candidate.names]), candidate.description]
+                for candidate in self.candidates
+            ],
+            [FieldSpec(weight=1.0, b=0.3), FieldSpec(weight=1.0, b=0.5)],
+        )
+        self._prior = np.asarray([_prior(c) for c in self.candidates], dtype=np.float32)
+        self._registry = np.asarray([c.registry for c in self.candidates])
+
+    def resolve(self, library_name: str, query: str = "", limit: int = 10) -> list[Match]:
+        """The best candidates, best first."""
+        name, _version = strip_version(library_name)
+        key = compact(name)
+        scores: dict[int, tuple[float, str]] = {}
+
+        def offer(position: int, similarity: float, reason: str) -> None:
+            current = scores.get(position)
+            if current is None or similarity > current[0]:
+                scores[position] = (similarity, reason)
+
+        # An agent that already has an id ("/owner/repo", "owner/repo") means that library.
+        by_id = self._by_id.get("/" + name.strip().strip("/").lower()) if "/" in name else None
+        if by_id is not None:
+            offer(by_id, 1.5, MATCH_EXACT)
+        if key:
+            for variant, weight in _variants(key):
+                for position in self._exact.get(variant, ()):
+                    offer(position, weight, MATCH_EXACT)
+                for position in self._package.get(variant, ()):
+                    offer(position, 0.97 * weight, MATCH_PACKAGE)
+                for position in self._unversioned.get(variant, ()):
+                    offer(position, 0.97 * weight, MATCH_PACKAGE)
+            if not scores or len(key) >= 4:
+                for _choice, similarity, index in process.extract(
+                    key,
+                    self._choice_keys,
+                    scorer=fuzz.ratio,
+                    limit=15,
+                    score_cutoff=72,
+                ):
+                    offer(int(self._choice_owner[index]), 0.9 * similarity / 100.0, MATCH_FUZZY)
+        words = len(name.split())
+        registry_hint = _registry_hint(f"{library_name} {query}")
+        is_description = words >= 2 or not scores
+        described = self._describe(
+            f"{name} {query}".strip() if words >= 2 else query, registry_hint
+        )
+        if is_description:
+            # A spaced name ("fast api") and a description ("python http client") look alike:
+            # name matches and covering summaries compete, and popularity settles it.
+            for position, coverage in described:
+                offer(position, coverage, MATCH_DESCRIPTION)
+        prior_weight = DESCRIPTION_PRIOR_WEIGHT if words >= 2 else 0.15
+        description_bonus = dict(described)
+        ranked: list[Match] = []
+        for position, (similarity, reason) in scores.items():
+            candidate = self.candidates[position]
+            score = similarity + prior_weight * float(self._prior[position])
+            score += 0.05 * description_bonus.get(position, 0.0)
+            if registry_hint and candidate.registry and candidate.registry != registry_hint:
+                score -= 0.08
+            ranked.append(Match(candidate, round(score, 4), reason))
+        ranked.sort(key=lambda m: (-m.score, m.candidate.library_id))
+        return ranked[: max(limit, 1)]
+
+    def _describe(self, text: str, registry_hint: str = "") -> list[tuple[int, float]]:
+        """Candidates whose name or summary covers the query's words, with that share (0..1).
+
+        The share is IDF-weighted; a word naming the ecosystem ("python", "npm") is covered by
+        a package of that registry. Generic words ("library", "package") are left out.
+        """
+        words = [w for w in text.split() if w.lower() not in _GENERIC_WORDS] or text.split()
+        terms = query_terms(" ".join(words))
+        if not terms:
+            return []
+        index = self._descriptions
+        coverage = np.zeros(index.doc_count, dtype=np.float32)
+        total = 0.0
+        hint_words = {t for w in words if _registry_hint(w) for t in query_terms(w)}
+        for term in terms:
+            term_id = index.vocabulary.get(term)
+            idf = index.idf_of(term) if term_id is not None else 0.0
+            if term in hint_words and registry_hint:
+                # Weighted like a common word; matched by every package of the registry.
+                idf = idf or 1.0
+                covered = self._registry == registry_hint
+                if term_id is not None:
+                    covered = covered.copy()
+                    covered[index.doc_ids[index.indptr[term_id] : index.indptr[term_id + 1]]] = True
+                coverage[covered] += idf
+                total += idf
+                continue
+            if term_id is None:
+                # An unknown word still counts against every candidate.
+                total += math.log1p(index.doc_count)
+                continue
+            coverage[index.doc_ids[index.indptr[term_id] : index.indptr[term_id + 1]]] += idf
+            total += idf
+        if total <= 0:
+            return []
+        coverage /= total
+        # Only candidates matching a word beyond the ecosystem one are descriptions of it.
+        lexical = index.score({t: w for t, w in terms.items() if t not in hint_words})
+        coverage[lexical <= 0] = 0.0
+        # Coverage says whether the words are there, BM25 how central they are to the summary.
+        top = float(lexical.max()) or 1.0
+        coverage *= DESCRIPTION_MATCH_WEIGHT * (0.5 + 0.5 * lexical / top)
+        count = min(20, int((coverage > 0).sum()))
+        if count == 0:
+            return []
+        ranking = coverage + DESCRIPTION_PRIOR_WEIGHT * self._prior
+        best = np.argpartition(-np.where(coverage > 0, ranking, -1.0), count - 1)[:count]
+        best = best[np.argsort(-ranking[best], kind="stable")]
+        return [(int(p), float(coverage[p])) for p in best]
+
+
+def _variants(key: str) -> list[tuple[str, float]]:
+    """The name and its common ecosystem spellings ("nextjs" -> "next", "pyyaml" -> "yaml")."""
+    variants = [(key, 1.0)]
+    for suffix in ("js", "py"):
+        if key.endswith(suffix) and len(key) > len(suffix) + 2:
+            variants.append((key[: -len(suffix)], 0.96))
+    for prefix in ("py", "python"):
+        if key.startswith(prefix) and len(key) > len(prefix) + 2:
+            variants.append((key[len(prefix) :], 0.9))
+    variants.append((key + "js", 0.95))
+    return variants
+
+
+def _repo_name(library_id: str) -> str:
+    return library_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _registry_hint(text: str) -> str:
+    is_python = bool(_PYTHON_HINT.search(text))
+    is_js = bool(_JS_HINT.search(text))
+    if is_python and not is_js:
+        return "pypi"
+    if is_js and not is_python:
+        return "npm"
+    return ""
+
+
+def _prior(candidate: Candidate) -> float:
+    """0..1: documented, popular, starred, trusted libraries first; forks and clones last."""
+    prior = 0.0
+    if candidate.is_documented:
+        prior += 0.35
+        prior += 0.15 * min(math.log10(candidate.snippet_count + 1) / 4.0, 1.0)
+    if candidate.popularity_rank > 0:
+        prior += 0.3 * max(0.0, 1.0 - math.log10(candidate.popularity_rank) / 4.5)
+    if candidate.stars > 0:
+        prior += 0.1 * min(math.log10(candidate.stars + 1) / 5.0, 1.0)
+    prior += 0.1 * min(max(candidate.trust_score, 0.0), 10.0) / 10.0
+    return prior

@@ -1,0 +1,117 @@
+"""Building and running the search server: database, caches, vector store, gRPC."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
+from twinmcp.runtime.database import create_engine, migrate
+from twinmcp.runtime.grpcserver import (
+    RunningServer,
+    ServerOptions,
+    serve_until_signalled,
+    start_server,
+)
+from twinmcp.search.cache import AnswerCache, MemoryCache, RedisCache
+from twinmcp.search.config import Settings
+from twinmcp.search.domain import QueryEmbedder, SearchDomain
+from twinmcp.search.service import IndexServicer, SearchServicer
+from twinmcp.search.store import Store
+from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
+from twinmcp.search.vectors import LocalVectorStore, PineconeVectorStore, VectorStore
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_search"
+SERVICE_NAMES = (
+    search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name,
+    index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name,
+)
+
+
+@dataclass
+class SearchServer:
+    """A started search service: `port` is the bound gRPC port."""
+
+    running: RunningServer
+    domain: SearchDomain
+    engine: AsyncEngine
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    async def stop(self) -> None:
+        await self.running.stop()
+        await self.domain.cache.close()
+        await self.domain.vectors.close()
+        await self.engine.dispose()
+
+
+def _embedder(settings: Settings) -> QueryEmbedder | None:
+    try:
+        from twinmcp.embedding import create_embedder
+    except ImportError:
+        logger.info("twinmcp.embedding is not installed: keyword ranking only")
+        return None
+    embedder: QueryEmbedder | None = create_embedder(settings.env)
+    return embedder
+
+
+def build_domain(settings: Settings, engine: AsyncEngine) -> SearchDomain:
+    cache: AnswerCache = (
+        RedisCache(settings.redis_url, settings.redis_cache_ttl, settings.redis_key_prefix)
+        if settings.redis_url
+        else MemoryCache()
+    )
+    vectors: VectorStore = LocalVectorStore()
+    if settings.pinecone_api_key is not None:
+        vectors = PineconeVectorStore(
+            settings.pinecone_api_key.get(),
+            settings.pinecone_host,
+            settings.pinecone_index_name,
+            settings.pinecone_controller_host,
+        )
+    return SearchDomain(
+        Store(engine),
+        vectors,
+        cache,
+        _embedder(settings),
+        index_cache_bytes=settings.index_cache_mb * 1024 * 1024,
+    )
+
+
+async def start(settings: Settings) -> SearchServer:
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    await migrate(engine, MIGRATIONS, VERSION_TABLE)
+    domain = build_domain(settings, engine)
+
+    def register(server: grpc.aio.Server) -> None:
+        search_pb2_grpc.add_SearchServiceServicer_to_server(SearchServicer(domain), server)
+        index_pb2_grpc.add_IndexServiceServicer_to_server(IndexServicer(domain), server)
+
+    running = await start_server(
+        "search",
+        register,
+        SERVICE_NAMES,
+        ServerOptions(
+            host=settings.host,
+            port=settings.grpc_port,
+            metrics_port=settings.metrics_port,
+            drain_seconds=settings.drain_seconds,
+            grace_seconds=settings.grace_seconds,
+        ),
+    )
+    return SearchServer(running, domain, engine)
+
+
+async def serve(settings: Settings) -> None:
+    server = await start(settings)
+    try:
+        await serve_until_signalled(server.running)
+    finally:
+        await server.stop()

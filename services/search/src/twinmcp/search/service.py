@@ -1,0 +1,324 @@
+"""The gRPC servicers: proto <-> domain, and the one table from domain errors to status codes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import grpc
+from twinmcp.search.domain import Answer, SearchDomain, SnippetInput
+from twinmcp.search.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    SearchError,
+    VersionNotIndexedError,
+)
+from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta
+from twinmcp.search.snippets import KIND_CODE, SnippetRecord
+from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
+
+# Trailing metadata keys the gateway may read on errors (values comma-separated).
+AVAILABLE_VERSIONS_KEY = "available-versions"
+SUGGESTIONS_KEY = "suggested-library-ids"
+
+STATUS_OF: dict[type[SearchError], grpc.StatusCode] = {
+    InvalidInputError: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFoundError: grpc.StatusCode.NOT_FOUND,
+    VersionNotIndexedError: grpc.StatusCode.FAILED_PRECONDITION,
+    ConflictError: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+T = TypeVar("T")
+
+
+async def _answer(context: grpc.aio.ServicerContext[Any, Any], call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except SearchError as exc:
+        metadata: list[tuple[str, str]] = []
+        if isinstance(exc, VersionNotIndexedError):
+            metadata.append((AVAILABLE_VERSIONS_KEY, ",".join(exc.available_versions)))
+        if isinstance(exc, NotFoundError) and exc.suggestions:
+            metadata.append((SUGGESTIONS_KEY, ",".join(exc.suggestions)))
+        if metadata:
+            context.set_trailing_metadata(tuple(metadata))
+        await context.abort(STATUS_OF.get(type(exc), grpc.StatusCode.FAILED_PRECONDITION), str(exc))
+        raise  # unreachable: abort raises
+
+
+def _time(value: datetime | None) -> str:
+    return value.isoformat().replace("+00:00", "Z") if value else ""
+
+
+def library_message(info: LibraryInfo, popularity_rank: int = 0) -> search_pb2.Library:
+    meta = info.meta
+    default = info.default
+    return search_pb2.Library(
+        library_id=meta.library_id,
+        title=meta.title,
+        description=meta.description,
+        source_type=meta.source_type,  # type: ignore[arg-type]
+        source_url=meta.source_url,
+        snippet_count=default.snippet_count if default else 0,
+        token_count=default.token_count if default else 0,
+        trust_score=meta.trust_score,
+        stars=meta.stars,
+        popularity_rank=popularity_rank or info.popularity_rank,
+        versions=[
+            search_pb2.LibraryVersion(
+                version=v.version,
+                snippet_count=v.snippet_count,
+                token_count=v.token_count,
+                indexed_at=_time(v.indexed_at),
+                is_default=v.is_default,
+            )
+            for v in info.versions
+        ],
+        default_version=info.default_version,
+        package_names=list(meta.package_names),
+        rules=list(meta.rules),
+        updated_at=_time(info.updated_at),
+    )
+
+
+def snippet_message(snippet: SnippetRecord, score: float) -> search_pb2.Snippet:
+    return search_pb2.Snippet(
+        snippet_id=snippet.snippet_id,
+        kind=search_pb2.SNIPPET_KIND_CODE
+        if snippet.kind == KIND_CODE
+        else search_pb2.SNIPPET_KIND_INFO,
+        title=snippet.title,
+        description=snippet.description,
+        language=snippet.language,
+        content=snippet.content,
+        breadcrumb=list(snippet.breadcrumb),
+        source_path=snippet.source_path,
+        source_url=snippet.source_url,
+        anchor=snippet.anchor,
+        tokens=snippet.tokens,
+        score=score,
+    )
+
+
+def answer_message(answer: Answer) -> search_pb2.QueryDocsResponse:
+    return search_pb2.QueryDocsResponse(
+        library_id=answer.library_id,
+        version=answer.version,
+        snippets=[snippet_message(s.snippet, s.score) for s in answer.snippets],
+        tokens_used=answer.tokens_used,
+        available_versions=answer.available_versions,
+        is_cached=answer.is_cached,
+        title=answer.title,
+        rules=answer.rules,
+    )
+
+
+class SearchServicer(search_pb2_grpc.SearchServiceServicer):
+    def __init__(self, domain: SearchDomain) -> None:
+        self.domain = domain
+
+    async def ResolveLibrary(
+        self, request: search_pb2.ResolveLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> search_pb2.ResolveLibraryResponse:
+        async def run() -> search_pb2.ResolveLibraryResponse:
+            matches = await self.domain.resolve(request.library_name, request.query, request.limit)
+            out = []
+            for match in matches:
+                candidate = match.candidate
+                if candidate.is_documented:
+                    info, rank = await self.domain.get_library(candidate.library_id)
+                    library = library_message(info, rank or candidate.popularity_rank)
+                else:
+                    from twinmcp.search.domain import catalog_info
+
+                    library = library_message(catalog_info(candidate))
+                out.append(
+                    search_pb2.LibraryMatch(
+                        library=library, score=match.score, match_reason=match.reason
+                    )
+                )
+            return search_pb2.ResolveLibraryResponse(matches=out)
+
+        return await _answer(context, run())
+
+    async def QueryDocs(
+        self, request: search_pb2.QueryDocsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> search_pb2.QueryDocsResponse:
+        async def run() -> search_pb2.QueryDocsResponse:
+            answer = await self.domain.query_docs(
+                request.library_id,
+                request.version,
+                request.query,
+                request.tokens,
+                request.ranker,
+            )
+            return answer_message(answer)
+
+        return await _answer(context, run())
+
+    async def GetLibrary(
+        self, request: search_pb2.GetLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> search_pb2.GetLibraryResponse:
+        async def run() -> search_pb2.GetLibraryResponse:
+            info, rank = await self.domain.get_library(request.library_id)
+            return search_pb2.GetLibraryResponse(library=library_message(info, rank))
+
+        return await _answer(context, run())
+
+    async def ListLibraries(
+        self, request: search_pb2.ListLibrariesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> search_pb2.ListLibrariesResponse:
+        async def run() -> search_pb2.ListLibrariesResponse:
+            infos, token = await self.domain.list_libraries(
+                request.page_size, request.page_token, request.include_catalog
+            )
+            return search_pb2.ListLibrariesResponse(
+                libraries=[library_message(i) for i in infos], next_page_token=token
+            )
+
+        return await _answer(context, run())
+
+
+def _meta(message: index_pb2.LibraryMetadata) -> LibraryMeta:
+    return LibraryMeta(
+        library_id=message.library_id,
+        title=message.title,
+        description=message.description,
+        source_type=int(message.source_type),
+        source_url=message.source_url,
+        trust_score=message.trust_score,
+        stars=message.stars,
+        package_names=tuple(message.package_names),
+        rules=tuple(message.rules),
+    )
+
+
+def _snippet_input(item: index_pb2.IndexedSnippet) -> SnippetInput:
+    s = item.snippet
+    return SnippetInput(
+        kind="code" if s.kind == search_pb2.SNIPPET_KIND_CODE else "info",
+        title=s.title,
+        description=s.description,
+        language=s.language,
+        content=s.content,
+        breadcrumb=tuple(s.breadcrumb),
+        source_path=s.source_path,
+        source_url=s.source_url,
+        anchor=s.anchor,
+        embedding=list(item.embedding),
+    )
+
+
+Handler = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+
+
+class IndexServicer(index_pb2_grpc.IndexServiceServicer):
+    def __init__(self, domain: SearchDomain) -> None:
+        self.domain = domain
+
+    async def BeginBuild(
+        self, request: index_pb2.BeginBuildRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> index_pb2.BeginBuildResponse:
+        async def run() -> index_pb2.BeginBuildResponse:
+            build_id, completed = await self.domain.begin_build(
+                _meta(request.library),
+                request.version,
+                request.base_version,
+                request.embedding.model,
+                request.embedding.dimension,
+                request.idempotency_key,
+                request.make_default,
+            )
+            return index_pb2.BeginBuildResponse(build_id=build_id, completed_paths=completed)
+
+        return await _answer(context, run())
+
+    async def PutDocument(
+        self, request: index_pb2.PutDocumentRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> index_pb2.PutDocumentResponse:
+        async def run() -> index_pb2.PutDocumentResponse:
+            count = await self.domain.put_document(
+                request.build_id,
+                request.path,
+                request.content_hash,
+                request.title,
+                [_snippet_input(s) for s in request.snippets],
+            )
+            return index_pb2.PutDocumentResponse(snippet_count=count)
+
+        return await _answer(context, run())
+
+    async def CopyDocuments(
+        self, request: index_pb2.CopyDocumentsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> index_pb2.CopyDocumentsResponse:
+        async def run() -> index_pb2.CopyDocumentsResponse:
+            documents, snippets = await self.domain.copy_documents(
+                request.build_id, list(request.paths)
+            )
+            return index_pb2.CopyDocumentsResponse(document_count=documents, snippet_count=snippets)
+
+        return await _answer(context, run())
+
+    async def ListDocumentHashes(
+        self,
+        request: index_pb2.ListDocumentHashesRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> index_pb2.ListDocumentHashesResponse:
+        async def run() -> index_pb2.ListDocumentHashesResponse:
+            version, hashes, model, dimension = await self.domain.document_hashes(
+                request.library_id, request.version
+            )
+            return index_pb2.ListDocumentHashesResponse(
+                version=version,
+                documents=[index_pb2.DocumentHash(path=p, content_hash=h) for p, h in hashes],
+                embedding=index_pb2.EmbeddingSpace(model=model, dimension=dimension),
+            )
+
+        return await _answer(context, run())
+
+    async def PublishBuild(
+        self, request: index_pb2.PublishBuildRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> index_pb2.PublishBuildResponse:
+        async def run() -> index_pb2.PublishBuildResponse:
+            library_id, version, count = await self.domain.publish(request.build_id)
+            return index_pb2.PublishBuildResponse(
+                library_id=library_id, version=version, snippet_count=count
+            )
+
+        return await _answer(context, run())
+
+    async def AbortBuild(
+        self, request: index_pb2.AbortBuildRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> index_pb2.AbortBuildResponse:
+        async def run() -> index_pb2.AbortBuildResponse:
+            await self.domain.abort(request.build_id)
+            return index_pb2.AbortBuildResponse()
+
+        return await _answer(context, run())
+
+    async def ImportCatalog(
+        self, request: index_pb2.ImportCatalogRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> index_pb2.ImportCatalogResponse:
+        async def run() -> index_pb2.ImportCatalogResponse:
+            count = await self.domain.import_catalog(
+                [
+                    CatalogEntry(
+                        e.registry.strip().lower(), e.name.strip(), e.popularity_rank, e.summary
+                    )
+                    for e in request.entries
+                ]
+            )
+            return index_pb2.ImportCatalogResponse(imported=count)
+
+        return await _answer(context, run())
+
+    async def DeleteLibrary(
+        self, request: index_pb2.DeleteLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> index_pb2.DeleteLibraryResponse:
+        async def run() -> index_pb2.DeleteLibraryResponse:
+            await self.domain.delete_library(request.library_id)
+            return index_pb2.DeleteLibraryResponse()
+
+        return await _answer(context, run())

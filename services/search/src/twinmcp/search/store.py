@@ -1,0 +1,667 @@
+"""SQL access of the search service: builds and their documents, libraries, catalog entries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import numpy as np
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from twinmcp.search.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    VersionNotIndexedError,
+)
+from twinmcp.search.library import (
+    CatalogEntry,
+    LibraryInfo,
+    LibraryMeta,
+    VersionInfo,
+)
+from twinmcp.search.models import (
+    BUILD_ABORTED,
+    BUILD_OPEN,
+    BUILD_PUBLISHED,
+    BuildRow,
+    CatalogEntryRow,
+    DocumentRow,
+    LibraryRow,
+    SnippetRow,
+    StateRow,
+    VersionIndexRow,
+)
+from twinmcp.search.ranking import INDEX_FORMAT, VersionIndex
+from twinmcp.search.snippets import SnippetRecord
+
+CATALOG_GENERATION = "catalog_generation"
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    build_id: str
+    library_id: str
+    version: str
+    base_version: str
+    state: str
+    embedding_model: str
+    embedding_dimension: int
+    make_default: bool
+    meta: LibraryMeta
+    snippet_count: int = 0
+
+
+@dataclass(frozen=True)
+class NewSnippet:
+    record: SnippetRecord
+    embedding: Sequence[float]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def snippet_key(path: str, ordinal: int) -> str:
+    """A snippet's id: stable across builds for the same path and position."""
+    return f"{hashlib.sha1(path.encode()).hexdigest()[:12]}-{ordinal}"
+
+
+def _meta_json(meta: LibraryMeta) -> str:
+    return json.dumps(
+        {
+            "title": meta.title,
+            "description": meta.description,
+            "source_type": meta.source_type,
+            "source_url": meta.source_url,
+            "trust_score": meta.trust_score,
+            "stars": meta.stars,
+            "package_names": list(meta.package_names),
+            "rules": list(meta.rules),
+        }
+    )
+
+
+def _meta_from_json(library_id: str, raw: str) -> LibraryMeta:
+    data: dict[str, Any] = json.loads(raw or "{}")
+    return LibraryMeta(
+        library_id=library_id,
+        title=str(data.get("title", "")),
+        description=str(data.get("description", "")),
+        source_type=int(data.get("source_type", 0)),
+        source_url=str(data.get("source_url", "")),
+        trust_score=float(data.get("trust_score", 0.0)),
+        stars=int(data.get("stars", 0)),
+        package_names=tuple(data.get("package_names", ())),
+        rules=tuple(data.get("rules", ())),
+    )
+
+
+def _build_info(row: BuildRow) -> BuildInfo:
+    return BuildInfo(
+        build_id=row.build_id,
+        library_id=row.library_id,
+        version=row.version,
+        base_version=row.base_version,
+        state=row.state,
+        embedding_model=row.embedding_model,
+        embedding_dimension=row.embedding_dimension,
+        make_default=row.make_default,
+        meta=_meta_from_json(row.library_id, row.library_metadata),
+        snippet_count=row.snippet_count,
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite gives naive datetimes back; they were stored in UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class Store:
+    """Every read and write of the service's tables goes through here."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    # ---- builds -------------------------------------------------------------------------
+
+    async def begin_build(
+        self,
+        meta: LibraryMeta,
+        version: str,
+        base_version: str,
+        embedding_model: str,
+        embedding_dimension: int,
+        idempotency_key: str,
+        make_default: bool,
+    ) -> tuple[BuildInfo, list[str]]:
+        """A new open build, or the build already started under `idempotency_key`."""
+        if idempotency_key:
+            existing = await self._build_by_key(idempotency_key)
+            if existing is not None:
+                return await self._resumed(existing, meta.library_id, version)
+        row = BuildRow(
+            build_id=uuid.uuid4().hex,
+            library_id=meta.library_id,
+            version=version,
+            base_version=base_version,
+            idempotency_key=idempotency_key or None,
+            state=BUILD_OPEN,
+            embedding_model=embedding_model,
+            embedding_dimension=embedding_dimension,
+            make_default=make_default,
+            library_metadata=_meta_json(meta),
+            snippet_count=0,
+            token_count=0,
+            created_at=now(),
+        )
+        try:
+            async with self.sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:
+            # Another replica started the same job's build a moment ago: resume that one.
+            existing = await self._build_by_key(idempotency_key)
+            if existing is None:
+                raise
+            return await self._resumed(existing, meta.library_id, version)
+        return _build_info(row), []
+
+    async def _build_by_key(self, key: str) -> BuildRow | None:
+        async with self.sessions() as session:
+            return (
+                await session.execute(select(BuildRow).where(BuildRow.idempotency_key == key))
+            ).scalar_one_or_none()
+
+    async def _resumed(
+        self, row: BuildRow, library_id: str, version: str
+    ) -> tuple[BuildInfo, list[str]]:
+        if row.library_id != library_id or row.version != version:
+            raise InvalidInputError(
+                f"idempotency_key {row.idempotency_key!r} belongs to the build of "
+                f"{row.library_id} {row.version}, not {library_id} {version}; use a new key"
+            )
+        async with self.sessions() as session:
+            paths = (
+                await session.execute(
+                    select(DocumentRow.path)
+                    .where(DocumentRow.build_id == row.build_id)
+                    .order_by(DocumentRow.path)
+                )
+            ).scalars()
+            return _build_info(row), list(paths)
+
+    async def build(self, build_id: str) -> BuildInfo:
+        async with self.sessions() as session:
+            row = await session.get(BuildRow, build_id)
+        if row is None:
+            raise NotFoundError(f"build {build_id!r} does not exist; start one with BeginBuild")
+        return _build_info(row)
+
+    async def open_build(self, build_id: str) -> BuildInfo:
+        info = await self.build(build_id)
+        if info.state != BUILD_OPEN:
+            raise ConflictError(
+                f"build {build_id} is {info.state}; documents can only be added to an open "
+                "build, start a new one with BeginBuild"
+            )
+        return info
+
+    async def put_document(
+        self,
+        build: BuildInfo,
+        path: str,
+        content_hash: str,
+        title: str,
+        snippets: Sequence[NewSnippet],
+    ) -> list[str]:
+        """Replaces the build's document at `path`; returns the snippet ids written."""
+        keys: list[str] = []
+        async with self.sessions.begin() as session:
+            await session.execute(
+                delete(DocumentRow).where(
+                    DocumentRow.build_id == build.build_id, DocumentRow.path == path
+                )
+            )
+            document = DocumentRow(
+                build_id=build.build_id, path=path, content_hash=content_hash, title=title
+            )
+            session.add(document)
+            await session.flush()
+            rows = []
+            for ordinal, item in enumerate(snippets):
+                key = snippet_key(path, ordinal)
+                keys.append(key)
+                rows.append(_snippet_values(document.id, build.build_id, ordinal, key, item))
+            if rows:
+                await session.execute(insert(SnippetRow), rows)
+        return keys
+
+    async def copy_documents(
+        self, build: BuildInfo, base_build_id: str, paths: Sequence[str]
+    ) -> tuple[int, int, list[tuple[str, list[float]]]]:
+        """Copies documents with their snippets and vectors from a published build."""
+        async with self.sessions.begin() as session:
+            documents = (
+                (
+                    await session.execute(
+                        select(DocumentRow).where(
+                            DocumentRow.build_id == base_build_id, DocumentRow.path.in_(paths)
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            found = {d.path for d in documents}
+            missing = sorted(set(paths) - found)
+            if missing:
+                raise NotFoundError(
+                    f"{len(missing)} path(s) are not in the base version, e.g. {missing[0]!r}; "
+                    "put them with PutDocument instead"
+                )
+            await session.execute(
+                delete(DocumentRow).where(
+                    DocumentRow.build_id == build.build_id, DocumentRow.path.in_(paths)
+                )
+            )
+            vectors: list[tuple[str, list[float]]] = []
+            snippet_total = 0
+            for source in documents:
+                copy = DocumentRow(
+                    build_id=build.build_id,
+                    path=source.path,
+                    content_hash=source.content_hash,
+                    title=source.title,
+                )
+                session.add(copy)
+                await session.flush()
+                originals = (
+                    (
+                        await session.execute(
+                            select(SnippetRow)
+                            .where(SnippetRow.document_id == source.id)
+                            .order_by(SnippetRow.ordinal)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                rows = []
+                for original in originals:
+                    values = {
+                        c.key: getattr(original, c.key)
+                        for c in SnippetRow.__table__.columns
+                        if c.key != "id"
+                    }
+                    values["document_id"] = copy.id
+                    values["build_id"] = build.build_id
+                    rows.append(values)
+                    if original.embedding:
+                        vectors.append(
+                            (
+                                original.snippet_id,
+                                np.frombuffer(original.embedding, dtype=np.float32).tolist(),
+                            )
+                        )
+                if rows:
+                    await session.execute(insert(SnippetRow), rows)
+                snippet_total += len(rows)
+        return len(documents), snippet_total, vectors
+
+    async def build_snippets(self, build_id: str) -> tuple[list[SnippetRecord], np.ndarray | None]:
+        """Every snippet of a build in document order, with the vector matrix if it has one."""
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(SnippetRow)
+                    .join(DocumentRow, SnippetRow.document_id == DocumentRow.id)
+                    .where(SnippetRow.build_id == build_id)
+                    .order_by(DocumentRow.path, SnippetRow.ordinal)
+                )
+            ).scalars()
+            records: list[SnippetRecord] = []
+            vectors: list[np.ndarray] = []
+            for row in rows:
+                records.append(
+                    SnippetRecord(
+                        snippet_id=row.snippet_id,
+                        kind=row.kind,
+                        title=row.title,
+                        description=row.description,
+                        language=row.language,
+                        content=row.content,
+                        breadcrumb=tuple(json.loads(row.breadcrumb)),
+                        source_path=row.source_path,
+                        source_url=row.source_url,
+                        anchor=row.anchor,
+                        tokens=row.tokens,
+                    )
+                )
+                if row.embedding:
+                    vectors.append(np.frombuffer(row.embedding, dtype=np.float32))
+        matrix = np.stack(vectors) if vectors and len(vectors) == len(records) else None
+        return records, matrix
+
+    async def publish(self, build: BuildInfo, index: VersionIndex) -> tuple[int, list[str]]:
+        """Makes the build the served one for its version, in one transaction.
+
+        Returns the snippet count and the ids of the builds it replaced (to clean up vectors).
+        """
+        snippet_count = len(index.snippets)
+        token_count = sum(s.tokens for s in index.snippets)
+        blob = index.to_bytes()
+        async with self.sessions.begin() as session:
+            row = await session.get(BuildRow, build.build_id, with_for_update=True)
+            if row is None or row.state != BUILD_OPEN:
+                state = row.state if row else "gone"
+                raise ConflictError(f"build {build.build_id} is {state}; it cannot be published")
+            replaced = list(
+                (
+                    await session.execute(
+                        select(BuildRow.build_id).where(
+                            BuildRow.library_id == build.library_id,
+                            BuildRow.version == build.version,
+                            BuildRow.state == BUILD_PUBLISHED,
+                        )
+                    )
+                ).scalars()
+            )
+            if replaced:
+                await session.execute(delete(BuildRow).where(BuildRow.build_id.in_(replaced)))
+            row.state = BUILD_PUBLISHED
+            row.published_at = now()
+            row.snippet_count = snippet_count
+            row.token_count = token_count
+            session.add(VersionIndexRow(build_id=build.build_id, format=INDEX_FORMAT, blob=blob))
+            library = await session.get(LibraryRow, build.library_id, with_for_update=True)
+            meta = build.meta
+            if library is None:
+                library = LibraryRow(library_id=build.library_id, default_version=build.version)
+                session.add(library)
+            elif build.make_default or not library.default_version:
+                library.default_version = build.version
+            library.title = meta.title or library.title or build.library_id.rsplit("/", 1)[-1]
+            library.description = meta.description or library.description or ""
+            library.source_type = meta.source_type or library.source_type or 0
+            library.source_url = meta.source_url or library.source_url or ""
+            library.trust_score = meta.trust_score or library.trust_score or 0.0
+            library.stars = meta.stars or library.stars or 0
+            if meta.package_names:
+                library.package_names = json.dumps(list(meta.package_names))
+            elif library.package_names is None:
+                library.package_names = "[]"
+            if meta.rules:
+                library.rules = json.dumps(list(meta.rules))
+            elif library.rules is None:
+                library.rules = "[]"
+            library.updated_at = now()
+            await self._bump(session)
+        return snippet_count, replaced
+
+    async def store_index(self, build_id: str, index: VersionIndex) -> None:
+        """Rewrites a stored index (after a format change)."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(VersionIndexRow)
+                .where(VersionIndexRow.build_id == build_id)
+                .values(format=INDEX_FORMAT, blob=index.to_bytes())
+            )
+
+    async def load_index_blob(self, build_id: str) -> bytes | None:
+        async with self.sessions() as session:
+            return (
+                await session.execute(
+                    select(VersionIndexRow.blob).where(VersionIndexRow.build_id == build_id)
+                )
+            ).scalar_one_or_none()
+
+    async def abort(self, build_id: str) -> BuildInfo:
+        async with self.sessions.begin() as session:
+            row = await session.get(BuildRow, build_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"build {build_id!r} does not exist")
+            if row.state == BUILD_PUBLISHED:
+                raise ConflictError(
+                    f"build {build_id} is already published; delete the library or publish a "
+                    "new build instead"
+                )
+            row.state = BUILD_ABORTED
+            await session.execute(delete(DocumentRow).where(DocumentRow.build_id == build_id))
+            return _build_info(row)
+
+    # ---- libraries ----------------------------------------------------------------------
+
+    async def library(self, library_id: str) -> LibraryInfo | None:
+        async with self.sessions() as session:
+            library = await session.get(LibraryRow, library_id)
+            if library is None:
+                return None
+            builds = (
+                await session.execute(
+                    select(BuildRow).where(
+                        BuildRow.library_id == library_id, BuildRow.state == BUILD_PUBLISHED
+                    )
+                )
+            ).scalars()
+            popularity = await self._popularity(session, library)
+            return _library_info(library, list(builds), popularity)
+
+    async def libraries(self, after: str, limit: int) -> list[LibraryInfo]:
+        async with self.sessions() as session:
+            rows = list(
+                (
+                    await session.execute(
+                        select(LibraryRow)
+                        .where(LibraryRow.library_id > after)
+                        .order_by(LibraryRow.library_id)
+                        .limit(limit)
+                    )
+                ).scalars()
+            )
+            if not rows:
+                return []
+            builds = (
+                await session.execute(
+                    select(BuildRow).where(
+                        BuildRow.library_id.in_([r.library_id for r in rows]),
+                        BuildRow.state == BUILD_PUBLISHED,
+                    )
+                )
+            ).scalars()
+            by_library: dict[str, list[BuildRow]] = {}
+            for build in builds:
+                by_library.setdefault(build.library_id, []).append(build)
+            return [_library_info(row, by_library.get(row.library_id, []), 0) for row in rows]
+
+    async def all_libraries(self) -> list[LibraryInfo]:
+        infos: list[LibraryInfo] = []
+        after = ""
+        while True:
+            page = await self.libraries(after, 1000)
+            infos.extend(page)
+            if len(page) < 1000:
+                return infos
+            after = page[-1].meta.library_id
+
+    async def _popularity(self, session: AsyncSession, library: LibraryRow) -> int:
+        names = json.loads(library.package_names or "[]")
+        if not names:
+            return 0
+        rank = (
+            await session.execute(
+                select(func.min(CatalogEntryRow.popularity_rank)).where(
+                    func.lower(CatalogEntryRow.name).in_([n.lower() for n in names])
+                )
+            )
+        ).scalar_one_or_none()
+        return int(rank or 0)
+
+    async def delete_library(self, library_id: str) -> list[str]:
+        """Removes the library and all its builds; returns the removed build ids."""
+        async with self.sessions.begin() as session:
+            library = await session.get(LibraryRow, library_id)
+            builds = list(
+                (
+                    await session.execute(
+                        select(BuildRow.build_id).where(BuildRow.library_id == library_id)
+                    )
+                ).scalars()
+            )
+            if library is None and not builds:
+                raise NotFoundError(f"library {library_id} does not exist; nothing was deleted")
+            await session.execute(delete(BuildRow).where(BuildRow.library_id == library_id))
+            if library is not None:
+                await session.delete(library)
+            await self._bump(session)
+        return builds
+
+    async def version_or_raise(
+        self, library_id: str, version: str
+    ) -> tuple[LibraryInfo, VersionInfo]:
+        info = await self.library(library_id)
+        if info is None:
+            raise NotFoundError(f"library {library_id} has no published documentation")
+        chosen = info.find(version) if version else info.default
+        if chosen is None:
+            available = [v.version for v in info.versions]
+            raise VersionNotIndexedError(
+                f"version {version!r} of {library_id} is not indexed; available versions: "
+                f"{', '.join(available) or 'none'}",
+                available,
+            )
+        return info, chosen
+
+    # ---- catalog ------------------------------------------------------------------------
+
+    async def import_catalog(self, entries: Sequence[CatalogEntry]) -> int:
+        dialect = self.engine.dialect.name
+        rows = [
+            {
+                "registry": e.registry,
+                "name": e.name,
+                "popularity_rank": e.popularity_rank,
+                "summary": e.summary,
+            }
+            for e in entries
+        ]
+        async with self.sessions.begin() as session:
+            for start in range(0, len(rows), 2000):
+                chunk = rows[start : start + 2000]
+                table = cast(Table, CatalogEntryRow.__table__)
+                upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+                statement = upsert.values(chunk).on_conflict_do_update(
+                    index_elements=["registry", "name"],
+                    set_={
+                        "popularity_rank": upsert.excluded.popularity_rank,
+                        "summary": upsert.excluded.summary,
+                    },
+                )
+                await session.execute(statement)
+            await self._bump(session)
+        return len(rows)
+
+    async def catalog_entries(self) -> list[CatalogEntry]:
+        async with self.sessions() as session:
+            result = await session.execute(
+                select(
+                    CatalogEntryRow.registry_name,
+                    CatalogEntryRow.name,
+                    CatalogEntryRow.popularity_rank,
+                    CatalogEntryRow.summary,
+                )
+            )
+            return [CatalogEntry(r[0], r[1], int(r[2]), r[3]) for r in result]
+
+    async def generation(self) -> int:
+        async with self.sessions() as session:
+            value = await session.get(StateRow, CATALOG_GENERATION)
+            return int(value.value) if value else 0
+
+    async def _bump(self, session: AsyncSession) -> None:
+        state = await session.get(StateRow, CATALOG_GENERATION, with_for_update=True)
+        if state is None:
+            session.add(StateRow(name=CATALOG_GENERATION, value=1))
+        else:
+            state.value += 1
+
+    async def hashes(self, build_id: str) -> list[tuple[str, str]]:
+        async with self.sessions() as session:
+            result = await session.execute(
+                select(DocumentRow.path, DocumentRow.content_hash)
+                .where(DocumentRow.build_id == build_id)
+                .order_by(DocumentRow.path)
+            )
+            return [(r[0], r[1]) for r in result]
+
+
+def _snippet_values(
+    document_id: int, build_id: str, ordinal: int, key: str, item: NewSnippet
+) -> dict[str, Any]:
+    record = item.record
+    embedding = (
+        np.asarray(item.embedding, dtype=np.float32).tobytes() if len(item.embedding) else None
+    )
+    return {
+        "document_id": document_id,
+        "build_id": build_id,
+        "ordinal": ordinal,
+        "snippet_id": key,
+        "kind": record.kind,
+        "title": record.title,
+        "description": record.description,
+        "language": record.language,
+        "content": record.content,
+        "breadcrumb": json.dumps(list(record.breadcrumb)),
+        "source_path": record.source_path,
+        "source_url": record.source_url,
+        "anchor": record.anchor,
+        "tokens": record.tokens,
+        "embedding": embedding,
+    }
+
+
+def _library_info(library: LibraryRow, builds: list[BuildRow], popularity: int) -> LibraryInfo:
+    versions = sorted(
+        (
+            VersionInfo(
+                version=b.version,
+                build_id=b.build_id,
+                snippet_count=b.snippet_count,
+                token_count=b.token_count,
+                indexed_at=_aware(b.published_at),
+                is_default=b.version == library.default_version,
+                embedding_model=b.embedding_model,
+                embedding_dimension=b.embedding_dimension,
+            )
+            for b in builds
+        ),
+        key=lambda v: (not v.is_default, v.version),
+    )
+    meta = LibraryMeta(
+        library_id=library.library_id,
+        title=library.title,
+        description=library.description,
+        source_type=library.source_type,
+        source_url=library.source_url,
+        trust_score=library.trust_score,
+        stars=library.stars,
+        package_names=tuple(json.loads(library.package_names or "[]")),
+        rules=tuple(json.loads(library.rules or "[]")),
+    )
+    return LibraryInfo(
+        meta=meta,
+        versions=versions,
+        default_version=library.default_version,
+        popularity_rank=popularity,
+        updated_at=_aware(library.updated_at),
+    )

@@ -1,0 +1,148 @@
+"""Code-aware tokenisation for lexical search: identifiers split and kept whole, light stemming."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from itertools import pairwise
+
+# A word, an identifier or a dotted name (`app.add_middleware`), or a number.
+_RAW = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|[0-9]+")
+# camelCase / PascalCase / acronym boundaries: "HTTPTransport" -> HTTP, Transport.
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each either else few for
+    from further get gets got had has have having he her here hers herself him himself his how
+    i if in into is it its itself just let lets like me might more most must my myself need no
+    nor not now of off on once one only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this
+    those through to too under until up us use used using very want was way we were what when
+    where which while who whom why will with would you your yours yourself yourselves instead
+    without also thing things make makes made something anything every""".split()  # noqa: SIM905
+)
+
+_MIN_STEM = 3
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """A light, conservative English suffix stripper (plural, -ing, -ed, -ly, -ation, -er, -e).
+
+    Aggressive stemmers merge unrelated API names; this only folds the inflections a question
+    and a page most often disagree on ("caching"/"cache"/"cached", "handlers"/"handler").
+    """
+    w = word
+    if len(w) <= 3 or not w.isalpha():
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suffix, replacement in (
+        ("ational", "at"),
+        ("ation", "at"),
+        ("ction", "ct"),
+        ("ingly", ""),
+        ("edly", ""),
+        ("ing", ""),
+        ("ed", ""),
+        ("ly", ""),
+        ("er", ""),
+    ):
+        if w.endswith(suffix) and len(w) - len(suffix) + len(replacement) >= _MIN_STEM:
+            w = w[: len(w) - len(suffix)] + replacement
+            # "running" -> "runn" -> "run", but keep "ll"/"ss" ("called" -> "call").
+            if suffix in ("ing", "ed") and len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+                w = w[:-1]
+            break
+    if w.endswith("e") and len(w) > _MIN_STEM + 1:
+        w = w[:-1]
+    if w.endswith("y") and len(w) > _MIN_STEM + 1:
+        w = w[:-1] + "i"
+    return w
+
+
+def _split_identifier(part: str) -> list[str]:
+    """Sub-words of one identifier: snake_case and camelCase pieces, lower-cased."""
+    pieces: list[str] = []
+    for chunk in part.split("_"):
+        if chunk:
+            pieces.extend(m.group(0).lower() for m in _CAMEL.finditer(chunk))
+    return pieces
+
+
+def _word_terms(word: str, *, keep_stopwords: bool) -> Iterator[str]:
+    lowered = word.lower()
+    if not keep_stopwords and lowered in STOPWORDS:
+        return
+    yield stem(lowered)
+
+
+@lru_cache(maxsize=200_000)
+def _token_terms(raw: str) -> tuple[str, ...]:
+    terms: list[str] = []
+    parts = raw.split(".")
+    if len(parts) > 1:
+        # The whole dotted name matches a question that quotes it exactly.
+        terms.append(raw.lower())
+    for part in parts:
+        if not part:
+            continue
+        pieces = _split_identifier(part)
+        if len(pieces) > 1:
+            # An identifier: keep it whole and add its stemmed pieces.
+            terms.append(part.lower().strip("_"))
+            for piece in pieces:
+                if piece not in STOPWORDS or len(pieces) > 1:
+                    terms.extend(_word_terms(piece, keep_stopwords=True))
+        elif pieces:
+            terms.extend(_word_terms(pieces[0], keep_stopwords=len(parts) > 1))
+    return tuple(t for t in terms if t)
+
+
+def tokenize(text: str) -> list[str]:
+    """Index terms of `text` in order; identifiers appear whole and as their parts."""
+    terms: list[str] = []
+    for match in _RAW.finditer(text):
+        terms.extend(_token_terms(match.group(0)))
+    return terms
+
+
+def plain_tokenize(text: str) -> list[str]:
+    """The baseline: lower-cased alphanumeric words, no splitting, stemming or stopwords."""
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+_PIECE = re.compile(r"[A-Za-z0-9]+")
+
+
+@lru_cache(maxsize=200_000)
+def _sequence_pieces(raw: str) -> tuple[str, ...]:
+    pieces: list[str] = []
+    for part in _PIECE.findall(raw):
+        for piece in _split_identifier(part) or [part.lower()]:
+            if piece not in STOPWORDS:
+                pieces.append(stem(piece))
+    return tuple(pieces)
+
+
+def word_sequence(text: str) -> list[str]:
+    """Content words of `text` in reading order, identifiers split into their stemmed pieces.
+
+    For phrase evidence: "remote_addr", "remoteAddr" and "remote addr" give the same pair.
+    """
+    words: list[str] = []
+    for match in _RAW.finditer(text):
+        words.extend(_sequence_pieces(match.group(0)))
+    return words
+
+
+def word_pairs(text: str) -> set[tuple[str, str]]:
+    """Adjacent content-word pairs of `text` (stopwords skipped, so "time out of" pairs up)."""
+    words = word_sequence(text)
+    return {(a, b) for a, b in pairwise(words) if a != b}

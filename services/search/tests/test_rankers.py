@@ -1,0 +1,123 @@
+"""The product's hybrid ranking beside the plain BM25 baseline (`ranker="bm25"`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twinmcp.search.packing import pack
+from twinmcp.search.ranking import VersionIndex
+from twinmcp.search.snippets import SnippetRecord, printed_tokens
+
+
+def _snippet(number: int, title: str, content: str, path: str) -> SnippetRecord:
+    return SnippetRecord(
+        str(number),
+        "info",
+        title,
+        "",
+        "",
+        content,
+        ("Guide", title),
+        path,
+        "",
+        "",
+        printed_tokens(title, "", content, "", path),
+    )
+
+
+# The timeout page answers the question; the FAQ only repeats its filler words.
+TIMEOUTS = _snippet(1, "Configure timeouts", "Pass timeout=5.0 to the Client.", "docs/timeouts.md")
+FAQ = _snippet(
+    2, "FAQ", "How do I do it? How do I get the thing? Do the thing. The timeout.", "docs/faq.md"
+)
+FILLER = [
+    _snippet(10 + n, f"Topic {n}", f"Streaming responses part {n} " * (1 + n % 9), f"docs/t{n}.md")
+    for n in range(30)
+]
+INDEX = VersionIndex.build("b1", [FAQ, TIMEOUTS, *FILLER])
+QUESTION = "How do I configure the timeouts?"
+
+
+def test_the_two_rankers_order_the_same_snippets_differently() -> None:
+    hybrid = [r.snippet.snippet_id for r in INDEX.search(QUESTION)]
+    baseline = [r.snippet.snippet_id for r in INDEX.search_bm25(QUESTION)]
+    assert hybrid[0] == TIMEOUTS.snippet_id
+    assert baseline[0] == FAQ.snippet_id
+
+
+def test_the_baseline_scores_are_relative_to_its_best_and_in_rank_order() -> None:
+    ranked = INDEX.search_bm25("streaming responses")
+    scores = [r.score for r in ranked]
+    assert scores[0] == 1.0
+    assert scores == sorted(scores, reverse=True)
+    assert INDEX.search_bm25("nothing matches zzz") == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(budget=st.integers(min_value=0, max_value=3000))
+def test_the_baseline_never_exceeds_the_budget(budget: int) -> None:
+    packed = pack(INDEX.search_bm25("streaming responses timeout"), budget, relevance_floor=0.0)
+    assert packed.tokens_used <= budget
+
+
+def test_a_snippet_holding_the_query_phrase_outranks_one_with_the_words_scattered() -> None:
+    phrase = _snippet(
+        3, "Errors", "The handshake operation timed out behind a proxy.", "docs/errors.md"
+    )
+    scattered = _snippet(
+        4, "Errors", "Out of the proxy: the operation timed a handshake.", "docs/other.md"
+    )
+    index = VersionIndex.build("b2", [scattered, phrase, *FILLER])
+    ranked = index.search("The handshake operation timed out")
+    assert ranked[0].snippet.snippet_id == phrase.snippet_id
+
+
+def _part(number: int, section: str, content: str, path: str) -> SnippetRecord:
+    return SnippetRecord(
+        str(number),
+        "code",
+        section,
+        "",
+        "python",
+        content,
+        ("Guide", section),
+        path,
+        "",
+        "",
+        printed_tokens(section, "", content, "", path),
+    )
+
+
+def test_the_best_section_keeps_all_its_parts_while_other_sections_are_capped_at_two() -> None:
+    best = [
+        _part(40 + n, "Proxy handshake", f"proxy handshake timeout fix step{n}", "docs/a.md")
+        for n in range(3)
+    ]
+    other = [
+        _part(50 + n, "Proxy setup", f"proxy handshake setup example{n}", "docs/b.md")
+        for n in range(3)
+    ]
+    index = VersionIndex.build("b3", [*best, *other, *FILLER])
+    ranked = index.search("proxy handshake timeout fix")
+    sections = [r.snippet.title for r in ranked]
+    assert sections.count("Proxy handshake") == 3
+    assert sections.count("Proxy setup") == 2
+
+
+def test_a_sections_code_is_kept_beside_two_prose_snippets_of_it() -> None:
+    best = _part(60, "Forwarded headers", "forwarded headers proxy fix proxy fix", "docs/c.md")
+    prose = [
+        replace(
+            _part(61 + n, "Behind a proxy", f"proxy fix forwarded text{n}", "docs/d.md"),
+            kind="info",
+        )
+        for n in range(2)
+    ]
+    code = _part(63, "Behind a proxy", "app.wsgi_app = ProxyFix(app.wsgi_app)", "docs/d.md")
+    index = VersionIndex.build("b4", [best, *prose, code, *FILLER])
+    ranked = [r.snippet.snippet_id for r in index.search("forwarded proxy fix")]
+    assert ranked[0] == best.snippet_id
+    assert {p.snippet_id for p in prose} <= set(ranked)
+    assert code.snippet_id in ranked

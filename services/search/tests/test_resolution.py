@@ -1,0 +1,148 @@
+"""Resolution over the real 30k-entry eval catalog plus a few documented libraries."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from twinmcp.search.domain import build_resolver
+from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta, VersionInfo
+from twinmcp.search.resolution import Candidate, Resolver, compact, strip_version
+
+CATALOG_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "eval" / "catalog"
+
+
+def _documented(
+    library_id: str, title: str, names: tuple[str, ...], stars: int, snippets: int
+) -> LibraryInfo:
+    return LibraryInfo(
+        meta=LibraryMeta(
+            library_id=library_id,
+            title=title,
+            package_names=names,
+            stars=stars,
+            trust_score=7.0 if stars > 100 else 1.0,
+        ),
+        versions=[
+            VersionInfo(
+                "main", library_id, snippets, snippets * 300, datetime.now(UTC), True, "", 0
+            )
+        ],
+        default_version="main",
+    )
+
+
+@pytest.fixture(scope="module")
+def resolver() -> Resolver:
+    if not CATALOG_DIR.is_dir():
+        pytest.skip("../shared/eval/catalog is not beside the repository")
+    entries = []
+    for path in sorted(CATALOG_DIR.glob("*.tsv")):
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                entries.append(
+                    CatalogEntry(
+                        row["registry"],
+                        row["name"],
+                        int(row["popularity_rank"] or 0),
+                        row["summary"],
+                    )
+                )
+    assert len(entries) > 29_000
+    libraries = [
+        _documented("/fastapi/fastapi", "FastAPI", ("fastapi",), 90_000, 2000),
+        _documented("/pydantic/pydantic", "Pydantic", ("pydantic",), 25_000, 1600),
+        _documented("/vercel/next.js", "Next.js", ("next",), 130_000, 3000),
+        _documented("/someuser/fastapi", "fastapi", (), 2, 30),
+    ]
+    return build_resolver(libraries, entries)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("fastapi", "/fastapi/fastapi"),
+        ("fast api", "/fastapi/fastapi"),
+        ("FastAPI 0.110", "/fastapi/fastapi"),
+        ("pydnatic", "/pydantic/pydantic"),
+        ("Next.js", "/vercel/next.js"),
+        ("nextjs", "/vercel/next.js"),
+        ("next-js", "/vercel/next.js"),
+        ("vue 3", "/npm/vue"),
+        ("reqeusts", "/pypi/requests"),
+        ("scikit learn", "/pypi/scikit-learn"),
+        ("python data validation using type hints", "/pydantic/pydantic"),
+    ],
+)
+def test_names_variants_typos_and_descriptions_resolve_first(
+    resolver: Resolver, name: str, expected: str
+) -> None:
+    assert resolver.resolve(name)[0].candidate.library_id == expected
+
+
+def test_the_documented_original_ranks_above_a_fork_with_the_same_name(resolver: Resolver) -> None:
+    ids = [m.candidate.library_id for m in resolver.resolve("fastapi", limit=5)]
+    assert ids.index("/fastapi/fastapi") < ids.index("/someuser/fastapi")
+
+
+def test_a_documented_library_absorbs_its_catalog_entry(resolver: Resolver) -> None:
+    ids = [m.candidate.library_id for m in resolver.resolve("pydantic", limit=10)]
+    assert "/pypi/pydantic" not in ids
+    top = resolver.resolve("pydantic")[0].candidate
+    assert top.popularity_rank == 16
+
+
+def test_versions_and_punctuation_are_normalised() -> None:
+    assert strip_version("vue 3") == ("vue", "3")
+    assert strip_version("react@18.2") == ("react", "18.2")
+    assert strip_version("web3") == ("web3", "") or strip_version("web3")[0] == "web"
+    assert compact("Next.js") == compact("next-js") == compact("NextJS") == "nextjs"
+
+
+def test_a_spaced_name_finds_the_package_named_with_its_major_version() -> None:
+    resolver = Resolver(
+        [
+            Candidate("/pypi/soupkit", "soupkit", "", False, "pypi", ["soupkit"], 9000),
+            Candidate("/pypi/soupkit4", "soupkit4", "", False, "pypi", ["soupkit4"], 100),
+        ]
+    )
+    assert resolver.resolve("soup kit")[0].candidate.library_id == "/pypi/soupkit4"
+
+
+def test_a_description_prefers_the_popular_library_that_covers_its_words() -> None:
+    resolver = Resolver(
+        [
+            Candidate("/pypi/net-fetch", "net-fetch", "HTTP client for Python", False, "pypi",
+                      ["net-fetch"], 30),
+            Candidate("/npm/web-client", "web-client", "HTTP client", False, "npm",
+                      ["web-client"], 5),
+            Candidate("/pypi/colour-log", "colour-log", "Coloured logs", False, "pypi",
+                      ["colour-log"], 1),
+        ]
+    )  # fmt: skip
+    assert resolver.resolve("python http client")[0].candidate.library_id == "/pypi/net-fetch"
+
+
+def test_a_library_id_given_as_the_name_resolves_to_that_library() -> None:
+    documented = Candidate(
+        library_id="/fastapi/fastapi",
+        title="FastAPI",
+        description="web framework",
+        is_documented=True,
+        names=["fastapi"],
+        snippet_count=100,
+    )
+    plugin = Candidate(
+        library_id="/pypi/taskiq-fastapi",
+        title="taskiq-fastapi",
+        description="FastAPI integration for taskiq",
+        is_documented=False,
+        registry="pypi",
+        names=["taskiq-fastapi"],
+        popularity_rank=3000,
+    )
+    resolver = Resolver([plugin, documented])
+    for name in ("fastapi/fastapi", "/fastapi/fastapi", "/FastAPI/FastAPI/"):
+        assert resolver.resolve(name)[0].candidate.library_id == "/fastapi/fastapi"

@@ -1,0 +1,57 @@
+"""Code-aware tokenisation: identifiers whole and split, dotted names, stemming, stopwords."""
+
+from __future__ import annotations
+
+from twinmcp.search.tokenizer import plain_tokenize, stem, tokenize, word_pairs
+
+
+def test_camel_case_identifiers_are_kept_whole_and_split() -> None:
+    terms = tokenize("CORSMiddleware")
+    assert "corsmiddleware" in terms
+    assert "cor" in terms or "cors" in terms
+    assert stem("middleware") in terms
+
+
+def test_snake_case_identifiers_are_kept_whole_and_split() -> None:
+    terms = tokenize("exclude_unset")
+    assert "exclude_unset" in terms
+    assert stem("exclude") in terms and stem("unset") in terms
+
+
+def test_dotted_names_give_the_whole_name_each_part_and_the_sub_words() -> None:
+    terms = tokenize("app.add_middleware")
+    assert {"app.add_middleware", "app", "add_middleware", "add", stem("middleware")} <= set(terms)
+
+
+def test_acronyms_inside_identifiers_split_at_the_word_boundary() -> None:
+    terms = tokenize("HTTPTransport")
+    assert "httptransport" in terms and "http" in terms and stem("transport") in terms
+
+
+def test_inflections_of_one_word_share_a_stem() -> None:
+    assert stem("caching") == stem("cached") == stem("cache")
+    assert stem("handlers") == stem("handler")
+    assert stem("dependencies") == stem("dependency")
+    assert stem("validation") == stem("validate")
+
+
+def test_stopwords_are_dropped_from_prose_but_identifiers_keep_their_parts() -> None:
+    assert tokenize("how do I use the client") == [stem("client")]
+    assert "get" in tokenize("get_db")
+
+
+def test_the_baseline_tokeniser_does_nothing_clever() -> None:
+    assert plain_tokenize("app.add_middleware(CORSMiddleware)") == [
+        "app",
+        "add",
+        "middleware",
+        "corsmiddleware",
+    ]
+
+
+def test_word_pairs_match_a_phrase_however_an_identifier_spells_it() -> None:
+    phrase = word_pairs("the remote addr of the request")
+    assert ("remot", "addr") in phrase
+    assert ("remot", "addr") in word_pairs("request.remote_addr")
+    assert ("remot", "addr") in word_pairs("remoteAddr")
+    assert ("remot", "addr") not in word_pairs("the addr of a remote host")

@@ -1,0 +1,34 @@
+"""Fixtures for end-to-end tests: the services as real processes on free ports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from twinmcp.cli.stack import SERVICES, Stack, isolated_environment
+
+StackEnvironment = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def make_env(tmp_path: Path) -> StackEnvironment:
+    """Builds a stack environment in the test's own data folder, with extra variables."""
+
+    def build(**extra: str) -> dict[str, str]:
+        return isolated_environment(
+            os.environ, tmp_path, **{"LOG_FORMAT": "json", "EMBEDDING_PROVIDER": "none", **extra}
+        )
+
+    return build
+
+
+@pytest.fixture
+async def stack(make_env: StackEnvironment) -> AsyncIterator[Stack]:
+    running = Stack(make_env())
+    try:
+        await running.start(SERVICES, timeout=90)
+        yield running
+    finally:
+        await running.stop()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from sqlalchemy import MetaData, event, text
@@ -66,7 +70,7 @@ async def migrate(engine: AsyncEngine, migrations: Path, version_table: str) -> 
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
-    async with engine.begin() as connection:
+    async with _sqlite_file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Replicas starting together must not run the same migration twice; the lock is
             # released when this transaction ends.
@@ -74,6 +78,26 @@ async def migrate(engine: AsyncEngine, migrations: Path, version_table: str) -> 
                 text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": version_table}
             )
         await connection.run_sync(_upgrade)
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Holds an exclusive lock on `<database>.migrate-lock` while a SQLite file is migrated.
+
+    SQLite has no advisory locks and Python's driver does not wrap DDL in a transaction, so two
+    replicas starting together on one file would both create the version table and one would
+    die. Other engines (and in-memory databases) pass straight through.
+    """
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{database}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def run_alembic_env(target_metadata: MetaData) -> None:

@@ -8,7 +8,6 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from twinmcp.auth.limits import (
     DAY_MS,
-    MINUTE_MS,
     Decision,
     FailoverLimiter,
     LocalLimiter,
@@ -28,57 +27,87 @@ class Clock:
         return self.now
 
 
+NOW_MS = int(START * 1000)
+SECOND = NOW_MS // 1000
+DAY = NOW_MS // DAY_MS
+
+
 def test_a_request_is_admitted_while_both_windows_have_room() -> None:
-    decision, state = decide(WindowState(), int(START * 1000), 1, TierLimits(3, 10))
+    decision, state = decide(WindowState(), NOW_MS, 1, TierLimits(3, 10))
     assert decision.is_allowed
     assert (decision.remaining, decision.day_remaining) == (2, 9)
-    assert (state.minute_count, state.day_count) == (1, 1)
+    assert (state.buckets, state.day_count) == ({SECOND: 1}, 1)
+    assert decision.reset_seconds == 60  # when this request stops counting
 
 
 def test_the_minute_limit_refuses_without_consuming_day_budget() -> None:
-    now = int(START * 1000)
-    state = WindowState(now // MINUTE_MS, 3, now // DAY_MS, 3)
-    decision, after = decide(state, now, 1, TierLimits(3, 10))
+    state = WindowState(SECOND, {SECOND: 3}, DAY, 3)
+    decision, after = decide(state, NOW_MS, 1, TierLimits(3, 10))
     assert not decision.is_allowed
     assert after.day_count == 3
     assert decision.day_remaining == 7
     assert decision.retry_after_seconds == 60
 
 
+def test_the_minute_rolls_so_a_boundary_does_not_double_the_limit() -> None:
+    # Three requests at 59.5 s of one clock minute; a fixed window would admit three more at
+    # 60.0 s. The rolling window refuses until the first of them is a minute old.
+    limits = TierLimits(3, 0)
+    state = WindowState()
+    late = NOW_MS + 59_500
+    for _ in range(3):
+        decision, state = decide(state, late, 1, limits)
+        assert decision.is_allowed
+    refused, _ = decide(state, NOW_MS + 60_000, 1, limits)
+    assert not refused.is_allowed
+    assert refused.retry_after_seconds == 59
+    still, _ = decide(state, NOW_MS + 118_999, 1, limits)
+    assert not still.is_allowed
+    admitted, _ = decide(state, NOW_MS + 119_000, 1, limits)
+    assert admitted.is_allowed
+    assert admitted.remaining == 2  # the old three no longer count
+
+
+def test_retry_after_waits_only_for_the_requests_that_must_leave() -> None:
+    # 1 at t, 2 at t+10 s, limit 3: a cost-2 request needs the t+10 s pair gone, not just t.
+    state = WindowState(SECOND + 10, {SECOND: 1, SECOND + 10: 2}, DAY, 3)
+    now = NOW_MS + 20_000
+    one, _ = decide(state, now, 1, TierLimits(3, 0))
+    two, _ = decide(state, now, 2, TierLimits(3, 0))
+    assert (one.retry_after_seconds, two.retry_after_seconds) == (40, 50)
+    assert one.reset_seconds == 40  # the oldest counted request leaves then
+
+
 def test_the_day_limit_refuses_without_consuming_minute_budget() -> None:
-    now = int(START * 1000) + 5 * MINUTE_MS
-    state = WindowState(now // MINUTE_MS, 0, now // DAY_MS, 10)
+    now = NOW_MS + 5 * 60_000
+    state = WindowState(SECOND, {}, DAY, 10)
     decision, after = decide(state, now, 1, TierLimits(3, 10))
     assert not decision.is_allowed
-    assert after.minute_count == 0
+    assert after.buckets == {}
     assert decision.remaining == 3
     assert decision.retry_after_seconds == 24 * 3600 - 5 * 60
 
 
 def test_a_cost_larger_than_what_is_left_is_refused_whole() -> None:
-    now = int(START * 1000)
-    decision, after = decide(
-        WindowState(now // MINUTE_MS, 2, now // DAY_MS, 2), now, 2, TierLimits(3, 0)
-    )
+    decision, after = decide(WindowState(SECOND, {SECOND: 2}, DAY, 2), NOW_MS, 2, TierLimits(3, 0))
     assert not decision.is_allowed
-    assert after.minute_count == 2
+    assert after.buckets == {SECOND: 2}
 
 
 def test_no_day_limit_means_only_the_minute_counts() -> None:
-    now = int(START * 1000)
-    decision, _ = decide(
-        WindowState(now // MINUTE_MS, 0, now // DAY_MS, 10**9), now, 1, TierLimits(3, 0)
-    )
+    decision, _ = decide(WindowState(SECOND, {}, DAY, 10**9), NOW_MS, 1, TierLimits(3, 0))
     assert decision.is_allowed
     assert (decision.day_limit, decision.day_remaining) == (0, 0)
 
 
-def test_a_window_never_steps_back_when_a_clock_lags() -> None:
-    now = int(START * 1000)
-    ahead = WindowState(now // MINUTE_MS + 1, 3, now // DAY_MS, 3)
-    decision, after = decide(ahead, now, 1, TierLimits(3, 10))
-    assert not decision.is_allowed
-    assert after.minute_window == now // MINUTE_MS + 1
+def test_time_never_steps_back_when_a_clock_lags() -> None:
+    # Another replica counted at SECOND + 30; this one's clock says SECOND. Its requests count
+    # as of SECOND + 30, so they cannot expire before the ones already counted.
+    ahead = WindowState(SECOND + 30, {SECOND + 30: 2}, DAY, 2)
+    decision, after = decide(ahead, NOW_MS, 1, TierLimits(3, 10))
+    assert decision.is_allowed
+    assert after.buckets == {SECOND + 30: 3}
+    assert decision.reset_seconds == 60
 
 
 async def test_the_local_limiter_opens_a_new_minute_but_keeps_the_day() -> None:

@@ -57,6 +57,25 @@ async def test_a_thousand_concurrent_checks_over_two_servers_admit_exactly_the_l
     assert {reply.day_limit for reply in replies} == {10000}
 
 
+async def test_a_burst_straddling_a_minute_boundary_still_admits_only_the_limit(
+    servers: Servers, settings_for: Callable[..., Settings], redis_url: str, clock: FakeClock
+) -> None:
+    settings = settings_for(REDIS_URL=redis_url, RATE_LIMIT_FREE_RPM="10")
+    first = await servers.start(settings, clock)
+    second = await servers.start(settings, clock)
+    request = auth_pb2.CheckRateLimitRequest(subject="user:edge", tier=auth_pb2.TIER_FREE)
+    clock.now = MIDNIGHT + 59.9  # the last tenth of a clock minute
+    admitted = 0
+    for i in range(40):
+        reply = await (first if i % 2 else second).stub.CheckRateLimit(request, timeout=5)
+        admitted += reply.allowed
+        clock.advance(0.05)  # the burst runs on two seconds into the next clock minute
+    assert admitted == 10
+    assert reply.retry_after_seconds == 58  # the first admitted leave at MIDNIGHT + 119 s
+    clock.now = MIDNIGHT + 119
+    assert (await first.stub.CheckRateLimit(request, timeout=5)).allowed
+
+
 async def test_batched_checks_over_two_servers_admit_exactly_the_limit_each_counted_once(
     servers: Servers, settings_for: Callable[..., Settings], redis_url: str
 ) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from typing import Any
 
 import pytest
-from twinmcp.gateway.access import client_address, credential_from
+from twinmcp.auth.v1 import auth_pb2
+from twinmcp.gateway.access import Access, Budget, _Seen, client_address, credential_from
 
 Stack = Any
 SEARCH = "/api/v2/libs/search?libraryName=fastapi"
@@ -115,3 +117,16 @@ async def test_auth_service_down_is_503(stack: Stack) -> None:
     status, headers = await _status(stack, {"X-API-Key": "other"})
     assert status == 503
     assert headers["Retry-After"] == "5"
+
+
+def test_a_free_response_shows_the_last_budget_aged_but_never_inflated() -> None:
+    # The auth service rolls its minute: requests leave it one by one, so before a full minute
+    # has passed the gateway can only vouch for what was left at the last charge.
+    access = Access(auth=None, max_cache_seconds=0)  # type: ignore[arg-type]
+    principal = auth_pb2.Principal(rate_limit_subject="key:k1")
+    access._budgets["key:k1"] = _Seen(Budget(100, 3, 40), time.monotonic() - 45)
+    aged = access.last_budget(principal)
+    assert aged is not None and (aged.remaining, aged.reset_seconds) == (3, 0)
+    access._budgets["key:k1"] = _Seen(Budget(100, 3, 40), time.monotonic() - 61)
+    rested = access.last_budget(principal)
+    assert rested is not None and (rested.remaining, rested.reset_seconds) == (100, 0)

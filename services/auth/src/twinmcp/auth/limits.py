@@ -1,4 +1,4 @@
-"""Rate limits: fixed minute + UTC-day windows, counted atomically in Redis or in process."""
+"""Rate limits: a rolling minute + the UTC day, counted atomically in Redis or in process."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import enum
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
-MINUTE_MS = 60_000
+WINDOW_SECONDS = 60
 DAY_MS = 86_400_000
 
 Clock = Callable[[], float]
@@ -48,10 +48,11 @@ class Decision:
 
 @dataclass
 class WindowState:
-    """Counts of one subject: the minute and day windows they belong to, and what was admitted."""
+    """What is counted for one subject: admitted requests per second over the last minute, the
+    latest second counted (time never steps back before it), and the UTC day's count."""
 
-    minute_window: int = -1
-    minute_count: int = 0
+    second: int = -1
+    buckets: dict[int, int] = field(default_factory=dict)  # second -> requests admitted in it
     day_window: int = -1
     day_count: int = 0
 
@@ -61,24 +62,53 @@ def decide(
 ) -> tuple[Decision, WindowState]:
     """Admits `cost` only if BOTH windows have room, and then counts it in both.
 
+    The minute window rolls: a request counts against the minute limit during the 60 one-second
+    buckets from its own second on, so no 59-second stretch ever admits more than the limit,
+    whatever minute boundary it straddles. The day window is the UTC calendar day.
     Checking both before incrementing either is what keeps a request refused by the day limit
-    from eating minute budget (and the reverse). `redis_script.lua` below mirrors this exactly.
+    from eating minute budget (and the reverse). `REDIS_SCRIPT` below mirrors this exactly.
     """
-    minute = max(now_ms // MINUTE_MS, state.minute_window)  # never step back a window
+    second = max(now_ms // 1000, state.second)  # never step back behind a counted second
+    now_ms = max(now_ms, second * 1000)
     day = max(now_ms // DAY_MS, state.day_window)
-    minute_count = state.minute_count if state.minute_window == minute else 0
+    first = second - WINDOW_SECONDS + 1
+    live = sorted((s, count) for s, count in state.buckets.items() if s >= first)
+    minute_count = sum(count for _, count in live)
     day_count = state.day_count if state.day_window == day else 0
-    minute_reset_ms = min(max((minute + 1) * MINUTE_MS - now_ms, 0), MINUTE_MS)
-    day_reset_ms = min(max((day + 1) * DAY_MS - now_ms, 0), DAY_MS)
     is_day_full = limits.per_day > 0 and day_count + cost > limits.per_day
     is_minute_full = minute_count + cost > limits.per_minute
     is_allowed = not is_day_full and not is_minute_full
     if is_allowed:
         minute_count += cost
         day_count += cost
-    return _decision(
-        is_allowed, is_day_full, minute_count, day_count, minute_reset_ms, day_reset_ms, limits
-    ), WindowState(minute, minute_count, day, day_count)
+        if live and live[-1][0] == second:
+            live[-1] = (second, live[-1][1] + cost)
+        else:
+            live.append((second, cost))
+    reset_ms = (live[0][0] + WINDOW_SECONDS) * 1000 - now_ms if live else 0
+    retry_ms = 0
+    if is_minute_full:
+        retry_ms = WINDOW_SECONDS * 1000  # a cost above the limit never fits; say a minute
+        freed = 0
+        for s, count in live:
+            freed += count
+            if minute_count - freed + cost <= limits.per_minute:
+                retry_ms = (s + WINDOW_SECONDS) * 1000 - now_ms
+                break
+    day_reset_ms = min(max((day + 1) * DAY_MS - now_ms, 0), DAY_MS)
+    decision = _decision(
+        is_allowed,
+        is_day_full,
+        minute_count,
+        day_count,
+        reset_ms,
+        retry_ms,
+        day_reset_ms,
+        limits,
+    )
+    if not is_allowed:
+        return decision, state
+    return decision, WindowState(second, dict(live), day, day_count)
 
 
 def _decision(
@@ -86,25 +116,22 @@ def _decision(
     is_day_full: bool,
     minute_count: int,
     day_count: int,
-    minute_reset_ms: int,
+    reset_ms: int,
+    retry_ms: int,
     day_reset_ms: int,
     limits: TierLimits,
-    *,
-    is_degraded: bool = False,
 ) -> Decision:
-    reset_seconds = _ceil_seconds(minute_reset_ms)
     retry_after = 0
     if not is_allowed:
-        retry_after = _ceil_seconds(day_reset_ms) if is_day_full else reset_seconds
+        retry_after = max(_ceil_seconds(day_reset_ms if is_day_full else retry_ms), 1)
     return Decision(
         is_allowed=is_allowed,
         limit=limits.per_minute,
         remaining=max(limits.per_minute - minute_count, 0),
-        reset_seconds=reset_seconds,
-        retry_after_seconds=max(retry_after, 1) if not is_allowed else 0,
+        reset_seconds=_ceil_seconds(reset_ms),
+        retry_after_seconds=retry_after,
         day_limit=limits.per_day,
         day_remaining=max(limits.per_day - day_count, 0) if limits.per_day > 0 else 0,
-        is_degraded=is_degraded,
     )
 
 
@@ -127,7 +154,7 @@ class SharedLimiter(Limiter, Protocol):
 class LocalLimiter:
     """The in-process limiter: exact within one process, the same semantics as the Redis one."""
 
-    _SWEEP_EVERY_MS = MINUTE_MS
+    _SWEEP_EVERY_MS = WINDOW_SECONDS * 1000
 
     def __init__(self, clock: Clock = time.time, *, is_degraded: bool = False) -> None:
         self._clock = clock
@@ -157,11 +184,11 @@ class LocalLimiter:
         if now_ms < self._next_sweep_ms:
             return
         self._next_sweep_ms = now_ms + self._SWEEP_EVERY_MS
-        minute, day = now_ms // MINUTE_MS, now_ms // DAY_MS
+        day, first = now_ms // DAY_MS, now_ms // 1000 - WINDOW_SECONDS + 1
         stale = [
             subject
             for subject, state in self._states.items()
-            if state.day_window < day and state.minute_window < minute
+            if state.day_window < day and state.second < first
         ]
         for subject in stale:
             del self._states[subject]
@@ -184,7 +211,9 @@ def _with_degraded(decision: Decision) -> Decision:
 
 
 # One hash per subject holds both windows so one key (one cluster slot) carries the whole
-# decision. Time comes from Redis (one clock for every process) unless the caller passes it.
+# decision: a field per second of the rolling minute (at most 60, so Redis keeps the hash in
+# its compact listpack form), `ls` the latest second counted, `dw`/`dc` the UTC day and its
+# count. Time comes from Redis (one clock for every process) unless the caller passes it.
 REDIS_SCRIPT = """
 local cost = tonumber(ARGV[1])
 local per_minute = tonumber(ARGV[2])
@@ -196,19 +225,30 @@ if ARGV[4] == '' then
 else
   now = tonumber(ARGV[4])
 end
-local minute = math.floor(now / 60000)
+local fields = redis.call('HGETALL', KEYS[1])
+local ls, dw, dc = -1, -1, 0
+local buckets = {}
+for i = 1, #fields, 2 do
+  local name, value = fields[i], tonumber(fields[i + 1])
+  if name == 'ls' then ls = value
+  elseif name == 'dw' then dw = value
+  elseif name == 'dc' then dc = value
+  else buckets[#buckets + 1] = {tonumber(name), value} end
+end
+local second = math.floor(now / 1000)
+if ls > second then second = ls end
+if second * 1000 > now then now = second * 1000 end
 local day = math.floor(now / 86400000)
-local s = redis.call('HMGET', KEYS[1], 'mw', 'mc', 'dw', 'dc')
-local smw = tonumber(s[1]) or -1
-local sdw = tonumber(s[3]) or -1
-if smw > minute then minute = smw end
-if sdw > day then day = sdw end
+if dw > day then day = dw end
+if dw ~= day then dc = 0 end
+local first = second - 59
+local live, stale = {}, {}
+for _, b in ipairs(buckets) do
+  if b[1] >= first then live[#live + 1] = b else stale[#stale + 1] = tostring(b[1]) end
+end
+table.sort(live, function(a, b) return a[1] < b[1] end)
 local mc = 0
-if smw == minute then mc = tonumber(s[2]) or 0 end
-local dc = 0
-if sdw == day then dc = tonumber(s[4]) or 0 end
-local minute_reset = math.min(math.max((minute + 1) * 60000 - now, 0), 60000)
-local day_reset = math.min(math.max((day + 1) * 86400000 - now, 0), 86400000)
+for _, b in ipairs(live) do mc = mc + b[2] end
 local day_full = 0
 if per_day > 0 and dc + cost > per_day then day_full = 1 end
 local minute_full = 0
@@ -218,14 +258,38 @@ if day_full == 0 and minute_full == 0 then
   allowed = 1
   mc = mc + cost
   dc = dc + cost
-  redis.call('HSET', KEYS[1], 'mw', minute, 'mc', mc, 'dw', day, 'dc', dc)
+  if #stale > 0 then redis.call('HDEL', KEYS[1], unpack(stale)) end
+  redis.call('HINCRBY', KEYS[1], tostring(second), cost)
+  redis.call('HSET', KEYS[1], 'ls', second, 'dw', day, 'dc', dc)
+  if #live > 0 and live[#live][1] == second then
+    live[#live][2] = live[#live][2] + cost
+  else
+    live[#live + 1] = {second, cost}
+  end
+end
+local reset = 0
+if #live > 0 then reset = (live[1][1] + 60) * 1000 - now end
+local retry = 0
+if minute_full == 1 then
+  retry = 60000
+  local freed = 0
+  for _, b in ipairs(live) do
+    freed = freed + b[2]
+    if mc - freed + cost <= per_minute then
+      retry = (b[1] + 60) * 1000 - now
+      break
+    end
+  end
+end
+local day_reset = math.min(math.max((day + 1) * 86400000 - now, 0), 86400000)
+if allowed == 1 then
   if per_day > 0 then
     redis.call('PEXPIRE', KEYS[1], day_reset + 60000)
   else
-    redis.call('PEXPIRE', KEYS[1], minute_reset + 60000)
+    redis.call('PEXPIRE', KEYS[1], 61000)
   end
 end
-return {allowed, day_full, mc, dc, minute_reset, day_reset}
+return {allowed, day_full, mc, dc, reset, retry, day_reset}
 """
 
 
@@ -257,9 +321,9 @@ class RedisLimiter:
                 future,
             )
         )
-        allowed, day_full, minute_count, day_count, minute_reset, day_reset = await future
+        allowed, day_full, minute_count, day_count, reset, retry, day_reset = await future
         return _decision(
-            allowed == 1, day_full == 1, minute_count, day_count, minute_reset, day_reset, limits
+            allowed == 1, day_full == 1, minute_count, day_count, reset, retry, day_reset, limits
         )
 
     def _send_queued(self) -> None:

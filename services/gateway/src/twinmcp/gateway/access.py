@@ -12,6 +12,7 @@ from twinmcp.gateway.clients import AuthClient
 
 # Context7's clients send their key under any of these; Authorization wins when several are set.
 CREDENTIAL_HEADERS = ("X-API-Key", "Context7-API-Key", "X-Context7-API-Key")
+_MINUTE_SECONDS = 60  # the auth service counts a request against the minute limit this long
 _CACHE_LIMIT = 10_000
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -138,7 +139,9 @@ class Access:
         if seen is None:
             return None
         elapsed = int(time.monotonic() - seen.at)
-        if elapsed >= seen.budget.reset_seconds:
-            # The window has rolled over since: the whole per-minute allowance is back.
-            return Budget(seen.budget.limit, seen.budget.limit, 60)
-        return Budget(seen.budget.limit, seen.budget.remaining, seen.budget.reset_seconds - elapsed)
+        if elapsed >= _MINUTE_SECONDS:
+            # Everything counted at that charge has left the rolling minute since.
+            return Budget(seen.budget.limit, seen.budget.limit, 0)
+        # Some requests may have left the window since; what was left then is a safe lower bound.
+        reset = max(seen.budget.reset_seconds - elapsed, 0)
+        return Budget(seen.budget.limit, seen.budget.remaining, reset)

@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 import orjson
 from twinmcp.search.cache import AnswerCache, answer_key
+from twinmcp.search.changes import EVERY_LIBRARY, ChangeFeed
 from twinmcp.search.errors import (
     ConflictError,
     InvalidInputError,
@@ -202,6 +203,7 @@ class SearchDomain:
         index_cache_bytes: int = 1 << 30,
         params: RankingParams = DEFAULT_PARAMS,
         clock: Callable[[], float] = time.monotonic,
+        changes: ChangeFeed | None = None,
     ) -> None:
         self.store = store
         self.vectors = vectors
@@ -216,6 +218,8 @@ class SearchDomain:
         self._query_vectors: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
         self._clock = clock
         self._libraries: dict[str, tuple[float, LibraryInfo | None]] = {}
+        self.changes = changes if changes is not None else ChangeFeed()
+        self.changes.on_change(self._forget)
 
     # ---- write side ---------------------------------------------------------------------
 
@@ -375,12 +379,11 @@ class SearchDomain:
         )
         count, replaced = await self.store.publish(build, index)
         self.indexes.put(index)
-        self._libraries.pop(build.library_id, None)
+        await self.changes.changed(build.library_id)
         for old in replaced:
             self.indexes.drop(old)
             if self.vectors.is_external:
                 await self.vectors.delete_namespace(old)
-        self._resolver_checked = 0.0
         logger.info("published %s %s (%d snippets)", build.library_id, build.version, count)
         return build.library_id, build.version, count
 
@@ -397,17 +400,24 @@ class SearchDomain:
             if not entry.registry.strip() or not entry.name.strip():
                 raise InvalidInputError("every catalog entry needs a registry and a name")
         count = await self.store.import_catalog(entries)
-        self._resolver_checked = 0.0
+        await self.changes.changed(EVERY_LIBRARY)
         return count
 
     async def delete_library(self, library_id: str) -> None:
         canonical = canonical_library_id(library_id)
         removed = await self.store.delete_library(canonical)
-        self._libraries.pop(canonical, None)
+        await self.changes.changed(canonical)
         for build_id in removed:
             self.indexes.drop(build_id)
             if self.vectors.is_external:
                 await self.vectors.delete_namespace(build_id)
+
+    def _forget(self, library_id: str) -> None:
+        """Drops what this replica remembers of a changed library (EVERY_LIBRARY: of all)."""
+        if library_id == EVERY_LIBRARY:
+            self._libraries.clear()
+        else:
+            self._libraries.pop(library_id, None)
         self._resolver_checked = 0.0
 
     # ---- read side ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from twinmcp.runtime.grpcserver import (
     start_server,
 )
 from twinmcp.search.cache import AnswerCache, MemoryCache, RedisCache
+from twinmcp.search.changes import ChangeFeed
 from twinmcp.search.config import Settings
 from twinmcp.search.domain import QueryEmbedder, SearchDomain
 from twinmcp.search.service import IndexServicer, SearchServicer
@@ -46,6 +47,8 @@ class SearchServer:
         return self.running.port
 
     async def stop(self) -> None:
+        # Watches end first, so gateways re-sync with another replica while this one drains.
+        await self.domain.changes.close()
         await self.running.stop()
         await self.domain.cache.close()
         await self.domain.vectors.close()
@@ -76,12 +79,19 @@ def build_domain(settings: Settings, engine: AsyncEngine) -> SearchDomain:
             settings.pinecone_index_name,
             settings.pinecone_controller_host,
         )
+    changes = ChangeFeed(
+        redis_url=settings.redis_url,
+        channel=f"{settings.redis_key_prefix}library-changes",
+        # Without Redis only a lone process sees every change: the embedded SQLite default.
+        is_sole_replica=engine.url.get_backend_name() == "sqlite",
+    )
     return SearchDomain(
         Store(engine),
         vectors,
         cache,
         _embedder(settings),
         index_cache_bytes=settings.index_cache_mb * 1024 * 1024,
+        changes=changes,
     )
 
 
@@ -89,6 +99,7 @@ async def start(settings: Settings) -> SearchServer:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     await migrate(engine, MIGRATIONS, VERSION_TABLE)
     domain = build_domain(settings, engine)
+    await domain.changes.start()
 
     def register(server: grpc.aio.Server) -> None:
         search_pb2_grpc.add_SearchServiceServicer_to_server(SearchServicer(domain), server)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import grpc
+from twinmcp.search.changes import FeedClosed
 from twinmcp.search.domain import Answer, SearchDomain, SnippetInput
 from twinmcp.search.errors import (
     ConflictError,
@@ -179,6 +180,17 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             )
 
         return await _answer(context, run())
+
+    async def WatchLibraries(
+        self, request: search_pb2.WatchLibrariesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[search_pb2.LibraryChange]:
+        try:
+            async with self.domain.changes.watch() as (is_complete, changes):
+                yield search_pb2.LibraryChange(is_sync=True, is_complete=is_complete)
+                async for library_id in changes:
+                    yield search_pb2.LibraryChange(library_id=library_id)
+        except FeedClosed as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
 
 
 def _meta(message: index_pb2.LibraryMetadata) -> LibraryMeta:

@@ -474,3 +474,48 @@ class ListLibrariesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListLibrariesResponse: _TypeAlias = ListLibrariesResponse  # noqa: Y015
+
+@_typing.final
+class WatchLibrariesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchLibrariesRequest: _TypeAlias = WatchLibrariesRequest  # noqa: Y015
+
+@_typing.final
+class LibraryChange(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IS_SYNC_FIELD_NUMBER: _builtins.int
+    IS_COMPLETE_FIELD_NUMBER: _builtins.int
+    LIBRARY_ID_FIELD_NUMBER: _builtins.int
+    is_sync: _builtins.bool
+    """Set on the first message only: the stream is live from here on."""
+    is_complete: _builtins.bool
+    """On the sync message: whether this replica hears every change in the fleet (it is the only
+    search process, or replicas share a Redis channel). When false, keep no answers.
+    """
+    library_id: _builtins.str
+    """The library (canonical id, no version) whose answers changed; empty: every library."""
+    def __init__(
+        self,
+        *,
+        is_sync: _builtins.bool = ...,
+        is_complete: _builtins.bool = ...,
+        library_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["is_complete", b"is_complete", "is_sync", b"is_sync", "library_id", b"library_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LibraryChange: _TypeAlias = LibraryChange  # noqa: Y015

@@ -54,6 +54,11 @@ class SearchServiceStub:
                 request_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.ListLibrariesRequest.SerializeToString,
                 response_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.ListLibrariesResponse.FromString,
                 _registered_method=True)
+        self.WatchLibraries = channel.unary_stream(
+                '/twinmcp.search.v1.SearchService/WatchLibraries',
+                request_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.WatchLibrariesRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.LibraryChange.FromString,
+                _registered_method=True)
 
 
 class SearchServiceServicer:
@@ -83,6 +88,15 @@ class SearchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchLibraries(self, request, context):
+        """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
+        message has `is_sync` set; every later one names a library whose answers changed. A caller
+        that loses the stream must drop what it kept: it may have missed changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SearchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +119,11 @@ def add_SearchServiceServicer_to_server(servicer, server):
                     servicer.ListLibraries,
                     request_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.ListLibrariesRequest.FromString,
                     response_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.ListLibrariesResponse.SerializeToString,
+            ),
+            'WatchLibraries': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchLibraries,
+                    request_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.WatchLibrariesRequest.FromString,
+                    response_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.LibraryChange.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +234,33 @@ class SearchService:
             '/twinmcp.search.v1.SearchService/ListLibraries',
             twinmcp_dot_search_dot_v1_dot_search__pb2.ListLibrariesRequest.SerializeToString,
             twinmcp_dot_search_dot_v1_dot_search__pb2.ListLibrariesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchLibraries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/twinmcp.search.v1.SearchService/WatchLibraries',
+            twinmcp_dot_search_dot_v1_dot_search__pb2.WatchLibrariesRequest.SerializeToString,
+            twinmcp_dot_search_dot_v1_dot_search__pb2.LibraryChange.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,11 @@ class SearchServiceStub:
     QueryDocs: _grpc.UnaryUnaryMultiCallable[_search_pb2.QueryDocsRequest, _search_pb2.QueryDocsResponse]
     GetLibrary: _grpc.UnaryUnaryMultiCallable[_search_pb2.GetLibraryRequest, _search_pb2.GetLibraryResponse]
     ListLibraries: _grpc.UnaryUnaryMultiCallable[_search_pb2.ListLibrariesRequest, _search_pb2.ListLibrariesResponse]
+    WatchLibraries: _grpc.UnaryStreamMultiCallable[_search_pb2.WatchLibrariesRequest, _search_pb2.LibraryChange]
+    """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
+    message has `is_sync` set; every later one names a library whose answers changed. A caller
+    that loses the stream must drop what it kept: it may have missed changes.
+    """
 
 @_typing.type_check_only
 class SearchServiceAsyncStub(SearchServiceStub):
@@ -45,6 +50,11 @@ class SearchServiceAsyncStub(SearchServiceStub):
     QueryDocs: _aio.UnaryUnaryMultiCallable[_search_pb2.QueryDocsRequest, _search_pb2.QueryDocsResponse]  # type: ignore[assignment]
     GetLibrary: _aio.UnaryUnaryMultiCallable[_search_pb2.GetLibraryRequest, _search_pb2.GetLibraryResponse]  # type: ignore[assignment]
     ListLibraries: _aio.UnaryUnaryMultiCallable[_search_pb2.ListLibrariesRequest, _search_pb2.ListLibrariesResponse]  # type: ignore[assignment]
+    WatchLibraries: _aio.UnaryStreamMultiCallable[_search_pb2.WatchLibrariesRequest, _search_pb2.LibraryChange]  # type: ignore[assignment]
+    """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
+    message has `is_sync` set; every later one names a library whose answers changed. A caller
+    that loses the stream must drop what it kept: it may have missed changes.
+    """
 
 class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -74,5 +84,16 @@ class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _search_pb2.ListLibrariesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_search_pb2.ListLibrariesResponse, _abc.Awaitable[_search_pb2.ListLibrariesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def WatchLibraries(
+        self,
+        request: _search_pb2.WatchLibrariesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_search_pb2.LibraryChange], _abc.AsyncIterator[_search_pb2.LibraryChange]]:
+        """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
+        message has `is_sync` set; every later one names a library whose answers changed. A caller
+        that loses the stream must drop what it kept: it may have missed changes.
+        """
 
 def add_SearchServiceServicer_to_server(servicer: SearchServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -227,6 +227,11 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
     metadata: list[dict[str, str]] = field(default_factory=list)
     slow_started: asyncio.Event = field(default_factory=asyncio.Event)
     slow_cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    # WatchLibraries: None answers UNIMPLEMENTED (an older search service); a queue streams
+    # the library ids put into it after the sync message, and None put into it ends the watch.
+    changes: asyncio.Queue[str | None] | None = None
+    is_feed_complete: bool = True
+    watches: int = 0
 
     async def ResolveLibrary(self, request: Any, context: Any) -> Any:
         name = request.library_name.lower()
@@ -279,6 +284,14 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             title=library.title,
             rules=library.rules,
         )
+
+    async def WatchLibraries(self, request: Any, context: Any) -> Any:
+        if self.changes is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "no WatchLibraries here")
+        self.watches += 1
+        yield search_pb2.LibraryChange(is_sync=True, is_complete=self.is_feed_complete)
+        while (library_id := await self.changes.get()) is not None:
+            yield search_pb2.LibraryChange(library_id=library_id)
 
     async def GetLibrary(self, request: Any, context: Any) -> Any:
         library = self.libraries.get(request.library_id)
@@ -478,8 +491,13 @@ def gateway_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def stack(gateway_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
-    auth, search, ingest = FakeAuth(), FakeSearch(), FakeIngest()
+def fake_search() -> FakeSearch:
+    return FakeSearch()
+
+
+@pytest.fixture
+async def stack(gateway_overrides: dict[str, Any], fake_search: FakeSearch) -> AsyncIterator[Stack]:
+    auth, search, ingest = FakeAuth(), fake_search, FakeIngest()
     servers = {
         "auth": await start_fake("fake-auth", auth),
         "search": await start_fake("fake-search", search),

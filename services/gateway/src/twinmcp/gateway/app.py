@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 from twinmcp.gateway import mcp, rest
 from twinmcp.gateway.access import Access
+from twinmcp.gateway.answers import EdgeAnswers, follow_changes
 from twinmcp.gateway.clients import Peers
 from twinmcp.gateway.config import Settings
 from twinmcp.gateway.middleware import (
@@ -32,12 +35,21 @@ def create_app(settings: Settings) -> web.Application:
     )
 
     async def peers_ctx(app: web.Application) -> AsyncIterator[None]:
+        answers = EdgeAnswers(
+            settings.answer_cache_mb * 1024 * 1024, settings.answer_cache_max_age_seconds
+        )
         peers = Peers.open(
             settings.auth_addr,
             settings.search_addr,
             settings.ingest_addr,
             settings.grpc_deadline_seconds,
+            answers,
         )
+        following = None
+        if answers.max_bytes > 0:
+            following = asyncio.create_task(
+                follow_changes(peers.search.stub.WatchLibraries, answers)
+            )
         policy = TokenPolicy(settings.default_tokens, settings.min_tokens, settings.max_tokens)
         app[GATEWAY] = Gateway(
             settings=settings,
@@ -46,6 +58,10 @@ def create_app(settings: Settings) -> web.Application:
             tools=Tools(peers.search, policy),
         )
         yield
+        if following is not None:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
         await peers.close()
 
     app.cleanup_ctx.append(peers_ctx)

@@ -12,6 +12,7 @@ import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
+from twinmcp.gateway.answers import EdgeAnswers
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.channels import open_channel
 from twinmcp.runtime.telemetry import trace_metadata
@@ -203,7 +204,7 @@ class AuthClient(_Client):
                 raise translate(self.service, error) from None
             # An auth service older than BatchCheckRateLimits (during a rolling upgrade).
             logger.warning("auth has no BatchCheckRateLimits; checking rate limits one by one")
-            self._is_batching = True
+            self._is_batching = False
             return list(
                 await asyncio.gather(
                     *(self._call(self.stub.CheckRateLimit, check) for check, _ in batch)
@@ -245,9 +246,12 @@ class SearchClient(_Client):
     service = "search"
     grpc_service = search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name
 
-    def __init__(self, channel: grpc.aio.Channel, deadline: float) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, deadline: float, answers: EdgeAnswers | None = None
+    ) -> None:
         super().__init__(channel, deadline)
         self.stub = search_pb2_grpc.SearchServiceStub(channel)
+        self.answers = answers if answers is not None else EdgeAnswers(0)
 
     async def resolve_library(
         self, library_name: str, query: str, limit: int = 10
@@ -260,10 +264,17 @@ class SearchClient(_Client):
     async def query_docs(
         self, library_id: str, query: str, tokens: int, version: str = ""
     ) -> search_pb2.QueryDocsResponse:
+        key = self.answers.key(library_id, version, query, tokens)
+        kept = self.answers.get(key)
+        if kept is not None:
+            return kept
+        stamp = self.answers.stamp()
         request = search_pb2.QueryDocsRequest(
             library_id=library_id, query=query, tokens=tokens, version=version
         )
-        return await self._call(self.stub.QueryDocs, request)
+        reply = await self._call(self.stub.QueryDocs, request)
+        self.answers.put(key, stamp, reply)
+        return reply
 
     async def get_library(self, library_id: str) -> search_pb2.GetLibraryResponse:
         request = search_pb2.GetLibraryRequest(library_id=library_id)
@@ -317,10 +328,17 @@ class Peers:
     ingest: IngestClient
 
     @classmethod
-    def open(cls, auth_addr: str, search_addr: str, ingest_addr: str, deadline: float) -> Peers:
+    def open(
+        cls,
+        auth_addr: str,
+        search_addr: str,
+        ingest_addr: str,
+        deadline: float,
+        answers: EdgeAnswers | None = None,
+    ) -> Peers:
         return cls(
             AuthClient(_channel(auth_addr), deadline),
-            SearchClient(_channel(search_addr), deadline),
+            SearchClient(_channel(search_addr), deadline, answers),
             IngestClient(_channel(ingest_addr), deadline),
         )
 

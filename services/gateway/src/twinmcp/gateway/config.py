@@ -66,6 +66,9 @@ class Settings:
     # sending), then in-flight requests get the grace period to finish.
     drain_seconds: float = 0.0
     grace_seconds: float = 10.0
+    # query-docs answers kept at the edge while search's change feed vouches for them (0: off).
+    answer_cache_mb: int = 64
+    answer_cache_max_age_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -94,4 +97,8 @@ class Settings:
             max_tokens=max_tokens,
             drain_seconds=env_float(env, "SHUTDOWN_DRAIN_SECONDS", 0.0, minimum=0.0),
             grace_seconds=env_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0),
+            answer_cache_mb=env_int(env, "GATEWAY_ANSWER_CACHE_MB", 64, minimum=0, maximum=65536),
+            answer_cache_max_age_seconds=env_float(
+                env, "GATEWAY_ANSWER_CACHE_SECONDS", 60.0, minimum=0.1
+            ),
         )

@@ -75,9 +75,33 @@ QUERIES: list[tuple[str, str]] = [
 ]
 
 
+# Descriptions written before the resolver was tuned on QUERIES and never tuned on since:
+# they say how well description matching generalises, so keep them out of any tuning.
+HELD_OUT: list[tuple[str, str]] = [
+    ("python testing framework", "/pypi/pytest"),
+    ("javascript http client", "/npm/axios"),
+    ("python yaml parser", "/pypi/pyyaml"),
+    ("node web framework", "/npm/express"),
+    ("python image processing library", "/pypi/pillow"),
+    ("python orm", "/pypi/sqlalchemy"),
+    ("python cli library", "/pypi/click"),
+    ("python dataframe library", "/pypi/pandas"),
+    ("node websocket library", "/npm/ws"),
+    ("javascript test runner", "/npm/jest"),
+]
+
 ACCEPTED: dict[str, set[str]] = {
     "python http client": {"/pypi/httpx", "/encode/httpx"},
     "javascript date library": {"/npm/date-fns", "/npm/dayjs"},
+    "javascript http client": {"/npm/node-fetch"},
+    "python yaml parser": {"/pypi/ruamel.yaml"},
+    "node web framework": {"/npm/fastify", "/npm/koa"},
+    "python image processing library": {"/pypi/opencv-python", "/pypi/scikit-image"},
+    "python orm": {"/pypi/peewee", "/pypi/django"},
+    "python cli library": {"/pypi/typer"},
+    "python dataframe library": {"/pypi/polars"},
+    "node websocket library": {"/npm/socket.io"},
+    "javascript test runner": {"/npm/mocha", "/npm/vitest"},
 }
 
 
@@ -121,15 +145,14 @@ def build() -> tuple[Resolver, float]:
     return resolver, time.perf_counter() - started
 
 
-def report() -> list[str]:
-    resolver, seconds = build()
-    lines = [
-        f"\n== resolution: {len(resolver.candidates)} candidates, index built in {seconds:.2f}s"
-    ]
+def score(
+    resolver: Resolver, queries: list[tuple[str, str]], latencies: list[float]
+) -> tuple[int, int, list[str]]:
+    """Top-1 hits, hits counting other right answers, and one line per miss."""
     correct = 0
     accepted = 0
-    latencies: list[float] = []
-    for query, expected in QUERIES:
+    misses: list[str] = []
+    for query, expected in queries:
         for _ in range(5):
             started = time.perf_counter()
             matches = resolver.resolve(query, limit=10)
@@ -138,11 +161,25 @@ def report() -> list[str]:
         correct += top == expected
         accepted += top == expected or top in ACCEPTED.get(query, set())
         if top != expected:
-            lines.append(f"  MISS {query!r}: got {top}, expected {expected}")
+            misses.append(f"  MISS {query!r}: got {top}, expected {expected}")
+    return correct, accepted, misses
+
+
+def report() -> list[str]:
+    resolver, seconds = build()
+    lines = [
+        f"\n== resolution: {len(resolver.candidates)} candidates, index built in {seconds:.2f}s"
+    ]
+    latencies: list[float] = []
+    for label, queries in (("top-1 accuracy", QUERIES), ("held-out descriptions", HELD_OUT)):
+        correct, accepted, misses = score(resolver, queries, latencies)
+        lines.extend(misses)
+        lines.append(
+            f"{label} {correct}/{len(queries)} = {correct / len(queries):.3f} "
+            f"({accepted} counting other right answers)"
+        )
     latencies.sort()
     lines.append(
-        f"top-1 accuracy {correct}/{len(QUERIES)} = {correct / len(QUERIES):.3f} "
-        f"({accepted} counting other right answers); "
         f"latency p50 {statistics.median(latencies):.2f} ms, "
         f"p95 {latencies[int(0.95 * len(latencies))]:.2f} ms"
     )

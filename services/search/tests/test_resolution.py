@@ -74,6 +74,9 @@ def resolver() -> Resolver:
         ("reqeusts", "/pypi/requests"),
         ("scikit learn", "/pypi/scikit-learn"),
         ("python data validation using type hints", "/pydantic/pydantic"),
+        # Several summaries cover the words; the far more used package must win.
+        ("aws sdk for python", "/pypi/boto3"),
+        ("SQL Alchemy", "/pypi/sqlalchemy"),
     ],
 )
 def test_names_variants_typos_and_descriptions_resolve_first(
@@ -146,3 +149,37 @@ def test_a_library_id_given_as_the_name_resolves_to_that_library() -> None:
     resolver = Resolver([plugin, documented])
     for name in ("fastapi/fastapi", "/fastapi/fastapi", "/FastAPI/FastAPI/"):
         assert resolver.resolve(name)[0].candidate.library_id == "/fastapi/fastapi"
+
+
+def _catalog(name: str, summary: str, rank: int, registry: str = "npm") -> Candidate:
+    return Candidate(f"/{registry}/{name}", name, summary, False, registry, [name], rank)
+
+
+def test_packages_built_on_a_library_speak_for_it_when_its_own_summary_is_silent() -> None:
+    plugins = [
+        _catalog(f"lintkit-plugin-{n}", f"Lint rules for lintkit, set {n}", 300 + n)
+        for n in range(20)
+    ]
+    resolver = Resolver(
+        [
+            _catalog("lintkit", "An AST-based pattern checker", 200),
+            _catalog("tiny-lint", "A linter", 400),
+            _catalog("pylintkit", "A linter", 10, registry="pypi"),
+            *plugins,
+        ]
+    )
+    assert resolver.resolve("javascript linter")[0].candidate.library_id == "/npm/lintkit"
+
+
+def test_a_name_query_is_not_taken_over_by_the_family_that_names_it() -> None:
+    resolver = Resolver(
+        [
+            _catalog("webkit-orm", "An ORM", 5, registry="pypi"),
+            _catalog("hostframe", "Web framework", 2, registry="pypi"),
+            *[
+                _catalog(f"hostframe-{n}", f"Web ORM glue for hostframe {n}", 50, registry="pypi")
+                for n in ("a", "b", "c", "d")
+            ],
+        ]
+    )
+    assert resolver.resolve("webkit orm")[0].candidate.library_id == "/pypi/webkit-orm"

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from twinmcp.search.lexical import FieldSpec, LexicalIndex, query_terms
+from twinmcp.search.lexical import FieldSpec, FloatArray, IntArray, LexicalIndex, query_terms
+from twinmcp.search.tokenizer import STOPWORDS
 
 _VERSION_SUFFIX = re.compile(
     r"(?:\s+|@|(?<=[a-z])(?=v?\d+(?:\.\d+|\.x)*$))v?\d+(?:\.\d+)*(?:\.x)?$", re.IGNORECASE
@@ -35,6 +36,25 @@ _GENERIC_WORDS = frozenset(
         "for",
     ]
 )
+# Words naming the language: they choose the registry and are not matched as text.
+_ECOSYSTEM_WORDS = frozenset(
+    [
+        "python",
+        "python3",
+        "py",
+        "pypi",
+        "pip",
+        "javascript",
+        "js",
+        "node",
+        "nodejs",
+        "npm",
+        "typescript",
+        "ts",
+    ]
+)
+_NAME_SEPARATOR = re.compile(r"([-_./])")
+_MENTION = re.compile(r"@?[a-z0-9][a-z0-9._/-]*")
 # A package named with its major version: "beautifulsoup4", "boto3", "pyqt5".
 _MAJOR_SUFFIX = re.compile(r"(?<=[a-z])\d$")
 # In a description ("python http client"), several libraries cover the words about as well;
@@ -43,6 +63,22 @@ DESCRIPTION_PRIOR_WEIGHT = 0.6
 
 # A summary covering every word is weaker evidence than the name itself.
 DESCRIPTION_MATCH_WEIGHT = 0.85
+
+# How much of the words' BM25 weight a summary must carry to count fully (shorter, focused
+# summaries carry more).
+CENTRALITY_FLOOR = 0.8
+# A description in a language names that registry; other registries' packages count less.
+OFF_REGISTRY_FACTOR = 0.5
+# Other packages that cover the words and name a candidate speak for it ("eslint-plugin-*:
+# ESLint rules for ..." for eslint, whose own summary never says "linter"): their votes,
+# each damped by how many packages name that candidate at all, saturate at this scale.
+ASSOCIATION_WEIGHT = 1.0
+ASSOCIATION_SCALE = 2.0
+# A family of packages named after a candidate ("pytest-*", "@jest/*") marks what people
+# build on, which downloads alone do not (transitive helpers like `ms` top those).
+REACH_WEIGHT = 0.15
+NAME_REFERENCE_WEIGHT = 1.0
+SUMMARY_REFERENCE_WEIGHT = 0.5
 
 MATCH_EXACT = "exact"
 MATCH_PACKAGE = "package"
@@ -124,6 +160,21 @@ class Resolver:
             [FieldSpec(weight=1.0, b=0.3), FieldSpec(weight=1.0, b=0.5)],
         )
         self._prior = np.asarray([_prior(c) for c in self.candidates], dtype=np.float32)
+        self._ref_source, self._ref_target, self._ref_weight = _references(self.candidates)
+        referrers = np.bincount(
+            self._ref_target, weights=self._ref_weight, minlength=len(self.candidates)
+        )
+        self._ref_norm = (1.0 / np.sqrt(np.maximum(referrers, 1.0)))[self._ref_target].astype(
+            np.float32
+        )
+        family = np.log1p(
+            np.bincount(
+                self._ref_target,
+                weights=self._ref_weight >= NAME_REFERENCE_WEIGHT,
+                minlength=len(self.candidates),
+            )
+        )
+        self._reach = (family / max(float(family.max(initial=0.0)), 1.0)).astype(np.float32)
         self._registry = np.asarray([c.registry for c in self.candidates])
 
     def resolve(self, library_name: str, query: str = "", limit: int = 10) -> list[Match]:
@@ -183,54 +234,104 @@ class Resolver:
         return ranked[: max(limit, 1)]
 
     def _describe(self, text: str, registry_hint: str = "") -> list[tuple[int, float]]:
-        """Candidates whose name or summary covers the query's words, with that share (0..1).
+        """Candidates that the words describe, with how well (0..1), best first.
 
-        The share is IDF-weighted; a word naming the ecosystem ("python", "npm") is covered by
-        a package of that registry. Generic words ("library", "package") are left out.
+        Two kinds of evidence: a candidate's own name and summary covering the words (IDF-
+        weighted share, and BM25 for how central they are), and other packages that cover the
+        words and name the candidate ("pytest-xdist: pytest plugin for distributed testing"
+        speaks for pytest). Ecosystem words ("python", "typescript") and generic ones
+        ("library") are not matched as text: the registry hint stands for the former.
         """
         words = [w for w in text.split() if w.lower() not in _GENERIC_WORDS] or text.split()
-        terms = query_terms(" ".join(words))
+        content = [w for w in words if compact(w) not in _ECOSYSTEM_WORDS] or words
+        terms = query_terms(" ".join(content))
         if not terms:
             return []
         index = self._descriptions
         coverage = np.zeros(index.doc_count, dtype=np.float32)
         total = 0.0
-        hint_words = {t for w in words if _registry_hint(w) for t in query_terms(w)}
         for term in terms:
             term_id = index.vocabulary.get(term)
-            idf = index.idf_of(term) if term_id is not None else 0.0
-            if term in hint_words and registry_hint:
-                # Weighted like a common word; matched by every package of the registry.
-                idf = idf or 1.0
-                covered = self._registry == registry_hint
-                if term_id is not None:
-                    covered = covered.copy()
-                    covered[index.doc_ids[index.indptr[term_id] : index.indptr[term_id + 1]]] = True
-                coverage[covered] += idf
-                total += idf
-                continue
             if term_id is None:
                 # An unknown word still counts against every candidate.
                 total += math.log1p(index.doc_count)
                 continue
+            idf = index.idf_of(term)
             coverage[index.doc_ids[index.indptr[term_id] : index.indptr[term_id + 1]]] += idf
             total += idf
         if total <= 0:
             return []
         coverage /= total
-        # Only candidates matching a word beyond the ecosystem one are descriptions of it.
-        lexical = index.score({t: w for t, w in terms.items() if t not in hint_words})
-        coverage[lexical <= 0] = 0.0
+        lexical = index.score(terms)
         # Coverage says whether the words are there, BM25 how central they are to the summary.
         top = float(lexical.max()) or 1.0
-        coverage *= DESCRIPTION_MATCH_WEIGHT * (0.5 + 0.5 * lexical / top)
-        count = min(20, int((coverage > 0).sum()))
+        own = coverage * (CENTRALITY_FLOOR + (1.0 - CENTRALITY_FLOOR) * lexical / top)
+        if registry_hint:
+            own[(self._registry != registry_hint) & (self._registry != "")] *= OFF_REGISTRY_FACTOR
+        votes = np.bincount(
+            self._ref_target,
+            weights=own[self._ref_source] ** 2 * self._ref_weight * self._ref_norm,
+            minlength=index.doc_count,
+        ).astype(np.float32)
+        # A package named by a query word is matched by that word, not spoken for by others.
+        for word in words:
+            for position in self._exact.get(compact(word), ()):
+                votes[position] = 0.0
+            for position in self._package.get(compact(word), ()):
+                votes[position] = 0.0
+        # Either kind of evidence can carry a candidate; both together carry it further.
+        spoken_for = ASSOCIATION_WEIGHT * (1.0 - np.exp(-votes / ASSOCIATION_SCALE))
+        relevance = 1.0 - (1.0 - own) * (1.0 - spoken_for)
+        count = min(20, int((relevance > 0).sum()))
         if count == 0:
             return []
-        ranking = coverage + DESCRIPTION_PRIOR_WEIGHT * self._prior
-        best = np.argpartition(-np.where(coverage > 0, ranking, -1.0), count - 1)[:count]
+        # What many packages build on is what a description most likely means.
+        relevance[relevance > 0] += REACH_WEIGHT * self._reach[relevance > 0]
+        ranking = relevance + DESCRIPTION_PRIOR_WEIGHT * self._prior
+        best = np.argpartition(-np.where(relevance > 0, ranking, -1.0), count - 1)[:count]
         best = best[np.argsort(-ranking[best], kind="stable")]
-        return [(int(p), float(coverage[p])) for p in best]
+        return [(int(p), DESCRIPTION_MATCH_WEIGHT * float(relevance[p])) for p in best]
+
+
+def _references(candidates: Sequence[Candidate]) -> tuple[IntArray, IntArray, FloatArray]:
+    """Edges (source, target, weight): the source package names the target.
+
+    By its own name ("pytest-cov", "@jest/core", "types-requests" name pytest, jest and
+    requests) or, more weakly, in its summary. Only within one registry.
+    """
+    owners: dict[tuple[str, str], list[int]] = {}
+    for position, candidate in enumerate(candidates):
+        for name in {n.lower() for n in candidate.names}:
+            owners.setdefault((candidate.registry, name), []).append(position)
+    edges: dict[tuple[int, int], float] = {}
+
+    def link(source: int, registry: str, name: str, weight: float) -> None:
+        if len(name) < 2 or name in STOPWORDS:
+            return
+        for target in owners.get((registry, name), ()):
+            if target != source and edges.get((source, target), 0.0) < weight:
+                edges[(source, target)] = weight
+
+    for position, candidate in enumerate(candidates):
+        registry = candidate.registry
+        for name in candidate.names:
+            for part in _name_parts(name.lower()):
+                link(position, registry, part, NAME_REFERENCE_WEIGHT)
+        for word in _MENTION.findall(candidate.description.lower()):
+            link(position, registry, word.rstrip("."), SUMMARY_REFERENCE_WEIGHT)
+    if not edges:
+        empty = np.zeros(0, dtype=np.int32)
+        return empty, empty, np.zeros(0, dtype=np.float32)
+    pairs = np.asarray(list(edges), dtype=np.int32)
+    return pairs[:, 0], pairs[:, 1], np.asarray(list(edges.values()), dtype=np.float32)
+
+
+def _name_parts(name: str) -> list[str]:
+    """Leading runs of a package name's segments: "@jest/core" -> jest, "pytest-asyncio-x" ->
+    pytest, pytest-asyncio. A family shares its first segments; last ones ("-cli", "-utils")
+    say what a package is, not whose it is."""
+    pieces = _NAME_SEPARATOR.split(name.lstrip("@"))
+    return ["".join(pieces[: 2 * last + 1]) for last in range(min(3, len(pieces) // 2))]
 
 
 def _variants(key: str) -> list[tuple[str, float]]:

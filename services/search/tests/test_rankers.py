@@ -121,3 +121,38 @@ def test_a_sections_code_is_kept_beside_two_prose_snippets_of_it() -> None:
     assert ranked[0] == best.snippet_id
     assert {p.snippet_id for p in prose} <= set(ranked)
     assert code.snippet_id in ranked
+
+
+# Matches part of the question below: it ranks under the prose about it, above mere page-mates.
+PARTLY = replace(
+    _part(74, "Server", "serving concurrent requests with workers", "docs/g.md"), kind="info"
+)
+
+
+def test_prose_brings_the_code_example_just_before_it_in_its_section() -> None:
+    # The example has none of the question's words: only the prose after it explains it.
+    example = _part(
+        70, "Async views", "@app.route('/data')\nasync def get_data(): ...", "docs/e.md"
+    )
+    prose = replace(
+        _part(
+            71, "Async views", "views written as coroutines serve concurrent requests", "docs/e.md"
+        ),
+        kind="info",
+    )
+    index = VersionIndex.build("b5", [example, prose, PARTLY, *FILLER])
+    ranked = [r.snippet.snippet_id for r in index.search("coroutine views concurrent requests")]
+    assert ranked[:3] == [prose.snippet_id, example.snippet_id, PARTLY.snippet_id]
+
+
+def test_code_of_another_section_is_not_brought_by_the_prose_after_it() -> None:
+    example = _part(72, "Setup", "@app.route('/data')\ndef get_data(): ...", "docs/f.md")
+    prose = replace(
+        _part(
+            73, "Async views", "views written as coroutines serve concurrent requests", "docs/f.md"
+        ),
+        kind="info",
+    )
+    index = VersionIndex.build("b6", [example, prose, PARTLY, *FILLER])
+    ranked = [r.snippet.snippet_id for r in index.search("coroutine views concurrent requests")]
+    assert ranked[:2] == [prose.snippet_id, PARTLY.snippet_id]

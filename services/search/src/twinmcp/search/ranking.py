@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 from twinmcp.search.lexical import FieldSpec, FloatArray, LexicalIndex, query_terms
-from twinmcp.search.snippets import SnippetRecord
+from twinmcp.search.snippets import KIND_CODE, SnippetRecord
 from twinmcp.search.tokenizer import plain_tokenize, word_pairs
 
 # Bump when the persisted layout or the way fields are tokenised changes: older blobs are then
@@ -65,6 +65,9 @@ class RankingParams:
     # pairs in the same order ("handshake timed out", "remote_addr"): phrase evidence that a
     # bag of words and a sentence vector both miss.
     phrase_weight: float = 0.3
+    # A chosen prose snippet brings the code block just before it in its section (see
+    # `VersionIndex._example_before`), ranked at this share of the prose's score.
+    example_share: float = 0.95
 
 
 DEFAULT_PARAMS = RankingParams()
@@ -283,10 +286,40 @@ class VersionIndex:
         # The best section is the likeliest answer; its later parts (the fix after the symptom,
         # the code after the prose) stay, while other sections are capped for diversity.
         best_section = self.snippets[int(order[0])].section_key if len(order) else ""
+        taken: set[int] = set()
+        # Examples waiting for their turn: (score, position), best first.
+        examples: list[tuple[float, int]] = []
+
+        def is_duplicate(position: int) -> bool:
+            if not chosen_positions:
+                return False
+            signatures = self.minhashes[chosen_positions]
+            similarity = (signatures == self.minhashes[position]).mean(axis=1)
+            return float(similarity.max()) >= params.duplicate_jaccard
+
+        def take(position: int, score: float) -> None:
+            snippet = self.snippets[position]
+            section = (snippet.section_key, snippet.kind)
+            document = int(self.document_of[position])
+            per_section[section] = per_section.get(section, 0) + 1
+            per_document[document] = per_document.get(document, 0) + 1
+            chosen.append(Ranked(snippet, score / top))
+            chosen_positions.append(position)
+            taken.add(position)
+
+        def take_examples_down_to(score: float) -> None:
+            while examples and examples[0][0] >= score:
+                example_score, example = examples.pop(0)
+                if example not in taken and not is_duplicate(example):
+                    take(example, example_score)
+
         for position in order.tolist():
             score = float(fused[position])
             if score <= 0:
                 break
+            take_examples_down_to(score)
+            if position in taken:
+                continue
             snippet = self.snippets[position]
             document = int(self.document_of[position])
             section = (snippet.section_key, snippet.kind)
@@ -297,16 +330,32 @@ class VersionIndex:
                 continue
             if per_document.get(document, 0) >= params.document_cap:
                 continue
-            if chosen_positions:
-                signatures = self.minhashes[chosen_positions]
-                similarity = (signatures == self.minhashes[position]).mean(axis=1)
-                if float(similarity.max()) >= params.duplicate_jaccard:
-                    continue
-            per_section[section] = per_section.get(section, 0) + 1
-            per_document[document] = per_document.get(document, 0) + 1
-            chosen.append(Ranked(snippet, score / top))
-            chosen_positions.append(position)
+            if is_duplicate(position):
+                continue
+            take(position, score)
+            example = self._example_before(position)
+            if example is not None and params.example_share > 0:
+                # It carries few of the question's words itself (its lead-in is its own
+                # description), so it ranks by the prose that talks about it.
+                examples.append((score * params.example_share, example))
+                examples.sort(key=lambda item: -item[0])
+        take_examples_down_to(0.0)
         return chosen
+
+    def _example_before(self, position: int) -> int | None:
+        """The code block that a prose snippet follows in the same section, if any.
+
+        Chunking puts the lead-in before a code block into the code snippet's description, so
+        the prose that comes after a block (the note on what the example shows, the "this
+        also works with...") ranks on its own while the example it refers to does not.
+        """
+        snippet = self.snippets[position]
+        if position == 0 or snippet.kind == KIND_CODE:
+            return None
+        previous = self.snippets[position - 1]
+        if previous.kind != KIND_CODE or previous.section_key != snippet.section_key:
+            return None
+        return position - 1
 
     def to_bytes(self) -> bytes:
         """A self-contained blob, stored at publish so replicas load without re-tokenising."""

@@ -109,7 +109,7 @@ def load_entries() -> list[CatalogEntry]:
     entries: list[CatalogEntry] = []
     for path in sorted(CATALOG_DIR.glob("*.tsv")):
         with path.open(newline="") as handle:
-            for row in csv.DictReader(handle, delimiter="\t"):
+            for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
                 entries.append(
                     CatalogEntry(
                         row["registry"],

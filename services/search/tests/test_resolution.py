@@ -41,7 +41,7 @@ def resolver() -> Resolver:
     entries = []
     for path in sorted(CATALOG_DIR.glob("*.tsv")):
         with path.open(newline="") as handle:
-            for row in csv.DictReader(handle, delimiter="\t"):
+            for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
                 entries.append(
                     CatalogEntry(
                         row["registry"],
@@ -183,3 +183,46 @@ def test_a_name_query_is_not_taken_over_by_the_family_that_names_it() -> None:
         ]
     )
     assert resolver.resolve("webkit orm")[0].candidate.library_id == "/pypi/webkit-orm"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("sklearn", "/pypi/scikit-learn"),  # "deprecated sklearn package, use scikit-learn..."
+        ("bs4", "/pypi/beautifulsoup4"),  # "Dummy package for Beautiful Soup (beautifulsoup4)"
+        ("lodahs", "/npm/lodash"),  # one transposition from lodash, more from lodash-es
+    ],
+)
+def test_stub_packages_and_transposed_letters_resolve_to_what_was_meant(
+    resolver: Resolver, name: str, expected: str
+) -> None:
+    assert resolver.resolve(name, query=name)[0].candidate.library_id == expected
+
+
+def test_a_stub_points_to_its_successor_only_when_that_package_exists() -> None:
+    resolver = Resolver(
+        [
+            Candidate("/pypi/oldkit", "oldkit", "Deprecated, use newkit instead", False, "pypi",
+                      ["oldkit"], 50),
+            Candidate("/pypi/newkit", "newkit", "Toolkit", False, "pypi", ["newkit"], 900),
+            Candidate("/pypi/gonekit", "gonekit", "Renamed to nowhere-kit", False, "pypi",
+                      ["gonekit"], 60),
+        ]
+    )  # fmt: skip
+    assert resolver.resolve("oldkit")[0].candidate.library_id == "/pypi/newkit"
+    assert resolver.resolve("gonekit")[0].candidate.library_id == "/pypi/gonekit"
+
+
+def test_a_documented_library_wins_over_a_catalog_entry_of_its_name_asked_in_any_case() -> None:
+    # Ingested from a folder: no package names, so it did not absorb the catalog entry. The
+    # agent repeats the name as the query; the entry's summary repeating it must not decide.
+    resolver = Resolver(
+        [
+            Candidate("/acme/fastkit", "fastkit", "", True, "", [], snippet_count=900),
+            Candidate("/pypi/fastkit", "fastkit", "FastKit framework, fast to code", False,
+                      "pypi", ["fastkit"], 67),
+        ]
+    )  # fmt: skip
+    for spelling in ("fastkit", "FastKit", "FASTKIT"):
+        top = resolver.resolve(spelling, query=spelling)[0].candidate
+        assert top.library_id == "/acme/fastkit", spelling

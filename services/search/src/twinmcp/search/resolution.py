@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 from twinmcp.search.lexical import FieldSpec, FloatArray, IntArray, LexicalIndex, query_terms
 from twinmcp.search.tokenizer import STOPWORDS
 
@@ -176,6 +177,7 @@ class Resolver:
         )
         self._reach = (family / max(float(family.max(initial=0.0)), 1.0)).astype(np.float32)
         self._registry = np.asarray([c.registry for c in self.candidates])
+        self._successor = _successors(self.candidates)
 
     def resolve(self, library_name: str, query: str = "", limit: int = 10) -> list[Match]:
         """The best candidates, best first."""
@@ -184,6 +186,7 @@ class Resolver:
         scores: dict[int, tuple[float, str]] = {}
 
         def offer(position: int, similarity: float, reason: str) -> None:
+            position = self._successor.get(position, position)
             current = scores.get(position)
             if current is None or similarity > current[0]:
                 scores[position] = (similarity, reason)
@@ -201,19 +204,24 @@ class Resolver:
                 for position in self._unversioned.get(variant, ()):
                     offer(position, 0.97 * weight, MATCH_PACKAGE)
             if not scores or len(key) >= 4:
-                for _choice, similarity, index in process.extract(
-                    key,
-                    self._choice_keys,
-                    scorer=fuzz.ratio,
-                    limit=15,
-                    score_cutoff=72,
+                # The fast indel ratio picks the near names; edit distance with transpositions
+                # then scores them: "lodahs" is one slip from "lodash" but two from "lodash-es",
+                # which the indel ratio scored higher.
+                for choice, _ratio, index in process.extract(
+                    key, self._choice_keys, scorer=fuzz.ratio, limit=30, score_cutoff=65
                 ):
-                    offer(int(self._choice_owner[index]), 0.9 * similarity / 100.0, MATCH_FUZZY)
+                    similarity = OSA.normalized_similarity(key, choice)
+                    if similarity >= 0.72:
+                        offer(int(self._choice_owner[index]), 0.9 * similarity, MATCH_FUZZY)
         words = len(name.split())
         registry_hint = _registry_hint(f"{library_name} {query}")
         is_description = words >= 2 or not scores
+        # For a one-word name the query adds evidence only with words beyond the name itself
+        # (an agent often repeats the name there); otherwise summaries that repeat their own
+        # name would outvote the documented library of that name.
+        extra = " ".join(w for w in query.split() if compact(w) not in {key, ""})
         described = self._describe(
-            f"{name} {query}".strip() if words >= 2 else query, registry_hint
+            f"{name} {query}".strip() if words >= 2 else extra, registry_hint
         )
         if is_description:
             # A spaced name ("fast api") and a description ("python http client") look alike:
@@ -324,6 +332,49 @@ def _references(candidates: Sequence[Candidate]) -> tuple[IntArray, IntArray, Fl
         return empty, empty, np.zeros(0, dtype=np.float32)
     pairs = np.asarray(list(edges), dtype=np.int32)
     return pairs[:, 0], pairs[:, 1], np.asarray(list(edges.values()), dtype=np.float32)
+
+
+_SUCCESSOR = re.compile(
+    r"\b(?:use|install)\s+[`'\"]?(?P<use>@?[a-z0-9][\w.@/-]*?)[`'\"]?\s+instead\b"
+    r"|\brenamed\s+to\s+[`'\"]?(?P<renamed>@?[a-z0-9][\w.@/-]*?)[`'\"]?(?:[\s.,;)]|$)"
+    r"|\bmoved\s+to\s+[`'\"]?(?P<moved>@?[a-z0-9][\w.@/-]*?)[`'\"]?(?:[\s.,;)]|$)"
+    r"|^dummy\s+package\s+for\s+(?:[^()]*\((?P<dummy_of>@?[a-z0-9][\w.@/-]*)\)"
+    r"|(?P<dummy>@?[a-z0-9][\w.@/-]*)\s*$)",
+    re.IGNORECASE,
+)
+
+
+def _successors(candidates: Sequence[Candidate]) -> dict[int, int]:
+    """Stub packages that point elsewhere ("deprecated sklearn package, use scikit-learn
+    instead", "Dummy package for Beautiful Soup (beautifulsoup4)", "Renamed to rehype"), to
+    the package they name in the same registry: asking for the stub means its successor."""
+    by_name: dict[tuple[str, str], int] = {}
+    for position, c in enumerate(candidates):
+        for name in c.names:
+            by_name.setdefault((c.registry, name.lower()), position)
+    successors: dict[int, int] = {}
+    for position, candidate in enumerate(candidates):
+        if candidate.is_documented or not candidate.description:
+            continue
+        found = _SUCCESSOR.search(candidate.description.strip())
+        if found is None:
+            continue
+        named = next(group for group in found.groups() if group).lower().rstrip(".")
+        target = None if named in STOPWORDS else by_name.get((candidate.registry, named))
+        if target is not None and target != position:
+            successors[position] = target
+    # A chain ends where it ends; a cycle is left alone.
+    for position in list(successors):
+        seen = {position}
+        target = successors[position]
+        while target in successors and target not in seen:
+            seen.add(target)
+            target = successors[target]
+        if target in seen:
+            del successors[position]
+        else:
+            successors[position] = target
+    return successors
 
 
 def _name_parts(name: str) -> list[str]:

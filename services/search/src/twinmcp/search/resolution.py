@@ -160,6 +160,12 @@ class Resolver:
             ],
             [FieldSpec(weight=1.0, b=0.3), FieldSpec(weight=1.0, b=0.5)],
         )
+        # Summaries alone: what a package says it does, for its votes (its name would vote
+        # for its own family: "web3-utils" is not evidence that web3 is a web framework).
+        self._summaries = LexicalIndex.build(
+            [[candidate.description] for candidate in self.candidates],
+            [FieldSpec(weight=1.0, b=0.5)],
+        )
         self._prior = np.asarray([_prior(c) for c in self.candidates], dtype=np.float32)
         self._ref_source, self._ref_target, self._ref_weight = _references(self.candidates)
         referrers = np.bincount(
@@ -256,29 +262,17 @@ class Resolver:
         if not terms:
             return []
         index = self._descriptions
-        coverage = np.zeros(index.doc_count, dtype=np.float32)
-        total = 0.0
-        for term in terms:
-            term_id = index.vocabulary.get(term)
-            if term_id is None:
-                # An unknown word still counts against every candidate.
-                total += math.log1p(index.doc_count)
-                continue
-            idf = index.idf_of(term)
-            coverage[index.doc_ids[index.indptr[term_id] : index.indptr[term_id + 1]]] += idf
-            total += idf
-        if total <= 0:
+        own = _covered(index, terms)
+        said = _covered(self._summaries, terms)
+        if own is None or said is None:
             return []
-        coverage /= total
-        lexical = index.score(terms)
-        # Coverage says whether the words are there, BM25 how central they are to the summary.
-        top = float(lexical.max()) or 1.0
-        own = coverage * (CENTRALITY_FLOOR + (1.0 - CENTRALITY_FLOOR) * lexical / top)
         if registry_hint:
-            own[(self._registry != registry_hint) & (self._registry != "")] *= OFF_REGISTRY_FACTOR
+            off = (self._registry != registry_hint) & (self._registry != "")
+            own[off] *= OFF_REGISTRY_FACTOR
+            said[off] *= OFF_REGISTRY_FACTOR
         votes = np.bincount(
             self._ref_target,
-            weights=own[self._ref_source] ** 2 * self._ref_weight * self._ref_norm,
+            weights=said[self._ref_source] ** 2 * self._ref_weight * self._ref_norm,
             minlength=index.doc_count,
         ).astype(np.float32)
         # A package named by a query word is matched by that word, not spoken for by others.
@@ -299,6 +293,29 @@ class Resolver:
         best = np.argpartition(-np.where(relevance > 0, ranking, -1.0), count - 1)[:count]
         best = best[np.argsort(-ranking[best], kind="stable")]
         return [(int(p), DESCRIPTION_MATCH_WEIGHT * float(relevance[p])) for p in best]
+
+
+def _covered(index: LexicalIndex, terms: dict[str, float]) -> FloatArray | None:
+    """0..1 per document: the IDF-weighted share of the words it holds, times how central
+    they are to it (BM25 relative to the best); None when no word carries weight."""
+    coverage = np.zeros(index.doc_count, dtype=np.float32)
+    total = 0.0
+    for term in terms:
+        term_id = index.vocabulary.get(term)
+        if term_id is None:
+            # An unknown word still counts against every candidate.
+            total += math.log1p(index.doc_count)
+            continue
+        idf = index.idf_of(term)
+        coverage[index.doc_ids[index.indptr[term_id] : index.indptr[term_id + 1]]] += idf
+        total += idf
+    if total <= 0:
+        return None
+    coverage /= total
+    lexical = index.score(terms)
+    top = float(lexical.max()) or 1.0
+    covered: FloatArray = coverage * (CENTRALITY_FLOOR + (1.0 - CENTRALITY_FLOOR) * lexical / top)
+    return covered
 
 
 def _references(candidates: Sequence[Candidate]) -> tuple[IntArray, IntArray, FloatArray]:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 import orjson
+from twinmcp.runtime.heap import build_long_lived
 from twinmcp.search.cache import AnswerCache, answer_key
 from twinmcp.search.changes import EVERY_LIBRARY, ChangeFeed
 from twinmcp.search.errors import (
@@ -371,6 +372,7 @@ class SearchDomain:
             )
         with_ids = snippets
         index = await asyncio.to_thread(
+            build_long_lived,
             VersionIndex.build,
             build_id,
             with_ids,
@@ -530,12 +532,13 @@ class SearchDomain:
                 return index
             started = time.perf_counter()
             blob = await self.store.load_index_blob(build_id)
-            index = VersionIndex.from_bytes(blob) if blob else None
+            index = build_long_lived(VersionIndex.from_bytes, blob) if blob else None
             if index is None:
                 # Written by an older format: rebuild from the rows and store it again.
                 snippets, matrix = await self.store.build_snippets(build_id)
                 build = await self.store.build(build_id)
                 index = await asyncio.to_thread(
+                    build_long_lived,
                     VersionIndex.build,
                     build_id,
                     snippets,
@@ -578,7 +581,9 @@ class SearchDomain:
             if self._resolver is None or generation != self._resolver_generation:
                 libraries = await self.store.all_libraries()
                 entries = await self.store.catalog_entries()
-                self._resolver = await asyncio.to_thread(build_resolver, libraries, entries)
+                self._resolver = await asyncio.to_thread(
+                    build_long_lived, build_resolver, libraries, entries
+                )
                 self._resolver_generation = generation
             self._resolver_checked = time.monotonic()
             return self._resolver

@@ -1,0 +1,34 @@
+"""Building large, long-lived structures without garbage-collector pauses in the middle.
+
+A search index or a 30,000-entry resolution index is hundreds of thousands of objects that
+live until replaced. Allocating them lets the cyclic collector run a full collection over the
+whole heap midway (measured: one load of a 5,000-snippet index took 330 ms instead of 20 ms),
+and every later full collection scans them again. So the build runs with the collector off,
+and what is alive afterwards moves to the permanent generation (`gc.freeze`), which later
+collections skip. Reference counting still frees a replaced index at once; only cyclic garbage
+alive at the moment of freezing would stay, and builds are rare (a publish, a cold load).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def build_long_lived(build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`build(*args, **kwargs)` with the collector paused, then the survivors frozen."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return build(*args, **kwargs)
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.freeze()
+
+
+__all__ = ["build_long_lived"]

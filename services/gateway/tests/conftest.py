@@ -46,6 +46,7 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
     authenticate_calls: int = 0
     has_batch_checks: bool = True  # False: an auth service from before BatchCheckRateLimits
     batch_sizes: list[int] = field(default_factory=list)
+    batch_calls: int = 0
     api_keys: dict[str, auth_pb2.ApiKey] = field(default_factory=dict)
     sign_in_states: set[str] = field(default_factory=set)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -88,6 +89,7 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
         )
 
     async def BatchCheckRateLimits(self, request: Any, context: Any) -> Any:
+        self.batch_calls += 1
         if not self.has_batch_checks:
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
         self.batch_sizes.append(len(request.checks))

@@ -210,6 +210,7 @@ async def test_against_an_auth_service_without_batch_checks_each_call_is_checked
     assert [r.allowed for r in replies] == [False] * 4
     assert stack.auth.counts == {"key:old": 8}
     assert stack.auth.batch_sizes == []
+    assert stack.auth.batch_calls == 1  # asked once; after UNIMPLEMENTED, checks go one by one
 
 
 async def test_listing_tools_costs_nothing_but_shows_the_budget(stack: Stack) -> None:

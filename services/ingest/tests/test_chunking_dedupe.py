@@ -110,3 +110,22 @@ def test_every_snippet_of_a_real_page_stays_within_a_readable_size() -> None:
     info = [d for d in drafts if d.kind == "info"]
     assert info and all(d.tokens <= 600 for d in info)
     assert all(d.content.strip() for d in drafts)
+
+
+def test_a_heading_repeated_on_its_page_is_titled_with_its_parent(tmp_path: Path) -> None:
+    (tmp_path / "faq.md").write_text(
+        "# FAQ\n\n## Calling a command from Python\n\nIt exits with a usage error.\n\n"
+        "### Answer\n\nKeep a plain function and wrap it in a thin command.\n\n"
+        "## Colors on Windows\n\nNo colors appear in the console.\n\n"
+        "### Answer\n\nInstall colorama so that the styles are translated.\n\n"
+        "## Installing\n\n### Requirements\n\nPython 3.10 or newer is required to run it.\n",
+        encoding="utf-8",
+    )
+    titles = [d.title for d in parse_document(tmp_path, "faq.md")]
+    assert titles == [
+        "FAQ > Calling a command from Python",
+        "FAQ > Calling a command from Python > Answer",
+        "FAQ > Colors on Windows",
+        "FAQ > Colors on Windows > Answer",
+        "FAQ > Requirements",
+    ]

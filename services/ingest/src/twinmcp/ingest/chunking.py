@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -126,6 +127,8 @@ class _Chunker:
         self.options = options
         self.drafts: list[SnippetDraft] = []
         self.page_title = plain_heading(document.title) or _title_from_path(path)
+        headings = Counter(b.text for b in document.blocks if b.kind == "heading")
+        self.repeated_headings = {text for text, count in headings.items() if count > 1}
 
     def _breadcrumb(self, stack: list[Block]) -> tuple[str, ...]:
         crumbs = [self.page_title]
@@ -134,10 +137,12 @@ class _Chunker:
                 crumbs.append(heading.text)
         return tuple(crumbs)
 
-    @staticmethod
-    def _title(breadcrumb: tuple[str, ...]) -> str:
+    def _title(self, breadcrumb: tuple[str, ...]) -> str:
         if len(breadcrumb) == 1:
             return breadcrumb[0]
+        if len(breadcrumb) > 2 and breadcrumb[-1] in self.repeated_headings:
+            # "Answer", "Example" under several headings of one page: the parent says which.
+            return f"{breadcrumb[0]} > {breadcrumb[-2]} > {breadcrumb[-1]}"
         return f"{breadcrumb[0]} > {breadcrumb[-1]}"
 
     def _emit(

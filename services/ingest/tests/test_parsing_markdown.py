@@ -224,3 +224,45 @@ def test_code_annotations_stay_with_their_code() -> None:
     first = next(d for d in drafts if d.kind == "code" and "def is_even" in d.content)
     assert "# (1)!" not in first.content
     assert "return the validated value" in first.description.split("```")[-1]
+
+
+def test_myst_directives_read_as_sphinx_renders_them(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "m.md",
+        "# Types\n\n(choice-type)=\n\n## Choice\n\nUse the {class}`Choice` type, see "
+        "{ref}`the ranges <ranges>`.\n\nThe path `/items/{item_id}` has a parameter `item_id`.\n\n"
+        "```{eval-rst}\n.. theme:example::\n\n    @click.command()\n"
+        "    @click.option('--kind', type=click.Choice(['a', 'b']))\n    def run(kind):\n"
+        "        click.echo(kind)\n```\n\n"
+        '```{code-block} toml\n:caption: pyproject.toml\n\n[project]\nname = "demo"\n```\n\n'
+        ":::{note}\nChoices are case sensitive.\n:::\n\n"
+        "```{versionchanged} 8.2\nEnums are accepted.\n```\n\n"
+        "```{toctree}\n:hidden:\n\nother\n```\n",
+    )
+    drafts = parse_document(tmp_path, "m.md")
+    text = _everything(drafts)
+    for noise in ("{class}", "{ref}", "(choice-type)=", "```", ":::", "{note}", "toctree"):
+        assert noise not in text
+    assert "Use the `Choice` type, see the ranges." in text
+    assert "The path `/items/{item_id}` has a parameter `item_id`." in text
+    assert "**Note**" in text and "Choices are case sensitive." in text
+    assert "*Changed in version 8.2.*" in text and "Enums are accepted." in text
+    code = {d.language: d for d in drafts if d.kind == "code"}
+    assert set(code) == {"python", "toml"}
+    assert code["python"].content.startswith("@click.command()")
+    assert "type=click.Choice(['a', 'b'])" in code["python"].content
+    assert code["toml"].content == '[project]\nname = "demo"'
+    assert "File: pyproject.toml" in code["toml"].description
+
+
+def test_myst_include_brings_the_marked_part_of_the_readme(tmp_path: Path) -> None:
+    _write(tmp_path, "README.md", "# Demo\n\nBadges\n<!-- begin -->\nDemo logs fast.\n")
+    _write(
+        tmp_path,
+        "docs/index.md",
+        "# Demo\n\n```{include} ../README.md\n:start-after: <!-- begin -->\n```\n",
+    )
+    text = _everything(parse_document(tmp_path, "docs/index.md"))
+    assert "Demo logs fast." in text
+    assert "Badges" not in text and "{include}" not in text

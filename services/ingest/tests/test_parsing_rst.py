@@ -132,3 +132,24 @@ def test_section_levels_follow_the_order_adornments_appear(tmp_path: Path) -> No
         ("Title", "Second"),
     ]
     assert [d.anchor for d in drafts] == ["title", "first", "deeper", "second"]
+
+
+def test_an_unknown_directive_keeps_a_python_body_as_code_and_prose_as_prose(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        "u.rst",
+        "Usage\n=====\n\n.. theme:example::\n\n    import click\n\n    @click.command()\n"
+        "    def hello():\n        click.echo('Hello')\n\n"
+        ".. theme:aside::\n\n    Commands can be nested in groups.\n\n"
+        ".. theme:list::\n\n    - item\n",
+    )
+    drafts = parse_document(tmp_path, "u.rst")
+    code = [d for d in drafts if d.kind == "code"]
+    assert len(code) == 1
+    assert code[0].language == "python"
+    assert code[0].content.startswith("import click\n\n@click.command()")
+    assert "Commands" not in code[0].content and "- item" not in code[0].content
+    text = _everything(drafts)
+    assert "Commands can be nested in groups." in text and "- item" in text

@@ -7,7 +7,8 @@ import re
 from bs4 import BeautifulSoup, Tag
 from markdownify import MarkdownConverter
 from twinmcp.ingest.parsing import ParsedDocument
-from twinmcp.ingest.parsing.markdown import normalise_language, parse_markdown
+from twinmcp.ingest.parsing.includes import normalise_language
+from twinmcp.ingest.parsing.markdown import parse_markdown
 
 CHROME_TAGS = (
     "script",

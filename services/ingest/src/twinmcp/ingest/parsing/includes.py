@@ -56,6 +56,52 @@ LANGUAGE_BY_EXTENSION = {
 }
 
 
+LANGUAGE_ALIASES = {
+    "py": "python",
+    "py3": "python",
+    "python3": "python",
+    "pycon": "python",
+    "ipython": "python",
+    "ipython3": "python",
+    "sh": "bash",
+    "shell": "bash",
+    "zsh": "bash",
+    "shell-session": "console",
+    "shellsession": "console",
+    "js": "javascript",
+    "node": "javascript",
+    "ts": "typescript",
+    "yml": "yaml",
+    "md": "markdown",
+    "txt": "text",
+    "plaintext": "text",
+    "plain": "text",
+    "none": "text",
+    "jinja2": "jinja",
+    "html+jinja": "jinja",
+    "htmldjango": "jinja",
+    "ps1": "powershell",
+    "pwsh": "powershell",
+    "dosbatch": "batch",
+    "cmd": "batch",
+    "golang": "go",
+    "rs": "rust",
+    "rb": "ruby",
+    "c++": "cpp",
+    "cs": "csharp",
+    "kt": "kotlin",
+    "docker": "dockerfile",
+}
+
+
+def normalise_language(raw: str) -> str:
+    lang = raw.strip().lstrip("{").lstrip(".").split()[0] if raw.strip() else ""
+    lang = lang.strip("{}.,").lower()
+    if "=" in lang:
+        return ""
+    return LANGUAGE_ALIASES.get(lang, lang)
+
+
 def language_for(path: str) -> str:
     name = PurePosixPath(path).name.lower()
     if name == "dockerfile":

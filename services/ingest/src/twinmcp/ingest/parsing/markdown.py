@@ -14,50 +14,25 @@ from twinmcp.ingest.parsing.includes import (
     MAX_INCLUDE_DEPTH,
     Included,
     IncludeResolver,
+    between_markers,
     language_for,
     missing_note,
+    normalise_language,
     parse_line_numbers,
     pick_lines,
     select_line_ranges,
     snippet_section,
     strip_section_markers,
 )
-
-LANGUAGE_ALIASES = {
-    "py": "python",
-    "py3": "python",
-    "python3": "python",
-    "pycon": "python",
-    "ipython": "python",
-    "sh": "bash",
-    "shell": "bash",
-    "zsh": "bash",
-    "shell-session": "console",
-    "shellsession": "console",
-    "js": "javascript",
-    "node": "javascript",
-    "ts": "typescript",
-    "yml": "yaml",
-    "md": "markdown",
-    "txt": "text",
-    "plaintext": "text",
-    "plain": "text",
-    "none": "text",
-    "jinja2": "jinja",
-    "html+jinja": "jinja",
-    "htmldjango": "jinja",
-    "ps1": "powershell",
-    "pwsh": "powershell",
-    "dosbatch": "batch",
-    "cmd": "batch",
-    "golang": "go",
-    "rs": "rust",
-    "rb": "ruby",
-    "c++": "cpp",
-    "cs": "csharp",
-    "kt": "kotlin",
-    "docker": "dockerfile",
-}
+from twinmcp.ingest.parsing.rst import (
+    ADMONITIONS,
+    AUTODOC,
+    CODE_DIRECTIVES,
+    DROPPED,
+    VERSION_NOTES,
+    parse_rst,
+    role_text,
+)
 
 _FENCE_OPEN = re.compile(r"^(\s*)(`{3,}|~{3,})\s*(.*)$")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
@@ -74,6 +49,13 @@ _BLOCK_OPEN = re.compile(r"^(\s*)(/{3,})\s*([\w-]+)\s*(?:\|\s*(.*?))?\s*$")
 _BLOCK_CLOSE = re.compile(r"^(\s*)(/{3,})\s*$")
 _BLOCK_OPTION = re.compile(r"^\s{2,}[\w-]+:\s")
 _AUTODOC_STUB = re.compile(r"^(\s*):::\s+([\w.:-]+)\s*$")
+# MyST (Sphinx Markdown): ```{directive} argument / :::{directive} ... ::: with :option: lines.
+_MYST_DIRECTIVE = re.compile(r"^(\s*)(`{3,}|~{3,}|:{3,})\{([A-Za-z][\w:.-]*)\}\s*(.*?)\s*$")
+# A role starts a word: `/items/{item_id}` inside a code span is not one.
+_MYST_ROLE = re.compile(r"(?<![^\s(\[\"'*_])\{([A-Za-z][\w:.+-]*)\}`([^`]+)`")
+_MYST_TARGET = re.compile(r"^\s*\([^()\s][^()]*\)=\s*$")
+# Directives whose body is reStructuredText or code, not Markdown: the rst parser reads them.
+_MYST_AS_RST = CODE_DIRECTIVES | AUTODOC | {"literalinclude", "testcode", "testoutput"}
 _ESM = re.compile(r"^(import\s+(?:[\w*{}\s,]+\s+from\s+)?['\"]|import\s*\{|export\s+)")
 _TAG_ONLY_LINE = re.compile(r"^\s*(?:</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>\s*)+$")
 _TAG_OPEN_UNCLOSED = re.compile(r"^\s*<[A-Za-z][\w.:-]*(?:\s[^<>]*)?$")
@@ -104,14 +86,6 @@ _CODE_TITLE = re.compile(r"title\[\"?([^\"\]]*)\"?\]")
 _INFO_ATTR = re.compile(r"([\w-]+)=(?:\"([^\"]*)\"|'([^']*)'|(\S+))")
 
 
-def normalise_language(raw: str) -> str:
-    lang = raw.strip().lstrip("{").lstrip(".").split()[0] if raw.strip() else ""
-    lang = lang.strip("{}.,").lower()
-    if "=" in lang:
-        return ""
-    return LANGUAGE_ALIASES.get(lang, lang)
-
-
 def slugify_markdown(text: str) -> str:
     """The id Python-Markdown's toc extension (MkDocs) gives a heading."""
     value = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
@@ -128,6 +102,8 @@ def slugify_github(text: str) -> str:
 
 def clean_inline(text: str) -> str:
     """Markup an agent does not need: links' targets, images, attribute lists, HTML tags, macros."""
+    if "}`" in text:
+        text = _MYST_ROLE.sub(lambda m: role_text(m.group(1).split(":")[-1], m.group(2)), text)
     if "[" in text:
         text = _IMAGE.sub("", text)
         text = _LINK.sub(r"\1", text)
@@ -235,6 +211,10 @@ class _Expander:
                     out.append(line)
                 i += 1
                 continue
+            directive = _MYST_DIRECTIVE.match(line) if "{" in line else None
+            if directive:
+                i = self._myst_directive(lines, i, directive, page_path, depth, out)
+                continue
             opened = _FENCE_OPEN.match(line)
             if opened and not (opened.group(2)[0] == "`" and "`" in opened.group(3)):
                 fence = (opened.group(2)[0], len(opened.group(2)))
@@ -250,6 +230,10 @@ class _Expander:
                 i += 1
                 continue
             first = stripped[0]
+            if first == "(" and _MYST_TARGET.match(line):
+                # A MyST cross-reference target, `(label)=`: nothing to read.
+                i += 1
+                continue
             if first == "{":
                 if stripped.startswith("{*"):
                     match = _FASTAPI_INCLUDE.match(line)
@@ -336,6 +320,73 @@ class _Expander:
             out.append(line)
             i += 1
         return out
+
+    def _myst_directive(
+        self,
+        lines: list[str],
+        i: int,
+        match: re.Match[str],
+        page_path: str,
+        depth: int,
+        out: list[str],
+    ) -> int:
+        """A MyST directive fence read as Sphinx would render it; returns the next line."""
+        indent, marker, name, argument = match.groups()
+        char, count = marker[0], len(marker)
+        j = i + 1
+        body: list[str] = []
+        while j < len(lines):
+            stripped = lines[j].strip()
+            if len(stripped) >= count and stripped == char * len(stripped):
+                break
+            body.append(lines[j])
+            j += 1
+        body = _dedent(body)
+        options, body = _myst_options(body)
+        short = name.split(":")[-1].lower()
+        if (
+            short == "eval-rst"
+            or short in _MYST_AS_RST
+            or (short == "include" and ("literal" in options or "code" in options))
+        ):
+            rst = body if short == "eval-rst" else _as_rst_directive(name, argument, options, body)
+            blocks = parse_rst("\n".join(rst), page_path, self.resolver).blocks
+            out.extend(_blocks_as_lines(blocks, indent))
+        elif short == "include":
+            out.extend(self._myst_include(indent, argument, options, page_path, depth))
+        elif short in DROPPED:
+            pass
+        else:
+            if short in VERSION_NOTES:
+                version, _, rest = argument.partition(" ")
+                lead = f"*{VERSION_NOTES[short]} {version}.*"
+                out.extend(["", indent + " ".join(p for p in (lead, rest) if p), ""])
+            elif short in ADMONITIONS or argument:
+                title = ADMONITIONS.get(short, argument)
+                if short == "seealso" and argument:
+                    body = [argument, "", *body]
+                out.extend(["", f"{indent}**{title}**", ""])
+            # Nesting, not an include: each level is shorter than the last, so it ends.
+            nested = self.expand(body, page_path, depth)
+            out.extend(indent + line if line else "" for line in nested)
+            out.append("")
+        return j + 1
+
+    def _myst_include(
+        self, indent: str, ref: str, options: dict[str, str], page_path: str, depth: int
+    ) -> list[str]:
+        found = self._read(page_path, ref)
+        if isinstance(found, str):
+            return ["", indent + missing_note(found), ""]
+        if depth >= MAX_INCLUDE_DEPTH:
+            return ["", indent + missing_note(f"{ref} is nested too deeply"), ""]
+        text = between_markers(found.text, options.get("start-after"), options.get("end-before"))
+        if not found.path.endswith((".md", ".markdown", ".mdx")):
+            return ["", *_fence_lines(indent, text, language_for(found.path), found.path), ""]
+        return [
+            indent + line if line else ""
+            for line in self.expand(text.split("\n"), found.path, depth + 1)
+        ]
 
     @staticmethod
     def _title(match: re.Match[str]) -> str:
@@ -508,6 +559,66 @@ class _Expander:
                     ]
                 )
         return i
+
+
+def _myst_options(body: list[str]) -> tuple[dict[str, str], list[str]]:
+    """A MyST directive's options (`:key: value` lines or a `---` YAML block) and its body."""
+    options: dict[str, str] = {}
+    k = 0
+    if body and body[0].strip() == "---":
+        end = next((n for n in range(1, len(body)) if body[n].strip() == "---"), None)
+        if end is not None:
+            try:
+                data = yaml.safe_load("\n".join(body[1:end]))
+            except yaml.YAMLError:
+                data = None
+            if isinstance(data, dict):
+                options = {str(key): "" if v is None else str(v) for key, v in data.items()}
+            k = end + 1
+    else:
+        while k < len(body):
+            option = re.match(r"^:([\w-]+):(?:\s+(.*))?$", body[k].strip())
+            if not option:
+                break
+            options[option.group(1)] = (option.group(2) or "").strip()
+            k += 1
+    rest = body[k:]
+    while rest and not rest[0].strip():
+        rest = rest[1:]
+    return options, rest
+
+
+def _as_rst_directive(
+    name: str, argument: str, options: dict[str, str], body: list[str]
+) -> list[str]:
+    head = f".. {name}::" + (f" {argument}" if argument else "")
+    return [
+        head,
+        *(f"   :{key}: {value}".rstrip() for key, value in options.items()),
+        "",
+        *("   " + line if line.strip() else "" for line in body),
+    ]
+
+
+def _blocks_as_lines(blocks: list[Block], indent: str) -> list[str]:
+    """Blocks of embedded reStructuredText written back as Markdown lines."""
+    out: list[str] = []
+    for block in blocks:
+        if block.kind == "code":
+            out.extend(
+                [
+                    "",
+                    *_fence_lines(
+                        indent, block.text, block.language, block.included_from, block.caption
+                    ),
+                    "",
+                ]
+            )
+        elif block.kind == "heading":
+            out.extend(["", f"{indent}**{block.text}**", ""])
+        else:
+            out.extend(["", *(indent + line for line in block.text.split("\n")), ""])
+    return out
 
 
 def _dedent(lines: list[str]) -> list[str]:

@@ -7,8 +7,8 @@ from typing import Any
 
 from twinmcp.ingest.documents import DocumentError
 from twinmcp.ingest.parsing import ParsedDocument
-from twinmcp.ingest.parsing.includes import IncludeResolver
-from twinmcp.ingest.parsing.markdown import normalise_language, parse_markdown
+from twinmcp.ingest.parsing.includes import IncludeResolver, normalise_language
+from twinmcp.ingest.parsing.markdown import parse_markdown
 
 MAX_OUTPUT_LINES = 12
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import unicodedata
 from pathlib import PurePosixPath
@@ -14,10 +15,10 @@ from twinmcp.ingest.parsing.includes import (
     dedent_block,
     language_for,
     missing_note,
+    normalise_language,
     python_object,
     select_line_ranges,
 )
-from twinmcp.ingest.parsing.markdown import normalise_language
 
 _ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1+\s*$")
 _DIRECTIVE = re.compile(r"^(\s*)\.\.\s+([\w:.-]+)::(?:\s+(.*))?$")
@@ -144,8 +145,8 @@ def slugify_sphinx(text: str) -> str:
     return value.strip("-")
 
 
-def _role(match: re.Match[str]) -> str:
-    name, target = match.group(1), match.group(2)
+def role_text(name: str, target: str) -> str:
+    """How a Sphinx role reads: code names in backticks, references as their link text."""
     explicit = re.match(r"^(.*?)\s*<([^<>]+)>$", target, re.DOTALL)
     if explicit and explicit.group(1):
         text = explicit.group(1)
@@ -164,11 +165,45 @@ def _role(match: re.Match[str]) -> str:
 def clean_rst_inline(text: str) -> str:
     if "`" not in text and "|" not in text:
         return text
-    text = _ROLE.sub(_role, text)
+    text = _ROLE.sub(lambda m: role_text(m.group(1), m.group(2)), text)
     text = _LITERAL.sub(r"`\1`", text)
     text = _LINK.sub(r"\1", text)
     text = _REF.sub(lambda m: m.group(1) if " " in m.group(1) else f"`{m.group(1)}`", text)
     return text
+
+
+_PROGRAM_NODES = (
+    ast.Call,
+    ast.Assign,
+    ast.AnnAssign,
+    ast.AugAssign,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Import,
+    ast.ImportFrom,
+    ast.With,
+    ast.AsyncWith,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.Try,
+)
+
+
+def is_python_code(text: str) -> bool:
+    """Whether `text` is a Python program rather than prose.
+
+    A sentence rarely parses; a parsed body must also do something (a call, an assignment, a
+    definition, an import...) so that a lone word or a bullet such as "- item" stays prose.
+    """
+    if not text.strip():
+        return False
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(node, _PROGRAM_NODES) for node in ast.walk(tree))
 
 
 def _indent_of(line: str) -> int:
@@ -354,6 +389,10 @@ class _RstParser:
             if argument:
                 self.blocks.append(Block("prose", f"**{clean_rst_inline(argument)}**"))
             self._nested(body)
+        elif is_python_code(body):
+            # A directive this parser does not know whose body is a program (a theme's
+            # `click:example`, `jupyter-execute`): read as prose, its code would be lost.
+            self._code(body, "python")
         else:
             self._nested(body)
         return end

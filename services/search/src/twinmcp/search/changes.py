@@ -73,8 +73,10 @@ class ChangeFeed:
         try:
             await self._redis().publish(self._channel, message)  # type: ignore[attr-defined]
         except (RedisError, OSError) as exc:
-            # Other replicas may not hear of it: nobody may rely on completeness until the
-            # channel works again, so every watch ends and restarts from a fresh sync.
+            # Other replicas may not hear of it: nobody watching this replica may rely on
+            # completeness until the channel works again, so its watches end and restart from
+            # a fresh sync. (A replica that still hears Redis while this one cannot reach it
+            # keeps vouching; the gateways' entry age limit bounds that split.)
             logger.warning("could not announce a change of %s: %s", library_id or "*", exc)
             self._resubscribe()
 
@@ -180,6 +182,8 @@ class ChangeFeed:
                             self._heard(message.get("data", b""))
             except (RedisError, OSError) as exc:
                 logger.debug("library change channel failed: %s", exc)
+            except Exception:  # the listener must outlive anything unforeseen
+                logger.exception("library change channel failed unexpectedly")
             finally:
                 self._set_subscribed(False)
                 await client.aclose()

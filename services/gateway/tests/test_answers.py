@@ -154,3 +154,28 @@ async def test_an_incomplete_feed_keeps_nothing(stack: Stack) -> None:
     assert await _context(stack) == 1
     assert await _context(stack) == 2
     assert not _answers(stack).is_live
+
+
+async def test_an_unforeseen_error_in_the_watch_stops_keeping_and_watches_again() -> None:
+    from twinmcp.gateway.answers import follow_changes
+
+    answers = EdgeAnswers(1 << 20)
+    calls = 0
+
+    async def watch(request: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        yield search_pb2.LibraryChange(is_sync=True, is_complete=True)
+        if calls == 1:
+            raise RuntimeError("a bug in a future grpc")
+        await asyncio.sleep(3600)
+
+    def call(request: Any) -> Any:
+        return watch(request)
+
+    following = asyncio.create_task(follow_changes(call, answers, first_retry_seconds=0.01))  # type: ignore[arg-type]
+    try:
+        await _until(lambda: calls == 2 and answers.is_live)
+    finally:
+        following.cancel()
+    assert calls == 2

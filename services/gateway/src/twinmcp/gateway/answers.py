@@ -170,6 +170,9 @@ async def follow_changes(
             reason = "the search service ended the watch"
         except grpc.aio.AioRpcError as error:
             reason = f"{error.code().name}: {error.details()}"
+        except Exception as exc:  # answers must never be kept without a live watch
+            logger.exception("library change watch failed unexpectedly")
+            reason = type(exc).__name__
         answers.lost()
         logger.debug("library change watch lost (%s); again in %.1fs", reason, retry)
         await asyncio.sleep(retry)

@@ -136,7 +136,7 @@ class ChangeFeed:
             return
         self._is_subscribed = is_subscribed
         logger.log(
-            logging.INFO if is_subscribed else logging.WARNING,
+            logging.INFO if is_subscribed or self._is_closed else logging.WARNING,
             "library change channel %s; gateways %s keep answers",
             "subscribed" if is_subscribed else "lost",
             "may" if is_subscribed else "may not",

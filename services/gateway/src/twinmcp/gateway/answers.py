@@ -33,6 +33,7 @@ EDGE_ANSWERS = Counter(
     "query-docs lookups in the gateway's answer store, by result (hit, miss, off)",
     ["result"],
 )
+_HIT, _MISS, _OFF = (EDGE_ANSWERS.labels(result) for result in ("hit", "miss", "off"))
 EDGE_LIVE = Gauge(
     "twinmcp_gateway_edge_answers_live",
     "1 while the gateway follows a complete library change feed and keeps answers",
@@ -67,14 +68,14 @@ class EdgeAnswers:
 
     def get(self, key: Key) -> search_pb2.QueryDocsResponse | None:
         if not self.is_live:
-            EDGE_ANSWERS.labels("off").inc()
+            _OFF.inc()
             return None
         kept = self._entries.get(key)
         if kept is None or kept.expires_at <= time.monotonic():
-            EDGE_ANSWERS.labels("miss").inc()
+            _MISS.inc()
             return None
         self._entries.move_to_end(key)
-        EDGE_ANSWERS.labels("hit").inc()
+        _HIT.inc()
         return kept.reply
 
     def stamp(self) -> int:
@@ -82,8 +83,8 @@ class EdgeAnswers:
         return self._generation
 
     def put(self, key: Key, stamp: int, reply: search_pb2.QueryDocsResponse) -> None:
-        if not self.is_live or stamp != self._generation or self.max_bytes <= 0:
-            return
+        if not self.is_live or stamp != self._generation:
+            return  # (a store of 0 bytes never goes live)
         kept_reply = search_pb2.QueryDocsResponse()
         kept_reply.CopyFrom(reply)
         kept_reply.is_cached = True

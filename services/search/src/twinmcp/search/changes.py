@@ -17,6 +17,9 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
 logger = logging.getLogger(__name__)
 
 EVERY_LIBRARY = ""  # a change of the catalog as a whole
@@ -47,7 +50,7 @@ class ChangeFeed:
         self._is_subscribed = False
         self._is_closed = False
         self._task: asyncio.Task[None] | None = None
-        self._publisher: object | None = None
+        self._publisher: redis.Redis | None = None
 
     @property
     def is_complete(self) -> bool:
@@ -67,11 +70,9 @@ class ChangeFeed:
         self._deliver(library_id)
         if self._redis_url is None:
             return
-        from redis.exceptions import RedisError
-
         message = json.dumps({"origin": self._origin, "library_id": library_id})
         try:
-            await self._redis().publish(self._channel, message)  # type: ignore[attr-defined]
+            await self._redis().publish(self._channel, message)
         except (RedisError, OSError) as exc:
             # Other replicas may not hear of it: nobody watching this replica may rely on
             # completeness until the channel works again, so its watches end and restart from
@@ -109,7 +110,7 @@ class ChangeFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._publisher is not None:
-            await self._publisher.aclose()  # type: ignore[attr-defined]
+            await self._publisher.aclose()
 
     # ---- internals ----------------------------------------------------------------------
 
@@ -152,19 +153,14 @@ class ChangeFeed:
         if not self._is_closed:
             self._task = asyncio.create_task(self._subscribe_forever())
 
-    def _redis(self) -> object:
+    def _redis(self) -> redis.Redis:
         if self._publisher is None:
-            import redis.asyncio as redis
-
             self._publisher = redis.Redis.from_url(
                 self._redis_url or "", socket_timeout=1.0, socket_connect_timeout=1.0
             )
         return self._publisher
 
     async def _subscribe_forever(self) -> None:
-        import redis.asyncio as redis
-        from redis.exceptions import RedisError
-
         while not self._is_closed:
             # The health check pings a quiet connection, so a dead one is noticed.
             client = redis.Redis.from_url(

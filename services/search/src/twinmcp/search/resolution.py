@@ -318,16 +318,22 @@ def _covered(index: LexicalIndex, terms: dict[str, float]) -> FloatArray | None:
     return covered
 
 
+def _owners(candidates: Sequence[Candidate]) -> dict[tuple[str, str], list[int]]:
+    """(registry, lower-cased package name) -> the candidates that carry that name."""
+    owners: dict[tuple[str, str], list[int]] = {}
+    for position, candidate in enumerate(candidates):
+        for name in {n.lower() for n in candidate.names}:
+            owners.setdefault((candidate.registry, name), []).append(position)
+    return owners
+
+
 def _references(candidates: Sequence[Candidate]) -> tuple[IntArray, IntArray, FloatArray]:
     """Edges (source, target, weight): the source package names the target.
 
     By its own name ("pytest-cov", "@jest/core", "types-requests" name pytest, jest and
     requests) or, more weakly, in its summary. Only within one registry.
     """
-    owners: dict[tuple[str, str], list[int]] = {}
-    for position, candidate in enumerate(candidates):
-        for name in {n.lower() for n in candidate.names}:
-            owners.setdefault((candidate.registry, name), []).append(position)
+    owners = _owners(candidates)
     edges: dict[tuple[int, int], float] = {}
 
     def link(source: int, registry: str, name: str, weight: float) -> None:
@@ -365,10 +371,7 @@ def _successors(candidates: Sequence[Candidate]) -> dict[int, int]:
     """Stub packages that point elsewhere ("deprecated sklearn package, use scikit-learn
     instead", "Dummy package for Beautiful Soup (beautifulsoup4)", "Renamed to rehype"), to
     the package they name in the same registry: asking for the stub means its successor."""
-    by_name: dict[tuple[str, str], int] = {}
-    for position, c in enumerate(candidates):
-        for name in c.names:
-            by_name.setdefault((c.registry, name.lower()), position)
+    owners = _owners(candidates)
     successors: dict[int, int] = {}
     for position, candidate in enumerate(candidates):
         if candidate.is_documented or not candidate.description:
@@ -377,9 +380,9 @@ def _successors(candidates: Sequence[Candidate]) -> dict[int, int]:
         if found is None:
             continue
         named = next(group for group in found.groups() if group).lower().rstrip(".")
-        target = None if named in STOPWORDS else by_name.get((candidate.registry, named))
-        if target is not None and target != position:
-            successors[position] = target
+        targets = [] if named in STOPWORDS else owners.get((candidate.registry, named), [])
+        if targets and targets[0] != position:
+            successors[position] = targets[0]
     # A chain ends where it ends; a cycle is left alone.
     for position in list(successors):
         seen = {position}

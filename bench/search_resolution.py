@@ -75,8 +75,34 @@ QUERIES: list[tuple[str, str]] = [
 ]
 
 
-# Descriptions written before the resolver was tuned on QUERIES and never tuned on since:
-# they say how well description matching generalises, so keep them out of any tuning.
+# More descriptions, written on 2026-11-24 to tune how popularity, reach and what other
+# packages say weigh against wording (ACCEPTED lists their other right answers).
+TUNING: list[tuple[str, str]] = [
+    ("python web framework", "/pypi/django"),
+    ("python progress bar", "/pypi/tqdm"),
+    ("python linter", "/pypi/ruff"),
+    ("python code formatter", "/pypi/black"),
+    ("javascript bundler", "/npm/webpack"),
+    ("node logging library", "/npm/winston"),
+    ("python retry library", "/pypi/tenacity"),
+    ("javascript utility library", "/npm/lodash"),
+    ("python async http client", "/pypi/aiohttp"),
+    ("react state management", "/npm/redux"),
+    ("python numerical computing", "/pypi/numpy"),
+    ("python plotting library", "/pypi/matplotlib"),
+    ("python html parser", "/pypi/beautifulsoup4"),
+    ("node command line argument parser", "/npm/commander"),
+    ("load environment variables from a .env file in python", "/pypi/python-dotenv"),
+    ("javascript unique id generator", "/npm/uuid"),
+    ("python deep learning framework", "/pypi/torch"),
+    ("utility-first css framework", "/npm/tailwindcss"),
+    ("python distributed task queue", "/pypi/celery"),
+    ("javascript linter", "/npm/eslint"),
+]
+
+# Descriptions kept out of all tuning: they say how well description matching generalises.
+# The first ten were written before the resolver was tuned on QUERIES, the rest on 2026-11-24
+# before TUNING was used; each was scored twice (before and after that session's change).
 HELD_OUT: list[tuple[str, str]] = [
     ("python testing framework", "/pypi/pytest"),
     ("javascript http client", "/npm/axios"),
@@ -88,6 +114,21 @@ HELD_OUT: list[tuple[str, str]] = [
     ("python dataframe library", "/pypi/pandas"),
     ("node websocket library", "/npm/ws"),
     ("javascript test runner", "/npm/jest"),
+    ("python machine learning library", "/pypi/scikit-learn"),
+    ("node file watcher", "/npm/chokidar"),
+    ("python date parsing", "/pypi/python-dateutil"),
+    ("mock http requests in python tests", "/pypi/responses"),
+    ("javascript markdown parser", "/npm/marked"),
+    ("read and write excel files in python", "/pypi/openpyxl"),
+    ("python json web tokens", "/pypi/pyjwt"),
+    ("javascript object schema validation", "/npm/joi"),
+    ("python postgresql driver", "/pypi/psycopg2"),
+    ("fuzzy string matching python", "/pypi/rapidfuzz"),
+    ("python static type checker", "/pypi/mypy"),
+    ("react component testing", "/npm/testing-library__react"),
+    ("python redis client", "/pypi/redis"),
+    ("python templating engine", "/pypi/jinja2"),
+    ("javascript code formatter", "/npm/prettier"),
 ]
 
 ACCEPTED: dict[str, set[str]] = {
@@ -102,6 +143,31 @@ ACCEPTED: dict[str, set[str]] = {
     "python dataframe library": {"/pypi/polars"},
     "node websocket library": {"/npm/socket.io"},
     "javascript test runner": {"/npm/mocha", "/npm/vitest"},
+    "python web framework": {"/pallets/flask", "/fastapi/fastapi"},
+    "python linter": {"/pypi/pylint", "/pypi/flake8"},
+    "python code formatter": {"/pypi/ruff"},
+    "javascript bundler": {"/npm/vite", "/npm/esbuild", "/npm/rollup"},
+    "node logging library": {"/npm/pino"},
+    "python retry library": {"/pypi/retrying", "/pypi/backoff"},
+    "javascript utility library": {"/npm/underscore"},
+    "python async http client": {"/pypi/httpx", "/encode/httpx"},
+    "react state management": {"/npm/zustand", "/npm/mobx"},
+    "python plotting library": {"/pypi/plotly", "/pypi/seaborn"},
+    "python html parser": {"/pypi/lxml", "/pypi/html5lib"},
+    "node command line argument parser": {"/npm/yargs", "/npm/minimist"},
+    "javascript unique id generator": {"/npm/nanoid"},
+    "python deep learning framework": {"/pypi/tensorflow"},
+    "python distributed task queue": {"/pypi/rq"},
+    "python date parsing": {"/pypi/dateparser", "/pypi/arrow", "/pypi/pendulum"},
+    "mock http requests in python tests": {"/pypi/requests-mock", "/pypi/respx"},
+    "javascript markdown parser": {"/npm/markdown-it", "/npm/remark"},
+    "read and write excel files in python": {"/pypi/xlsxwriter", "/pypi/pandas"},
+    "python json web tokens": {"/pypi/python-jose"},
+    "javascript object schema validation": {"/npm/zod", "/npm/yup", "/npm/ajv"},
+    "python postgresql driver": {"/pypi/psycopg2-binary", "/pypi/psycopg", "/pypi/asyncpg"},
+    "fuzzy string matching python": {"/pypi/thefuzz", "/pypi/fuzzywuzzy"},
+    "python static type checker": {"/pypi/pyright"},
+    "python templating engine": {"/pypi/mako"},
 }
 
 
@@ -171,7 +237,11 @@ def report() -> list[str]:
         f"\n== resolution: {len(resolver.candidates)} candidates, index built in {seconds:.2f}s"
     ]
     latencies: list[float] = []
-    for label, queries in (("top-1 accuracy", QUERIES), ("held-out descriptions", HELD_OUT)):
+    for label, queries in (
+        ("top-1 accuracy", QUERIES),
+        ("tuning descriptions", TUNING),
+        ("held-out descriptions", HELD_OUT),
+    ):
         correct, accepted, misses = score(resolver, queries, latencies)
         lines.extend(misses)
         lines.append(

@@ -77,6 +77,11 @@ def resolver() -> Resolver:
         # Several summaries cover the words; the far more used package must win.
         ("aws sdk for python", "/pypi/boto3"),
         ("SQL Alchemy", "/pypi/sqlalchemy"),
+        # The issue's own example: rich's summary never says "formatting"; rich-click's and
+        # rich-argparse's do, and termcolor, whose summary says both words, is used far less.
+        ("python terminal formatting library", "/pypi/rich"),
+        # "retry" is a package's exact name; tenacity is what most people use.
+        ("python retry library", "/pypi/tenacity"),
     ],
 )
 def test_names_variants_typos_and_descriptions_resolve_first(
@@ -169,6 +174,36 @@ def test_packages_built_on_a_library_speak_for_it_when_its_own_summary_is_silent
         ]
     )
     assert resolver.resolve("javascript linter")[0].candidate.library_id == "/npm/lintkit"
+
+
+def test_what_a_family_says_of_its_library_counts_for_the_words_its_summary_lacks() -> None:
+    resolver = Resolver(
+        [
+            _catalog("termkit", "Render tables and progress bars to the terminal", 40, "pypi"),
+            _catalog("termkit-click", "Format click help output with termkit", 900, "pypi"),
+            _catalog("termkit-argparse", "Help formatters for argparse using termkit", 950, "pypi"),
+            _catalog("ansicolor", "ANSI color formatting for output in terminal", 300, "pypi"),
+        ]
+    )
+    assert (
+        resolver.resolve("python terminal formatting library")[0].candidate.library_id
+        == "/pypi/termkit"
+    )
+
+
+def test_one_plugin_of_many_does_not_make_its_library_match_a_word() -> None:
+    # Forty packages mention bigframe; one of them says "output". That is no evidence that
+    # bigframe is about output, and a slightly more used library that is ranks first.
+    mentions = [_catalog(f"widgets-{n}", f"Widgets for bigframe, set {n}", 500) for n in range(39)]
+    resolver = Resolver(
+        [
+            _catalog("bigframe", "A terminal user interface framework", 100),
+            _catalog("termwidgets", "Terminal widgets and layouts", 60),
+            _catalog("capture", "Output capture for bigframe", 5000),
+            *mentions,
+        ]
+    )
+    assert resolver.resolve("terminal output")[0].candidate.library_id == "/npm/termwidgets"
 
 
 def test_a_name_query_is_not_taken_over_by_the_family_that_names_it() -> None:

@@ -100,6 +100,13 @@ class LexicalIndex:
             totals[self.doc_ids[start:end]] += np.float32(weight) * self.scores[start:end]
         return totals
 
+    def postings(self, term: str) -> IntArray | None:
+        """The documents holding the term, or None for a term no document holds."""
+        term_id = self.vocabulary.get(term)
+        if term_id is None:
+            return None
+        return self.doc_ids[self.indptr[term_id] : self.indptr[term_id + 1]]
+
     def idf_of(self, term: str) -> float:
         term_id = self.vocabulary.get(term)
         if term_id is None:

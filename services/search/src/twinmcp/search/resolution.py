@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,9 +58,14 @@ _NAME_SEPARATOR = re.compile(r"([-_./])")
 _MENTION = re.compile(r"@?[a-z0-9][a-z0-9._/-]*")
 # A package named with its major version: "beautifulsoup4", "boto3", "pyqt5".
 _MAJOR_SUFFIX = re.compile(r"(?<=[a-z])\d$")
-# In a description ("python http client"), several libraries cover the words about as well;
-# popularity then decides, more than it does between spellings of one name.
-DESCRIPTION_PRIOR_WEIGHT = 0.6
+# In a description ("python http client"), several libraries cover the words about as well,
+# and the one people mean is most often the one most people use: among the candidates that
+# cover at least DESCRIPTION_FLOOR of what the best one covers, popularity (downloads, or
+# stars for a documented library), reach and being documented decide, more than small
+# differences in wording do ("retry" names a package; tenacity is what is used).
+DESCRIPTION_FLOOR = 0.5
+POPULARITY_WEIGHT = 1.0
+DOCUMENTED_WEIGHT = 0.2
 
 # A summary covering every word is weaker evidence than the name itself.
 DESCRIPTION_MATCH_WEIGHT = 0.85
@@ -77,7 +82,14 @@ ASSOCIATION_WEIGHT = 1.0
 ASSOCIATION_SCALE = 2.0
 # A family of packages named after a candidate ("pytest-*", "@jest/*") marks what people
 # build on, which downloads alone do not (transitive helpers like `ms` top those).
-REACH_WEIGHT = 0.15
+REACH_WEIGHT = 0.3
+# What other packages say of a candidate (the summaries of those named after it or naming it,
+# like anchor text on the web) stands in for words its own summary lacks: rich never says
+# "formatting", rich-click and rich-argparse do. A word counts at ANCHOR_CREDIT of an own word,
+# fully once ANCHOR_SHARE of those packages use it (a share, so that react's thousands of
+# plugins do not make it match every word).
+ANCHOR_CREDIT = 0.5
+ANCHOR_SHARE = 0.25
 NAME_REFERENCE_WEIGHT = 1.0
 SUMMARY_REFERENCE_WEIGHT = 0.5
 
@@ -167,10 +179,13 @@ class Resolver:
             [FieldSpec(weight=1.0, b=0.5)],
         )
         self._prior = np.asarray([_prior(c) for c in self.candidates], dtype=np.float32)
+        popularity = np.asarray([_popularity(c) for c in self.candidates], dtype=np.float32)
+        documented = np.asarray([c.is_documented for c in self.candidates], dtype=np.float32)
         self._ref_source, self._ref_target, self._ref_weight = _references(self.candidates)
         referrers = np.bincount(
             self._ref_target, weights=self._ref_weight, minlength=len(self.candidates)
         )
+        self._referrers = referrers.astype(np.float32)
         self._ref_norm = (1.0 / np.sqrt(np.maximum(referrers, 1.0)))[self._ref_target].astype(
             np.float32
         )
@@ -182,6 +197,11 @@ class Resolver:
             )
         )
         self._reach = (family / max(float(family.max(initial=0.0)), 1.0)).astype(np.float32)
+        self._described_prior = (
+            POPULARITY_WEIGHT * popularity
+            + REACH_WEIGHT * self._reach
+            + DOCUMENTED_WEIGHT * documented
+        ).astype(np.float32)
         self._registry = np.asarray([c.registry for c in self.candidates])
         self._successor = _successors(self.candidates)
 
@@ -234,12 +254,12 @@ class Resolver:
             # name matches and covering summaries compete, and popularity settles it.
             for position, coverage in described:
                 offer(position, coverage, MATCH_DESCRIPTION)
-        prior_weight = DESCRIPTION_PRIOR_WEIGHT if words >= 2 else 0.15
+        prior = self._described_prior if is_description else 0.15 * self._prior
         description_bonus = dict(described)
         ranked: list[Match] = []
         for position, (similarity, reason) in scores.items():
             candidate = self.candidates[position]
-            score = similarity + prior_weight * float(self._prior[position])
+            score = similarity + float(prior[position])
             score += 0.05 * description_bonus.get(position, 0.0)
             if registry_hint and candidate.registry and candidate.registry != registry_hint:
                 score -= 0.08
@@ -262,7 +282,7 @@ class Resolver:
         if not terms:
             return []
         index = self._descriptions
-        own = _covered(index, terms)
+        own = _covered(index, terms, self._anchored)
         said = _covered(self._summaries, terms)
         if own is None or said is None:
             return []
@@ -284,30 +304,60 @@ class Resolver:
         # Either kind of evidence can carry a candidate; both together carry it further.
         spoken_for = ASSOCIATION_WEIGHT * (1.0 - np.exp(-votes / ASSOCIATION_SCALE))
         relevance = 1.0 - (1.0 - own) * (1.0 - spoken_for)
-        count = min(20, int((relevance > 0).sum()))
+        eligible = relevance >= DESCRIPTION_FLOOR * float(relevance.max(initial=0.0))
+        eligible &= relevance > 0
+        count = min(20, int(eligible.sum()))
         if count == 0:
             return []
-        # What many packages build on is what a description most likely means.
-        relevance[relevance > 0] += REACH_WEIGHT * self._reach[relevance > 0]
-        ranking = relevance + DESCRIPTION_PRIOR_WEIGHT * self._prior
-        best = np.argpartition(-np.where(relevance > 0, ranking, -1.0), count - 1)[:count]
+        ranking = np.where(eligible, relevance + self._described_prior, -1.0)
+        best = np.argpartition(-ranking, count - 1)[:count]
         best = best[np.argsort(-ranking[best], kind="stable")]
         return [(int(p), DESCRIPTION_MATCH_WEIGHT * float(relevance[p])) for p in best]
 
+    def _anchored(self, term: str) -> FloatArray | None:
+        """0..ANCHOR_CREDIT per candidate: how many of the packages that name it use the term."""
+        holders = self._summaries.postings(term)
+        if holders is None or not len(self._ref_source):
+            return None
+        has_term = np.zeros(len(self.candidates), dtype=np.float32)
+        has_term[holders] = 1.0
+        using = np.bincount(
+            self._ref_target,
+            weights=self._ref_weight * has_term[self._ref_source],
+            minlength=len(self.candidates),
+        )
+        share = using / np.maximum(self._referrers, 1.0)
+        credit: FloatArray = (ANCHOR_CREDIT * np.minimum(1.0, share / ANCHOR_SHARE)).astype(
+            np.float32
+        )
+        return credit
 
-def _covered(index: LexicalIndex, terms: dict[str, float]) -> FloatArray | None:
+
+def _covered(
+    index: LexicalIndex,
+    terms: dict[str, float],
+    borrowed: Callable[[str], FloatArray | None] | None = None,
+) -> FloatArray | None:
     """0..1 per document: the IDF-weighted share of the words it holds, times how central
-    they are to it (BM25 relative to the best); None when no word carries weight."""
+    they are to it (BM25 relative to the best); None when no word carries weight.
+
+    `borrowed`, when given, credits a document with a word it lacks but others use of it.
+    """
     coverage = np.zeros(index.doc_count, dtype=np.float32)
     total = 0.0
     for term in terms:
-        term_id = index.vocabulary.get(term)
-        if term_id is None:
+        holders = index.postings(term)
+        if holders is None:
             # An unknown word still counts against every candidate.
             total += math.log1p(index.doc_count)
             continue
         idf = index.idf_of(term)
-        coverage[index.doc_ids[index.indptr[term_id] : index.indptr[term_id + 1]]] += idf
+        held = borrowed(term) if borrowed is not None else None
+        if held is None:
+            coverage[holders] += idf
+        else:
+            held[holders] = 1.0
+            coverage += idf * held
         total += idf
     if total <= 0:
         return None
@@ -430,6 +480,17 @@ def _registry_hint(text: str) -> str:
     if is_js and not is_python:
         return "npm"
     return ""
+
+
+def _popularity(candidate: Candidate) -> float:
+    """0..1: how widely used, from the registry's download rank or, failing that, stars."""
+    downloads = (
+        max(0.0, 1.0 - math.log10(candidate.popularity_rank) / 4.5)
+        if candidate.popularity_rank > 0
+        else 0.0
+    )
+    stars = min(math.log10(candidate.stars + 1) / 5.0, 1.0) if candidate.stars > 0 else 0.0
+    return max(downloads, stars)
 
 
 def _prior(candidate: Candidate) -> float:

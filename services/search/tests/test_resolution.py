@@ -82,6 +82,8 @@ def resolver() -> Resolver:
         ("python terminal formatting library", "/pypi/rich"),
         # "retry" is a package's exact name; tenacity is what most people use.
         ("python retry library", "/pypi/tenacity"),
+        # Hundreds of "Type annotations for boto3 ..." stubs must not outvote the name.
+        ("type script", "/npm/typescript"),
     ],
 )
 def test_names_variants_typos_and_descriptions_resolve_first(
@@ -131,6 +133,32 @@ def test_a_description_prefers_the_popular_library_that_covers_its_words() -> No
         ]
     )  # fmt: skip
     assert resolver.resolve("python http client")[0].candidate.library_id == "/pypi/net-fetch"
+
+
+def test_a_documented_library_naming_no_package_claims_the_entry_named_like_its_repo() -> None:
+    entries = [
+        CatalogEntry("pypi", "fastapi", 60, "FastAPI framework, high performance"),
+        *(
+            CatalogEntry("pypi", f"fastapi-{n}", 500 + n, f"Plugin {n} for FastAPI")
+            for n in range(5)
+        ),
+        CatalogEntry("pypi", "fast-api-tools", 40, "Fast API tools"),
+    ]
+    libraries = [
+        _documented("/someuser/fastapi", "fastapi", (), 2, 30),
+        _documented("/fastapi/fastapi", "fastapi", (), 90_000, 1800),
+    ]
+    resolver = build_resolver(libraries, entries)
+    ids = [c.library_id for c in resolver.candidates]
+    assert "/pypi/fastapi" not in ids  # absorbed by the original, not by the fork
+    original = next(c for c in resolver.candidates if c.library_id == "/fastapi/fastapi")
+    assert (original.registry, original.names, original.popularity_rank) == (
+        "pypi",
+        ["fastapi"],
+        60,
+    )
+    for name in ("fast api", "fastapi", "FastAPI"):
+        assert resolver.resolve(name, name)[0].candidate.library_id == "/fastapi/fastapi"
 
 
 def test_a_library_id_given_as_the_name_resolves_to_that_library() -> None:

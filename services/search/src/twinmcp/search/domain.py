@@ -644,18 +644,43 @@ def catalog_info(candidate: Candidate) -> LibraryInfo:
 
 
 def build_resolver(libraries: Sequence[LibraryInfo], entries: Sequence[CatalogEntry]) -> Resolver:
-    """Documented libraries absorb the catalog entries of their package names."""
+    """Documented libraries absorb the catalog entries of their package names.
+
+    A documented library that names no package (a folder or a website ingested without a
+    manifest) absorbs the most used unclaimed entry named like its repository: /fastapi/fastapi
+    is the `fastapi` package, with its downloads and its family. Among documented libraries
+    of one name (an original and its fork), the most starred, then the largest, claims it.
+    """
     by_name: dict[str, list[CatalogEntry]] = {}
     for entry in entries:
         by_name.setdefault(entry.name.lower(), []).append(entry)
+    documented = [library for library in libraries if library.versions]
+    claimed: dict[str, list[CatalogEntry]] = {}
     absorbed: set[tuple[str, str]] = set()
-    candidates: list[Candidate] = []
-    for library in libraries:
-        if not library.versions:
-            continue
+    for library in documented:
         meta = library.meta
         matched = [e for n in meta.package_names for e in by_name.get(n.lower(), [])]
+        claimed[meta.library_id] = matched
         absorbed.update((e.registry, e.name) for e in matched)
+    unnamed = [library for library in documented if not library.meta.package_names]
+    unnamed.sort(
+        key=lambda library: (
+            -library.meta.stars,
+            -(library.default.snippet_count if library.default else 0),
+            library.meta.library_id,
+        )
+    )
+    for library in unnamed:
+        repo = library.meta.library_id.rstrip("/").rsplit("/", 1)[-1].lower()
+        free = [e for e in by_name.get(repo, []) if (e.registry, e.name) not in absorbed]
+        if free:
+            entry = min(free, key=lambda e: e.popularity_rank or 10**9)
+            claimed[library.meta.library_id] = [entry]
+            absorbed.add((entry.registry, entry.name))
+    candidates: list[Candidate] = []
+    for library in documented:
+        meta = library.meta
+        matched = claimed[meta.library_id]
         ranks = [e.popularity_rank for e in matched if e.popularity_rank > 0]
         default = library.default
         candidates.append(
@@ -665,7 +690,7 @@ def build_resolver(libraries: Sequence[LibraryInfo], entries: Sequence[CatalogEn
                 description=meta.description or (matched[0].summary if matched else ""),
                 is_documented=True,
                 registry=matched[0].registry if matched else "",
-                names=list(meta.package_names),
+                names=list(meta.package_names) or [e.name for e in matched],
                 popularity_rank=min(ranks) if ranks else 0,
                 stars=meta.stars,
                 trust_score=meta.trust_score,

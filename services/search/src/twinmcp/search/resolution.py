@@ -76,10 +76,12 @@ CENTRALITY_FLOOR = 0.8
 # A description in a language names that registry; other registries' packages count less.
 OFF_REGISTRY_FACTOR = 0.5
 # Other packages that cover the words and name a candidate speak for it ("eslint-plugin-*:
-# ESLint rules for ..." for eslint, whose own summary never says "linter"): their votes,
-# each damped by how many packages name that candidate at all, saturate at this scale.
+# ESLint rules for ..." for eslint, whose own summary never says "linter"). Their votes are
+# averaged over every package naming the candidate, so they say how typical the words are of
+# its family, not how big the family is (hundreds of "Type annotations for boto3 ..." stubs
+# must not make boto3 the answer to "type script"); the average saturates at this scale.
 ASSOCIATION_WEIGHT = 1.0
-ASSOCIATION_SCALE = 2.0
+ASSOCIATION_SCALE = 0.5
 # A family of packages named after a candidate ("pytest-*", "@jest/*") marks what people
 # build on, which downloads alone do not (transitive helpers like `ms` top those).
 REACH_WEIGHT = 0.3
@@ -186,9 +188,7 @@ class Resolver:
             self._ref_target, weights=self._ref_weight, minlength=len(self.candidates)
         )
         self._referrers = referrers.astype(np.float32)
-        self._ref_norm = (1.0 / np.sqrt(np.maximum(referrers, 1.0)))[self._ref_target].astype(
-            np.float32
-        )
+        self._ref_norm = (1.0 / np.maximum(referrers, 1.0))[self._ref_target].astype(np.float32)
         family = np.log1p(
             np.bincount(
                 self._ref_target,

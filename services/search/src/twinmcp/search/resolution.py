@@ -315,7 +315,7 @@ class Resolver:
         return [(int(p), DESCRIPTION_MATCH_WEIGHT * float(relevance[p])) for p in best]
 
     def _anchored(self, term: str) -> FloatArray | None:
-        """0..ANCHOR_CREDIT per candidate: how many of the packages that name it use the term."""
+        """0..ANCHOR_CREDIT per candidate: what share of the packages naming it use the term."""
         holders = self._summaries.postings(term)
         if holders is None or not len(self._ref_source):
             return None
@@ -483,7 +483,7 @@ def _registry_hint(text: str) -> str:
 
 
 def _popularity(candidate: Candidate) -> float:
-    """0..1: how widely used, from the registry's download rank or, failing that, stars."""
+    """0..1: how widely used, by the registry's download rank or by stars, whichever says more."""
     downloads = (
         max(0.0, 1.0 - math.log10(candidate.popularity_rank) / 4.5)
         if candidate.popularity_rank > 0

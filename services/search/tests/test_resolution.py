@@ -221,7 +221,8 @@ def test_what_a_family_says_of_its_library_counts_for_the_words_its_summary_lack
 
 def test_one_plugin_of_many_does_not_make_its_library_match_a_word() -> None:
     # Forty packages mention bigframe; one of them says "output". That is no evidence that
-    # bigframe is about output, and a slightly more used library that is ranks first.
+    # bigframe is about output: termwidgets, as much about the terminal and a little more
+    # used, ranks first (with the share ignored, bigframe would).
     mentions = [_catalog(f"widgets-{n}", f"Widgets for bigframe, set {n}", 500) for n in range(39)]
     resolver = Resolver(
         [

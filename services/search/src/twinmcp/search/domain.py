@@ -38,7 +38,7 @@ from twinmcp.search.ranking import (
     RankingParams,
     VersionIndex,
 )
-from twinmcp.search.resolution import Candidate, Match, Resolver
+from twinmcp.search.resolution import Candidate, Match, Resolver, repo_name
 from twinmcp.search.snippets import SnippetRecord, printed_tokens
 from twinmcp.search.store import NewSnippet, Store
 from twinmcp.search.vectors import VectorStore
@@ -557,7 +557,7 @@ class SearchDomain:
 
     async def _unknown_library(self, library_id: str) -> NotFoundError:
         resolver = await self.resolver()
-        name = library_id.strip("/").rsplit("/", 1)[-1]
+        name = repo_name(library_id.strip("/"))
         matches = [m for m in resolver.resolve(name, limit=5) if m.candidate.is_documented]
         suggestions = [m.candidate.library_id for m in matches]
         hint = (
@@ -671,7 +671,7 @@ def build_resolver(libraries: Sequence[LibraryInfo], entries: Sequence[CatalogEn
         )
     )
     for library in unnamed:
-        repo = library.meta.library_id.rstrip("/").rsplit("/", 1)[-1].lower()
+        repo = repo_name(library.meta.library_id).lower()
         free = [e for e in by_name.get(repo, []) if (e.registry, e.name) not in absorbed]
         if free:
             entry = min(free, key=lambda e: e.popularity_rank or 10**9)
@@ -686,7 +686,7 @@ def build_resolver(libraries: Sequence[LibraryInfo], entries: Sequence[CatalogEn
         candidates.append(
             Candidate(
                 library_id=meta.library_id,
-                title=meta.title or meta.library_id.rsplit("/", 1)[-1],
+                title=meta.title or repo_name(meta.library_id),
                 description=meta.description or (matched[0].summary if matched else ""),
                 is_documented=True,
                 registry=matched[0].registry if matched else "",

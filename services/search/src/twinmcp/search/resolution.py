@@ -150,7 +150,7 @@ class Resolver:
         choice_keys: list[str] = []
         choice_owner: list[int] = []
         for position, candidate in enumerate(self.candidates):
-            primary = {compact(candidate.title), compact(_repo_name(candidate.library_id))}
+            primary = {compact(candidate.title), compact(repo_name(candidate.library_id))}
             for key in primary:
                 if key:
                     self._exact.setdefault(key, []).append(position)
@@ -468,7 +468,8 @@ def _variants(key: str) -> list[tuple[str, float]]:
     return variants
 
 
-def _repo_name(library_id: str) -> str:
+def repo_name(library_id: str) -> str:
+    """ "/fastapi/fastapi" -> "fastapi"."""
     return library_id.rstrip("/").rsplit("/", 1)[-1]
 
 

@@ -87,7 +87,9 @@ def test_the_store_is_bounded_in_bytes_oldest_use_first_and_in_age(
     assert answers.get(keys[5]) is not None
     now = time.monotonic()
     monkeypatch.setattr(time, "monotonic", lambda: now + 31)
+    kept = len(answers)
     assert answers.get(keys[5]) is None
+    assert len(answers) == kept - 1  # an expired answer leaves the store when found
 
 
 # -- through the gateway, against a search fake that streams changes ---------------------------

@@ -71,7 +71,10 @@ class EdgeAnswers:
             _OFF.inc()
             return None
         kept = self._entries.get(key)
-        if kept is None or kept.expires_at <= time.monotonic():
+        if kept is not None and kept.expires_at <= time.monotonic():
+            self._drop(key)  # expired: its bytes go back to the store now, not at eviction
+            kept = None
+        if kept is None:
             _MISS.inc()
             return None
         self._entries.move_to_end(key)

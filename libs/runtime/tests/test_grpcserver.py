@@ -1,10 +1,14 @@
 """The gRPC bootstrap: health, reflection, drain on stop, metrics."""
 
 import asyncio
+import socket
+import subprocess
+import sys
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from twinmcp.runtime.grpcserver import ServerOptions, start_server
+from twinmcp.runtime.grpcserver import PortInUse, ServerOptions, start_server
 from twinmcp.runtime.testing import wait_for_serving
 
 
@@ -94,3 +98,70 @@ async def test_an_unexpected_error_is_answered_internal_without_its_traceback() 
                 assert "secret internals" not in (exc.details() or "")
     finally:
         await running.stop()
+
+
+async def test_a_taken_port_is_bound_once_the_process_holding_it_lets_go() -> None:
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    starting = asyncio.create_task(
+        start_server(
+            "demo",
+            lambda _server: None,
+            [],
+            ServerOptions(host="127.0.0.1", port=port, bind_wait_seconds=10),
+        )
+    )
+    await asyncio.sleep(0.6)
+    assert not starting.done()  # still waiting for the port, not dead on "address in use"
+    holder.close()
+    running = await asyncio.wait_for(starting, timeout=10)
+    try:
+        assert running.port == port
+        await wait_for_serving(f"127.0.0.1:{port}", timeout=5)
+    finally:
+        await running.stop()
+
+
+async def test_a_port_that_stays_taken_stops_start_up_naming_the_port_and_its_variable() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(PortInUse) as raised:
+            await start_server(
+                "demo",
+                lambda _server: None,
+                [],
+                ServerOptions(host="127.0.0.1", port=port, bind_wait_seconds=0.5),
+            )
+    message = str(raised.value)
+    assert f"port {port}" in message
+    assert "DEMO_GRPC_PORT" in message
+
+
+def test_a_service_process_on_a_taken_port_exits_with_one_line_and_no_traceback() -> None:
+    program = (
+        "import asyncio, logging\n"
+        "from twinmcp.runtime.grpcserver import PortInUse, ServerOptions, start_server\n"
+        "logging.basicConfig()\n"
+        "asyncio.run(start_server('search', lambda _s: None, [], ServerOptions(\n"
+        "    host='0.0.0.0', port=int(__import__('sys').argv[1]), bind_wait_seconds=1)))\n"
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        finished = subprocess.run(
+            [sys.executable, "-c", program, str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert finished.returncode == 1
+    assert "Traceback" not in finished.stderr
+    last = finished.stderr.strip().splitlines()[-1]
+    assert f"port {port}" in last
+    assert "SEARCH_GRPC_PORT" in last

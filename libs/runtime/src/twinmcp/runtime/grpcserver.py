@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -99,6 +101,33 @@ class ServerOptions:
     # Connections are closed (GOAWAY) after this long, so DNS round-robin clients re-resolve and
     # spread calls onto replicas started since they connected (Kubernetes headless Services).
     max_connection_age_seconds: float = 60.0
+    # A taken port is retried this long before giving up: a replacement started while the old
+    # process drains (drain + grace) gets the port when it is released. None: drain + grace + 5 s.
+    bind_wait_seconds: float | None = None
+    # Named in the error when the port stays taken; empty: `<NAME>_GRPC_PORT`.
+    port_variable: str = ""
+
+    @property
+    def bind_deadline_seconds(self) -> float:
+        if self.bind_wait_seconds is not None:
+            return self.bind_wait_seconds
+        return self.drain_seconds + self.grace_seconds + 5.0
+
+
+class PortInUse(SystemExit):
+    """The listen port stayed taken for the whole bind wait.
+
+    A SystemExit, so `python -m twinmcp.<svc>` ends with this one line on stderr and status 1,
+    not a traceback: the operator's fix is a setting, not the code.
+    """
+
+    def __init__(self, name: str, host: str, port: int, variable: str, waited: float) -> None:
+        super().__init__(
+            f"{name}: port {port} on {host} is still in use after {waited:.0f}s; stop whatever "
+            f"listens there or set {variable} to a free port"
+        )
+        self.port = port
+        self.variable = variable
 
 
 @dataclass
@@ -170,9 +199,7 @@ async def start_server(
         ],
         server,
     )
-    port = server.add_insecure_port(f"{options.host}:{options.port}")
-    if port == 0:
-        raise OSError(f"{name} could not bind {options.host}:{options.port}; is it in use?")
+    port = await _bind(server, name, options)
     await server.start()
     metrics_port = start_metrics_server(options.metrics_port) if options.metrics_port >= 0 else 0
     running = RunningServer(
@@ -181,6 +208,54 @@ async def start_server(
     await running.set_serving(True)
     logger.info("%s listening on port %d (metrics %d)", name, port, metrics_port)
     return running
+
+
+BIND_RETRY_SECONDS = 0.25
+
+
+async def _bind(server: grpc.aio.Server, name: str, options: ServerOptions) -> int:
+    """Binds the listen port, waiting while it is taken (the process this one replaces may
+    still be draining); raises PortInUse when it stays taken."""
+    loop = asyncio.get_running_loop()
+    waited_from = loop.time()
+    deadline = waited_from + options.bind_deadline_seconds
+    address = f"{options.host}:{options.port}"
+    has_warned = False
+    while True:
+        # Probing with a plain socket first keeps grpc's own bind-failure log lines (one per
+        # try) out of the service's log while we wait.
+        if options.port == 0 or _is_free(options.host, options.port):
+            with contextlib.suppress(RuntimeError):  # grpc's "Failed to bind to address"
+                port = server.add_insecure_port(address)
+                if port:
+                    return port
+        if loop.time() >= deadline:
+            variable = options.port_variable or f"{name.upper()}_GRPC_PORT"
+            raise PortInUse(name, options.host, options.port, variable, loop.time() - waited_from)
+        if not has_warned:
+            logger.warning(
+                "%s: port %d is taken; retrying for up to %.0fs",
+                name,
+                options.port,
+                deadline - loop.time(),
+            )
+            has_warned = True
+        await asyncio.sleep(BIND_RETRY_SECONDS)
+
+
+def _is_free(host: str, port: int) -> bool:
+    """Whether a listening socket could bind host:port now (as grpc does: SO_REUSEADDR, so
+    connections of a stopped process in TIME_WAIT do not count)."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            # Anything else (an address this host lacks...) is for grpc's bind to report.
+        return True
 
 
 async def serve_until_signalled(running: RunningServer) -> None:

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
 from twinmcp.cli.config import CliSettings
-from twinmcp.cli.stack import Stack, local_environment
+from twinmcp.cli.stack import ServiceGaveUp, Stack, local_environment
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.channels import open_channel
 from twinmcp.runtime.settings import SettingsError, environ
@@ -161,14 +161,20 @@ async def _up(args: argparse.Namespace, settings: CliSettings) -> int:
         if not args.no_seed:
             await _seed(ready)
         _print_connection_help(stack.gateway_url)
-        watcher = asyncio.ensure_future(stack.wait())
+        # A child that exits is restarted with backoff; Ctrl-C or SIGTERM stops everything.
+        supervisor = asyncio.ensure_future(stack.supervise())
         stopper = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait({watcher, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if watcher in done:
-            err.print(f"[red]{watcher.result()} exited unexpectedly; stopping the stack[/red]")
+        done, _ = await asyncio.wait({supervisor, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if supervisor in done:
             stopper.cancel()
+            try:
+                supervisor.result()
+            except ServiceGaveUp as exc:
+                err.print(f"{exc}; stopping the stack", style="red", markup=False)
             return 1
-        watcher.cancel()
+        supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor
         return 0
     except (RuntimeError, TimeoutError) as exc:
         err.print(f"[red]start-up failed:[/red] {exc}")

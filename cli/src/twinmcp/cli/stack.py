@@ -33,12 +33,43 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How `twinmcp up` restarts a child that exits on its own."""
+
+    first_delay_seconds: float = 0.5  # doubled after each quick failure in a row...
+    max_delay_seconds: float = 30.0  # ...up to this
+    # A child that ran at least this long before exiting counts as healthy: its next failure
+    # starts the backoff again from the first delay.
+    stable_seconds: float = 60.0
+    max_quick_failures: int = 5  # in a row; then the stack stops
+    health_timeout_seconds: float = 60.0
+
+    def delay(self, failures_in_a_row: int) -> float:
+        return min(
+            self.first_delay_seconds * 2.0 ** (failures_in_a_row - 1), self.max_delay_seconds
+        )
+
+
+class ServiceGaveUp(RuntimeError):
+    """A child failed too many times in a row to keep restarting it."""
+
+
+def describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"code {code} ({signal.Signals(-code).name})"
+    return f"code {code}"
+
+
 @dataclass
 class Stack:
     """The child processes of one `twinmcp up`."""
 
     env: Mapping[str, str]
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    started_at: dict[str, float] = field(default_factory=dict)
+    starts: dict[str, int] = field(default_factory=dict)  # how often each child was started
 
     async def start(self, specs: Sequence[ServiceSpec] = SERVICES, timeout: float = 60) -> None:
         for spec in specs:
@@ -57,6 +88,8 @@ class Stack:
             env=self.env_for(spec),
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
         )
+        self.started_at[spec.name] = asyncio.get_running_loop().time()
+        self.starts[spec.name] = self.starts.get(spec.name, 0) + 1
 
     async def restart(self, spec: ServiceSpec, timeout: float = 60) -> None:
         """Starts a service again after it exited (or was killed) and waits for its health."""
@@ -88,15 +121,61 @@ class Stack:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.env.get('PORT', '3000')}"
 
-    async def wait(self) -> str:
-        """Waits until a child exits; returns its name."""
-        waits = {
-            asyncio.ensure_future(process.wait()): name for name, process in self.processes.items()
-        }
-        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        return waits[next(iter(done))]
+    async def supervise(
+        self, specs: Sequence[ServiceSpec] = SERVICES, policy: RestartPolicy | None = None
+    ) -> None:
+        """Restarts children that exit, with backoff; returns only by raising ServiceGaveUp
+        (cancel it to stop supervising, then `stop()`)."""
+        policy = policy or RestartPolicy()
+        watchers = [asyncio.ensure_future(self._keep_running(spec, policy)) for spec in specs]
+        try:
+            done, _ = await asyncio.wait(watchers, return_when=asyncio.FIRST_EXCEPTION)
+            for watcher in done:
+                watcher.result()
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+
+    async def _keep_running(self, spec: ServiceSpec, policy: RestartPolicy) -> None:
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            code = await self.processes[spec.name].wait()
+            lived = loop.time() - self.started_at[spec.name]
+            failures = failures + 1 if lived < policy.stable_seconds else 1
+            if failures > policy.max_quick_failures:
+                raise ServiceGaveUp(
+                    f"{spec.name} exited {failures} times in a row, each within "
+                    f"{policy.stable_seconds:.0f}s of starting (last: {describe_exit(code)}); "
+                    "no more restarts: its log above says why"
+                )
+            delay = policy.delay(failures)
+            logger.warning(
+                "%s exited with %s after %.1fs; restarting it in %.1fs (failure %d of %d in a row)",
+                spec.name,
+                describe_exit(code),
+                lived,
+                delay,
+                failures,
+                policy.max_quick_failures,
+            )
+            await asyncio.sleep(delay)
+            await self.spawn(spec)
+            try:
+                await self.wait_healthy(spec, policy.health_timeout_seconds)
+            except RuntimeError:
+                continue  # it exited during start-up: the next wait returns at once
+            except TimeoutError:
+                logger.warning(
+                    "%s was not healthy within %.0fs of its restart; killing it",
+                    spec.name,
+                    policy.health_timeout_seconds,
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    self.processes[spec.name].kill()
+                continue
+            logger.warning("%s is back", spec.name)
 
     async def stop(self, timeout: float = 15) -> None:
         """SIGTERM in reverse start order (gateway first), then SIGKILL what is left."""

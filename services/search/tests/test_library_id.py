@@ -28,3 +28,11 @@ def test_malformed_ids_are_invalid_input_with_a_hint(raw: str) -> None:
     with pytest.raises(InvalidInputError) as error:
         parse_library_id(raw)
     assert str(error.value)
+
+
+@pytest.mark.parametrize("version", ["^3.0", "~3.0.1", ">=2.0", ">=1.0 <2", "1.0 || 2.0", "*"])
+def test_a_semver_range_is_refused_as_a_range_not_resolved(version: str) -> None:
+    with pytest.raises(InvalidInputError) as error:
+        parse_library_id("/acme/webkit", version)
+    assert "is a range" in str(error.value)
+    assert "indexed versions" in str(error.value)

@@ -162,6 +162,8 @@ async def test_a_version_not_indexed_is_refused_with_the_available_versions(
         assert "1.0, 2.0" in (error.value.details() or "")
         trailing = dict(error.value.trailing_metadata() or ())
         assert trailing["available-versions"] == "1.0,2.0"
+        assert trailing["library-id"] == "/acme/webkit"
+        assert trailing["requested-version"] == "3.0"
     served = await query(client, "/acme/webkit@2.0", "CORS")
     assert served.version == "2.0"
     explicit = await query(client, "/acme/webkit@2.0", "CORS", version="1.0")
@@ -174,6 +176,21 @@ async def test_an_unknown_library_is_not_found_with_suggestions(client: Any, kit
         await query(client, "/someone/webkitt", "CORS")
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
     assert "/acme/webkit" in (error.value.details() or "")
+    trailing = dict(error.value.trailing_metadata() or ())
+    assert trailing["library-id"] == "/someone/webkitt"
+    assert trailing["suggested-library-ids"] == "/acme/webkit"
+
+
+async def test_an_unknown_library_without_close_matches_has_no_suggestions(
+    client: Any, kit: Any
+) -> None:
+    await kit.publish_library(client)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await query(client, "/qqq/zzzz", "CORS")
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    trailing = dict(error.value.trailing_metadata() or ())
+    assert trailing["library-id"] == "/qqq/zzzz"
+    assert trailing["suggested-library-ids"] == ""
 
 
 async def test_bad_requests_are_invalid_arguments(client: Any, kit: Any) -> None:

@@ -453,6 +453,8 @@ class SearchDomain:
                 f"versions: {', '.join(available)}. Ask for one of them, or omit the version "
                 "for the default",
                 available,
+                library_id=ref.library_id,
+                version=ref.version,
             )
         key = answer_key(chosen.build_id, text, budget, ranker)
         cached = await self.cache.get(key)
@@ -565,7 +567,11 @@ class SearchDomain:
             if suggestions
             else " Find the id with ResolveLibrary."
         )
-        return NotFoundError(f"library {library_id} is not indexed.{hint}", suggestions=suggestions)
+        return NotFoundError(
+            f"library {library_id} is not indexed.{hint}",
+            suggestions=suggestions,
+            library_id=library_id,
+        )
 
     # ---- libraries and resolution -------------------------------------------------------
 

@@ -14,22 +14,36 @@ class InvalidInputError(SearchError):
 
 
 class NotFoundError(SearchError):
-    """The library or build does not exist (NOT_FOUND)."""
+    """The library or build does not exist (NOT_FOUND).
 
-    def __init__(self, message: str, suggestions: Sequence[str] = ()) -> None:
+    For a library, `library_id` is its canonical id and `suggestions` the documented ids
+    closest to it; both go to the caller as trailing metadata (search.proto).
+    """
+
+    def __init__(self, message: str, suggestions: Sequence[str] = (), library_id: str = "") -> None:
         super().__init__(message)
         self.suggestions = list(suggestions)
+        self.library_id = library_id
 
 
 class VersionNotIndexedError(SearchError):
     """The library exists but not the asked version (FAILED_PRECONDITION).
 
     Never answered with another version: the caller picks one of `available_versions`.
+    `library_id` (canonical) and `version` (as asked) say what was missing.
     """
 
-    def __init__(self, message: str, available_versions: Sequence[str]) -> None:
+    def __init__(
+        self,
+        message: str,
+        available_versions: Sequence[str],
+        library_id: str = "",
+        version: str = "",
+    ) -> None:
         super().__init__(message)
         self.available_versions = list(available_versions)
+        self.library_id = library_id
+        self.version = version
 
 
 class ConflictError(SearchError):

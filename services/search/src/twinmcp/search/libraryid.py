@@ -10,6 +10,8 @@ from twinmcp.search.errors import InvalidInputError
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-+/]*$")
+# What marks a semver range ("^1.2", "~1.2", ">=1.0 <2", "1.2 || 2.0", "*").
+_RANGE_MARK = re.compile(r"[\^~<>=*|]|\s")
 MAX_ID_LENGTH = 300
 
 
@@ -54,7 +56,16 @@ def parse_library_id(raw: str, explicit_version: str = "") -> LibraryRef:
     library_id = "/" + "/".join(parts[:2])
     chosen = explicit_version.strip() or version.strip()
     if chosen and not _VERSION.match(chosen):
-        raise InvalidInputError(f"version {chosen!r} is not a valid version name")
+        if _RANGE_MARK.search(chosen):
+            raise InvalidInputError(
+                f"version {chosen!r} is a range; versions are matched by name, not resolved "
+                "from ranges. Ask for one of the library's indexed versions (listed with the "
+                "library), or omit the version for the default"
+            )
+        raise InvalidInputError(
+            f"version {chosen!r} is not a valid version name; use letters, digits, '.', '_', "
+            "'-', '+' and '/'"
+        )
     return LibraryRef(library_id, chosen)
 
 

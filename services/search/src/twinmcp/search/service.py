@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,7 +20,10 @@ from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
 
-# Trailing metadata keys the gateway may read on errors (values comma-separated).
+# Trailing metadata of a missing library or version (search.proto states the contract); lists
+# are comma-separated, which no library id or version name can contain.
+LIBRARY_ID_KEY = "library-id"
+REQUESTED_VERSION_KEY = "requested-version"
 AVAILABLE_VERSIONS_KEY = "available-versions"
 SUGGESTIONS_KEY = "suggested-library-ids"
 
@@ -40,8 +43,11 @@ async def _answer(context: grpc.aio.ServicerContext[Any, Any], call: Awaitable[T
     except SearchError as exc:
         metadata: list[tuple[str, str]] = []
         if isinstance(exc, VersionNotIndexedError):
+            metadata.append((LIBRARY_ID_KEY, exc.library_id))
+            metadata.append((REQUESTED_VERSION_KEY, exc.version))
             metadata.append((AVAILABLE_VERSIONS_KEY, ",".join(exc.available_versions)))
-        if isinstance(exc, NotFoundError) and exc.suggestions:
+        if isinstance(exc, NotFoundError) and exc.library_id:
+            metadata.append((LIBRARY_ID_KEY, exc.library_id))
             metadata.append((SUGGESTIONS_KEY, ",".join(exc.suggestions)))
         if metadata:
             context.set_trailing_metadata(tuple(metadata))
@@ -221,9 +227,6 @@ def _snippet_input(item: index_pb2.IndexedSnippet) -> SnippetInput:
         anchor=s.anchor,
         embedding=list(item.embedding),
     )
-
-
-Handler = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
 
 class IndexServicer(index_pb2_grpc.IndexServiceServicer):

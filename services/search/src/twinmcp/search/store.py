@@ -538,6 +538,8 @@ class Store:
                 f"version {version!r} of {library_id} is not indexed; available versions: "
                 f"{', '.join(available) or 'none'}",
                 available,
+                library_id=library_id,
+                version=version,
             )
         return info, chosen
 

@@ -26,7 +26,15 @@ if _version_not_supported:
 
 
 class SearchServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Search is the one authority on which library and which version answer a question: callers
+    render what it answers and never compare versions again. Errors that name a missing library
+    or version carry what the caller needs to say so in trailing metadata (ASCII values; lists
+    comma-separated, which no library id or version name can contain):
+    `library-id`            the canonical library id asked for, without version
+    `requested-version`     the version asked for, as given
+    `available-versions`    the library's indexed versions
+    `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -62,28 +70,58 @@ class SearchServiceStub:
 
 
 class SearchServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Search is the one authority on which library and which version answer a question: callers
+    render what it answers and never compare versions again. Errors that name a missing library
+    or version carry what the caller needs to say so in trailing metadata (ASCII values; lists
+    comma-separated, which no library id or version name can contain):
+    `library-id`            the canonical library id asked for, without version
+    `requested-version`     the version asked for, as given
+    `available-versions`    the library's indexed versions
+    `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+    """
 
     def ResolveLibrary(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Libraries matching a name (and the user's task), best first.
+        Errors:
+        INVALID_ARGUMENT when `library_name` and `query` are both empty, or a string is longer
+        than search accepts.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def QueryDocs(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The snippets of one library version that answer `query`, within `tokens`.
+        A version matches by name, and a leading "v" is not significant ("v2.0" asks for "2.0");
+        `version` in the answer is the one served, spelled as indexed. Another version is never
+        served in place of the one asked for.
+        Errors:
+        INVALID_ARGUMENT when the id is malformed, the version is not a version name (a semver
+        range such as "^1.2" is refused, not resolved), the query is empty, a string is
+        longer than search accepts, `tokens` is negative or `ranker` is unknown.
+        NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
+        entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
+        FAILED_PRECONDITION when the library is indexed but not the version asked for.
+        Trailing metadata: `library-id`, `requested-version`, `available-versions`.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetLibrary(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One library with its versions, documented or catalog-only.
+        Errors:
+        INVALID_ARGUMENT when the id is malformed or carries a version.
+        NOT_FOUND when neither documentation nor a catalog entry has the id. Trailing metadata:
+        `library-id`, `suggested-library-ids`.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListLibraries(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Libraries in id order, a page at a time.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -134,7 +172,15 @@ def add_SearchServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class SearchService:
-    """Missing associated documentation comment in .proto file."""
+    """Search is the one authority on which library and which version answer a question: callers
+    render what it answers and never compare versions again. Errors that name a missing library
+    or version carry what the caller needs to say so in trailing metadata (ASCII values; lists
+    comma-separated, which no library id or version name can contain):
+    `library-id`            the canonical library id asked for, without version
+    `requested-version`     the version asked for, as given
+    `available-versions`    the library's indexed versions
+    `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+    """
 
     @staticmethod
     def ResolveLibrary(request,

@@ -29,14 +29,49 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class SearchServiceStub:
+    """Search is the one authority on which library and which version answer a question: callers
+    render what it answers and never compare versions again. Errors that name a missing library
+    or version carry what the caller needs to say so in trailing metadata (ASCII values; lists
+    comma-separated, which no library id or version name can contain):
+      `library-id`            the canonical library id asked for, without version
+      `requested-version`     the version asked for, as given
+      `available-versions`    the library's indexed versions
+      `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+    """
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SearchServiceAsyncStub: ...
     ResolveLibrary: _grpc.UnaryUnaryMultiCallable[_search_pb2.ResolveLibraryRequest, _search_pb2.ResolveLibraryResponse]
+    """Libraries matching a name (and the user's task), best first.
+    Errors:
+      INVALID_ARGUMENT when `library_name` and `query` are both empty, or a string is longer
+        than search accepts.
+    """
     QueryDocs: _grpc.UnaryUnaryMultiCallable[_search_pb2.QueryDocsRequest, _search_pb2.QueryDocsResponse]
+    """The snippets of one library version that answer `query`, within `tokens`.
+    A version matches by name, and a leading "v" is not significant ("v2.0" asks for "2.0");
+    `version` in the answer is the one served, spelled as indexed. Another version is never
+    served in place of the one asked for.
+    Errors:
+      INVALID_ARGUMENT when the id is malformed, the version is not a version name (a semver
+        range such as "^1.2" is refused, not resolved), the query is empty, a string is
+        longer than search accepts, `tokens` is negative or `ranker` is unknown.
+      NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
+        entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
+      FAILED_PRECONDITION when the library is indexed but not the version asked for.
+        Trailing metadata: `library-id`, `requested-version`, `available-versions`.
+    """
     GetLibrary: _grpc.UnaryUnaryMultiCallable[_search_pb2.GetLibraryRequest, _search_pb2.GetLibraryResponse]
+    """One library with its versions, documented or catalog-only.
+    Errors:
+      INVALID_ARGUMENT when the id is malformed or carries a version.
+      NOT_FOUND when neither documentation nor a catalog entry has the id. Trailing metadata:
+        `library-id`, `suggested-library-ids`.
+    """
     ListLibraries: _grpc.UnaryUnaryMultiCallable[_search_pb2.ListLibrariesRequest, _search_pb2.ListLibrariesResponse]
+    """Libraries in id order, a page at a time."""
     WatchLibraries: _grpc.UnaryStreamMultiCallable[_search_pb2.WatchLibrariesRequest, _search_pb2.LibraryChange]
     """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
     message has `is_sync` set; every later one names a library whose answers changed. A caller
@@ -45,11 +80,46 @@ class SearchServiceStub:
 
 @_typing.type_check_only
 class SearchServiceAsyncStub(SearchServiceStub):
+    """Search is the one authority on which library and which version answer a question: callers
+    render what it answers and never compare versions again. Errors that name a missing library
+    or version carry what the caller needs to say so in trailing metadata (ASCII values; lists
+    comma-separated, which no library id or version name can contain):
+      `library-id`            the canonical library id asked for, without version
+      `requested-version`     the version asked for, as given
+      `available-versions`    the library's indexed versions
+      `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+    """
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     ResolveLibrary: _aio.UnaryUnaryMultiCallable[_search_pb2.ResolveLibraryRequest, _search_pb2.ResolveLibraryResponse]  # type: ignore[assignment]
+    """Libraries matching a name (and the user's task), best first.
+    Errors:
+      INVALID_ARGUMENT when `library_name` and `query` are both empty, or a string is longer
+        than search accepts.
+    """
     QueryDocs: _aio.UnaryUnaryMultiCallable[_search_pb2.QueryDocsRequest, _search_pb2.QueryDocsResponse]  # type: ignore[assignment]
+    """The snippets of one library version that answer `query`, within `tokens`.
+    A version matches by name, and a leading "v" is not significant ("v2.0" asks for "2.0");
+    `version` in the answer is the one served, spelled as indexed. Another version is never
+    served in place of the one asked for.
+    Errors:
+      INVALID_ARGUMENT when the id is malformed, the version is not a version name (a semver
+        range such as "^1.2" is refused, not resolved), the query is empty, a string is
+        longer than search accepts, `tokens` is negative or `ranker` is unknown.
+      NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
+        entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
+      FAILED_PRECONDITION when the library is indexed but not the version asked for.
+        Trailing metadata: `library-id`, `requested-version`, `available-versions`.
+    """
     GetLibrary: _aio.UnaryUnaryMultiCallable[_search_pb2.GetLibraryRequest, _search_pb2.GetLibraryResponse]  # type: ignore[assignment]
+    """One library with its versions, documented or catalog-only.
+    Errors:
+      INVALID_ARGUMENT when the id is malformed or carries a version.
+      NOT_FOUND when neither documentation nor a catalog entry has the id. Trailing metadata:
+        `library-id`, `suggested-library-ids`.
+    """
     ListLibraries: _aio.UnaryUnaryMultiCallable[_search_pb2.ListLibrariesRequest, _search_pb2.ListLibrariesResponse]  # type: ignore[assignment]
+    """Libraries in id order, a page at a time."""
     WatchLibraries: _aio.UnaryStreamMultiCallable[_search_pb2.WatchLibrariesRequest, _search_pb2.LibraryChange]  # type: ignore[assignment]
     """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
     message has `is_sync` set; every later one names a library whose answers changed. A caller
@@ -57,33 +127,68 @@ class SearchServiceAsyncStub(SearchServiceStub):
     """
 
 class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Search is the one authority on which library and which version answer a question: callers
+    render what it answers and never compare versions again. Errors that name a missing library
+    or version carry what the caller needs to say so in trailing metadata (ASCII values; lists
+    comma-separated, which no library id or version name can contain):
+      `library-id`            the canonical library id asked for, without version
+      `requested-version`     the version asked for, as given
+      `available-versions`    the library's indexed versions
+      `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+    """
+
     @_abc_1.abstractmethod
     def ResolveLibrary(
         self,
         request: _search_pb2.ResolveLibraryRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_search_pb2.ResolveLibraryResponse, _abc.Awaitable[_search_pb2.ResolveLibraryResponse]]: ...
+    ) -> _typing.Union[_search_pb2.ResolveLibraryResponse, _abc.Awaitable[_search_pb2.ResolveLibraryResponse]]:
+        """Libraries matching a name (and the user's task), best first.
+        Errors:
+          INVALID_ARGUMENT when `library_name` and `query` are both empty, or a string is longer
+            than search accepts.
+        """
 
     @_abc_1.abstractmethod
     def QueryDocs(
         self,
         request: _search_pb2.QueryDocsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_search_pb2.QueryDocsResponse, _abc.Awaitable[_search_pb2.QueryDocsResponse]]: ...
+    ) -> _typing.Union[_search_pb2.QueryDocsResponse, _abc.Awaitable[_search_pb2.QueryDocsResponse]]:
+        """The snippets of one library version that answer `query`, within `tokens`.
+        A version matches by name, and a leading "v" is not significant ("v2.0" asks for "2.0");
+        `version` in the answer is the one served, spelled as indexed. Another version is never
+        served in place of the one asked for.
+        Errors:
+          INVALID_ARGUMENT when the id is malformed, the version is not a version name (a semver
+            range such as "^1.2" is refused, not resolved), the query is empty, a string is
+            longer than search accepts, `tokens` is negative or `ranker` is unknown.
+          NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
+            entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
+          FAILED_PRECONDITION when the library is indexed but not the version asked for.
+            Trailing metadata: `library-id`, `requested-version`, `available-versions`.
+        """
 
     @_abc_1.abstractmethod
     def GetLibrary(
         self,
         request: _search_pb2.GetLibraryRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_search_pb2.GetLibraryResponse, _abc.Awaitable[_search_pb2.GetLibraryResponse]]: ...
+    ) -> _typing.Union[_search_pb2.GetLibraryResponse, _abc.Awaitable[_search_pb2.GetLibraryResponse]]:
+        """One library with its versions, documented or catalog-only.
+        Errors:
+          INVALID_ARGUMENT when the id is malformed or carries a version.
+          NOT_FOUND when neither documentation nor a catalog entry has the id. Trailing metadata:
+            `library-id`, `suggested-library-ids`.
+        """
 
     @_abc_1.abstractmethod
     def ListLibraries(
         self,
         request: _search_pb2.ListLibrariesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_search_pb2.ListLibrariesResponse, _abc.Awaitable[_search_pb2.ListLibrariesResponse]]: ...
+    ) -> _typing.Union[_search_pb2.ListLibrariesResponse, _abc.Awaitable[_search_pb2.ListLibrariesResponse]]:
+        """Libraries in id order, a page at a time."""
 
     @_abc_1.abstractmethod
     def WatchLibraries(

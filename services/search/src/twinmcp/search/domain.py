@@ -28,7 +28,7 @@ from twinmcp.search.library import (
     LibraryMeta,
     catalog_library_id,
 )
-from twinmcp.search.libraryid import canonical_library_id, parse_library_id
+from twinmcp.search.libraryid import MAX_ID_LENGTH, canonical_library_id, parse_library_id
 from twinmcp.search.packing import DEFAULT_BUDGET, pack
 from twinmcp.search.ranking import (
     DEFAULT_PARAMS,
@@ -54,7 +54,16 @@ except ImportError:  # the embedding library is optional for the read side
 
 
 MAX_BUDGET = 100_000
+# Longest strings a request may carry, in characters. A question or a task description fits
+# well within MAX_QUERY_CHARS; names and ids are far shorter. Longer input is refused before
+# any work, so one request's cost is bounded (a 900 kB name once cost a second of CPU).
 MAX_QUERY_CHARS = 2_000
+MAX_LIBRARY_NAME_CHARS = 256
+MAX_LIBRARY_ID_CHARS = MAX_ID_LENGTH
+MAX_VERSION_CHARS = 128
+MAX_RANKER_CHARS = 32
+# Words of a ResolveLibrary query used as description evidence: more add cost, not accuracy.
+MAX_RESOLVE_QUERY_WORDS = 32
 # Query embeddings kept in memory: the same question comes back for other budgets, versions and
 # libraries, and embedding it is most of an uncached query's time (a 384-float vector is 1.5 KB).
 QUERY_VECTOR_CACHE_SIZE = 4096
@@ -427,6 +436,10 @@ class SearchDomain:
     async def query_docs(
         self, library_id: str, version: str, query: str, budget: int, ranker: str = ""
     ) -> Answer:
+        check_length("library_id", library_id, MAX_LIBRARY_ID_CHARS)
+        check_length("version", version, MAX_VERSION_CHARS)
+        check_length("query", query, MAX_QUERY_CHARS)
+        check_length("ranker", ranker, MAX_RANKER_CHARS)
         ref = parse_library_id(library_id, version)
         ranker = ranker.strip().lower()
         if ranker not in RANKERS:
@@ -437,8 +450,6 @@ class SearchDomain:
         text = query.strip()
         if not text:
             raise InvalidInputError("query is empty; say what you want to do or know")
-        if len(text) > MAX_QUERY_CHARS:
-            raise InvalidInputError(f"query is longer than {MAX_QUERY_CHARS} characters")
         if budget < 0:
             raise InvalidInputError("tokens must be positive (the answer's token budget)")
         budget = min(budget or DEFAULT_BUDGET, MAX_BUDGET)
@@ -461,11 +472,14 @@ class SearchDomain:
         if cached is not None:
             return Answer.from_bytes(cached)
         index = await self._index(chosen.build_id)
+        # Ranking and packing are CPU work: in a thread, so other calls are answered meanwhile.
         if ranker == RANKER_BM25:
-            packed = pack(index.search_bm25(text), budget, relevance_floor=0.0)
+            packed = await asyncio.to_thread(
+                lambda: pack(index.search_bm25(text), budget, relevance_floor=0.0)
+            )
         else:
             ranked = await self._rank(index, chosen.embedding_model, chosen.build_id, text)
-            packed = pack(ranked, budget)
+            packed = await asyncio.to_thread(pack, ranked, budget)
         answer = Answer(
             library_id=ref.library_id,
             version=chosen.version,
@@ -502,14 +516,16 @@ class SearchDomain:
             except (EmbeddingFailure, OSError) as exc:
                 # Keyword ranking still answers well; an embedding outage must not fail queries.
                 logger.warning("query embedding failed, keyword ranking only: %s", exc)
-                return index.search(query, None, self.params)
+                return await asyncio.to_thread(index.search, query, None, self.params)
             if self.vectors.is_external:
                 matches = await self.vectors.query(build_id, vector, _DENSE_TOP_K)
                 positions = index.positions()
                 dense_scores = {positions[k]: s for k, s in matches if k in positions}
             elif index.vectors is not None:
                 query_vector = np.asarray(vector, dtype=np.float32)
-        return index.search(query, query_vector, self.params, dense_scores=dense_scores)
+        return await asyncio.to_thread(
+            index.search, query, query_vector, self.params, dense_scores=dense_scores
+        )
 
     async def _embed_query(self, embedder: QueryEmbedder, query: str) -> list[float]:
         """The query's vector, from a small LRU keyed by model and whitespace-folded text."""
@@ -534,7 +550,11 @@ class SearchDomain:
                 return index
             started = time.perf_counter()
             blob = await self.store.load_index_blob(build_id)
-            index = build_long_lived(VersionIndex.from_bytes, blob) if blob else None
+            index = (
+                await asyncio.to_thread(build_long_lived, VersionIndex.from_bytes, blob)
+                if blob
+                else None
+            )
             if index is None:
                 # Written by an older format: rebuild from the rows and store it again.
                 snippets, matrix = await self.store.build_snippets(build_id)
@@ -560,7 +580,8 @@ class SearchDomain:
     async def _unknown_library(self, library_id: str) -> NotFoundError:
         resolver = await self.resolver()
         name = repo_name(library_id.strip("/"))
-        matches = [m for m in resolver.resolve(name, limit=5) if m.candidate.is_documented]
+        resolved = await asyncio.to_thread(resolver.resolve, name, "", 5)
+        matches = [m for m in resolved if m.candidate.is_documented]
         suggestions = [m.candidate.library_id for m in matches]
         hint = (
             f" Did you mean {', '.join(suggestions)}?"
@@ -595,14 +616,19 @@ class SearchDomain:
             return self._resolver
 
     async def resolve(self, library_name: str, query: str, limit: int) -> list[Match]:
+        check_length("library_name", library_name, MAX_LIBRARY_NAME_CHARS)
+        check_length("query", query, MAX_QUERY_CHARS)
         if not library_name.strip() and not query.strip():
             raise InvalidInputError("library_name is empty; give a library or package name")
         limit = 10 if limit <= 0 else min(limit, 50)
+        bounded = " ".join(query.split()[:MAX_RESOLVE_QUERY_WORDS])
         resolver = await self.resolver()
-        return resolver.resolve(library_name or query, query, limit)
+        # Resolution over the whole catalog is CPU work: in a thread, off the event loop.
+        return await asyncio.to_thread(resolver.resolve, library_name or bounded, bounded, limit)
 
     async def get_library(self, library_id: str) -> tuple[LibraryInfo, int]:
         """The library and its catalog popularity rank."""
+        check_length("library_id", library_id, MAX_LIBRARY_ID_CHARS)
         canonical = canonical_library_id(library_id)
         info = await self.store.library(canonical)
         if info is not None:
@@ -616,6 +642,7 @@ class SearchDomain:
     async def list_libraries(
         self, page_size: int, page_token: str, include_catalog: bool
     ) -> tuple[list[LibraryInfo], str]:
+        check_length("page_token", page_token, MAX_LIBRARY_ID_CHARS)
         size = 50 if page_size <= 0 else min(page_size, 500)
         if not include_catalog:
             page = await self.store.libraries(page_token, size + 1)
@@ -634,6 +661,15 @@ class SearchDomain:
             infos.append(catalog_info(candidate))
         next_token = after[size - 1].library_id if len(after) > size else ""
         return infos, next_token
+
+
+def check_length(field_name: str, value: str, limit: int) -> None:
+    """Refuses a string longer than `limit` characters, naming the field and the limit."""
+    if len(value) > limit:
+        raise InvalidInputError(
+            f"{field_name} is {len(value)} characters long; the limit is {limit}. "
+            f"Send a shorter {field_name}"
+        )
 
 
 def catalog_info(candidate: Candidate) -> LibraryInfo:

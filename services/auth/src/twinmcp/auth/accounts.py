@@ -99,6 +99,17 @@ def _key(row: ApiKeyRow) -> ApiKey:
     )
 
 
+def requested_scopes(scopes: Iterable[str]) -> list[str]:
+    """The scopes a new key asks for, sorted and deduplicated; none means ["read"]."""
+    wanted = sorted(set(scopes)) or ["read"]
+    unknown = [scope for scope in wanted if scope not in keys.SCOPES]
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown scope(s) {', '.join(unknown)}; use 'read' and/or 'admin'"
+        )
+    return wanted
+
+
 class AccountStore:
     """Every SQL statement of the service; callers get plain dataclasses back."""
 
@@ -189,12 +200,7 @@ class AccountStore:
     async def create_key(
         self, user_id: str, name: str, scopes: Iterable[str]
     ) -> tuple[ApiKey, str]:
-        wanted = sorted(set(scopes)) or ["read"]
-        unknown = [scope for scope in wanted if scope not in keys.SCOPES]
-        if unknown:
-            raise InvalidArgumentError(
-                f"unknown scope(s) {', '.join(unknown)}; use 'read' and/or 'admin'"
-            )
+        wanted = requested_scopes(scopes)
         if len(name) > MAX_KEY_NAME_LENGTH:
             raise InvalidArgumentError(f"key name is longer than {MAX_KEY_NAME_LENGTH} characters")
         user = await self.get_user(user_id)

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from twinmcp.auth import keys
-from twinmcp.auth.accounts import AccountStore, UsageDay, User
+from twinmcp.auth.accounts import AccountStore, ApiKey, UsageDay, User, requested_scopes
 from twinmcp.auth.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
+    PermissionDeniedError,
     UnauthenticatedError,
 )
 from twinmcp.auth.github import GitHubOAuth
@@ -113,6 +114,57 @@ class Authority:
         if user is None:
             raise UnauthenticatedError("session token names a user that no longer exists")
         return user
+
+    # API keys, managed by an operator (no caller credential) or by the user's own credential
+
+    async def create_key(
+        self, user_id: str, name: str, scopes: Sequence[str], caller_credential: str
+    ) -> tuple[ApiKey, str]:
+        """A new key; a caller's credential must hold every scope it asks for.
+
+        Otherwise a read-only key of an admin user could mint itself an admin key.
+        """
+        caller = await self._key_manager(caller_credential, user_id)
+        wanted = requested_scopes(scopes)
+        if caller is not None:
+            excess = sorted(set(wanted) - keys.granted_scopes(caller.scopes))
+            if excess:
+                held = ", ".join(sorted(caller.scopes)) or "none"
+                raise PermissionDeniedError(
+                    f"this credential has scope(s) {held} and cannot create a key with "
+                    f"scope(s) {', '.join(excess)}: a key never gets a scope its creator lacks; "
+                    "create it with a credential that has them (an admin key or an admin's "
+                    "signed-in session)"
+                )
+        return await self._store.create_key(user_id, name, wanted)
+
+    async def list_keys(self, user_id: str, caller_credential: str) -> list[ApiKey]:
+        await self._key_manager(caller_credential, user_id)
+        return await self._store.list_keys(user_id)
+
+    async def revoke_key(self, user_id: str, key_id: str, caller_credential: str) -> ApiKey:
+        await self._key_manager(caller_credential, user_id)
+        return await self._store.revoke_key(user_id, key_id)
+
+    async def _key_manager(self, credential: str, user_id: str) -> Principal | None:
+        """The caller managing `user_id`'s keys, checked afresh; None for an operator call.
+
+        Never a principal cached by a gateway: a key revoked a moment ago must not mint,
+        list or revoke keys (it is refused here as revoked).
+        """
+        if not credential:
+            return None
+        caller = await self.authenticate(credential, "")
+        if caller.is_anonymous:
+            raise UnauthenticatedError(
+                "caller_credential is blank; send the caller's API key or session token"
+            )
+        if caller.user_id != user_id:
+            raise PermissionDeniedError(
+                "this credential belongs to another user; a key or session manages only "
+                "its own user's keys"
+            )
+        return caller
 
     # Rate limits
 

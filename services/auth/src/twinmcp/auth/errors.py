@@ -23,6 +23,10 @@ class UnauthenticatedError(AuthError):
     """A credential is unknown, revoked, forged, expired or malformed."""
 
 
+class PermissionDeniedError(AuthError):
+    """The caller's credential is valid but does not allow what it asks for."""
+
+
 class FailedPreconditionError(AuthError):
     """The request is well formed but the system is not in a state to honour it."""
 

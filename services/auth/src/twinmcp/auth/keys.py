@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 KEY_PREFIX = "tmcp_"
@@ -14,6 +15,8 @@ SECRET_LENGTH = 43  # 43 base62 characters carry 256 bits of randomness
 _PUBLIC_ALPHABET = string.ascii_lowercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 SCOPES = frozenset({"read", "admin"})
+# Every non-anonymous caller may read, so an admin key can do all a read key can.
+_IMPLIED = {"read": frozenset({"read"}), "admin": frozenset({"admin", "read"})}
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,11 @@ class NewKey:
 class ParsedKey:
     key_id: str
     secret: str
+
+
+def granted_scopes(scopes: Iterable[str]) -> frozenset[str]:
+    """Every scope a credential holding `scopes` may hand on to a key it creates."""
+    return frozenset().union(*(_IMPLIED.get(scope, frozenset()) for scope in scopes))
 
 
 def generate_key() -> NewKey:

@@ -18,6 +18,7 @@ from twinmcp.auth.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
+    PermissionDeniedError,
     UnauthenticatedError,
     UpstreamUnavailableError,
 )
@@ -29,6 +30,7 @@ STATUS_OF: dict[type[AuthError], grpc.StatusCode] = {
     NotFoundError: grpc.StatusCode.NOT_FOUND,
     AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
     UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
     FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
     UpstreamUnavailableError: grpc.StatusCode.UNAVAILABLE,
 }
@@ -183,8 +185,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.CreateApiKeyRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.CreateApiKeyResponse:
         async def work() -> auth_pb2.CreateApiKeyResponse:
-            key, secret = await self._store.create_key(
-                request.user_id, request.name, request.scopes
+            key, secret = await self._authority.create_key(
+                request.user_id, request.name, request.scopes, request.caller_credential
             )
             return auth_pb2.CreateApiKeyResponse(key=_key(key), secret=secret)
 
@@ -194,7 +196,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.ListApiKeysRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.ListApiKeysResponse:
         async def work() -> auth_pb2.ListApiKeysResponse:
-            found = await self._store.list_keys(request.user_id)
+            found = await self._authority.list_keys(request.user_id, request.caller_credential)
             return auth_pb2.ListApiKeysResponse(keys=[_key(key) for key in found])
 
         return await _answer(context, work())
@@ -203,7 +205,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.RevokeApiKeyRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.RevokeApiKeyResponse:
         async def work() -> auth_pb2.RevokeApiKeyResponse:
-            key = await self._store.revoke_key(request.user_id, request.key_id)
+            key = await self._authority.revoke_key(
+                request.user_id, request.key_id, request.caller_credential
+            )
             return auth_pb2.RevokeApiKeyResponse(key=_key(key))
 
         return await _answer(context, work())

@@ -295,13 +295,25 @@ Global___ApiKey: _TypeAlias = ApiKey  # noqa: Y015
 
 @_typing.final
 class CreateApiKeyRequest(_message.Message):
+    """Key management on behalf of a user sends that user's credential as caller_credential. The
+    auth service then checks it afresh (a cached principal is never trusted: a revoked key is
+    UNAUTHENTICATED at once), requires it to belong to user_id and, when creating, requires every
+    requested scope to be one the credential has (else PERMISSION_DENIED naming the excess). A
+    session token carries its user's scopes: "read", plus "admin" for an admin user. An empty
+    caller_credential is an operator call (the CLI); the auth port must be reachable only by
+    operators and gateways.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     USER_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     SCOPES_FIELD_NUMBER: _builtins.int
+    CALLER_CREDENTIAL_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     name: _builtins.str
+    caller_credential: _builtins.str
+    """the API key or session token asking; empty for operators"""
     @_builtins.property
     def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """defaults to ["read"]"""
@@ -312,10 +324,11 @@ class CreateApiKeyRequest(_message.Message):
         user_id: _builtins.str = ...,
         name: _builtins.str = ...,
         scopes: _abc.Iterable[_builtins.str] | None = ...,
+        caller_credential: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "scopes", b"scopes", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller_credential", b"caller_credential", "name", b"name", "scopes", b"scopes", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -350,15 +363,19 @@ class ListApiKeysRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     USER_ID_FIELD_NUMBER: _builtins.int
+    CALLER_CREDENTIAL_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
+    caller_credential: _builtins.str
+    """as in CreateApiKeyRequest"""
     def __init__(
         self,
         *,
         user_id: _builtins.str = ...,
+        caller_credential: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller_credential", b"caller_credential", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -390,17 +407,21 @@ class RevokeApiKeyRequest(_message.Message):
 
     USER_ID_FIELD_NUMBER: _builtins.int
     KEY_ID_FIELD_NUMBER: _builtins.int
+    CALLER_CREDENTIAL_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     key_id: _builtins.str
+    caller_credential: _builtins.str
+    """as in CreateApiKeyRequest"""
     def __init__(
         self,
         *,
         user_id: _builtins.str = ...,
         key_id: _builtins.str = ...,
+        caller_credential: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_id", b"key_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller_credential", b"caller_credential", "key_id", b"key_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -28,6 +28,7 @@ if _version_not_supported:
 class AuthServiceStub:
     """Errors: UNAUTHENTICATED (bad, revoked, forged or expired credential), INVALID_ARGUMENT (a
     malformed request; the message says what to fix), NOT_FOUND, ALREADY_EXISTS,
+    PERMISSION_DENIED (a caller credential asks for more than it has, or for another user's keys),
     FAILED_PRECONDITION (e.g. admin scope for a non-admin user, sign-in not configured),
     UNAVAILABLE (database or GitHub unreachable; retry). Rate limiting is never an error: see
     CheckRateLimitResponse.allowed.
@@ -107,6 +108,7 @@ class AuthServiceStub:
 class AuthServiceServicer:
     """Errors: UNAUTHENTICATED (bad, revoked, forged or expired credential), INVALID_ARGUMENT (a
     malformed request; the message says what to fix), NOT_FOUND, ALREADY_EXISTS,
+    PERMISSION_DENIED (a caller credential asks for more than it has, or for another user's keys),
     FAILED_PRECONDITION (e.g. admin scope for a non-admin user, sign-in not configured),
     UNAVAILABLE (database or GitHub unreachable; retry). Rate limiting is never an error: see
     CheckRateLimitResponse.allowed.
@@ -270,6 +272,7 @@ def add_AuthServiceServicer_to_server(servicer, server):
 class AuthService:
     """Errors: UNAUTHENTICATED (bad, revoked, forged or expired credential), INVALID_ARGUMENT (a
     malformed request; the message says what to fix), NOT_FOUND, ALREADY_EXISTS,
+    PERMISSION_DENIED (a caller credential asks for more than it has, or for another user's keys),
     FAILED_PRECONDITION (e.g. admin scope for a non-admin user, sign-in not configured),
     UNAVAILABLE (database or GitHub unreachable; retry). Rate limiting is never an error: see
     CheckRateLimitResponse.allowed.

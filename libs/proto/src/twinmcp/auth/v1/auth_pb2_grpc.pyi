@@ -29,6 +29,7 @@ GRPC_VERSION: str
 class AuthServiceStub:
     """Errors: UNAUTHENTICATED (bad, revoked, forged or expired credential), INVALID_ARGUMENT (a
     malformed request; the message says what to fix), NOT_FOUND, ALREADY_EXISTS,
+    PERMISSION_DENIED (a caller credential asks for more than it has, or for another user's keys),
     FAILED_PRECONDITION (e.g. admin scope for a non-admin user, sign-in not configured),
     UNAVAILABLE (database or GitHub unreachable; retry). Rate limiting is never an error: see
     CheckRateLimitResponse.allowed.
@@ -70,6 +71,7 @@ class AuthServiceStub:
 class AuthServiceAsyncStub(AuthServiceStub):
     """Errors: UNAUTHENTICATED (bad, revoked, forged or expired credential), INVALID_ARGUMENT (a
     malformed request; the message says what to fix), NOT_FOUND, ALREADY_EXISTS,
+    PERMISSION_DENIED (a caller credential asks for more than it has, or for another user's keys),
     FAILED_PRECONDITION (e.g. admin scope for a non-admin user, sign-in not configured),
     UNAVAILABLE (database or GitHub unreachable; retry). Rate limiting is never an error: see
     CheckRateLimitResponse.allowed.
@@ -107,6 +109,7 @@ class AuthServiceAsyncStub(AuthServiceStub):
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     """Errors: UNAUTHENTICATED (bad, revoked, forged or expired credential), INVALID_ARGUMENT (a
     malformed request; the message says what to fix), NOT_FOUND, ALREADY_EXISTS,
+    PERMISSION_DENIED (a caller credential asks for more than it has, or for another user's keys),
     FAILED_PRECONDITION (e.g. admin scope for a non-admin user, sign-in not configured),
     UNAVAILABLE (database or GitHub unreachable; retry). Rate limiting is never an error: see
     CheckRateLimitResponse.allowed.

@@ -117,6 +117,10 @@ class Access:
             self._cache[key] = _Entry(reply.principal, now + ttl)
         return reply.principal
 
+    def forget_key(self, key_id: str) -> None:
+        """Drops cached answers for a key just revoked, so this gateway refuses it at once."""
+        self._cache = {k: v for k, v in self._cache.items() if v.principal.key_id != key_id}
+
     async def charge(self, principal: auth_pb2.Principal) -> Budget:
         """Counts one request against the principal's limits."""
         reply = await self.auth.check_rate_limit(principal.rate_limit_subject, principal.tier)

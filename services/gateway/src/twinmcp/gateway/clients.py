@@ -212,17 +212,29 @@ class AuthClient(_Client):
             )
         return list(answer.results)
 
+    # Key management sends the caller's own credential: auth checks it afresh (never a cached
+    # principal) and refuses a key with scopes the credential lacks.
+
     async def create_api_key(
-        self, user_id: str, name: str, scopes: list[str]
+        self, user_id: str, name: str, scopes: list[str], *, caller_credential: str
     ) -> auth_pb2.CreateApiKeyResponse:
-        request = auth_pb2.CreateApiKeyRequest(user_id=user_id, name=name, scopes=scopes)
+        request = auth_pb2.CreateApiKeyRequest(
+            user_id=user_id, name=name, scopes=scopes, caller_credential=caller_credential
+        )
         return await self._call(self.stub.CreateApiKey, request)
 
-    async def list_api_keys(self, user_id: str) -> auth_pb2.ListApiKeysResponse:
-        return await self._call(self.stub.ListApiKeys, auth_pb2.ListApiKeysRequest(user_id=user_id))
+    async def list_api_keys(
+        self, user_id: str, *, caller_credential: str
+    ) -> auth_pb2.ListApiKeysResponse:
+        request = auth_pb2.ListApiKeysRequest(user_id=user_id, caller_credential=caller_credential)
+        return await self._call(self.stub.ListApiKeys, request)
 
-    async def revoke_api_key(self, user_id: str, key_id: str) -> auth_pb2.RevokeApiKeyResponse:
-        request = auth_pb2.RevokeApiKeyRequest(user_id=user_id, key_id=key_id)
+    async def revoke_api_key(
+        self, user_id: str, key_id: str, *, caller_credential: str
+    ) -> auth_pb2.RevokeApiKeyResponse:
+        request = auth_pb2.RevokeApiKeyRequest(
+            user_id=user_id, key_id=key_id, caller_credential=caller_credential
+        )
         return await self._call(self.stub.RevokeApiKey, request)
 
     async def get_usage(self, user_id: str, key_id: str, days: int) -> auth_pb2.GetUsageResponse:

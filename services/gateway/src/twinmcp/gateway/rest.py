@@ -10,6 +10,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from twinmcp.auth.v1 import auth_pb2
+from twinmcp.gateway.access import credential_from
 from twinmcp.gateway.clients import InvalidArgument, NotFound
 from twinmcp.gateway.middleware import error_json
 from twinmcp.gateway.openapi import openapi_document
@@ -314,7 +315,9 @@ def key_json(key: auth_pb2.ApiKey) -> dict[str, Any]:
 @routes.get("/api/v1/account/keys")
 async def list_keys(request: web.Request) -> web.Response:
     principal = _require(request, "user")
-    reply = await request.app[GATEWAY].peers.auth.list_api_keys(principal.user_id)
+    reply = await request.app[GATEWAY].peers.auth.list_api_keys(
+        principal.user_id, caller_credential=credential_from(request.headers)
+    )
     return web.json_response({"keys": [key_json(key) for key in reply.keys]})
 
 
@@ -326,8 +329,12 @@ async def create_key(request: web.Request) -> web.Response:
     scopes = body.get("scopes", ["read"])
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise BadRequest("'scopes' must be a list of strings such as [\"read\"]")
+    # Auth refuses scopes beyond the caller's own and re-checks the credential (not cached).
     reply = await request.app[GATEWAY].peers.auth.create_api_key(
-        principal.user_id, _str_field(body, "name"), scopes
+        principal.user_id,
+        _str_field(body, "name"),
+        scopes,
+        caller_credential=credential_from(request.headers),
     )
     return web.json_response({"key": key_json(reply.key), "secret": reply.secret}, status=201)
 
@@ -335,9 +342,13 @@ async def create_key(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/account/keys/{key_id}")
 async def revoke_key(request: web.Request) -> web.Response:
     principal = _require(request, "user")
-    reply = await request.app[GATEWAY].peers.auth.revoke_api_key(
-        principal.user_id, request.match_info["key_id"]
+    gateway = request.app[GATEWAY]
+    reply = await gateway.peers.auth.revoke_api_key(
+        principal.user_id,
+        request.match_info["key_id"],
+        caller_credential=credential_from(request.headers),
     )
+    gateway.access.forget_key(reply.key.key_id)
     return web.json_response({"key": key_json(reply.key)})
 
 

@@ -14,6 +14,8 @@ from twinmcp.gateway.clients import AuthClient
 CREDENTIAL_HEADERS = ("X-API-Key", "Context7-API-Key", "X-Context7-API-Key")
 _MINUTE_SECONDS = 60  # the auth service counts a request against the minute limit this long
 _CACHE_LIMIT = 10_000
+# Issued keys and session tokens are printable ASCII (base64url, dots, dashes), well under this.
+_MAX_CREDENTIAL_CHARS = 4096
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -32,6 +34,22 @@ def credential_from(headers: Mapping[str, str]) -> str:
     return ""
 
 
+def credential_problem(credential: str) -> str | None:
+    """Why `credential` cannot be a key this service issued, or None; never quotes it, since
+    the message reaches logs and the caller may have pasted the wrong secret."""
+    if len(credential) > _MAX_CREDENTIAL_CHARS:
+        return (
+            f"The API key is {len(credential)} characters long; keys are at most "
+            f"{_MAX_CREDENTIAL_CHARS}. Send the key exactly as it was issued."
+        )
+    if not all("!" <= char <= "~" for char in credential):
+        return (
+            "The API key holds characters no key has (control characters, spaces or bytes "
+            "that are not ASCII). Send the key exactly as it was issued."
+        )
+    return None
+
+
 def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
     """The caller's IP; X-Forwarded-For is believed only when it came through a trusted proxy.
 
@@ -43,10 +61,21 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequenc
         return address
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
+        if not _is_address(hop):
+            # A garbled or forged entry: the last address a trusted hop vouched for stands.
+            break
         address = hop
         if not _is_trusted(hop, trusted):
             break
     return address
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:

@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from aiohttp import web
+from twinmcp.gateway.arguments import find_unpaired_surrogate, shown, unpaired_surrogate
 from twinmcp.gateway.clients import PeerError, PeerUnavailable
 from twinmcp.gateway.state import BUDGET, GATEWAY, PRINCIPAL
 from twinmcp.gateway.tools import TOOL_NAMES, TOOLS
@@ -96,6 +97,10 @@ def is_sse_only(accept: str) -> bool:
 
 def _reply(request: web.Request, message: dict[str, Any], status: int = 200) -> web.Response:
     body = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    if unpaired_surrogate(body) is not None:
+        # Text that is not Unicode (a header's stray bytes echoed back) cannot be UTF-8; JSON's
+        # \u escapes carry it instead of failing the whole answer.
+        body = json.dumps(message, separators=(",", ":"))
     if status == 200 and is_sse_only(request.headers.get("Accept", "")):
         # A client that asked for SSE only gets the single answer as one event.
         return web.Response(
@@ -150,7 +155,9 @@ def unsupported_version(requested: Any) -> RpcError:
 
 
 def _is_valid_id(value: Any) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool)
+    if isinstance(value, str):
+        return unpaired_surrogate(value) is None
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _meta_of(message: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -276,6 +283,13 @@ async def handle_mcp(request: web.Request) -> web.StreamResponse:
             message = json.loads(body)
         except (ValueError, RecursionError):
             raise RpcError(PARSE_ERROR, "Parse error: the body is not valid JSON") from None
+        where = find_unpaired_surrogate(message)
+        if where is not None:
+            raise RpcError(
+                PARSE_ERROR,
+                f"Parse error: {where} holds an unpaired UTF-16 surrogate (such as \\ud800), "
+                "which is not Unicode text; send the request as valid UTF-8 JSON",
+            )
         if isinstance(message, list):
             raise RpcError(
                 INVALID_REQUEST,
@@ -418,7 +432,7 @@ async def _dispatch_modern(
         return _modern_result({"tools": TOOLS, "ttlMs": LIST_TTL_MS, "cacheScope": "public"})
     if method == "tools/call":
         return _modern_result(await _call_tool(request, params))
-    raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+    raise RpcError(METHOD_NOT_FOUND, f"Method not found: {shown(method)}")
 
 
 async def _dispatch_legacy(
@@ -439,7 +453,7 @@ async def _dispatch_legacy(
         return {"tools": TOOLS}
     if method == "tools/call":
         return await _call_tool(request, params)
-    raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+    raise RpcError(METHOD_NOT_FOUND, f"Method not found: {shown(method)}")
 
 
 def _tool_text(text: str, is_error: bool) -> dict[str, Any]:
@@ -458,7 +472,7 @@ async def _call_tool(request: web.Request, params: dict[str, Any]) -> dict[str, 
     if name not in TOOL_NAMES:
         raise RpcError(
             INVALID_PARAMS,
-            f"Unknown tool: {name}. Available tools: {', '.join(sorted(TOOL_NAMES))}",
+            f"Unknown tool: {shown(name)}. Available tools: {', '.join(sorted(TOOL_NAMES))}",
         )
     gateway = request.app[GATEWAY]
     principal = request[PRINCIPAL]

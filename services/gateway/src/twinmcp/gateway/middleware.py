@@ -12,7 +12,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 from twinmcp.gateway import mcp
-from twinmcp.gateway.access import Budget, client_address, credential_from
+from twinmcp.gateway.access import Budget, client_address, credential_from, credential_problem
 from twinmcp.gateway.clients import PeerError, PeerUnavailable, Unauthenticated
 from twinmcp.gateway.config import LOCAL_HOSTS
 from twinmcp.gateway.state import BUDGET, GATEWAY, PRINCIPAL
@@ -191,6 +191,21 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     return response
 
 
+async def _unauthenticated(request: web.Request, reason: str) -> web.Response:
+    message = f"{reason} Send a valid API key as 'Authorization: Bearer <key>'."
+    headers = {"WWW-Authenticate": 'Bearer realm="twinmcp"'}
+    if request.path == "/mcp":
+        return mcp.error_response(
+            request,
+            await mcp.request_id_of(request),
+            mcp.INVALID_REQUEST,
+            message,
+            401,
+            headers=headers,
+        )
+    return error_json(401, "unauthenticated", message, headers)
+
+
 @web.middleware
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Identifies the caller on /mcp and /api; charges REST calls against the rate limit."""
@@ -205,21 +220,13 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
     )
     credential = credential_from(request.headers)
+    problem = credential_problem(credential)
+    if problem is not None:
+        return await _unauthenticated(request, problem)
     try:
         principal = await gateway.access.principal(credential, address)
     except Unauthenticated as error:
-        message = f"{error.message}. Send a valid API key as 'Authorization: Bearer <key>'."
-        headers = {"WWW-Authenticate": 'Bearer realm="twinmcp"'}
-        if path == "/mcp":
-            return mcp.error_response(
-                request,
-                await mcp.request_id_of(request),
-                mcp.INVALID_REQUEST,
-                message,
-                401,
-                headers=headers,
-            )
-        return error_json(401, "unauthenticated", message, headers)
+        return await _unauthenticated(request, f"{error.message}.")
     request[PRINCIPAL] = principal
     if path.startswith("/api/") and request.method != "OPTIONS":
         charged = await gateway.access.charge(principal)

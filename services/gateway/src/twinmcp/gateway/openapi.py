@@ -295,6 +295,10 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 },
                 "post": {
                     "summary": "Create an API key; the secret is shown once",
+                    "description": (
+                        "Each requested scope must be one the calling key or session holds "
+                        "('admin' includes 'read'), else 403 naming the scopes it lacks."
+                    ),
                     "operationId": "createKey",
                     "requestBody": {
                         "required": False,

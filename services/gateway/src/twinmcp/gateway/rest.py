@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway.access import credential_from
+from twinmcp.gateway.arguments import TextError, check_text, find_unpaired_surrogate
 from twinmcp.gateway.clients import InvalidArgument, NotFound
 from twinmcp.gateway.middleware import error_json
 from twinmcp.gateway.openapi import openapi_document
@@ -36,7 +37,7 @@ def _to_json(message: Message) -> dict[str, Any]:
 
 def _query_text(request: web.Request, *names: str, required: bool = False) -> str:
     for name in names:
-        value = request.query.get(name, "").strip()
+        value = _checked(name, request.query.get(name, "")).strip()
         if value:
             return value
     if required:
@@ -50,6 +51,14 @@ def _budget(request: web.Request) -> int:
         return request.app[GATEWAY].tools.tokens.budget(raw or None)
     except ToolInputError:
         raise BadRequest("'tokens' must be a whole number, e.g. 5000") from None
+
+
+def _checked(name: str, value: str) -> str:
+    """`value` when it fits the cap of `name` (arguments.LIMITS) and is Unicode; else 400."""
+    try:
+        return check_text(name, value)
+    except TextError as error:
+        raise BadRequest(str(error)) from None
 
 
 def _bad_request_wrapper(handler: Any) -> Any:
@@ -217,6 +226,12 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise BadRequest("the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    where = find_unpaired_surrogate(body)
+    if where is not None:
+        raise BadRequest(
+            f"{where} holds an unpaired UTF-16 surrogate (such as \\ud800), which is not "
+            "Unicode text; send the body as valid UTF-8 JSON"
+        )
     return body
 
 
@@ -233,7 +248,7 @@ def _str_field(body: dict[str, Any], name: str, *, required: bool = False) -> st
         raise BadRequest(f"'{name}' must be a string")
     if required and not value.strip():
         raise BadRequest(f"'{name}' is required")
-    return value.strip()
+    return _checked(name, value).strip()
 
 
 @routes.post("/api/v1/admin/sources")
@@ -283,7 +298,7 @@ async def list_jobs(request: web.Request) -> web.Response:
                     f"unknown state {name!r}; use queued, running, succeeded, failed, cancelled"
                 ) from None
     raw_limit = request.query.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+    if not (raw_limit.isdecimal() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 500:
         raise BadRequest("'limit' must be a whole number from 1 to 500")
     reply = await request.app[GATEWAY].peers.ingest.list_jobs(
         request.query.get("libraryId", ""), states, int(raw_limit)
@@ -357,7 +372,7 @@ async def revoke_key(request: web.Request) -> web.Response:
 async def usage(request: web.Request) -> web.Response:
     principal = _require(request, "user")
     raw_days = request.query.get("days", "30")
-    if not raw_days.isdigit() or not 1 <= int(raw_days) <= 366:
+    if not (raw_days.isdecimal() and len(raw_days) <= 3) or not 1 <= int(raw_days) <= 366:
         raise BadRequest("'days' must be a whole number from 1 to 366")
     reply = await request.app[GATEWAY].peers.auth.get_usage(
         principal.user_id, request.query.get("keyId", ""), int(raw_days)
@@ -400,13 +415,17 @@ async def refresh_session(request: web.Request) -> web.Response:
 @routes.get("/api/v1/{owner}/{repo}")
 @_bad_request_wrapper
 async def context_v1(request: web.Request) -> web.Response:
-    library_id = f"/{request.match_info['owner']}/{request.match_info['repo']}"
+    library_id = _checked(
+        "libraryId", f"/{request.match_info['owner']}/{request.match_info['repo']}"
+    )
     return await _context(request, library_id, "", _query_text(request, "topic", "query"))
 
 
 @routes.get("/api/v1/{owner}/{repo}/{version:.+}")
 @_bad_request_wrapper
 async def context_v1_version(request: web.Request) -> web.Response:
-    library_id = f"/{request.match_info['owner']}/{request.match_info['repo']}"
-    version = request.match_info["version"]
+    library_id = _checked(
+        "libraryId", f"/{request.match_info['owner']}/{request.match_info['repo']}"
+    )
+    version = _checked("version", request.match_info["version"])
     return await _context(request, library_id, version, _query_text(request, "topic", "query"))

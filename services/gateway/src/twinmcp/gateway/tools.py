@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from twinmcp.gateway.arguments import (
+    MAX_NAME_CHARS,
+    MAX_QUERY_CHARS,
+    TextError,
+    check_text,
+    shown,
+)
 from twinmcp.gateway.clients import InvalidArgument, NotFound, SearchClient
 from twinmcp.gateway.rendering import RenderedTexts, format_matches, requested_version
 
@@ -68,6 +75,7 @@ TOOLS: list[dict[str, Any]] = [
             "properties": {
                 "libraryName": {
                     "type": "string",
+                    "maxLength": MAX_NAME_CHARS,
                     "description": (
                         "Library name to look up, with its official punctuation: 'Next.js', "
                         "not 'nextjs'."
@@ -75,6 +83,7 @@ TOOLS: list[dict[str, Any]] = [
                 },
                 "query": {
                     "type": "string",
+                    "maxLength": MAX_QUERY_CHARS,
                     "description": (
                         "What the user wants to do with the library; used to rank the "
                         "candidates. Never include secrets or private code."
@@ -94,6 +103,7 @@ TOOLS: list[dict[str, Any]] = [
             "properties": {
                 "libraryId": {
                     "type": "string",
+                    "maxLength": MAX_NAME_CHARS,
                     "description": (
                         "Exact library ID from 'resolve-library-id' or the user, e.g. "
                         "'/fastapi/fastapi' or '/vercel/next.js/v14.3.0'."
@@ -101,6 +111,7 @@ TOOLS: list[dict[str, Any]] = [
                 },
                 "query": {
                     "type": "string",
+                    "maxLength": MAX_QUERY_CHARS,
                     "description": (
                         "One specific question about the library, e.g. 'How to add CORS "
                         "middleware'. Never include secrets or private code."
@@ -121,10 +132,12 @@ TOOLS: list[dict[str, Any]] = [
             "properties": {
                 "context7CompatibleLibraryID": {
                     "type": "string",
+                    "maxLength": MAX_NAME_CHARS,
                     "description": "Exact library ID, e.g. '/mongodb/docs'.",
                 },
                 "topic": {
                     "type": "string",
+                    "maxLength": MAX_QUERY_CHARS,
                     "description": "Subject to focus on, e.g. 'routing'.",
                 },
                 "tokens": _TOKENS_SCHEMA,
@@ -169,10 +182,14 @@ class TokenPolicy:
             raise ToolInputError("'tokens' must be a whole number such as 5000.")
         if isinstance(raw, float) and raw.is_integer():
             raw = int(raw)
-        if isinstance(raw, str) and raw.strip().isdigit():
+        # isdecimal, not isdigit: int() refuses digits such as '²'; 9 digits: int() of a long
+        # string costs time and int32 is the wire type anyway.
+        if isinstance(raw, str) and raw.strip().isdecimal() and len(raw.strip()) <= 9:
             raw = int(raw.strip())
         if not isinstance(raw, int):
-            raise ToolInputError(f"'tokens' must be a whole number such as 5000, not {raw!r}.")
+            raise ToolInputError(
+                f"'tokens' must be a whole number such as 5000, not {shown(repr(raw))}."
+            )
         return min(max(raw, self.minimum), self.maximum)
 
 
@@ -193,7 +210,12 @@ def _text(arguments: dict[str, Any], key: str, label: str, hint: str) -> str:
         raise ToolInputError(f"Missing '{label}': {hint}")
     if not isinstance(value, str):
         raise ToolInputError(f"'{label}' must be a string, not {type(value).__name__}: {hint}")
-    return value.strip()
+    return check_text(label, value).strip()
+
+
+def _optional_text(arguments: dict[str, Any], key: str, label: str) -> str:
+    value = arguments.get(key)
+    return check_text(label, value).strip() if isinstance(value, str) else ""
 
 
 class Tools:
@@ -217,7 +239,7 @@ class Tools:
             if name == "resolve-library-id":
                 return await self._resolve(arguments)
             return await self._query(name, arguments)
-        except ToolInputError as error:
+        except (ToolInputError, TextError) as error:
             return ToolResult(str(error), is_error=True)
         except InvalidArgument as error:
             return ToolResult(f"The request was not accepted: {error.message}", is_error=True)
@@ -226,9 +248,8 @@ class Tools:
         library_name = _text(
             arguments, "library_name", "libraryName", "give the library's name, e.g. 'fastapi'."
         )
-        query = arguments.get("query")
         answer = await self.search.resolve_library(
-            library_name, query if isinstance(query, str) else ""
+            library_name, _optional_text(arguments, "query", "query")
         )
         return ToolResult(format_matches(list(answer.matches)))
 
@@ -246,8 +267,7 @@ class Tools:
                 f"'resolve-library-id' with libraryName='{library_id}' to find it."
             )
         if name == "get-library-docs":
-            query = arguments.get("query")
-            query = query.strip() if isinstance(query, str) else ""
+            query = _optional_text(arguments, "query", "topic")
         else:
             query = _text(
                 arguments,

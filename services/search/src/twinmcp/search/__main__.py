@@ -8,6 +8,7 @@ from twinmcp.runtime.logs import configure_logging
 from twinmcp.runtime.settings import SettingsError, environ
 from twinmcp.runtime.telemetry import configure_telemetry
 from twinmcp.search.config import Settings
+from twinmcp.search.errors import StoreUnreadableError
 from twinmcp.search.server import serve
 
 
@@ -19,7 +20,10 @@ def main() -> None:
         raise SystemExit(f"search: {exc}") from None
     configure_logging("search", env)
     configure_telemetry("search", env)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except StoreUnreadableError as exc:
+        raise SystemExit(f"search: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ class Settings:
     index_cache_mb: int
     drain_seconds: float
     grace_seconds: float
+    # How often the database is read to keep health true to it (NOT_SERVING when it cannot be).
+    health_probe_seconds: float
     host: str
     env: Mapping[str, str]  # handed to create_embedder and create_engine
 
@@ -67,6 +69,7 @@ class Settings:
             index_cache_mb=env_int(env, "SEARCH_INDEX_CACHE_MB", 1024, minimum=16),
             drain_seconds=env_float(env, "SHUTDOWN_DRAIN_SECONDS", 0.0, minimum=0.0),
             grace_seconds=env_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0),
+            health_probe_seconds=env_float(env, "SEARCH_HEALTH_PROBE_SECONDS", 15.0, minimum=0.01),
             host=env_str(env, "SEARCH_GRPC_HOST", "0.0.0.0"),
             env=dict(env),
         )

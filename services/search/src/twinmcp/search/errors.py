@@ -49,3 +49,8 @@ class VersionNotIndexedError(SearchError):
 class ConflictError(SearchError):
     """The operation does not fit the current state, e.g. a build already aborted
     (FAILED_PRECONDITION)."""
+
+
+class StoreUnreadableError(SearchError):
+    """The database cannot be read (corrupted, gone, refusing connections): health is
+    NOT_SERVING while it lasts."""

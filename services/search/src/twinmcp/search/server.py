@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from twinmcp.runtime.database import create_engine, migrate
 from twinmcp.runtime.grpcserver import (
@@ -19,6 +22,7 @@ from twinmcp.search.cache import AnswerCache, MemoryCache, RedisCache
 from twinmcp.search.changes import ChangeFeed
 from twinmcp.search.config import Settings
 from twinmcp.search.domain import QueryEmbedder, SearchDomain
+from twinmcp.search.errors import StoreUnreadableError
 from twinmcp.search.service import IndexServicer, SearchServicer
 from twinmcp.search.store import Store
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
@@ -26,6 +30,8 @@ from twinmcp.search.vectors import LocalVectorStore, PineconeVectorStore, Vector
 
 logger = logging.getLogger(__name__)
 
+# A probe that has not answered in this long counts as a failure (a hung database).
+PROBE_TIMEOUT_SECONDS = 10.0
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_search"
 SERVICE_NAMES = (
@@ -36,17 +42,61 @@ SERVICE_NAMES = (
 
 @dataclass
 class SearchServer:
-    """A started search service: `port` is the bound gRPC port."""
+    """A started search service: `port` is the bound gRPC port.
+
+    Health follows the database: a probe reads it at start and every `probe_seconds`, and
+    health is NOT_SERVING (with an error logged) while it cannot be read.
+    """
 
     running: RunningServer
     domain: SearchDomain
     engine: AsyncEngine
+    probe_seconds: float = 15.0
+    is_store_readable: bool = True
+    _prober: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
     def port(self) -> int:
         return self.running.port
 
+    async def check_store(self, *, thorough: bool = False) -> bool:
+        """Probes the database once and sets health from the outcome; True when readable."""
+        try:
+            await asyncio.wait_for(
+                self.domain.store.check_readable(thorough=thorough), PROBE_TIMEOUT_SECONDS
+            )
+        except (StoreUnreadableError, TimeoutError) as exc:
+            reason = str(exc) or f"no answer within {PROBE_TIMEOUT_SECONDS:.0f} s"
+            if self.is_store_readable:
+                logger.error(
+                    "search database cannot be read (%s); health is NOT_SERVING until it can. "
+                    "Restore the database from a backup, or move it away and re-ingest",
+                    reason,
+                )
+                self.is_store_readable = False
+                await self.running.set_serving(False)
+            return False
+        if not self.is_store_readable:
+            logger.info("search database readable again; health is SERVING")
+            self.is_store_readable = True
+            await self.running.set_serving(True)
+        return True
+
+    def watch_store(self) -> None:
+        """Starts the periodic probe."""
+
+        async def probe_forever() -> None:
+            while True:
+                await asyncio.sleep(self.probe_seconds)
+                await self.check_store()
+
+        self._prober = asyncio.create_task(probe_forever(), name="search-store-probe")
+
     async def stop(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
         # Watches end first, so gateways re-sync with another replica while this one drains.
         await self.domain.changes.close()
         await self.running.stop()
@@ -97,7 +147,15 @@ def build_domain(settings: Settings, engine: AsyncEngine) -> SearchDomain:
 
 async def start(settings: Settings) -> SearchServer:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-    await migrate(engine, MIGRATIONS, VERSION_TABLE)
+    try:
+        await migrate(engine, MIGRATIONS, VERSION_TABLE)
+    except DatabaseError as exc:
+        await engine.dispose()
+        where = engine.url.render_as_string(hide_password=True)
+        raise StoreUnreadableError(
+            f"the search database {where} cannot be read ({exc.orig}); restore it from a "
+            "backup, or move it away to start empty and ingest again"
+        ) from exc
     domain = build_domain(settings, engine)
     await domain.changes.start()
 
@@ -117,7 +175,11 @@ async def start(settings: Settings) -> SearchServer:
             grace_seconds=settings.grace_seconds,
         ),
     )
-    return SearchServer(running, domain, engine)
+    server = SearchServer(running, domain, engine, settings.health_probe_seconds)
+    # Thorough once, before anyone relies on it: migrations read only their own table.
+    await server.check_store(thorough=True)
+    server.watch_store()
+    return server
 
 
 async def serve(settings: Settings) -> None:

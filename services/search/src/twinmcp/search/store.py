@@ -11,14 +11,15 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from twinmcp.search.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    StoreUnreadableError,
     VersionNotIndexedError,
 )
 from twinmcp.search.library import (
@@ -43,6 +44,15 @@ from twinmcp.search.ranking import INDEX_FORMAT, VersionIndex
 from twinmcp.search.snippets import SnippetRecord
 
 CATALOG_GENERATION = "catalog_generation"
+_TABLES = (
+    LibraryRow,
+    CatalogEntryRow,
+    BuildRow,
+    DocumentRow,
+    SnippetRow,
+    VersionIndexRow,
+    StateRow,
+)
 
 
 @dataclass(frozen=True)
@@ -438,6 +448,31 @@ class Store:
             row.state = BUILD_ABORTED
             await session.execute(delete(DocumentRow).where(DocumentRow.build_id == build_id))
             return _build_info(row)
+
+    async def check_readable(self, *, thorough: bool = False) -> None:
+        """Reads a row of every table and the served builds' index entries; `thorough` on
+        SQLite also checks every page (`PRAGMA quick_check`, a full read: at start only).
+
+        Raises StoreUnreadableError saying what failed.
+        """
+        try:
+            async with self.engine.connect() as connection:
+                if thorough and connection.dialect.name == "sqlite":
+                    found = list((await connection.execute(text("PRAGMA quick_check"))).scalars())
+                    if found != ["ok"]:
+                        raise StoreUnreadableError(
+                            f"the SQLite file fails its integrity check: {'; '.join(found[:3])}"
+                        )
+                for table in _TABLES:
+                    await connection.execute(select(literal(1)).select_from(table).limit(1))
+                await connection.execute(
+                    select(BuildRow.build_id, VersionIndexRow.format)
+                    .outerjoin(VersionIndexRow, VersionIndexRow.build_id == BuildRow.build_id)
+                    .where(BuildRow.state == BUILD_PUBLISHED)
+                )
+        except (SQLAlchemyError, OSError) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreUnreadableError(f"{type(reason).__name__}: {reason}") from exc
 
     # ---- libraries ----------------------------------------------------------------------
 

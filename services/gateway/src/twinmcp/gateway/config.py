@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from twinmcp.gateway.hosts import HostPolicy, parse_host
 from twinmcp.runtime.settings import (
     SettingsError,
     env_address,
@@ -16,9 +17,6 @@ from twinmcp.runtime.settings import (
     env_str,
     env_url,
 )
-
-# Names a browser on this machine uses for a local server; anything else could be DNS rebinding.
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 
 
 def _csv(raw: str | None) -> tuple[str, ...]:
@@ -42,6 +40,31 @@ def _networks(
     return tuple(networks)
 
 
+def _hosts(raw: str | None) -> tuple[str, ...]:
+    hosts = _csv(raw)
+    for entry in hosts:
+        if entry != "*" and parse_host(entry) is None:
+            raise SettingsError(
+                f"ALLOWED_HOSTS has {entry!r}, which is not host[:port] "
+                "(example: docs.example.com,api.example.com:8443)"
+            )
+    return hosts
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    origins = _csv(raw)
+    for entry in origins:
+        scheme, sep, rest = entry.partition("://")
+        if entry != "*" and (
+            scheme not in ("http", "https") or not sep or parse_host(rest.rstrip("/")) is None
+        ):
+            raise SettingsError(
+                f"ALLOWED_ORIGINS has {entry!r}, which is not scheme://host[:port] "
+                "(example: https://app.example.com)"
+            )
+    return origins
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -50,8 +73,8 @@ class Settings:
     search_addr: str = "127.0.0.1:50052"
     ingest_addr: str = "127.0.0.1:50053"
     api_base_url: str = "http://localhost:3000"
-    # Empty tuples mean "localhost names only"; "*" switches the check off (behind a proxy that
-    # already validates Host).
+    # Loopback names and API_BASE_URL's host are always served; these add more. "*" switches a
+    # check off (behind a proxy that already validates Host).
     allowed_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
@@ -70,6 +93,10 @@ class Settings:
     answer_cache_mb: int = 64
     answer_cache_max_age_seconds: float = 60.0
 
+    @property
+    def host_policy(self) -> HostPolicy:
+        return HostPolicy(self.allowed_hosts, self.allowed_origins, self.api_base_url)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         base = env_url(
@@ -83,8 +110,8 @@ class Settings:
             search_addr=env_address(env, "SEARCH_ADDR", "127.0.0.1:50052"),
             ingest_addr=env_address(env, "INGEST_ADDR", "127.0.0.1:50053"),
             api_base_url=(base or "http://localhost:3000").rstrip("/"),
-            allowed_origins=_csv(env_optional(env, "ALLOWED_ORIGINS")),
-            allowed_hosts=_csv(env_optional(env, "ALLOWED_HOSTS")),
+            allowed_origins=_origins(env_optional(env, "ALLOWED_ORIGINS")),
+            allowed_hosts=_hosts(env_optional(env, "ALLOWED_HOSTS")),
             trusted_proxies=_networks("TRUSTED_PROXIES", env_optional(env, "TRUSTED_PROXIES")),
             mcp_max_body_bytes=env_int(
                 env, "MCP_MAX_BODY_BYTES", 1024 * 1024, minimum=1024, maximum=64 * 1024 * 1024

@@ -1,11 +1,10 @@
-"""Request middleware: DNS-rebinding checks, tracing and metrics, errors, authentication."""
+"""Request middleware: Host and Origin checks, tracing and metrics, errors, authentication."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from opentelemetry import context, propagate, trace
@@ -14,7 +13,7 @@ from prometheus_client import Counter, Histogram
 from twinmcp.gateway import mcp
 from twinmcp.gateway.access import Budget, client_address, credential_from, credential_problem
 from twinmcp.gateway.clients import PeerError, PeerUnavailable, Unauthenticated
-from twinmcp.gateway.config import LOCAL_HOSTS
+from twinmcp.gateway.hosts import parse_host
 from twinmcp.gateway.state import BUDGET, GATEWAY, PRINCIPAL
 
 logger = logging.getLogger(__name__)
@@ -130,62 +129,54 @@ def _code_for(status: int) -> str:
     }.get(status, "error")
 
 
-def _host_name(value: str) -> str:
-    """Lower-cased host without the port; IPv6 literals keep their brackets."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value.split("]", 1)[0] + "]"
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+# Probes and scrapers reach a replica by its own address (a kubelet sends the pod IP as Host);
+# what they read is harmless to a rebinding page, so Host and Origin are not checked there.
+_UNCHECKED_HOST_PREFIXES = ("/health", "/ready", "/metrics")
 
 
-def is_allowed_host(host: str, allowed: tuple[str, ...]) -> bool:
-    if "*" in allowed:
-        return True
-    name = _host_name(host)
-    return name in LOCAL_HOSTS or any(
-        name == _host_name(entry) or host.strip().lower() == entry.lower() for entry in allowed
-    )
-
-
-def is_allowed_origin(origin: str, allowed: tuple[str, ...]) -> bool:
-    if "*" in allowed:
-        return True
-    if origin.rstrip("/").lower() in (entry.rstrip("/").lower() for entry in allowed):
-        return True
-    parts = urlsplit(origin)
-    host = (parts.hostname or "").lower()
-    return parts.scheme in ("http", "https") and (host in LOCAL_HOSTS or f"[{host}]" in LOCAL_HOSTS)
+async def _refuse(request: web.Request, status: int, code: str, message: str) -> web.Response:
+    if request.path == "/mcp":
+        return mcp.error_response(
+            request, await mcp.request_id_of(request), mcp.INVALID_REQUEST, message, status
+        )
+    return error_json(status, code, message)
 
 
 @web.middleware
 async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """DNS-rebinding protection on the MCP endpoint: Host and Origin must be on the allow-list.
+    """DNS-rebinding protection on /mcp and REST: Host must parse as host[:port] and be served,
+    and an Origin, when sent, must be on the allow-list.
 
     A page on an allowed Origin also gets the CORS headers it needs to call /mcp from a browser.
     """
-    if request.path != "/mcp":
+    if request.path.startswith(_UNCHECKED_HOST_PREFIXES):
         return await handler(request)
-    settings = request.app[GATEWAY].settings
-    if not is_allowed_host(request.headers.get("Host", ""), settings.allowed_hosts):
-        return mcp.error_response(
+    policy = request.app[GATEWAY].settings.host_policy
+    hosts = request.headers.getall("Host", [])
+    host = parse_host(hosts[0]) if len(hosts) == 1 else None
+    if host is None:
+        return await _refuse(
             request,
-            await mcp.request_id_of(request),
-            mcp.INVALID_REQUEST,
-            "Invalid Host header: this server does not answer for that name "
-            "(add it to ALLOWED_HOSTS)",
+            400,
+            "bad_request",
+            "Invalid Host header: send exactly one Host header of the form host[:port] (no "
+            "user name, path or spaces)",
+        )
+    if not policy.is_allowed_host(host):
+        return await _refuse(
+            request,
             421,
+            "misdirected_request",
+            "Invalid Host header: this server does not answer for that name "
+            "(add it to ALLOWED_HOSTS or set API_BASE_URL to the public URL)",
         )
     origin = request.headers.get("Origin")
-    if origin is not None and not is_allowed_origin(origin, settings.allowed_origins):
-        return mcp.error_response(
-            request,
-            await mcp.request_id_of(request),
-            mcp.INVALID_REQUEST,
-            "Forbidden: Origin not allowed (add it to ALLOWED_ORIGINS)",
-            403,
+    if origin is not None and not policy.is_allowed_origin(origin):
+        return await _refuse(
+            request, 403, "forbidden", "Forbidden: Origin not allowed (add it to ALLOWED_ORIGINS)"
         )
     response = await handler(request)
-    if origin is not None and not response.prepared:
+    if origin is not None and request.path == "/mcp" and not response.prepared:
         response.headers.update(mcp.cors_headers(request, origin))
         response.headers.add("Vary", "Origin")
     return response

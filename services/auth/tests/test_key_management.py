@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+from twinmcp.auth.accounts import AccountStore
+from twinmcp.auth.errors import UnauthenticatedError
 from twinmcp.auth.keys import granted_scopes
 from twinmcp.auth.sessions import SessionTokens
 from twinmcp.auth.v1 import auth_pb2
 
 if TYPE_CHECKING:
-    from conftest import Client
+    from conftest import Client, Servers
+    from twinmcp.auth.config import Settings
 
 JWT_SECRET = "test-secret-" + "x" * 40
 
@@ -209,3 +213,24 @@ async def test_an_operator_call_without_a_caller_still_makes_admin_keys_for_admi
     assert list((await _operator_key(sqlite_auth, admin_id, "admin")).key.scopes) == ["admin"]
     error = await _refused(_operator_key(sqlite_auth, plain_id, "admin"))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_key_revoked_after_its_check_still_cannot_mint(
+    backend: str, servers: Servers, settings_for: Callable[..., Settings], postgres_url: str
+) -> None:
+    # The store re-reads the caller's row in the transaction that inserts the new key, so a
+    # revoke landing between the credential check and the insert still wins.
+    env = {"DATABASE_URL": postgres_url} if backend == "postgresql" else {}
+    auth = await servers.start(settings_for(**env))
+    user_id = await _user(auth, "racer", is_admin=True)
+    caller = await _operator_key(auth, user_id, "read")
+    await auth.stub.RevokeApiKey(
+        auth_pb2.RevokeApiKeyRequest(user_id=user_id, key_id=caller.key.key_id), timeout=10
+    )
+    store = AccountStore(auth.server.engine, time.time)
+
+    with pytest.raises(UnauthenticatedError, match="revoked"):
+        await store.create_key(user_id, "late", ["read"], caller_key_id=caller.key.key_id)
+
+    assert await _key_ids(auth, user_id) == [caller.key.key_id]

@@ -198,8 +198,9 @@ class AccountStore:
     # API keys
 
     async def create_key(
-        self, user_id: str, name: str, scopes: Iterable[str]
+        self, user_id: str, name: str, scopes: Iterable[str], *, caller_key_id: str = ""
     ) -> tuple[ApiKey, str]:
+        """A new key; when a key asks (`caller_key_id`), only while that key is not revoked."""
         wanted = requested_scopes(scopes)
         if len(name) > MAX_KEY_NAME_LENGTH:
             raise InvalidArgumentError(f"key name is longer than {MAX_KEY_NAME_LENGTH} characters")
@@ -219,6 +220,18 @@ class AccountStore:
             created_at=self.now(),
         )
         async with self._sessions.begin() as session:
+            if caller_key_id:
+                # Locks the caller's row against a concurrent revoke: a revoke committed before
+                # this point refuses the new key; one arriving later waits and revokes after it.
+                caller = (
+                    await session.execute(
+                        select(ApiKeyRow.revoked_at)
+                        .where(ApiKeyRow.id == caller_key_id)
+                        .with_for_update()
+                    )
+                ).one_or_none()
+                if caller is None or caller.revoked_at is not None:
+                    raise UnauthenticatedError("API key has been revoked; create a new one")
             session.add(row)
         return _key(row), new.secret
 

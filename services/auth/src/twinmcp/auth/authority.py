@@ -136,7 +136,8 @@ class Authority:
                     "create it with a credential that has them (an admin key or an admin's "
                     "signed-in session)"
                 )
-        return await self._store.create_key(user_id, name, wanted)
+        caller_key_id = caller.key_id if caller is not None else ""
+        return await self._store.create_key(user_id, name, wanted, caller_key_id=caller_key_id)
 
     async def list_keys(self, user_id: str, caller_credential: str) -> list[ApiKey]:
         await self._key_manager(caller_credential, user_id)

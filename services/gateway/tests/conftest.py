@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,9 +222,34 @@ FASTAPI = search_pb2.Library(
 )
 
 
+# As search's libraryid.py: what an id's owner and name, and a version name, may hold; a
+# range ("^1.2") is not a version name. Search refuses anything else as INVALID_ARGUMENT.
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+_VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-+/]*$")
+_RANGE_MARK = re.compile(r"[\^~<>=*|]|\s")
+
+
+def _split_version(library_id: str, version: str) -> tuple[str, str]:
+    """("/o/r", version) of "/o/r/v", "/o/r@v" or "/o/r" with `version`; `version` wins."""
+    library_id, _, embedded = library_id.partition("@")
+    parts = [part for part in library_id.split("/") if part]
+    if len(parts) > 2:
+        embedded = "/".join(parts[2:])
+    return "/" + "/".join(parts[:2]), (version or embedded).strip()
+
+
+def _find_version(known: list[str], version: str) -> str | None:
+    """The indexed version `version` names; a leading "v" is not significant (search.proto)."""
+    if version in known:
+        return version
+    bare = version.lower().removeprefix("v")
+    return next((v for v in known if v.lower().removeprefix("v") == bare), None)
+
+
 @dataclass
 class FakeSearch(search_pb2_grpc.SearchServiceServicer):
-    """Behaves like the search service per search.proto over one indexed library."""
+    """Behaves like the search service per search.proto over one indexed library: the same
+    status codes and trailing metadata (test_search_contract.py holds the real one to it)."""
 
     libraries: dict[str, Any] = field(default_factory=lambda: {FASTAPI.library_id: FASTAPI})
     queries: list[Any] = field(default_factory=list)
@@ -234,6 +261,7 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
     changes: asyncio.Queue[str | None] | None = None
     is_feed_complete: bool = True
     watches: int = 0
+    library_reads: int = 0
 
     async def ResolveLibrary(self, request: Any, context: Any) -> Any:
         name = request.library_name.lower()
@@ -254,21 +282,35 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             except asyncio.CancelledError:
                 self.slow_cancelled.set()
                 raise
-        library_id, version = request.library_id, request.version
-        if "@" in library_id:
-            library_id, _, embedded = library_id.partition("@")
-            version = version or embedded
-        parts = library_id.strip("/").split("/")
-        if len(parts) > 2:
-            library_id = "/" + "/".join(parts[:2])
-            version = version or "/".join(parts[2:])
-        library = self.libraries.get(library_id)
-        if library is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"library {library_id} is not indexed")
-        known = [v.version for v in library.versions]
-        if version and version not in known:
+        library_id, version = _split_version(request.library_id, request.version)
+        segments = library_id.strip("/").split("/")
+        if len(segments) < 2 or not all(_SEGMENT.match(part) for part in segments):
             await context.abort(
-                grpc.StatusCode.NOT_FOUND, f"version {version} of {library_id} is not indexed"
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"library_id {request.library_id!r} is not of the form /owner/repo",
+            )
+        if version and not _VERSION_NAME.match(version):
+            kind = "is a range" if _RANGE_MARK.search(version) else "is not a valid version name"
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"version {version!r} {kind}")
+        if not request.query.strip():
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "query is empty; say what you want to do or know"
+            )
+        library = await self._library_or_abort(library_id, context)
+        known = [v.version for v in library.versions]
+        served = _find_version(known, version) if version else library.default_version
+        if served is None:
+            context.set_trailing_metadata(
+                (
+                    ("library-id", library_id),
+                    ("requested-version", version),
+                    ("available-versions", ",".join(known)),
+                )
+            )
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"version {version!r} of {library_id} is not indexed; available versions: "
+                f"{', '.join(known)}. Ask for one of them, or omit the version for the default",
             )
         budget = request.tokens or 5000
         chosen, used = [], 0
@@ -279,7 +321,7 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             used += snippet.tokens
         return search_pb2.QueryDocsResponse(
             library_id=library_id,
-            version=version or library.default_version,
+            version=served,
             snippets=chosen,
             tokens_used=used,
             available_versions=known,
@@ -296,10 +338,24 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             yield search_pb2.LibraryChange(library_id=library_id)
 
     async def GetLibrary(self, request: Any, context: Any) -> Any:
-        library = self.libraries.get(request.library_id)
-        if library is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no library {request.library_id}")
+        self.library_reads += 1
+        library = await self._library_or_abort(request.library_id, context)
         return search_pb2.GetLibraryResponse(library=library)
+
+    async def _library_or_abort(self, library_id: str, context: Any) -> Any:
+        library = self.libraries.get(library_id)
+        if library is not None:
+            return library
+        # Search suggests documented libraries whose name is close: here, the same repo name.
+        name = library_id.rsplit("/", 1)[-1].lower()
+        suggestions = [i for i in self.libraries if i.rsplit("/", 1)[-1].lower() == name]
+        context.set_trailing_metadata(
+            (("library-id", library_id), ("suggested-library-ids", ",".join(suggestions)))
+        )
+        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+        await context.abort(
+            grpc.StatusCode.NOT_FOUND, f"library {library_id} is not indexed.{hint}"
+        )
 
     async def ListLibraries(self, request: Any, context: Any) -> Any:
         return search_pb2.ListLibrariesResponse(libraries=list(self.libraries.values()))
@@ -395,7 +451,7 @@ async def start_fake(name: str, servicer: Any, port: int = 0) -> RunningServer:
 @dataclass
 class Stack:
     auth: FakeAuth
-    search: FakeSearch
+    search: Any  # the FakeSearch servicer; the real search server in test_search_contract.py
     ingest: FakeIngest
     servers: dict[str, RunningServer]
     gateway: RunningGateway
@@ -497,15 +553,19 @@ def fake_search() -> FakeSearch:
     return FakeSearch()
 
 
-@pytest.fixture
-async def stack(gateway_overrides: dict[str, Any], fake_search: FakeSearch) -> AsyncIterator[Stack]:
-    auth, search, ingest = FakeAuth(), fake_search, FakeIngest()
+@contextlib.asynccontextmanager
+async def open_stack(
+    search: Any, overrides: dict[str, Any], search_server: Any = None
+) -> AsyncIterator[Stack]:
+    """The gateway over fake auth and ingest and `search`: a FakeSearch it serves, or the
+    running `search_server` (anything with `port` and `stop()`). All stop together."""
+    auth, ingest = FakeAuth(), FakeIngest()
     servers = {
         "auth": await start_fake("fake-auth", auth),
-        "search": await start_fake("fake-search", search),
+        "search": search_server or await start_fake("fake-search", search),
         "ingest": await start_fake("fake-ingest", ingest),
     }
-    gateway = await start(settings_for(servers, **gateway_overrides))
+    gateway = await start(settings_for(servers, **overrides))
     timeout = aiohttp.ClientTimeout(total=20)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         try:
@@ -514,3 +574,15 @@ async def stack(gateway_overrides: dict[str, Any], fake_search: FakeSearch) -> A
             await gateway.stop()
             for server in servers.values():
                 await server.stop()
+
+
+@pytest.fixture(name="open_stack")
+def open_stack_fixture() -> Callable[..., contextlib.AbstractAsyncContextManager[Stack]]:
+    """`open_stack` for test modules, which never import conftest."""
+    return open_stack
+
+
+@pytest.fixture
+async def stack(gateway_overrides: dict[str, Any], fake_search: FakeSearch) -> AsyncIterator[Stack]:
+    async with open_stack(fake_search, gateway_overrides) as opened:
+        yield opened

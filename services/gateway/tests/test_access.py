@@ -107,7 +107,7 @@ async def test_rest_over_the_limit_is_429_with_retry_and_budget_headers(stack: S
 
 
 async def test_errors_carry_the_budget_headers_too(stack: Stack) -> None:
-    status, headers = await _status(stack, {}, "/api/v2/context?libraryId=/no/such")
+    status, headers = await _status(stack, {}, "/api/v2/context?libraryId=/no/such&query=q")
     assert status == 404
     assert headers["RateLimit-Remaining"] == "99"
 

@@ -141,6 +141,27 @@ async def test_unindexed_version_is_named_with_the_available_ones(stack: Stack) 
     text = _text(body)
     assert "Version '9.9.9' of /fastapi/fastapi is not indexed" in text
     assert "0.110.0, 0.100.0" in text
+    assert "libraryId '/fastapi/fastapi/0.110.0'" in text
+    assert stack.search.library_reads == 0  # what search said is enough: no second call
+
+
+async def test_unknown_library_names_close_indexed_ones(stack: Stack) -> None:
+    _, _, body = await stack.mcp(
+        stack.call("query-docs", {"libraryId": "/tiangolo/fastapi", "query": "q"})
+    )
+    assert body["result"]["isError"] is True
+    text = _text(body)
+    assert "Library '/tiangolo/fastapi' is not indexed" in text
+    assert "/fastapi/fastapi" in text and "resolve-library-id" in text
+
+
+@pytest.mark.parametrize("library_id", ["/fastapi/fastapi/v0.100.0", "/fastapi/fastapi@v0.100.0"])
+async def test_a_version_asked_with_a_leading_v_is_served_as_indexed(
+    stack: Stack, library_id: str
+) -> None:
+    _, _, body = await stack.mcp(stack.call("query-docs", {"libraryId": library_id, "query": "q"}))
+    assert body["result"]["isError"] is False
+    assert _text(body).startswith("# FastAPI (/fastapi/fastapi), version 0.100.0")
 
 
 async def test_explicit_version_is_served_and_stated(stack: Stack) -> None:

@@ -28,7 +28,7 @@ async def test_ready_lists_each_peer_and_follows_a_restart(stack: Stack) -> None
     assert status == 200
     assert body == {
         "status": "ready",
-        "peers": {"auth": "SERVING", "search": "SERVING", "ingest": "SERVING"},
+        "peers": {"auth": "SERVING", "search": "SERVING"},
         "rateLimiter": "unknown",
     }
     await stack.servers["search"].stop()
@@ -41,6 +41,28 @@ async def test_ready_lists_each_peer_and_follows_a_restart(stack: Stack) -> None
     while (await _ready(stack))[0] != 200:
         assert asyncio.get_running_loop().time() < deadline, "gateway never saw search come back"
         await asyncio.sleep(0.1)
+
+
+async def test_a_stopped_ingest_service_leaves_the_gateway_ready_and_shows_in_health_detail(
+    stack: Stack,
+) -> None:
+    await stack.servers["ingest"].stop()
+    status, body = await _ready(stack)
+    assert status == 200, body
+    assert body["status"] == "ready" and "ingest" not in body["peers"]
+    async with stack.http.get(f"{stack.url}/api/v2/libs/search?libraryName=fastapi") as answer:
+        assert answer.status == 200  # queries still answer
+    async with stack.http.get(f"{stack.url}/health/detail") as response:
+        detail = await response.json()
+    assert response.status == 200
+    assert detail["status"] == "degraded" and detail["ready"] is True
+    assert detail["peers"] == {"auth": "SERVING", "search": "SERVING", "ingest": "UNAVAILABLE"}
+
+
+async def test_a_stopped_auth_service_fails_readiness(stack: Stack) -> None:
+    await stack.servers["auth"].stop()
+    status, body = await _ready(stack)
+    assert status == 503 and body["peers"]["auth"] == "UNAVAILABLE"
 
 
 async def test_ready_shows_the_auth_limiter_degraded(stack: Stack) -> None:

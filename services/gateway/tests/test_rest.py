@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from twinmcp.runtime.tokens import count_tokens
 
 Stack = Any
@@ -100,13 +101,50 @@ async def test_v1_context_with_version_in_the_path(stack: Stack) -> None:
     assert stack.search.queries[-1].query == "cors"
 
 
-async def test_unknown_library_is_404_and_unknown_version_lists_versions(stack: Stack) -> None:
+async def test_unknown_library_is_404_naming_close_indexed_libraries(stack: Stack) -> None:
     status, body = await _get(stack, "/api/v2/context?libraryId=/no/such&query=q")
     assert status == 404 and body["error"] == "not_found"
-    status, body = await _get(stack, "/api/v1/fastapi/fastapi/9.9.9")
+    assert body["suggestions"] == []
+    status, body = await _get(stack, "/api/v2/context?libraryId=/tiangolo/fastapi&query=q")
+    assert status == 404 and body["error"] == "not_found"
+    assert body["suggestions"] == ["/fastapi/fastapi"]
+    assert "Library '/tiangolo/fastapi' is not indexed" in body["message"]
+    assert "/fastapi/fastapi" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/fastapi/fastapi/9.9.9?topic=q",
+        "/api/v2/context?libraryId=/fastapi/fastapi/9.9.9&query=q",
+        "/api/v2/context?libraryId=/fastapi/fastapi@9.9.9&query=q",
+    ],
+)
+async def test_unindexed_version_is_404_listing_the_available_ones(stack: Stack, path: str) -> None:
+    status, body = await _get(stack, path)
     assert status == 404
     assert body["error"] == "version_not_found"
+    assert "Version '9.9.9' of /fastapi/fastapi is not indexed" in body["message"]
     assert "0.110.0, 0.100.0" in body["message"]
+    assert body["availableVersions"] == ["0.110.0", "0.100.0"]
+    assert stack.search.library_reads == 0  # what search said is enough: no second call
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/fastapi/fastapi/v0.100.0?topic=cors",
+        "/api/v2/context?libraryId=/fastapi/fastapi/v0.100.0&query=cors",
+        "/api/v2/context?libraryId=/fastapi/fastapi@v0.100.0&query=cors",
+    ],
+)
+async def test_a_version_asked_with_a_leading_v_is_served_as_indexed(
+    stack: Stack, path: str
+) -> None:
+    status, text = await _get(stack, path, READER)
+    assert status == 200
+    assert text.startswith("# FastAPI (/fastapi/fastapi), version 0.100.0")
+    assert stack.auth.counts["key:k1"] == 1  # charged once, for an answer
 
 
 async def test_bad_context_parameters_are_400(stack: Stack) -> None:

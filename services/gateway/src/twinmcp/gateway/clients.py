@@ -106,12 +106,15 @@ class _Client:
         self._health = health_pb2_grpc.HealthStub(channel)
 
     async def _call(self, method: Callable[..., Awaitable[T]], request: Message) -> T:
-        # Channels are opened untraced (see _channel): the trace context goes as metadata.
-        name = f"{self.grpc_service}/{type(request).__name__.removesuffix('Request')}"
         try:
-            return await method(request, timeout=self.deadline, metadata=trace_metadata(name))
+            return await self._send(method, request)
         except grpc.aio.AioRpcError as error:
             raise translate(self.service, error) from None
+
+    async def _send(self, method: Callable[..., Awaitable[T]], request: Message) -> T:
+        # Channels are opened untraced (see _channel): the trace context goes as metadata.
+        name = f"{self.grpc_service}/{type(request).__name__.removesuffix('Request')}"
+        return await method(request, timeout=self.deadline, metadata=trace_metadata(name))
 
     async def health(self, deadline: float) -> str:
         """The peer's health status name, or UNAVAILABLE when it does not answer in time."""
@@ -254,6 +257,55 @@ class AuthClient(_Client):
         return await self._call(self.stub.RefreshSession, request)
 
 
+@dataclass(frozen=True)
+class LibraryUnknown:
+    """Search has no documentation of `library_id`; `suggestions` are documented ids close to it."""
+
+    library_id: str
+    suggestions: list[str]
+
+
+@dataclass(frozen=True)
+class VersionMissing:
+    """`library_id` is indexed but not `version`; search never serves another version instead."""
+
+    library_id: str
+    version: str
+    available: list[str]
+
+
+# What search answers a documentation lookup: the answer, or what is missing (search.proto).
+DocsLookup = search_pb2.QueryDocsResponse | LibraryUnknown | VersionMissing
+
+
+def _missing_docs(
+    error: grpc.aio.AioRpcError, library_id: str, version: str
+) -> LibraryUnknown | VersionMissing | None:
+    """What search's refusal of QueryDocs says is missing; None for any other refusal.
+
+    `library_id` and `version` (as sent) stand in for the trailing metadata a search service
+    older than it left out.
+    """
+    trailing = {key: value for key, value in error.trailing_metadata() or ()}
+
+    def listed(key: str) -> list[str]:
+        value = trailing.get(key, "")
+        return [item for item in value.split(",") if item] if isinstance(value, str) else []
+
+    named = trailing.get("library-id")
+    library = named if isinstance(named, str) and named else library_id
+    if error.code() == grpc.StatusCode.NOT_FOUND:
+        return LibraryUnknown(library, listed("suggested-library-ids"))
+    if error.code() == grpc.StatusCode.FAILED_PRECONDITION and "available-versions" in trailing:
+        asked = trailing.get("requested-version")
+        return VersionMissing(
+            library,
+            asked if isinstance(asked, str) and asked else version,
+            listed("available-versions"),
+        )
+    return None
+
+
 class SearchClient(_Client):
     service = "search"
     grpc_service = search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name
@@ -275,7 +327,9 @@ class SearchClient(_Client):
 
     async def query_docs(
         self, library_id: str, query: str, tokens: int, version: str = ""
-    ) -> search_pb2.QueryDocsResponse:
+    ) -> DocsLookup:
+        """Search's answer, or what it said is missing: which library and which version is
+        search's call alone, so the answer is rendered as it comes."""
         key = self.answers.key(library_id, version, query, tokens)
         kept = self.answers.get(key)
         if kept is not None:
@@ -284,13 +338,15 @@ class SearchClient(_Client):
         request = search_pb2.QueryDocsRequest(
             library_id=library_id, query=query, tokens=tokens, version=version
         )
-        reply = await self._call(self.stub.QueryDocs, request)
+        try:
+            reply = await self._send(self.stub.QueryDocs, request)
+        except grpc.aio.AioRpcError as error:
+            missing = _missing_docs(error, library_id, version)
+            if missing is None:
+                raise translate(self.service, error) from None
+            return missing
         self.answers.put(key, stamp, reply)
         return reply
-
-    async def get_library(self, library_id: str) -> search_pb2.GetLibraryResponse:
-        request = search_pb2.GetLibraryRequest(library_id=library_id)
-        return await self._call(self.stub.GetLibrary, request)
 
 
 class IngestClient(_Client):

@@ -106,12 +106,25 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             },
             "/ready": {
                 "get": {
-                    "summary": "Readiness: every peer service answers its health check",
+                    "summary": "Readiness: auth and search, the query path, answer health checks",
                     "operationId": "ready",
                     "security": [],
                     "responses": {
                         "200": _json({"$ref": "#/components/schemas/Ready"}, "Ready."),
-                        "503": _json({"$ref": "#/components/schemas/Ready"}, "A peer is down."),
+                        "503": _json(
+                            {"$ref": "#/components/schemas/Ready"},
+                            "Auth or search is down, or the gateway is draining.",
+                        ),
+                    },
+                }
+            },
+            "/health/detail": {
+                "get": {
+                    "summary": "Every peer's state, ingest included; always 200",
+                    "operationId": "healthDetail",
+                    "security": [],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/HealthDetail"}, "States."),
                     },
                 }
             },
@@ -436,13 +449,39 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 "Error": {
                     "type": "object",
                     "required": ["error", "message"],
-                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                    "properties": {
+                        "error": {"type": "string"},
+                        "message": {"type": "string"},
+                        "suggestions": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "With 'not_found' for a library: indexed library "
+                            "IDs close to the one asked for, best first.",
+                        },
+                        "availableVersions": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "With 'version_not_found': the library's indexed "
+                            "versions, the default first.",
+                        },
+                    },
                 },
                 "Ready": {
                     "type": "object",
-                    "required": ["status", "peers"],
+                    "required": ["status"],
                     "properties": {
-                        "status": {"type": "string", "enum": ["ready", "not_ready"]},
+                        "status": {"type": "string", "enum": ["ready", "not_ready", "draining"]},
+                        "peers": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "rateLimiter": {"type": "string", "enum": ["ok", "degraded", "unknown"]},
+                    },
+                },
+                "HealthDetail": {
+                    "type": "object",
+                    "required": ["status", "ready", "draining", "peers", "rateLimiter"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ok", "degraded"]},
+                        "ready": {"type": "boolean"},
+                        "draining": {"type": "boolean"},
                         "peers": {"type": "object", "additionalProperties": {"type": "string"}},
                         "rateLimiter": {"type": "string", "enum": ["ok", "degraded", "unknown"]},
                     },

@@ -295,14 +295,3 @@ def library_json(library: search_pb2.Library) -> dict[str, Any]:
         "versions": [v.version for v in library.versions if v.version],
         "source": library.source_url,
     }
-
-
-def requested_version(library_id: str) -> tuple[str, str]:
-    """Splits "/o/r/v1" or "/o/r@v1" into ("/o/r", "v1"); ids without a version give ""."""
-    if "@" in library_id:
-        base, _, version = library_id.partition("@")
-        return base, version
-    parts = library_id.strip("/").split("/")
-    if len(parts) >= 3:
-        return "/" + "/".join(parts[:2]), "/".join(parts[2:])
-    return library_id, ""

@@ -23,6 +23,8 @@ from twinmcp.ingest.v1 import ingest_pb2
 routes = web.RouteTableDef()
 
 _INT32_MAX = 2**31 - 1
+# The peers a query needs; readiness follows only these.
+QUERY_PATH_PEERS = ("auth", "search")
 
 
 class BadRequest(Exception):
@@ -84,24 +86,56 @@ async def health(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@routes.get("/ready")
-async def ready(request: web.Request) -> web.Response:
-    """Readiness: every peer answers its gRPC health check within a short deadline."""
+async def _peer_states(request: web.Request) -> dict[str, str]:
+    """Each peer's gRPC health within HEALTH_DEADLINE_SECONDS (UNAVAILABLE when it is late)."""
     gateway = request.app[GATEWAY]
-    if gateway.is_draining:
-        return web.json_response({"status": "draining"}, status=503)
     clients = gateway.peers.all()
     deadline = gateway.settings.health_deadline_seconds
     states = await asyncio.gather(*(client.health(deadline) for client in clients))
-    peers = {client.service: state for client, state in zip(clients, states, strict=True)}
-    degraded = gateway.access.is_limiter_degraded
-    is_ready = all(state == "SERVING" for state in states)
+    return {client.service: state for client, state in zip(clients, states, strict=True)}
+
+
+def _limiter_state(request: web.Request) -> str:
+    degraded = request.app[GATEWAY].access.is_limiter_degraded
+    return "unknown" if degraded is None else ("degraded" if degraded else "ok")
+
+
+@routes.get("/ready")
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: the query path (auth and search) answers its gRPC health check in time.
+
+    Ingest is left out on purpose: queries do not need it, and a busy or stopped ingest would
+    otherwise take every gateway out of rotation at once. /health/detail shows it.
+    """
+    if request.app[GATEWAY].is_draining:
+        return web.json_response({"status": "draining"}, status=503)
+    states = await _peer_states(request)
+    peers = {name: state for name, state in states.items() if name in QUERY_PATH_PEERS}
+    is_ready = all(state == "SERVING" for state in peers.values())
     body = {
         "status": "ready" if is_ready else "not_ready",
         "peers": peers,
-        "rateLimiter": "unknown" if degraded is None else ("degraded" if degraded else "ok"),
+        "rateLimiter": _limiter_state(request),
     }
     return web.json_response(body, status=200 if is_ready else 503)
+
+
+@routes.get("/health/detail")
+async def health_detail(request: web.Request) -> web.Response:
+    """Every peer's state, ingest included, for people and dashboards; always 200."""
+    gateway = request.app[GATEWAY]
+    peers = await _peer_states(request)
+    is_ready = not gateway.is_draining and all(
+        peers[name] == "SERVING" for name in QUERY_PATH_PEERS
+    )
+    body = {
+        "status": "ok" if all(state == "SERVING" for state in peers.values()) else "degraded",
+        "ready": is_ready,
+        "draining": gateway.is_draining,
+        "peers": peers,
+        "rateLimiter": _limiter_state(request),
+    }
+    return web.json_response(body)
 
 
 @routes.get("/metrics")

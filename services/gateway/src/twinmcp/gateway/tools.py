@@ -12,8 +12,8 @@ from twinmcp.gateway.arguments import (
     check_text,
     shown,
 )
-from twinmcp.gateway.clients import InvalidArgument, NotFound, SearchClient
-from twinmcp.gateway.rendering import RenderedTexts, format_matches, requested_version
+from twinmcp.gateway.clients import InvalidArgument, LibraryUnknown, SearchClient, VersionMissing
+from twinmcp.gateway.rendering import RenderedTexts, format_matches
 
 ANNOTATIONS = {
     "readOnlyHint": True,
@@ -276,34 +276,33 @@ class Tools:
                 "ask one specific question, e.g. 'How to add CORS middleware'.",
             )
         budget = self.tokens.budget(arguments.get("tokens"))
-        base, version = requested_version(library_id)
-        try:
-            answer = await self.search.query_docs(library_id, query, budget)
-        except NotFound as error:
-            return await self._not_found(base, version, error.message)
-        if version and answer.version and answer.version != version:
-            return self._version_missing(base, version, list(answer.available_versions))
-        return ToolResult(self.texts.render(answer, budget))
+        lookup = await self.search.query_docs(library_id, query, budget)
+        if isinstance(lookup, LibraryUnknown):
+            return _library_unknown(lookup)
+        if isinstance(lookup, VersionMissing):
+            return _version_missing(lookup)
+        return ToolResult(self.texts.render(lookup, budget))
 
-    async def _not_found(self, base: str, version: str, detail: str) -> ToolResult:
-        try:
-            library = (await self.search.get_library(base)).library
-        except NotFound:
-            return ToolResult(
-                f"Library '{base}' is not indexed ({detail}). Call 'resolve-library-id' with "
-                "the library's name to find a valid ID.",
-                is_error=True,
-            )
-        if version:
-            return self._version_missing(base, version, [v.version for v in library.versions])
-        return ToolResult(f"No documentation found for '{base}': {detail}", is_error=True)
 
-    @staticmethod
-    def _version_missing(base: str, version: str, available: list[str]) -> ToolResult:
-        listed = ", ".join(available) if available else "none yet"
-        example = f" e.g. libraryId '{base}/{available[0]}'" if available else ""
-        return ToolResult(
-            f"Version '{version}' of {base} is not indexed. Available versions: {listed}. "
-            f"Ask for one of those{example}, or use '{base}' for the default version.",
-            is_error=True,
-        )
+def _library_unknown(missing: LibraryUnknown) -> ToolResult:
+    close = (
+        f" Indexed libraries with a close name: {', '.join(missing.suggestions)}."
+        if missing.suggestions
+        else ""
+    )
+    return ToolResult(
+        f"Library '{missing.library_id}' is not indexed.{close} Call 'resolve-library-id' with "
+        "the library's name to find a valid ID.",
+        is_error=True,
+    )
+
+
+def _version_missing(missing: VersionMissing) -> ToolResult:
+    base, available = missing.library_id, missing.available
+    listed = ", ".join(available) if available else "none yet"
+    example = f" e.g. libraryId '{base}/{available[0]}'" if available else ""
+    return ToolResult(
+        f"Version '{missing.version}' of {base} is not indexed. Available versions: {listed}. "
+        f"Ask for one of those{example}, or use '{base}' for the default version.",
+        is_error=True,
+    )

@@ -1,0 +1,196 @@
+"""The gateway against the real search servicer: every lookup outcome, through REST and MCP.
+
+The same cases run against FakeSearch, so the fake the other gateway tests use answers as
+search does (status codes and trailing metadata, search.proto).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from twinmcp.search.config import Settings as SearchSettings
+from twinmcp.search.server import start as start_search
+from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2
+
+Stack = Any
+
+# The library FakeSearch holds (conftest.FASTAPI): a default version and an older one.
+LIBRARY_ID = "/fastapi/fastapi"
+DEFAULT, OLDER = "0.110.0", "0.100.0"
+DOCS = [
+    ("CORS", "CORS lets a browser call a backend on another origin; add CORSMiddleware."),
+    ("Add CORS middleware", "app.add_middleware(CORSMiddleware, allow_origins=['*'])"),
+]
+
+
+async def _publish(port: int, version: str, *, make_default: bool) -> None:
+    """Indexes DOCS as `version` of LIBRARY_ID, as ingest would."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        index = index_pb2_grpc.IndexServiceStub(channel)
+        begun = await index.BeginBuild(
+            index_pb2.BeginBuildRequest(
+                library=index_pb2.LibraryMetadata(
+                    library_id=LIBRARY_ID,
+                    title="FastAPI",
+                    source_type=search_pb2.SOURCE_TYPE_GITHUB,
+                    package_names=["fastapi"],
+                ),
+                version=version,
+                make_default=make_default,
+            ),
+            timeout=10,
+        )
+        snippets = [
+            index_pb2.IndexedSnippet(
+                snippet=search_pb2.Snippet(
+                    kind=search_pb2.SNIPPET_KIND_INFO,
+                    title=title,
+                    content=content,
+                    source_path="docs/cors.md",
+                )
+            )
+            for title, content in DOCS
+        ]
+        await index.PutDocument(
+            index_pb2.PutDocumentRequest(
+                build_id=begun.build_id,
+                path="docs/cors.md",
+                content_hash=f"cors-{version}",
+                snippets=snippets,
+            ),
+            timeout=10,
+        )
+        await index.PublishBuild(index_pb2.PublishBuildRequest(build_id=begun.build_id), timeout=30)
+
+
+@pytest.fixture(params=["real search", "FakeSearch"])
+async def stack(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    open_stack: Callable[..., Any],
+    fake_search: Any,
+) -> AsyncIterator[Stack]:
+    if request.param == "FakeSearch":
+        async with open_stack(fake_search, {}) as opened:
+            yield opened
+        return
+    env = {
+        "SEARCH_GRPC_HOST": "127.0.0.1",
+        "SEARCH_GRPC_PORT": "0",
+        "SEARCH_METRICS_PORT": "-1",
+        "TWINMCP_DATA_DIR": str(tmp_path),  # SQLite
+        "EMBEDDING_PROVIDER": "none",
+        "LOG_FORMAT": "text",
+    }
+    server = await start_search(SearchSettings.from_env(env))
+    await _publish(server.port, OLDER, make_default=False)
+    await _publish(server.port, DEFAULT, make_default=True)
+    async with open_stack(None, {}, server) as opened:
+        yield opened
+
+
+async def _rest(stack: Stack, path: str, **params: str) -> tuple[int, Any]:
+    async with stack.http.get(f"{stack.url}{path}", params=params) as response:
+        if response.content_type == "application/json":
+            return response.status, await response.json()
+        return response.status, await response.text()
+
+
+async def _tool(stack: Stack, library_id: str) -> tuple[bool, str]:
+    _, _, body = await stack.mcp(
+        stack.call("query-docs", {"libraryId": library_id, "query": "CORS"})
+    )
+    result = body["result"]
+    return bool(result["isError"]), str(result["content"][0]["text"])
+
+
+def _header(version: str) -> str:
+    return f"# FastAPI ({LIBRARY_ID}), version {version}"
+
+
+@pytest.mark.parametrize(
+    ("asked", "served"),
+    [
+        (LIBRARY_ID, DEFAULT),
+        (f"{LIBRARY_ID}/{OLDER}", OLDER),
+        (f"{LIBRARY_ID}@{OLDER}", OLDER),
+        (f"{LIBRARY_ID}/v{OLDER}", OLDER),
+        (f"{LIBRARY_ID}@v{OLDER}", OLDER),
+    ],
+)
+async def test_a_found_version_is_served_as_search_names_it(
+    stack: Stack, asked: str, served: str
+) -> None:
+    status, text = await _rest(stack, "/api/v2/context", libraryId=asked, query="CORS")
+    assert status == 200
+    assert text.splitlines()[0] == _header(served)
+    is_error, tool_text = await _tool(stack, asked)
+    assert not is_error
+    assert tool_text.splitlines()[0] == _header(served)
+    status, body = await _rest(stack, "/api/v2/context", libraryId=asked, query="CORS", type="json")
+    assert status == 200 and body["version"] == served
+
+
+@pytest.mark.parametrize("version", [OLDER, f"v{OLDER}"])
+async def test_the_v1_path_serves_a_version_with_or_without_a_leading_v(
+    stack: Stack, version: str
+) -> None:
+    status, text = await _rest(stack, f"/api/v1/fastapi/fastapi/{version}", topic="CORS")
+    assert status == 200
+    assert text.splitlines()[0] == _header(OLDER)
+
+
+async def test_an_unknown_library_is_named_with_close_indexed_ones(stack: Stack) -> None:
+    status, body = await _rest(stack, "/api/v2/context", libraryId="/tiangolo/fastapi", query="q")
+    assert status == 404
+    assert body["error"] == "not_found"
+    assert body["suggestions"] == [LIBRARY_ID]
+    assert body["message"].startswith("Library '/tiangolo/fastapi' is not indexed.")
+    is_error, text = await _tool(stack, "/tiangolo/fastapi")
+    assert is_error
+    assert text.startswith("Library '/tiangolo/fastapi' is not indexed.")
+    assert LIBRARY_ID in text and "resolve-library-id" in text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/fastapi/fastapi/9.9?topic=q",
+        f"/api/v2/context?libraryId={LIBRARY_ID}/9.9&query=q",
+        f"/api/v2/context?libraryId={LIBRARY_ID}@9.9&query=q",
+    ],
+)
+async def test_an_unindexed_version_is_404_with_the_available_ones(stack: Stack, path: str) -> None:
+    status, body = await _rest(stack, path)
+    assert status == 404
+    assert body["error"] == "version_not_found"
+    assert body["availableVersions"] == [DEFAULT, OLDER]
+    assert body["message"] == (
+        f"Version '9.9' of {LIBRARY_ID} is not indexed. Available versions: {DEFAULT}, {OLDER}"
+    )
+
+
+async def test_an_unindexed_version_is_a_tool_error_with_the_available_ones(stack: Stack) -> None:
+    is_error, text = await _tool(stack, f"{LIBRARY_ID}/9.9")
+    assert is_error
+    assert text.startswith(
+        f"Version '9.9' of {LIBRARY_ID} is not indexed. Available versions: {DEFAULT}, {OLDER}."
+    )
+    assert f"libraryId '{LIBRARY_ID}/{DEFAULT}'" in text
+
+
+@pytest.mark.parametrize("version", ["^0.110.0", "~0.100", ">=0.100.0"])
+async def test_a_semver_range_is_refused_as_a_range(stack: Stack, version: str) -> None:
+    status, body = await _rest(
+        stack, "/api/v2/context", libraryId=f"{LIBRARY_ID}/{version}", query="q"
+    )
+    assert status == 400
+    assert body["error"] == "invalid_argument"
+    assert f"version '{version}' is a range" in body["message"]
+    is_error, text = await _tool(stack, f"{LIBRARY_ID}/{version}")
+    assert is_error
+    assert f"version '{version}' is a range" in text

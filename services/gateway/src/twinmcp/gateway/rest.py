@@ -12,10 +12,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway.access import credential_from
 from twinmcp.gateway.arguments import TextError, check_text, find_unpaired_surrogate
-from twinmcp.gateway.clients import InvalidArgument, NotFound
+from twinmcp.gateway.clients import InvalidArgument, LibraryUnknown, VersionMissing
 from twinmcp.gateway.middleware import error_json
 from twinmcp.gateway.openapi import openapi_document
-from twinmcp.gateway.rendering import context_json, library_json, requested_version
+from twinmcp.gateway.rendering import context_json, library_json
 from twinmcp.gateway.state import GATEWAY, PRINCIPAL
 from twinmcp.gateway.tools import ToolInputError
 from twinmcp.ingest.v1 import ingest_pb2
@@ -177,42 +177,38 @@ async def _context(request: web.Request, library_id: str, version: str, query: s
     if kind not in ("txt", "json"):
         raise BadRequest("'type' must be 'txt' or 'json'")
     budget = _budget(request)
-    search = request.app[GATEWAY].peers.search
-    base, asked = requested_version(library_id)
-    asked = version or asked
-    try:
-        answer = await search.query_docs(library_id, query, budget, version)
-    except NotFound as error:
-        return await _missing(request, base, asked, error.message)
-    if asked and answer.version and answer.version != asked:
-        return _version_missing(base, asked, list(answer.available_versions))
+    lookup = await request.app[GATEWAY].peers.search.query_docs(library_id, query, budget, version)
+    if isinstance(lookup, LibraryUnknown):
+        return _library_unknown(lookup)
+    if isinstance(lookup, VersionMissing):
+        return _version_missing(lookup)
     if kind == "json":
-        return web.json_response(context_json(answer, budget))
-    text = request.app[GATEWAY].tools.texts.render(answer, budget)
+        return web.json_response(context_json(lookup, budget))
+    text = request.app[GATEWAY].tools.texts.render(lookup, budget)
     return web.Response(text=text, content_type="text/plain")
 
 
-async def _missing(request: web.Request, base: str, version: str, detail: str) -> web.Response:
-    try:
-        library = (await request.app[GATEWAY].peers.search.get_library(base)).library
-    except NotFound:
-        return error_json(
-            404,
-            "not_found",
-            f"Library '{base}' is not indexed ({detail}); find IDs with /api/v2/libs/search",
-        )
-    if version:
-        return _version_missing(base, version, [v.version for v in library.versions])
-    return error_json(404, "not_found", detail)
-
-
-def _version_missing(base: str, version: str, available: list[str]) -> web.Response:
-    listed = ", ".join(available) or "none yet"
-    return error_json(
-        404,
-        "version_not_found",
-        f"Version '{version}' of {base} is not indexed. Available versions: {listed}",
+def _library_unknown(missing: LibraryUnknown) -> web.Response:
+    close = f" Did you mean {', '.join(missing.suggestions)}?" if missing.suggestions else ""
+    message = (
+        f"Library '{missing.library_id}' is not indexed.{close} Find IDs with /api/v2/libs/search"
     )
+    body = {"error": "not_found", "message": message, "suggestions": missing.suggestions}
+    return web.json_response(body, status=404)
+
+
+def _version_missing(missing: VersionMissing) -> web.Response:
+    listed = ", ".join(missing.available) or "none yet"
+    message = (
+        f"Version '{missing.version}' of {missing.library_id} is not indexed. Available "
+        f"versions: {listed}"
+    )
+    body = {
+        "error": "version_not_found",
+        "message": message,
+        "availableVersions": missing.available,
+    }
+    return web.json_response(body, status=404)
 
 
 @routes.get("/api/v2/context")

@@ -321,3 +321,155 @@ async def harness(
     for item in started:
         await item.channel.close()
         await item.server.stop()
+
+
+@dataclass
+class GitHttpsServer:
+    """Git's smart HTTP protocol (git http-backend) over TLS on loopback, recording requests."""
+
+    base_url: str
+    ca_file: Path
+    root: Path
+    requests: list[str] = field(default_factory=list)
+    redirect_to: str = ""
+
+    def url(self, name: str) -> str:
+        return f"{self.base_url}/{name}"
+
+    def publish(self, source: Path, name: str, tag: str = "") -> str:
+        """Commits the files of `source` (and tags them) as the repository `name`; its URL."""
+        import shutil
+        import subprocess
+
+        work = self.root.parent / f"work-{self.root.name}-{name.replace('/', '-')}"
+        shutil.copytree(source, work)
+        env = {
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@e",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@e",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(work.parent),
+        }
+        steps = [["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "docs"]]
+        if tag:
+            steps.append(["tag", tag])
+        steps.append(["clone", "-q", "--bare", str(work), str(self.root / name)])
+        for args in steps:
+            subprocess.run(["git", *args], cwd=work, env=env, check=True)
+        return self.url(name)
+
+
+def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1 that is its own CA; (cert, key) PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+async def git_https(tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
+    """Starts git https servers on loopback; repositories are bare folders under `root`."""
+    import ssl
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    folder = tmp_path / "git-https"
+    folder.mkdir()
+    cert_file, key_file = _self_signed_certificate(folder)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    servers: list[TestServer] = []
+
+    async def start() -> GitHttpsServer:
+        root = folder / f"repos{len(servers)}"
+        root.mkdir()
+        state = GitHttpsServer("", cert_file, root)
+
+        async def backend(request: web.Request) -> web.StreamResponse:
+            state.requests.append(request.path_qs)
+            if state.redirect_to:
+                raise web.HTTPMovedPermanently(state.redirect_to + request.path_qs)
+            body = await request.read()
+            env = {
+                "PATH": "/usr/bin:/bin",
+                "GIT_CONFIG_NOSYSTEM": "1",
+                "GIT_PROJECT_ROOT": str(root),
+                "GIT_HTTP_EXPORT_ALL": "1",
+                "REQUEST_METHOD": request.method,
+                "PATH_INFO": request.path,
+                "QUERY_STRING": request.query_string,
+                "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+                "CONTENT_LENGTH": str(len(body)),
+                "REMOTE_ADDR": "127.0.0.1",
+            }
+            if "Content-Encoding" in request.headers:
+                env["HTTP_CONTENT_ENCODING"] = request.headers["Content-Encoding"]
+            if "Git-Protocol" in request.headers:
+                env["GIT_PROTOCOL"] = request.headers["Git-Protocol"]
+            process = await asyncio.create_subprocess_exec(
+                "git",
+                "http-backend",
+                env=env,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            output, _ = await asyncio.wait_for(process.communicate(body), 30)
+            head, _, payload = output.partition(b"\r\n\r\n")
+            status, headers = 200, {}
+            for line in head.decode().splitlines():
+                key, _, value = line.partition(":")
+                if key.lower() == "status":
+                    status = int(value.split()[0])
+                else:
+                    headers[key] = value.strip()
+            return web.Response(status=status, body=payload, headers=headers)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", backend)
+        server = TestServer(app, host="127.0.0.1", scheme="https")
+        await server.start_server(ssl=context)
+        servers.append(server)
+        state.base_url = f"https://localhost:{server.port}"
+        return state
+
+    yield start
+    for server in servers:
+        await server.close()

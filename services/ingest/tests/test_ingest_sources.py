@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,26 +11,6 @@ from twinmcp.ingest.v1 import ingest_pb2
 
 SUCCEEDED = ingest_pb2.JOB_STATE_SUCCEEDED
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared/eval/corpus"
-
-
-def _git_repo(source: Path, dest: Path, tag: str) -> str:
-    shutil.copytree(source, dest)
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@e",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@e",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(dest.parent),
-    }
-    for args in (
-        ["init", "-q", "-b", "main"],
-        ["add", "-A"],
-        ["commit", "-q", "-m", "docs"],
-        ["tag", tag],
-    ):
-        subprocess.run(["git", *args], cwd=dest, env=env, check=True)
-    return f"file://{dest}"
 
 
 def _subset(library: str, dest: Path, prefixes: tuple[str, ...]) -> Path:
@@ -77,9 +56,11 @@ async def test_httpx_folder_is_ingested_with_every_doc_file_and_published_once(
 
 async def test_fastapi_pages_carry_their_included_docs_src_code_from_a_git_tag(
     harness: Callable[..., Any],
+    git_https: Callable[[], Any],
     tmp_path: Path,
 ) -> None:
-    h = await harness()
+    server = await git_https()
+    h = await harness(INGEST_GIT_CA_FILE=str(server.ca_file))
     subset = _subset(
         "fastapi__fastapi",
         tmp_path / "subset",
@@ -91,7 +72,7 @@ async def test_fastapi_pages_carry_their_included_docs_src_code_from_a_git_tag(
             "README.md",
         ),
     )
-    url = _git_repo(subset, tmp_path / "fastapi-repo", "0.115.0")
+    url = server.publish(subset, "fastapi/fastapi.git", "0.115.0")
     job = await h.ingest(url, library_id="/fastapi/fastapi", version="0.115.0")
     assert job.state == SUCCEEDED, job.error
     assert job.version == "0.115.0"
@@ -108,9 +89,11 @@ async def test_fastapi_pages_carry_their_included_docs_src_code_from_a_git_tag(
 
 async def test_flask_literalinclude_is_resolved_and_folder_and_git_agree(
     harness: Callable[..., Any],
+    git_https: Callable[[], Any],
     tmp_path: Path,
 ) -> None:
-    h = await harness()
+    server = await git_https()
+    h = await harness(INGEST_GIT_CA_FILE=str(server.ca_file))
     folder = _subset("pallets__flask", tmp_path / "flask", ("docs/", "README", "LICENSE"))
     (folder / "examples").mkdir()
     (folder / "examples/hello.py").write_text(
@@ -122,7 +105,7 @@ async def test_flask_literalinclude_is_resolved_and_folder_and_git_agree(
         ".. literalinclude:: ../examples/hello.py\n    :language: python\n"
     )
     from_folder = await h.ingest(str(folder), library_id="/local/flask")
-    url = _git_repo(folder, tmp_path / "flask-repo", "3.1.0")
+    url = server.publish(folder, "pallets/flask.git", "3.1.0")
     from_git = await h.ingest(url, library_id="/pallets/flask", ref="3.1.0")
     assert from_folder.state == from_git.state == SUCCEEDED, (from_folder.error, from_git.error)
     assert from_git.version == "3.1.0"

@@ -57,6 +57,7 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     github_token: Secret | None = None
     allow_private_networks: bool = False
+    git_ca_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
     s3_bucket: str | None = None
     aws_region: str | None = None
@@ -128,6 +129,7 @@ class Settings:
             ).rstrip("/"),
             github_token=env_secret(env, "GITHUB_TOKEN"),
             allow_private_networks=env_bool(env, "INGEST_ALLOW_PRIVATE_NETWORKS", False),
+            git_ca_file=_existing_file(env, "INGEST_GIT_CA_FILE"),
             limits=limits,
             s3_bucket=env_optional(env, "AWS_S3_BUCKET"),
             aws_region=env_optional(env, "AWS_REGION"),
@@ -140,3 +142,13 @@ class Settings:
             embedding_env=embedding_env,
             index_timeout=env_float(env, "INGEST_INDEX_TIMEOUT", 60.0, minimum=1.0),
         )
+
+
+def _existing_file(env: Mapping[str, str], name: str) -> Path | None:
+    value = env_optional(env, name)
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"{name}={value!r} is not a file; give the path of a PEM bundle")
+    return path

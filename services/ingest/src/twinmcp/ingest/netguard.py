@@ -20,11 +20,44 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "TwinMCP-ingest/0.1 (+documentation indexer)"
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64 well-known prefix,
+# IPv4-compatible (deprecated) and SIIT IPv4-translated. A NAT64 gateway or a dual stack host
+# delivers these to the embedded IPv4 address, so that address is the one to judge.
+_IPV4_IN_LOW_BITS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+)
+# The local-use NAT64 prefix translates into whatever network the operator chose: never public.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for (mapped, 6to4, Teredo, NAT64...)."""
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    if any(ip in network for network in _IPV4_IN_LOW_BITS):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
 def is_blocked_address(address: str) -> bool:
     """Loopback, private, link-local (cloud metadata), reserved and multicast are off limits."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return True
+        if any(_is_blocked(v4) for v4 in embedded_ipv4(ip)):
+            return True
+    return _is_blocked(ip)
+
+
+def _is_blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not ip.is_global or ip.is_multicast
 
 

@@ -16,7 +16,7 @@ from twinmcp.ingest.fetching.archives import ArchiveLimits, extract_archive, rem
 from twinmcp.ingest.fetching.github import GitHubClient
 from twinmcp.ingest.fetching.web import crawl, fetch_llms_txt
 from twinmcp.ingest.jobs import SourceOptions
-from twinmcp.ingest.netguard import SafeHttp, resolve_checked
+from twinmcp.ingest.netguard import SafeHttp
 from twinmcp.ingest.selection import EXCLUDED_DIR_NAMES
 from twinmcp.ingest.sources import SourceKind, SourceSpec
 
@@ -108,18 +108,10 @@ async def materialise(
     elif spec.kind is SourceKind.GITHUB:
         result = await _github(spec, options, ref, workdir, root, settings)
     elif spec.kind is SourceKind.GIT:
-        if spec.location.startswith(("http://", "https://")):
-            from urllib.parse import urlsplit
-
-            parts = urlsplit(spec.location)
-            await resolve_checked(
-                parts.hostname or "",
-                parts.port or 443,
-                allow_private=settings.allow_private_networks,
-            )
+        access = gitrepo.GitAccess.from_settings(settings)
         if not ref and options.version:
-            ref = _matching_tag(await gitrepo.list_tags(spec.location), options.version)
-        await gitrepo.clone(spec.location, root, ref)
+            ref = _matching_tag(await gitrepo.list_tags(spec.location, access), options.version)
+        await gitrepo.clone(spec.location, root, ref, access)
         result = Materialised(
             root, options.version or ref or "latest", ref, "git", spec.location, spec.repo or name
         )
@@ -219,5 +211,6 @@ async def newest_tag(spec: SourceSpec, settings: Settings) -> str:
         finally:
             await client.close()
     if spec.kind is SourceKind.GIT:
-        return _newest_tag(await gitrepo.list_tags(spec.location))
+        access = gitrepo.GitAccess.from_settings(settings)
+        return _newest_tag(await gitrepo.list_tags(spec.location, access))
     return ""

@@ -50,7 +50,9 @@ def test_secrets_do_not_show_in_the_settings_repr(tmp_path: Path) -> None:
             "JWT_SECRET": jwt_secret,
             "OAUTH_CLIENT_ID": "Iv1.abc",
             "OAUTH_CLIENT_SECRET": "oauth-secret-value",
+            "DATABASE_URL": "postgresql://auth:database-secret-value@127.0.0.1:5432/auth",
         }
     )
     assert jwt_secret not in repr(settings)
     assert "oauth-secret-value" not in repr(settings)
+    assert "database-secret-value" not in repr(settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from twinmcp.runtime.database import database_pool_size, database_url
 from twinmcp.runtime.settings import (
@@ -25,7 +25,7 @@ MIN_JWT_SECRET_LENGTH = 32
 class Settings:
     grpc_port: int
     metrics_port: int
-    database_url: str
+    database_url: str = field(repr=False)  # may hold a password
     database_pool_size: int
     redis_url: str | None
     rate_limit_prefix: str

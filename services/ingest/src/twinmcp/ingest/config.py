@@ -45,7 +45,7 @@ class Settings:
     metrics_port: int = 9103
     drain_seconds: float = 0.0
     grace_seconds: float = 10.0
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)  # may hold a password
     database_pool_size: int = 10
     data_dir: Path = Path(".data")
     search_addr: str = "127.0.0.1:50052"
@@ -68,7 +68,8 @@ class Settings:
     openai_base_url: str | None = None
     enrich_model: str = ""
     # The embedding settings are handed to twinmcp.embedding.create_embedder as they are.
-    embedding_env: Mapping[str, str] = field(default_factory=dict)
+    # Holds OPENAI_API_KEY: never in the repr (Sentry captures local variables).
+    embedding_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     index_timeout: float = 60.0
 
     @classmethod

@@ -173,6 +173,7 @@ class IndexCache:
     def drop(self, build_id: str) -> None:
         self._entries.pop(build_id, None)
         self._sizes.pop(build_id, None)
+        self._locks.pop(build_id, None)
 
     @property
     def total_bytes(self) -> int:

@@ -14,6 +14,7 @@ import grpc
 import pytest
 from twinmcp.ingest.errors import HostileInput, InvalidSource
 from twinmcp.ingest.fetching import gitrepo
+from twinmcp.ingest.fetching.github import GitHubClient
 from twinmcp.ingest.jobs import SourceOptions
 from twinmcp.ingest.netguard import is_blocked_address, resolve_checked
 from twinmcp.ingest.sources import SourceKind, check_git_ref, parse_source
@@ -242,6 +243,21 @@ async def test_refreshing_a_library_stored_with_an_option_shaped_source_runs_not
     assert "starts with '-'" in (caught.value.details() or "")
 
 
+async def test_a_queued_job_stored_with_an_option_shaped_source_fails_and_runs_nothing(
+    harness: Callable[..., Any], tmp_path: Path
+) -> None:
+    h = await harness()
+    marker = tmp_path / "ran"
+    # Queued before the fix (or written to the table by hand): the worker parses it again.
+    job = await h.server.wiring.store.submit(
+        "/p/x", _option_source(marker), SourceOptions(ref="deadbeef", version="1.0")
+    )
+    finished = await h.finish(job.job_id, limit=60)
+    assert not marker.exists()
+    assert finished.state == ingest_pb2.JOB_STATE_FAILED
+    assert "starts with '-'" in finished.error and finished.attempts == 1
+
+
 # --- end to end: transports that cannot be checked (M1) ---------------------------------------
 
 
@@ -358,3 +374,23 @@ async def test_a_private_git_host_is_refused_unless_private_networks_are_allowed
     with pytest.raises(HostileInput, match="private"):
         await gitrepo.list_tags(url, gitrepo.GitAccess(ca_file=server.ca_file))
     assert server.requests == []
+
+
+# --- GitHub API paths -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("owner", "repo", "ref"),
+    [("o", "r", "../../../user"), ("..", "r", ""), ("o", "..", "v1"), ("o", "r", "-x")],
+)
+async def test_github_names_and_refs_cannot_climb_to_other_api_paths(
+    listener: tuple[int, list[str]], tmp_path: Path, owner: str, repo: str, ref: str
+) -> None:
+    port, seen = listener
+    client = GitHubClient(f"http://127.0.0.1:{port}", None)
+    try:
+        with pytest.raises(InvalidSource):
+            await client.download_tarball(owner, repo, ref, tmp_path / "t.tar.gz")
+    finally:
+        await client.close()
+    assert seen == []

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from twinmcp.ingest.errors import InvalidSource, SourceUnavailable
+from twinmcp.ingest.sources import check_git_ref
 from twinmcp.runtime.settings import Secret
 
 logger = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
+
+
+def repository_path(owner: str, repo: str, *tail: str) -> str:
+    """The API path of a repository; names that could climb to another API path are refused."""
+    if not (_NAME.match(owner) and _NAME.match(repo)):
+        raise InvalidSource(f"{owner}/{repo} is not a GitHub repository name; use owner/repo")
+    return "/".join([f"/repos/{owner}/{repo}", *tail])
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,7 @@ class GitHubClient:
         await self._session.close()
 
     async def repository(self, owner: str, repo: str) -> Repository:
-        data = await self._json(f"/repos/{owner}/{repo}")
+        data = await self._json(repository_path(owner, repo))
         return Repository(
             full_name=str(data.get("full_name", f"{owner}/{repo}")),
             description=str(data.get("description") or ""),
@@ -64,11 +76,13 @@ class GitHubClient:
         )
 
     async def tags(self, owner: str, repo: str) -> list[str]:
-        data = await self._json(f"/repos/{owner}/{repo}/tags?per_page=100")
+        data = await self._json(repository_path(owner, repo, "tags?per_page=100"))
         return [str(item["name"]) for item in data if isinstance(item, dict) and "name" in item]
 
     async def download_tarball(self, owner: str, repo: str, ref: str, dest: Path) -> None:
-        path = f"/repos/{owner}/{repo}/tarball/{ref}" if ref else f"/repos/{owner}/{repo}/tarball"
+        # A checked name cannot climb out of the path ('..'); quoting keeps '#' or '%' in it.
+        tail = ["tarball", quote(check_git_ref(ref), safe="/")] if ref else ["tarball"]
+        path = repository_path(owner, repo, *tail)
         async with self._request(path) as response:
             size = 0
             with dest.open("wb") as out:

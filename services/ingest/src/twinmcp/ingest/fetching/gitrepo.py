@@ -58,7 +58,7 @@ class GitAccess:
     """Which hosts git may reach and how long it may take."""
 
     allow_private: bool = False  # loopback and private hosts: tests and trusted networks only
-    ca_file: Path | None = None  # extra trusted certificates (a private GitLab, test servers)
+    ca_file: Path | None = None  # the only CAs trusted when set (a private forge, test servers)
     connect_timeout: float = 10.0
     list_timeout: float = 30.0
     clone_timeout: float = 300.0

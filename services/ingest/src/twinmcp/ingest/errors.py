@@ -25,7 +25,3 @@ class JobNotFound(IngestError):
 
 class LibraryNotFound(IngestError):
     pass
-
-
-class JobCancelled(IngestError):
-    """The job was cancelled while it ran."""

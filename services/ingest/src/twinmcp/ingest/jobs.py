@@ -6,7 +6,7 @@ import enum
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -372,7 +372,3 @@ class JobStore:
                 .values(cancel_requested=True)
             )
         return await self.get(job_id)
-
-
-def with_progress(job: Job, progress: Progress) -> Job:
-    return replace(job, progress=progress)

@@ -6,7 +6,7 @@ import io
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -463,7 +463,3 @@ def _fuse(lexical: FloatArray, dense: FloatArray | None, params: RankingParams) 
         + params.dense_weight * positive / top_dense,
         dtype=np.float32,
     )
-
-
-def with_params(params: RankingParams, **changes: object) -> RankingParams:
-    return replace(params, **changes)  # type: ignore[arg-type]

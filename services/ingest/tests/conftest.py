@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -208,6 +209,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "EMBEDDING_PROVIDER": "none",
             "INGEST_ALLOW_PRIVATE_NETWORKS": "true",
             "INGEST_ENRICH_MODEL": "off",
+            # Local sources are read only under these: the test's folder and the eval corpus.
+            "INGEST_LOCAL_ROOTS": os.pathsep.join([str(tmp_path), str(CORPUS)]),
         }
         env.update(overrides)
         return Settings.from_env(env)
@@ -272,6 +275,7 @@ class Harness:
     documents: CountingDocuments
     embedder: CountingEmbedder | None
     channel: grpc.aio.Channel
+    settings: Settings
 
     async def submit(self, source: str, **fields: Any) -> Any:
         from twinmcp.ingest.v1 import ingest_pb2
@@ -313,7 +317,7 @@ async def harness(
         server = await start(settings, documents=documents, embedder=chosen)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
-        harness = Harness(fake, server, stub, documents, embedder, channel)
+        harness = Harness(fake, server, stub, documents, embedder, channel, settings)
         started.append(harness)
         return harness
 

@@ -101,6 +101,7 @@ async def test_a_worker_killed_mid_job_is_replaced_without_lost_or_doubled_snipp
         "INGEST_POLL_SECONDS": "0.1",
         "INGEST_METRICS_PORT": "-1",
         "INGEST_ENRICH_MODEL": "off",
+        "INGEST_LOCAL_ROOTS": str(CORPUS),
         "LOG_FORMAT": "text",
     }
 

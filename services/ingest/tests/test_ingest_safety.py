@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import socket
 import tarfile
+import time
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -82,6 +84,77 @@ async def test_hostile_archives_fail_clearly_and_the_previous_version_keeps_serv
     assert not (tmp_path / "escaped.md").exists()
     assert h.fake.defaults["/acme/widgets"] == "latest"
     assert [s.snippet.content for s in h.fake.snippets("/acme/widgets")] == before
+
+
+def _corrupt_zip(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("docs/index.md", "# Title\n\n" + "Some text. " * 500)
+    data = bytearray(path.read_bytes())
+    data[60:90] = bytes(30)  # inside the member's compressed bytes: CRC or inflate fails
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _truncated_tar(path: Path) -> Path:
+    _tar(path, lambda tar: None)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("garbage.zip", lambda p: _written(p, b"not a zip at all" * 10)),
+        ("garbage.tar.gz", lambda p: _written(p, b"\x1f\x8b\x08garbage" * 10)),
+        ("empty.tgz", lambda p: _written(p, b"")),
+        ("truncated.tar.gz", _truncated_tar),
+        ("damaged.zip", _corrupt_zip),
+    ],
+)
+async def test_a_corrupt_archive_fails_as_an_invalid_source_naming_no_server_path(
+    harness: Callable[..., Any], tmp_path: Path, name: str, make: Any
+) -> None:
+    h = await harness()
+    archive = make(tmp_path / name)
+    job = await h.ingest(str(archive), library_id="/acme/widgets")
+    assert job.state == FAILED
+    assert f"{name}: the archive is corrupt or not a .tar.gz/.zip" in job.error
+    assert "internal error" not in job.error and "retrying" not in job.error
+    assert str(tmp_path) not in job.error and "/tmp" not in job.error
+    assert job.attempts == 1  # a bad file is not retried
+
+
+async def test_the_service_answers_at_once_while_an_archive_is_extracted(
+    harness: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twinmcp.ingest.fetching import materialise
+
+    real = materialise.extract_archive
+
+    def slow_disk(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.5)  # a large archive on a slow disk
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(materialise, "extract_archive", slow_disk)
+    h = await harness()
+    job = await h.submit(str(_tar(tmp_path / "docs.tar.gz", lambda tar: None)), library_id="/a/b")
+    started = time.monotonic()
+    slowest = 0.0
+    while time.monotonic() - started < 1.2:
+        # GetJob is served on the event loop the workers share (the health service is not).
+        asked = time.monotonic()
+        reply = await h.stub.GetJob(ingest_pb2.GetJobRequest(job_id=job.job_id), timeout=5)
+        slowest = max(slowest, time.monotonic() - asked)
+        await asyncio.sleep(0.05)
+    assert reply.job.state == ingest_pb2.JOB_STATE_RUNNING
+    assert slowest < 0.5
+    assert (await h.finish(job.job_id)).state == SUCCEEDED
 
 
 async def test_a_binary_file_named_md_is_skipped_and_the_rest_is_ingested(

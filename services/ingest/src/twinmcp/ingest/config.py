@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,9 @@ class Limits:
     max_depth: int = 5
     max_redirects: int = 5
     http_timeout: float = 30.0
+    # Jobs waiting for a worker: a flood of submissions is refused instead of queued for days.
+    max_queued_jobs: int = 100
+    max_queued_jobs_per_library: int = 10
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class Settings:
     github_token: Secret | None = None
     allow_private_networks: bool = False
     git_ca_file: Path | None = None
+    # Folders under which local folder and archive sources may be read; none: local sources off.
+    local_roots: tuple[Path, ...] = ()
     limits: Limits = field(default_factory=Limits)
     s3_bucket: str | None = None
     aws_region: str | None = None
@@ -91,6 +97,15 @@ class Settings:
             ),
             max_pages=env_int(env, "INGEST_MAX_PAGES", Limits.max_pages, minimum=1),
             max_depth=env_int(env, "INGEST_MAX_DEPTH", Limits.max_depth, minimum=0),
+            max_queued_jobs=env_int(
+                env, "INGEST_MAX_QUEUED_JOBS", Limits.max_queued_jobs, minimum=1
+            ),
+            max_queued_jobs_per_library=env_int(
+                env,
+                "INGEST_MAX_QUEUED_JOBS_PER_LIBRARY",
+                Limits.max_queued_jobs_per_library,
+                minimum=1,
+            ),
         )
         embedding_keys = (
             "EMBEDDING_PROVIDER",
@@ -130,6 +145,7 @@ class Settings:
             ).rstrip("/"),
             github_token=env_secret(env, "GITHUB_TOKEN"),
             allow_private_networks=env_bool(env, "INGEST_ALLOW_PRIVATE_NETWORKS", False),
+            local_roots=local_roots(env),
             git_ca_file=_existing_file(env, "INGEST_GIT_CA_FILE"),
             limits=limits,
             s3_bucket=env_optional(env, "AWS_S3_BUCKET"),
@@ -153,3 +169,20 @@ def _existing_file(env: Mapping[str, str], name: str) -> Path | None:
     if not path.is_file():
         raise SettingsError(f"{name}={value!r} is not a file; give the path of a PEM bundle")
     return path
+
+
+def local_roots(env: Mapping[str, str]) -> tuple[Path, ...]:
+    """INGEST_LOCAL_ROOTS: absolute folders, separated by os.pathsep, resolved through links."""
+    roots = []
+    for raw in env.get("INGEST_LOCAL_ROOTS", "").split(os.pathsep):
+        entry = raw.strip()
+        if not entry:
+            continue
+        path = Path(entry).expanduser()
+        if not path.is_absolute():
+            raise SettingsError(
+                f"INGEST_LOCAL_ROOTS holds {entry!r}, which is not an absolute path; "
+                f"list absolute folders separated by {os.pathsep!r}"
+            )
+        roots.append(path.resolve())
+    return tuple(roots)

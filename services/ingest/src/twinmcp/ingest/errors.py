@@ -19,6 +19,10 @@ class SourceUnavailable(IngestError):
     """The source could not be fetched right now (network, rate limit); worth retrying."""
 
 
+class QueueFull(IngestError):
+    """Too many jobs are waiting for a worker; the caller should wait for some to finish."""
+
+
 class JobNotFound(IngestError):
     pass
 

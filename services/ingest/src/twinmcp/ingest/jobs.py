@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 import uuid
@@ -21,13 +22,15 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from twinmcp.ingest.errors import JobNotFound
+from twinmcp.ingest.errors import JobNotFound, QueueFull
 
 metadata = MetaData()
 
@@ -62,6 +65,8 @@ class JobState(enum.StrEnum):
 
 
 FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+# An arbitrary constant naming the PostgreSQL advisory lock that serialises submissions.
+_SUBMIT_LOCK = 0x7477696E_6D6370
 
 
 @dataclass(frozen=True)
@@ -183,16 +188,40 @@ class Heartbeat:
 class JobStore:
     """All job state lives here; several worker processes share it through the database."""
 
-    def __init__(self, engine: AsyncEngine, *, lease_seconds: float, max_attempts: int) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        lease_seconds: float,
+        max_attempts: int,
+        max_queued: int = 100,
+        max_queued_per_library: int = 10,
+    ) -> None:
         self.engine = engine
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
+        self.max_queued = max_queued
+        self.max_queued_per_library = max_queued_per_library
         self._is_postgres = engine.dialect.name == "postgresql"
+        # Submissions of one process in turn, so two identical ones cannot both be inserted.
+        self._submitting = asyncio.Lock()
 
     async def submit(self, library_id: str, source: str, options: SourceOptions) -> Job:
-        now = time.time()
-        job_id = uuid.uuid4().hex
-        async with self.engine.begin() as conn:
+        """Queues a job; an identical one still queued or running is returned instead.
+
+        Raises QueueFull when too many jobs wait, overall or for this library.
+        """
+        async with self._submitting, self.engine.begin() as conn:
+            if self._is_postgres:
+                # Replicas of the service share the database: the same exclusion across them.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SUBMIT_LOCK}
+                )
+            existing = await self._same_job(conn, library_id, source, options)
+            if existing is not None:
+                return existing
+            await self._check_queue(conn, library_id)
+            job_id = uuid.uuid4().hex
             await conn.execute(
                 jobs_table.insert().values(
                     id=job_id,
@@ -208,10 +237,55 @@ class JobStore:
                     cancel_requested=False,
                     progress=Progress().to_json(),
                     error="",
-                    created_at=now,
+                    created_at=time.time(),
                 )
             )
         return await self.get(job_id)
+
+    async def _same_job(
+        self, conn: AsyncConnection, library_id: str, source: str, options: SourceOptions
+    ) -> Job | None:
+        rows = (
+            (
+                await conn.execute(
+                    select(jobs_table)
+                    .where(
+                        jobs_table.c.library_id == library_id,
+                        jobs_table.c.source == source,
+                        jobs_table.c.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+                        jobs_table.c.cancel_requested.is_(False),
+                    )
+                    .order_by(jobs_table.c.created_at)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        for row in rows:
+            job = _job(row)
+            if job.options == options:
+                return job
+        return None
+
+    async def _check_queue(self, conn: AsyncConnection, library_id: str) -> None:
+        queued = jobs_table.c.state == JobState.QUEUED.value
+        total = (await conn.execute(select(func.count()).where(queued))).scalar_one()
+        if total >= self.max_queued:
+            raise QueueFull(
+                f"{total} ingest jobs are already waiting for a worker (the limit is "
+                f"{self.max_queued}, INGEST_MAX_QUEUED_JOBS); submit again when some have finished"
+            )
+        for_library = (
+            await conn.execute(
+                select(func.count()).where(queued, jobs_table.c.library_id == library_id)
+            )
+        ).scalar_one()
+        if for_library >= self.max_queued_per_library:
+            raise QueueFull(
+                f"{for_library} ingest jobs for {library_id} are already waiting for a worker "
+                f"(the limit is {self.max_queued_per_library}, "
+                "INGEST_MAX_QUEUED_JOBS_PER_LIBRARY); wait for them or cancel some"
+            )
 
     async def get(self, job_id: str) -> Job:
         async with self.engine.connect() as conn:

@@ -8,6 +8,7 @@ import logging
 import shutil
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,7 @@ class Worker:
         )
         workdir = self.settings.data_dir / "work" / f"{job.job_id}-{self.worker_id}"
         work = asyncio.create_task(self._work(job, pipeline, progress, workdir))
+        hide = _path_hider(job, workdir, self.settings)
         stop_reason: list[BaseException] = []
         beat = asyncio.create_task(self._heartbeat(job, progress, work, stop_reason))
         try:
@@ -104,11 +106,11 @@ class Worker:
             await self._abort(pipeline)
             progress.phase = "failed"
             await self.store.finish(
-                job.job_id, self.worker_id, JobState.FAILED, progress=progress, error=str(exc)
+                job.job_id, self.worker_id, JobState.FAILED, progress=progress, error=hide(str(exc))
             )
             logger.warning("job %s failed: %s", job.job_id, exc)
         except (SourceUnavailable, grpc.aio.AioRpcError, OSError) as exc:
-            message = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
+            message = (exc.details() if isinstance(exc, grpc.aio.AioRpcError) else None) or str(exc)
             if job.attempts < job.max_attempts:
                 # The build stays open: the retry resumes it through the idempotency key.
                 await self.store.finish(
@@ -116,7 +118,7 @@ class Worker:
                     self.worker_id,
                     JobState.QUEUED,
                     progress=progress,
-                    error=f"retrying: {message}",
+                    error=f"retrying: {hide(message)}",
                 )
                 logger.warning("job %s will be retried: %s", job.job_id, message)
             else:
@@ -126,7 +128,7 @@ class Worker:
                     self.worker_id,
                     JobState.FAILED,
                     progress=progress,
-                    error=str(message),
+                    error=hide(message),
                 )
         except Exception as exc:
             logger.exception("job %s crashed", job.job_id)
@@ -136,7 +138,7 @@ class Worker:
                 self.worker_id,
                 JobState.FAILED,
                 progress=progress,
-                error=f"internal error: {exc}",
+                error=hide(f"internal error: {exc}"),
             )
         else:
             progress.phase = "done"
@@ -151,7 +153,12 @@ class Worker:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 
     async def _work(self, job: Job, pipeline: Pipeline, progress: Progress, workdir: Path) -> None:
-        spec = parse_source(job.source, library_id=job.library_id, ref=job.options.ref)
+        spec = parse_source(
+            job.source,
+            library_id=job.library_id,
+            ref=job.options.ref,
+            local_roots=self.settings.local_roots,
+        )
         fetched = await materialise(spec, job.options, workdir, self.settings)
         if fetched.version != job.version:
             await self.store.set_version(job.job_id, self.worker_id, fetched.version)
@@ -201,3 +208,27 @@ class Worker:
             await self.parts.index.abort(pipeline.build_id)
         except grpc.aio.AioRpcError as exc:
             logger.warning("could not abort build %s: %s", pipeline.build_id, exc.details())
+
+
+def _path_hider(job: Job, workdir: Path, settings: Settings) -> Callable[[str], str]:
+    """Replaces server paths in a job's error with placeholders: errors are stored and shown."""
+    places: dict[str, str] = {}
+    if "://" not in job.source and not job.source.startswith("local:"):
+        source = Path(job.source.strip()).expanduser()
+        places[str(source.resolve())] = "<source>"
+        places[job.source.strip()] = "<source>"
+    for root in settings.local_roots:
+        places[str(root)] = "<local root>"
+    places[str(workdir.resolve())] = "<work folder>"
+    places[str(workdir)] = "<work folder>"
+    places[str(settings.data_dir.resolve())] = "<data folder>"
+    places[str(settings.data_dir)] = "<data folder>"
+    # Longest first, so a source inside a root is named as the source, not the root.
+    ordered = sorted((p for p in places if len(p) > 1), key=len, reverse=True)
+
+    def hide(message: str) -> str:
+        for path in ordered:
+            message = message.replace(path, places[path])
+        return message
+
+    return hide

@@ -13,6 +13,7 @@ from twinmcp.ingest.errors import (
     InvalidSource,
     JobNotFound,
     LibraryNotFound,
+    QueueFull,
     SourceUnavailable,
 )
 from twinmcp.ingest.fetching.materialise import newest_tag
@@ -29,8 +30,13 @@ STATUS_FOR_ERROR: dict[type[Exception], grpc.StatusCode] = {
     InvalidSource: grpc.StatusCode.INVALID_ARGUMENT,
     JobNotFound: grpc.StatusCode.NOT_FOUND,
     LibraryNotFound: grpc.StatusCode.NOT_FOUND,
+    QueueFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
     SourceUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
+
+# The longest strings a submission may carry: the columns hold them, and no real source,
+# version or ref comes near.
+_MAX_LENGTHS = {"source": 2048, "library_id": 256, "version": 128, "ref": 256}
 
 _STATES = {
     JobState.QUEUED: ingest_pb2.JOB_STATE_QUEUED,
@@ -83,9 +89,16 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.SubmitSourceRequest, context: Context
     ) -> ingest_pb2.SubmitSourceResponse:
         try:
-            if request.max_pages < 0 or request.max_depth < 0:
-                raise InvalidSource("max_pages and max_depth must be 0 (default) or positive")
-            spec = parse_source(request.source, library_id=request.library_id, ref=request.ref)
+            self._check_options(request)
+            spec = parse_source(
+                request.source,
+                library_id=request.library_id,
+                ref=request.ref,
+                local_roots=self.settings.local_roots,
+            )
+            is_local = spec.kind in {SourceKind.LOCAL, SourceKind.ARCHIVE}
+            # A folder is stored resolved, so the same folder spelled twice is one job.
+            source = spec.location if is_local else request.source.strip()
             options = SourceOptions(
                 ref=request.ref or spec.ref,
                 version=request.version.strip(),
@@ -93,11 +106,24 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 max_depth=request.max_depth,
                 make_default=request.make_default or not await self._has_library(spec.library_id),
             )
-            job = await self.store.submit(spec.library_id, request.source.strip(), options)
+            job = await self.store.submit(spec.library_id, source, options)
         except IngestError as exc:
             await _fail(context, exc)
             raise
         return ingest_pb2.SubmitSourceResponse(job=job_to_proto(job))
+
+    def _check_options(self, request: ingest_pb2.SubmitSourceRequest) -> None:
+        limits = self.settings.limits
+        for name, maximum in (("max_pages", limits.max_pages), ("max_depth", limits.max_depth)):
+            value = getattr(request, name)
+            if not 0 <= value <= maximum:
+                raise InvalidSource(
+                    f"{name} must be from 0 (the default, {maximum}) to {maximum}; "
+                    f"got {value} (the operator sets the maximum with INGEST_{name.upper()})"
+                )
+        for name, longest in _MAX_LENGTHS.items():
+            if len(getattr(request, name)) > longest:
+                raise InvalidSource(f"{name} is longer than {longest} characters; shorten it")
 
     async def _has_library(self, library_id: str) -> bool:
         jobs = await self.store.list(library_id=library_id, states=[JobState.SUCCEEDED], limit=1)

@@ -3,16 +3,46 @@
 from __future__ import annotations
 
 import enum
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from twinmcp.ingest.errors import InvalidSource
+from twinmcp.ingest.errors import HostileInput, InvalidSource
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 _LIBRARY_ID = re.compile(r"^/[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)+$")
 _GITHUB_HOSTS = {"github.com", "www.github.com"}
+# Kernel and device trees: their files report size 0 and never end (/proc/self/pagemap) or block.
+SPECIAL_TREES = tuple(Path(p) for p in ("/proc", "/sys", "/dev", "/run"))
+_PSEUDO_FILESYSTEMS = frozenset(
+    {
+        "proc",
+        "sysfs",
+        "devtmpfs",
+        "devpts",
+        "cgroup",
+        "cgroup2",
+        "debugfs",
+        "tracefs",
+        "securityfs",
+        "pstore",
+        "bpf",
+        "configfs",
+        "fusectl",
+        "mqueue",
+        "hugetlbfs",
+        "binfmt_misc",
+        "efivarfs",
+        "selinuxfs",
+        "autofs",
+        "rpc_pipefs",
+        "nsfs",
+    }
+)
+LOCAL_ROOTS_SETTING = "INGEST_LOCAL_ROOTS"
 _GITHUB_NAME = re.compile(r"^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 # What marks a source as meant for git; all of them but https are refused with what to use.
 _GIT_SCHEMES = {"git", "ssh", "git+ssh", "ssh+git", "file"}
@@ -55,8 +85,18 @@ def check_library_id(library_id: str) -> str:
     return library_id
 
 
-def parse_source(source: str, *, library_id: str = "", ref: str = "") -> SourceSpec:
-    """Classifies `source`; raises InvalidSource with what to do when it cannot be ingested."""
+def parse_source(
+    source: str,
+    *,
+    library_id: str = "",
+    ref: str = "",
+    local_roots: Sequence[Path] | None = None,
+) -> SourceSpec:
+    """Classifies `source`; raises InvalidSource with what to do when it cannot be ingested.
+
+    With `local_roots`, a folder or archive must lie under one of them (none: local sources
+    are refused); None skips that check, for callers that only need the library id.
+    """
     source = source.strip()
     if not source:
         raise InvalidSource("source is empty; give a folder, archive, GitHub, git or website URL")
@@ -73,22 +113,86 @@ def parse_source(source: str, *, library_id: str = "", ref: str = "") -> SourceS
         return _git(source, library_id, ref)
     if scheme and len(scheme) > 1:
         raise InvalidSource(f"unsupported URL scheme {scheme!r}; use https, git or a local path")
-    return _parse_local(source, library_id)
+    return _parse_local(source, library_id, local_roots)
 
 
-def _parse_local(source: str, library_id: str) -> SourceSpec:
-    path = Path(source).expanduser()
+def _parse_local(source: str, library_id: str, local_roots: Sequence[Path] | None) -> SourceSpec:
+    # Messages name no path: job errors are stored and shown, and an answer that differs for
+    # a path outside the roots would tell a caller which server files exist.
+    path = Path(source).expanduser().resolve()
+    if local_roots is not None:
+        check_local_path(path, local_roots)
     if not path.exists():
-        raise InvalidSource(f"{source!r} does not exist; give an existing folder or archive")
-    is_archive = path.is_file() and source.lower().endswith(ARCHIVE_SUFFIXES)
+        raise InvalidSource("the local source does not exist; give an existing folder or archive")
+    is_archive = path.is_file() and path.name.lower().endswith(ARCHIVE_SUFFIXES)
     if not path.is_dir() and not is_archive:
-        raise InvalidSource(f"{source!r} is neither a folder nor a .tar.gz, .tgz or .zip archive")
+        raise InvalidSource(
+            "the local source is neither a folder nor a .tar.gz, .tgz or .zip archive"
+        )
     if not library_id:
         raise InvalidSource(
             "library_id is required for local folders and archives, e.g. /acme/widgets"
         )
     kind = SourceKind.ARCHIVE if is_archive else SourceKind.LOCAL
-    return SourceSpec(kind, str(path.resolve()), check_library_id(library_id))
+    return SourceSpec(kind, str(path), check_library_id(library_id))
+
+
+def check_local_path(path: Path, local_roots: Sequence[Path]) -> None:
+    """Refuses a resolved path outside the allowed roots or on a kernel/device filesystem."""
+    if not local_roots:
+        raise InvalidSource(
+            "local folders and archives are turned off on this server: "
+            f"{LOCAL_ROOTS_SETTING} is empty; set it to the folders ingest may read "
+            f"(absolute paths separated by {os.pathsep!r}) or give a URL"
+        )
+    if not any(path.is_relative_to(root) for root in local_roots):
+        raise InvalidSource(
+            f"the local source is outside the folders ingest may read ({LOCAL_ROOTS_SETTING}); "
+            "move it under one of them or ask the operator to add its folder"
+        )
+    if is_special_filesystem(path):
+        raise HostileInput(
+            "the local source is on a kernel or device filesystem (/proc, /sys, /dev, /run); "
+            "refused: only ordinary folders and archives can be ingested"
+        )
+
+
+def is_special_filesystem(path: Path) -> bool:
+    """True for paths in /proc, /sys, /dev, /run or on any kernel pseudo-filesystem."""
+    if any(path == tree or path.is_relative_to(tree) for tree in SPECIAL_TREES):
+        return True
+    return mount_type(path) in _PSEUDO_FILESYSTEMS
+
+
+def mount_type(path: Path) -> str:
+    """The filesystem type of the mount holding `path` ("" when /proc/self/mountinfo is absent)."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    best, kind = -1, ""
+    for line in lines:
+        fields = line.split()
+        if "-" not in fields or len(fields) < 5:
+            continue
+        mount_point = Path(_unescape_mount(fields[4]))
+        fs_type = fields[fields.index("-") + 1] if fields.index("-") + 1 < len(fields) else ""
+        depth = len(mount_point.parts)
+        if (path == mount_point or path.is_relative_to(mount_point)) and depth >= best:
+            best, kind = depth, fs_type
+    return kind
+
+
+def _unescape_mount(field: str) -> str:
+    # mountinfo writes space, tab, newline and backslash as octal escapes (\040).
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def public_source(spec: SourceSpec) -> str:
+    """What readers see as a library's source: never a server path for folders and archives."""
+    if spec.kind in {SourceKind.LOCAL, SourceKind.ARCHIVE}:
+        return f"local:{Path(spec.location).name}"
+    return spec.location
 
 
 def _parse_http(source: str, host: str, path: str, library_id: str, ref: str) -> SourceSpec:

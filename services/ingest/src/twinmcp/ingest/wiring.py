@@ -39,7 +39,11 @@ async def open_store(settings: Settings) -> tuple[AsyncEngine, JobStore]:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     await migrate(engine, MIGRATIONS, VERSION_TABLE)
     store = JobStore(
-        engine, lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts
+        engine,
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+        max_queued=settings.limits.max_queued_jobs,
+        max_queued_per_library=settings.limits.max_queued_jobs_per_library,
     )
     return engine, store
 

@@ -7,14 +7,30 @@ import os
 import shutil
 import stat
 import tarfile
+import threading
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from twinmcp.ingest.errors import HostileInput, InvalidSource
+from twinmcp.ingest.fetching.folders import CopyStopped
 
 logger = logging.getLogger(__name__)
+
+# What tarfile, gzip, zlib and zipfile raise on a damaged or foreign file. OSError is in the
+# list because gzip reports a bad header as one (BadGzipFile); a full disk is told apart below.
+_CORRUPT_ERRORS = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,  # a zip compression method Python lacks
+    RuntimeError,  # an encrypted zip member
+    ValueError,
+    OSError,
+)
 
 
 @dataclass(frozen=True)
@@ -58,10 +74,14 @@ def _link_stays_inside(member: PurePosixPath, target: str, *, is_hard: bool) -> 
     return True
 
 
-def _copy_limited(source: IO[bytes], dest: Path, limit: int, archive: str) -> int:
+def _copy_limited(
+    source: IO[bytes], dest: Path, limit: int, archive: str, stop: threading.Event
+) -> int:
     written = 0
     with dest.open("wb") as out:
         while chunk := source.read(65536):
+            if stop.is_set():
+                raise CopyStopped
             written += len(chunk)
             if written > limit:
                 raise HostileInput(f"{archive} expands beyond {limit} bytes; refused as a bomb")
@@ -70,21 +90,39 @@ def _copy_limited(source: IO[bytes], dest: Path, limit: int, archive: str) -> in
 
 
 def extract_archive(
-    archive: Path, dest: Path, limits: ArchiveLimits, *, strip_top_folder: bool = False
+    archive: Path,
+    dest: Path,
+    limits: ArchiveLimits,
+    *,
+    strip_top_folder: bool = False,
+    stop: threading.Event | None = None,
 ) -> Extraction:
-    """Extracts into `dest`; on a refusal `dest` is removed and HostileInput says why."""
+    """Extracts into `dest`; on a refusal `dest` is removed and HostileInput says why.
+
+    Blocking: run it in a thread. Setting `stop` ends it between files and chunks
+    (CopyStopped). A damaged archive is an InvalidSource naming no server path.
+    """
     dest.mkdir(parents=True, exist_ok=True)
+    stop = stop or threading.Event()
     try:
         name = archive.name.lower()
         if name.endswith(".zip"):
-            result = _extract_zip(archive, dest, limits)
+            result = _extract_zip(archive, dest, limits, stop)
         elif name.endswith((".tar.gz", ".tgz", ".tar")):
-            result = _extract_tar(archive, dest, limits)
+            result = _extract_tar(archive, dest, limits, stop)
         else:
             raise InvalidSource(f"{archive.name} is not a .tar.gz, .tgz or .zip archive")
-    except (HostileInput, InvalidSource):
+    except (HostileInput, InvalidSource, CopyStopped):
         shutil.rmtree(dest, ignore_errors=True)
         raise
+    except _CORRUPT_ERRORS as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is not None:
+            raise  # the disk, not the archive (ENOSPC, EACCES on the work folder): retried
+        raise InvalidSource(
+            f"{archive.name}: the archive is corrupt or not a .tar.gz/.zip: "
+            f"{_reason(exc, archive, dest)}; check the file and upload it again"
+        ) from exc
     if strip_top_folder:
         _strip_single_top_folder(dest)
     return result
@@ -108,16 +146,27 @@ def _check_totals(result: Extraction, size: int, archive: Path, limits: ArchiveL
         )
 
 
-def _extract_tar(archive: Path, dest: Path, limits: ArchiveLimits) -> Extraction:
+def _reason(exc: BaseException, archive: Path, dest: Path) -> str:
+    """The library's words for what is wrong, with any server path taken out."""
+    text = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or (
+        type(exc).__name__
+    )
+    for path in (str(dest), str(archive), str(archive.parent)):
+        text = text.replace(path, "<archive>")
+    return text[:200]
+
+
+def _extract_tar(
+    archive: Path, dest: Path, limits: ArchiveLimits, stop: threading.Event
+) -> Extraction:
     result = Extraction()
-    try:
-        tar = tarfile.open(archive, mode="r:*")  # noqa: SIM115 - closed by the with below
-    except (tarfile.TarError, OSError) as exc:
-        raise InvalidSource(f"{archive.name} is not a readable tar archive: {exc}") from exc
+    tar = tarfile.open(archive, mode="r:*")  # noqa: SIM115 - closed by the with below
     with tar:
         # Everything is checked before any byte is written, so a hostile archive leaves nothing.
         members = []
         for member in tar:
+            if stop.is_set():
+                raise CopyStopped
             relative = _safe_relative(member.name, archive.name)
             if relative is None:
                 continue
@@ -137,6 +186,8 @@ def _extract_tar(archive: Path, dest: Path, limits: ArchiveLimits) -> Extraction
             _check_totals(result, member.size, archive, limits)
             members.append((member, relative))
         for member, relative in members:
+            if stop.is_set():
+                raise CopyStopped
             if member.size > limits.max_file_bytes:
                 result.notes.append(f"{relative}: skipped, larger than {limits.max_file_bytes}")
                 continue
@@ -146,19 +197,20 @@ def _extract_tar(archive: Path, dest: Path, limits: ArchiveLimits) -> Extraction
             if source is None:
                 continue
             with source:
-                _copy_limited(source, target, limits.max_file_bytes, archive.name)
+                _copy_limited(source, target, limits.max_file_bytes, archive.name, stop)
     return result
 
 
-def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits) -> Extraction:
+def _extract_zip(
+    archive: Path, dest: Path, limits: ArchiveLimits, stop: threading.Event
+) -> Extraction:
     result = Extraction()
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InvalidSource(f"{archive.name} is not a readable zip archive: {exc}") from exc
+    zf = zipfile.ZipFile(archive)
     with zf:
         members = []
         for info in zf.infolist():
+            if stop.is_set():
+                raise CopyStopped
             relative = _safe_relative(info.filename, archive.name)
             if relative is None or info.is_dir():
                 continue
@@ -183,6 +235,8 @@ def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits) -> Extraction
             _check_totals(result, info.file_size, archive, limits)
             members.append((info, relative))
         for info, relative in members:
+            if stop.is_set():
+                raise CopyStopped
             if info.file_size > limits.max_file_bytes:
                 result.notes.append(f"{relative}: skipped, larger than {limits.max_file_bytes}")
                 continue
@@ -190,7 +244,7 @@ def _extract_zip(archive: Path, dest: Path, limits: ArchiveLimits) -> Extraction
             out_path.parent.mkdir(parents=True, exist_ok=True)
             # The declared size can lie; the copy enforces the limit on the real bytes.
             with zf.open(info) as source:
-                _copy_limited(source, out_path, limits.max_file_bytes, archive.name)
+                _copy_limited(source, out_path, limits.max_file_bytes, archive.name, stop)
     return result
 
 
@@ -214,7 +268,13 @@ def remove_outward_links(root: Path) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         for name in [*dirnames, *filenames]:
             path = Path(dirpath) / name
-            if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
+            if not path.is_symlink():
+                continue
+            try:
+                is_inside = path.resolve().is_relative_to(resolved_root)
+            except (OSError, RuntimeError):  # a link loop: 3.11 raises RuntimeError
+                is_inside = False
+            if not is_inside:
                 path.unlink()
                 notes.append(f"{path.relative_to(root).as_posix()}: link out of the tree removed")
     return notes

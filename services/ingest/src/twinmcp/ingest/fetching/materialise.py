@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from twinmcp.ingest.config import Settings
+from twinmcp.ingest.errors import IngestError
 from twinmcp.ingest.fetching import gitrepo
 from twinmcp.ingest.fetching.archives import ArchiveLimits, extract_archive, remove_outward_links
+from twinmcp.ingest.fetching.folders import CopyLimits, CopyStopped, copy_folder
 from twinmcp.ingest.fetching.github import GitHubClient
 from twinmcp.ingest.fetching.web import crawl, fetch_llms_txt
 from twinmcp.ingest.jobs import SourceOptions
 from twinmcp.ingest.netguard import SafeHttp
-from twinmcp.ingest.selection import EXCLUDED_DIR_NAMES
-from twinmcp.ingest.sources import SourceKind, SourceSpec
+from twinmcp.ingest.sources import SourceKind, SourceSpec, check_local_path, public_source
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,22 +68,30 @@ def _newest_tag(tags: list[str]) -> str:
     return max(releases, key=key) if releases else ""
 
 
-def _uncopied(max_file_bytes: int) -> Callable[[str, list[str]], set[str]]:
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        skipped = set()
-        for name in names:
-            path = Path(directory, name)
-            is_real_dir = path.is_dir() and not path.is_symlink()
-            is_real_file = path.is_file() and not path.is_symlink()
-            if (
-                name.startswith(".")
-                or (is_real_dir and name.lower() in EXCLUDED_DIR_NAMES)
-                or (is_real_file and path.stat().st_size > max_file_bytes)
-            ):
-                skipped.add(name)
-        return skipped
+def copy_limits(settings: Settings) -> CopyLimits:
+    limits = settings.limits
+    return CopyLimits(
+        max_file_bytes=limits.max_file_bytes,
+        max_total_bytes=limits.max_archive_bytes,
+        max_files=limits.max_archive_files,
+    )
 
-    return ignore
+
+async def in_thread(work: Callable[[threading.Event], T]) -> T:
+    """Runs blocking file work off the event loop; a cancelled caller stops it before returning.
+
+    asyncio.to_thread alone would leave the thread copying after its job was cancelled (and
+    its work folder deleted), so `work` gets an event it checks between files and chunks.
+    """
+    stop = threading.Event()
+    running = asyncio.ensure_future(asyncio.to_thread(work, stop))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        stop.set()
+        with contextlib.suppress(CopyStopped, IngestError, OSError):
+            await running
+        raise
 
 
 async def materialise(
@@ -89,22 +103,25 @@ async def materialise(
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     ref = options.ref or spec.ref
     name = spec.library_id.rsplit("/", 1)[-1]
-    if spec.kind is SourceKind.LOCAL:
-        # A copy, so the source folder can change while the job runs without tearing it; only
-        # what selection could read or a page could include (no dot-folders, build output,
-        # virtualenvs or dependency trees), in a thread so the event loop keeps serving.
-        await asyncio.to_thread(
-            shutil.copytree,
-            spec.location,
-            root,
-            symlinks=True,
-            ignore=_uncopied(settings.limits.max_file_bytes),
+    if spec.kind in {SourceKind.LOCAL, SourceKind.ARCHIVE}:
+        # Checked again here: a job can outlive a change of INGEST_LOCAL_ROOTS, and a refresh
+        # re-submits a stored source without the service's check.
+        check_local_path(Path(spec.location), settings.local_roots)
+        location = Path(spec.location)
+        if spec.kind is SourceKind.LOCAL:
+            # A copy, so the source folder can change while the job runs without tearing it.
+            limits = copy_limits(settings)
+            notes = (await in_thread(lambda stop: copy_folder(location, root, limits, stop))).notes
+        else:
+            bounds = archive_limits(settings)
+            notes = (
+                await in_thread(lambda stop: extract_archive(location, root, bounds, stop=stop))
+            ).notes
+        # What readers see as the source: the folder's or archive's name, not the server path.
+        result = Materialised(
+            root, options.version or "latest", "", "local", public_source(spec), name
         )
-        result = Materialised(root, options.version or "latest", "", "local", spec.location, name)
-    elif spec.kind is SourceKind.ARCHIVE:
-        extraction = extract_archive(Path(spec.location), root, archive_limits(settings))
-        result = Materialised(root, options.version or "latest", "", "local", spec.location, name)
-        result.notes.extend(extraction.notes)
+        result.notes.extend(notes)
     elif spec.kind is SourceKind.GITHUB:
         result = await _github(spec, options, ref, workdir, root, settings)
     elif spec.kind is SourceKind.GIT:
@@ -159,7 +176,7 @@ async def materialise(
             base_url=base_url,
         )
         result.notes.extend(web.notes)
-    result.notes.extend(remove_outward_links(root))
+    result.notes.extend(await asyncio.to_thread(remove_outward_links, root))
     return result
 
 
@@ -184,8 +201,11 @@ async def _github(
         await client.download_tarball(spec.owner, spec.repo, ref, tarball)
     finally:
         await client.close()
-    extraction = extract_archive(tarball, root, archive_limits(settings), strip_top_folder=True)
-    tarball.unlink()
+    bounds = archive_limits(settings)
+    extraction = await in_thread(
+        lambda stop: extract_archive(tarball, root, bounds, strip_top_folder=True, stop=stop)
+    )
+    await asyncio.to_thread(tarball.unlink)
     checked_out = ref or repository.default_branch
     result = Materialised(
         root,

@@ -17,9 +17,13 @@ def make_env(tmp_path: Path) -> StackEnvironment:
     """Builds a stack environment in the test's own data folder, with extra variables."""
 
     def build(**extra: str) -> dict[str, str]:
-        return isolated_environment(
-            os.environ, tmp_path, **{"LOG_FORMAT": "json", "EMBEDDING_PROVIDER": "none", **extra}
-        )
+        defaults = {
+            "LOG_FORMAT": "json",
+            "EMBEDDING_PROVIDER": "none",
+            # Ingest reads local folders only under these roots: the test's own folder.
+            "INGEST_LOCAL_ROOTS": str(tmp_path),
+        }
+        return isolated_environment(os.environ, tmp_path, **{**defaults, **extra})
 
     return build
 

@@ -192,6 +192,7 @@ async def cluster(
     prefix = os.urandom(6).hex()
     async with fresh_postgres_database() as database_url:
         env = make_env(
+            INGEST_LOCAL_ROOTS=str(CORPUS),
             DATABASE_URL=database_url,
             DATABASE_POOL_SIZE="5",
             REDIS_URL=REDIS_TEST_URL,

@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 from twinmcp.runtime.testing import free_port, wait_for_serving
@@ -208,6 +209,10 @@ async def wait_for_http(url: str, timeout: float) -> None:
             await asyncio.sleep(0.1)
 
 
+# The checkout `twinmcp up` runs from (cli/src/twinmcp/cli/stack.py -> the repository).
+PROJECT_ROOT = Path(__file__).resolve().parents[4]
+
+
 def local_environment(base: Mapping[str, str]) -> dict[str, str]:
     """The environment for a one-machine stack: embedded defaults, services on localhost."""
     env = dict(base)
@@ -222,6 +227,12 @@ def local_environment(base: Mapping[str, str]) -> dict[str, str]:
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
+    if not env.get("INGEST_LOCAL_ROOTS", "").strip():
+        # One machine, one operator: ingest may read folders under where the stack was started,
+        # its data folder and this project (its own docs are the seed). Servers (compose,
+        # Kubernetes) leave INGEST_LOCAL_ROOTS empty, which turns local sources off.
+        roots = [os.getcwd(), env["TWINMCP_DATA_DIR"], str(PROJECT_ROOT)]
+        env["INGEST_LOCAL_ROOTS"] = os.pathsep.join(dict.fromkeys(roots))
     for service, var in (
         ("AUTH", "AUTH_GRPC_PORT"),
         ("SEARCH", "SEARCH_GRPC_PORT"),

@@ -35,6 +35,8 @@ class LibraryMetadata(_message.Message):
     STARS_FIELD_NUMBER: _builtins.int
     PACKAGE_NAMES_FIELD_NUMBER: _builtins.int
     RULES_FIELD_NUMBER: _builtins.int
+    PACKAGES_FIELD_NUMBER: _builtins.int
+    ALIASES_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     title: _builtins.str
     description: _builtins.str
@@ -46,6 +48,14 @@ class LibraryMetadata(_message.Message):
     def package_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def rules(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def packages(self) -> _containers.RepeatedCompositeFieldContainer[_search_pb2.PackageRef]:
+        """The library's identity as ingest read it from the source (see Library): the packages it
+        documents and the other names it goes by. A build with none keeps the library's own.
+        """
+
+    @_builtins.property
+    def aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -58,10 +68,12 @@ class LibraryMetadata(_message.Message):
         stars: _builtins.int = ...,
         package_names: _abc.Iterable[_builtins.str] | None = ...,
         rules: _abc.Iterable[_builtins.str] | None = ...,
+        packages: _abc.Iterable[_search_pb2.PackageRef] | None = ...,
+        aliases: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "library_id", b"library_id", "package_names", b"package_names", "rules", b"rules", "source_type", b"source_type", "source_url", b"source_url", "stars", b"stars", "title", b"title", "trust_score", b"trust_score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "description", b"description", "library_id", b"library_id", "package_names", b"package_names", "packages", b"packages", "rules", b"rules", "source_type", b"source_type", "source_url", b"source_url", "stars", b"stars", "title", b"title", "trust_score", b"trust_score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

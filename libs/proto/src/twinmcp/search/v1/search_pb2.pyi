@@ -118,6 +118,8 @@ class Library(_message.Message):
     PACKAGE_NAMES_FIELD_NUMBER: _builtins.int
     RULES_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    PACKAGES_FIELD_NUMBER: _builtins.int
+    ALIASES_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     """"/owner/repo", "/websites/<name>", "/llmstxt/<name>" """
     title: _builtins.str
@@ -144,6 +146,16 @@ class Library(_message.Message):
     def rules(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """from twinmcp.json / context7.json"""
 
+    @_builtins.property
+    def packages(self) -> _containers.RepeatedCompositeFieldContainer[Global___PackageRef]:
+        """The packages the library documents, per registry (from twinmcp.json, its manifests or its
+        code examples; a catalog entry's own); `package_names` holds their names alone.
+        """
+
+    @_builtins.property
+    def aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Other names it goes by, decided at ingest (its site's title, its package names): "vue"."""
+
     def __init__(
         self,
         *,
@@ -162,14 +174,41 @@ class Library(_message.Message):
         package_names: _abc.Iterable[_builtins.str] | None = ...,
         rules: _abc.Iterable[_builtins.str] | None = ...,
         updated_at: _builtins.str = ...,
+        packages: _abc.Iterable[Global___PackageRef] | None = ...,
+        aliases: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_version", b"default_version", "description", b"description", "library_id", b"library_id", "package_names", b"package_names", "popularity_rank", b"popularity_rank", "rules", b"rules", "snippet_count", b"snippet_count", "source_type", b"source_type", "source_url", b"source_url", "stars", b"stars", "title", b"title", "token_count", b"token_count", "trust_score", b"trust_score", "updated_at", b"updated_at", "versions", b"versions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "default_version", b"default_version", "description", b"description", "library_id", b"library_id", "package_names", b"package_names", "packages", b"packages", "popularity_rank", b"popularity_rank", "rules", b"rules", "snippet_count", b"snippet_count", "source_type", b"source_type", "source_url", b"source_url", "stars", b"stars", "title", b"title", "token_count", b"token_count", "trust_score", b"trust_score", "updated_at", b"updated_at", "versions", b"versions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Library: _TypeAlias = Library  # noqa: Y015
+
+@_typing.final
+class PackageRef(_message.Message):
+    """A package in a registry: {"npm", "hono"}, {"pypi", "flask"}."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGISTRY_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    registry: _builtins.str
+    """"pypi", "npm", "crates", "go", ...; empty when the owner named none"""
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        registry: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "registry", b"registry"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PackageRef: _TypeAlias = PackageRef  # noqa: Y015
 
 @_typing.final
 class ResolveLibraryRequest(_message.Message):

@@ -64,6 +64,12 @@ class IndexClient:
                     source_url=target.source_url,
                     stars=target.stars,
                     rules=list(target.rules),
+                    package_names=list(dict.fromkeys(p.name for p in target.packages)),
+                    packages=[
+                        search_pb2.PackageRef(registry=p.registry, name=p.name)
+                        for p in target.packages
+                    ],
+                    aliases=list(target.aliases),
                 ),
                 version=target.version,
                 base_version=base_version,

@@ -6,13 +6,14 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 from twinmcp.embedding import Embedder, EmbeddingError
 from twinmcp.ingest.documents import DocumentError, SnippetDraft, SourceConfig
 from twinmcp.ingest.errors import IngestError, InvalidSource
+from twinmcp.ingest.identity import Package, read_identity
 from twinmcp.ingest.jobs import Progress
 from twinmcp.ingest.rawstore import RawStore
 from twinmcp.runtime.tokens import truncate_to_tokens
@@ -36,6 +37,9 @@ class BuildTarget:
     stars: int = 0
     rules: tuple[str, ...] = ()
     base_url: str = ""
+    # The library's identity read from the source (identity.py): other names, packages.
+    aliases: tuple[str, ...] = ()
+    packages: tuple[Package, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,10 +205,24 @@ class Pipeline:
                 "the source holds no documentation files (.md, .rst, .html, ...); "
                 "check the path or its twinmcp.json folders"
             )
+        try:
+            identity = await asyncio.to_thread(
+                read_identity, root, config, paths, target.library_id
+            )
+        except DocumentError as exc:
+            raise InvalidSource(f"the source's configuration is invalid: {exc}") from exc
+        target = replace(
+            target,
+            # The fetched title is only the repository's or folder's name ("website").
+            title=identity.title or target.title,
+            description=target.description or identity.description,
+            aliases=identity.aliases,
+            packages=identity.packages,
+        )
         progress.files_total = len(paths)
         progress.phase = "fetching"
         hashes: dict[str, str] = {}
-        notes: list[str] = []
+        notes: list[str] = [f"identity: {line}" for line in identity.evidence]
         for path in paths:
             file = root / path
             size = file.stat().st_size

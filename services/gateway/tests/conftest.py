@@ -292,10 +292,6 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
         if version and not _VERSION_NAME.match(version):
             kind = "is a range" if _RANGE_MARK.search(version) else "is not a valid version name"
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"version {version!r} {kind}")
-        if not request.query.strip():
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "query is empty; say what you want to do or know"
-            )
         library = await self._library_or_abort(library_id, context)
         known = [v.version for v in library.versions]
         served = _find_version(known, version) if version else library.default_version

@@ -194,3 +194,41 @@ async def test_a_semver_range_is_refused_as_a_range(stack: Stack, version: str) 
     is_error, text = await _tool(stack, f"{LIBRARY_ID}/{version}")
     assert is_error
     assert f"version '{version}' is a range" in text
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        (f"/api/v1{LIBRARY_ID}", {}),
+        (f"/api/v1{LIBRARY_ID}/{OLDER}", {}),
+        ("/api/v2/context", {"libraryId": LIBRARY_ID}),
+    ],
+)
+async def test_rest_context_without_a_topic_answers_the_library_overview(
+    stack: Stack, path: str, params: dict[str, str]
+) -> None:
+    status, text = await _rest(stack, path, **params)
+    assert status == 200, text
+    lines = text.splitlines()
+    assert lines[0].startswith(f"# FastAPI ({LIBRARY_ID}), version ")
+    assert "CORS" in text
+
+
+async def test_get_library_docs_without_a_topic_answers_the_library_overview(
+    stack: Stack,
+) -> None:
+    _, _, body = await stack.mcp(
+        stack.call("get-library-docs", {"context7CompatibleLibraryID": LIBRARY_ID})
+    )
+    result = body["result"]
+    assert not result["isError"], result
+    text = str(result["content"][0]["text"])
+    assert text.splitlines()[0] == _header(DEFAULT)
+    assert "CORS" in text
+
+
+async def test_query_docs_without_a_query_is_a_tool_error_naming_it(stack: Stack) -> None:
+    _, _, body = await stack.mcp(stack.call("query-docs", {"libraryId": LIBRARY_ID}))
+    result = body["result"]
+    assert result["isError"]
+    assert "query" in str(result["content"][0]["text"])

@@ -197,13 +197,67 @@ async def test_bad_requests_are_invalid_arguments(client: Any, kit: Any) -> None
     await kit.publish_library(client)
     for library_id, text, tokens in (
         ("", "x", 100),
-        ("/acme/webkit", "  ", 100),
         ("/acme/webkit", "cors", -5),
         ("/a b/c", "x", 10),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as error:
             await query(client, library_id, text, tokens)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+OVERVIEW_DOCS = {
+    "docs/api/reference/index.md": [
+        ("API reference", "info", "Every class of webkit, its methods and arguments."),
+        ("Router", "code", "router = Router(prefix='/api')"),
+    ],
+    "docs/changelog.md": [("Changelog", "info", "1.0: first release of webkit.")],
+    "docs/getting-started.md": [
+        ("Getting started", "info", "Install webkit, then write your first app."),
+        ("Hello", "code", "app = WebKit()\n@app.get('/')\ndef hello(): return 'hi'"),
+        ("Run it", "info", "Start the server with webkit run."),
+        ("Serve", "code", "webkit run app:app --reload"),
+    ],
+    "README.md": [
+        ("webkit", "info", "webkit is a small toolkit for web APIs."),
+        ("Install", "code", "pip install webkit"),
+    ],
+    "docs/cors.md": [("CORS", "info", "Allow other origins with CORSMiddleware.")],
+}
+
+
+async def test_an_empty_query_answers_the_overview_landing_pages_and_examples_first(
+    client: Any, kit: Any
+) -> None:
+    await kit.publish_library(client, documents=OVERVIEW_DOCS)
+    reply = await query(client, "/acme/webkit", "", tokens=5000)
+    order = [(s.source_path, s.title) for s in reply.snippets]
+    assert order == [
+        ("README.md", "webkit"),
+        ("README.md", "Install"),
+        ("docs/getting-started.md", "Getting started"),
+        ("docs/getting-started.md", "Hello"),
+        ("docs/getting-started.md", "Serve"),
+        ("docs/cors.md", "CORS"),
+        ("docs/api/reference/index.md", "API reference"),
+        ("docs/api/reference/index.md", "Router"),
+        ("docs/changelog.md", "Changelog"),
+        ("docs/getting-started.md", "Run it"),
+    ]
+    assert reply.tokens_used == sum(s.tokens + SNIPPET_OVERHEAD_TOKENS for s in reply.snippets)
+    again = await query(client, "/acme/webkit", "  ", tokens=5000, ranker="bm25")
+    assert [(s.source_path, s.title) for s in again.snippets] == order
+
+
+async def test_an_empty_query_fills_a_small_budget_with_the_landing_page_first(
+    client: Any, kit: Any
+) -> None:
+    await kit.publish_library(client, documents=OVERVIEW_DOCS)
+    reply = await query(client, "/acme/webkit", "", tokens=60)
+    assert [(s.source_path, s.title) for s in reply.snippets] == [
+        ("README.md", "webkit"),
+        ("README.md", "Install"),
+    ]
+    assert 0 < reply.tokens_used <= 60
 
 
 async def test_the_bm25_ranker_answers_within_the_budget_and_is_cached_apart(

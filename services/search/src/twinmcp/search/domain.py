@@ -29,6 +29,7 @@ from twinmcp.search.library import (
     catalog_library_id,
 )
 from twinmcp.search.libraryid import MAX_ID_LENGTH, canonical_library_id, parse_library_id
+from twinmcp.search.overview import overview
 from twinmcp.search.packing import DEFAULT_BUDGET, pack
 from twinmcp.search.ranking import (
     DEFAULT_PARAMS,
@@ -448,9 +449,9 @@ class SearchDomain:
                 f"unknown ranker {ranker!r}; leave it empty for the product's ranking or give "
                 f"{RANKER_BM25!r} for the plain BM25 baseline"
             )
+        # An empty query asks for the library's general documentation (Context7's answer to a
+        # call without a topic): its overview, see `overview`.
         text = query.strip()
-        if not text:
-            raise InvalidInputError("query is empty; say what you want to do or know")
         if budget < 0:
             raise InvalidInputError("tokens must be positive (the answer's token budget)")
         budget = min(budget or DEFAULT_BUDGET, MAX_BUDGET)
@@ -474,7 +475,11 @@ class SearchDomain:
             return Answer.from_bytes(cached)
         index = await self._index(chosen.build_id)
         # Ranking and packing are CPU work: in a thread, so other calls are answered meanwhile.
-        if ranker == RANKER_BM25:
+        if not text:
+            packed = await asyncio.to_thread(
+                lambda: pack(overview(index.snippets), budget, relevance_floor=0.0)
+            )
+        elif ranker == RANKER_BM25:
             packed = await asyncio.to_thread(
                 lambda: pack(index.search_bm25(text), budget, relevance_floor=0.0)
             )

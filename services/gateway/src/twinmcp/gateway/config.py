@@ -89,6 +89,13 @@ class Settings:
     # sending), then in-flight requests get the grace period to finish.
     drain_seconds: float = 0.0
     grace_seconds: float = 10.0
+    # Slow clients: an idle keep-alive connection, or one that has not sent a whole request
+    # head this long after connecting or after its last answer, is closed (longer than the
+    # 60 s upstream keep-alive of NGINX, so NGINX never reuses a socket being closed here); a
+    # request body must arrive within http_body_seconds; connections above the cap get a 503.
+    http_keepalive_seconds: float = 75.0
+    http_body_seconds: float = 30.0
+    http_max_connections: int = 1000
     # query-docs answers kept at the edge while search's change feed vouches for them (0: off).
     answer_cache_mb: int = 64
     answer_cache_max_age_seconds: float = 60.0
@@ -124,6 +131,9 @@ class Settings:
             max_tokens=max_tokens,
             drain_seconds=env_float(env, "SHUTDOWN_DRAIN_SECONDS", 0.0, minimum=0.0),
             grace_seconds=env_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0),
+            http_keepalive_seconds=env_float(env, "HTTP_KEEPALIVE_SECONDS", 75.0, minimum=0.1),
+            http_body_seconds=env_float(env, "HTTP_BODY_SECONDS", 30.0, minimum=0.1),
+            http_max_connections=env_int(env, "HTTP_MAX_CONNECTIONS", 1000, minimum=1),
             answer_cache_mb=env_int(env, "GATEWAY_ANSWER_CACHE_MB", 64, minimum=0, maximum=65536),
             answer_cache_max_age_seconds=env_float(
                 env, "GATEWAY_ANSWER_CACHE_SECONDS", 60.0, minimum=0.1

@@ -8,6 +8,7 @@ so every later request stands alone too.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -247,13 +248,24 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     # comes in several TCP segments must be gathered until EOF.
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.read(limit + 1 - size):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise RpcError(
-                INVALID_REQUEST, f"Request body is larger than the {limit}-byte limit", status=413
-            )
+    seconds = request.app[GATEWAY].settings.http_body_seconds
+    try:
+        async with asyncio.timeout(seconds):
+            while chunk := await request.content.read(limit + 1 - size):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise RpcError(
+                        INVALID_REQUEST,
+                        f"Request body is larger than the {limit}-byte limit",
+                        status=413,
+                    )
+    except TimeoutError:
+        raise RpcError(
+            INVALID_REQUEST,
+            f"Request body did not arrive within {seconds:g} seconds; send it whole, at once",
+            status=408,
+        ) from None
     return b"".join(chunks)
 
 

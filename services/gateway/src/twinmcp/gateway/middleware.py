@@ -125,6 +125,7 @@ def _code_for(status: int) -> str:
         404: "not_found",
         405: "method_not_allowed",
         413: "payload_too_large",
+        408: "request_timeout",
         429: "rate_limited",
     }.get(status, "error")
 

@@ -250,10 +250,17 @@ def job_json(job: ingest_pb2.Job) -> dict[str, Any]:
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
+    seconds = request.app[GATEWAY].settings.http_body_seconds
     try:
-        body = await request.json()
+        async with asyncio.timeout(seconds):
+            body = await request.json()
     except ValueError:
         raise BadRequest("the body must be a JSON object") from None
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(
+            text=f"the body did not arrive within {seconds:g} seconds; send it whole, at once",
+            content_type="text/plain",
+        ) from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     where = find_unpaired_surrogate(body)

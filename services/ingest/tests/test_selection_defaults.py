@@ -92,6 +92,55 @@ def test_twinmcp_json_folders_and_excludes_are_honoured(tmp_path: Path) -> None:
     assert select_documents(tmp_path, config) == ["README.md", "docs/guide.md", "examples/demo.md"]
 
 
+def test_config_globs_follow_gitignore_rules_a_star_stays_within_one_folder(
+    tmp_path: Path,
+) -> None:
+    _touch(
+        tmp_path,
+        "docs/top.md",
+        "docs/keep.rst",
+        "docs/api/deep.md",
+        "docs/api/private/hidden.md",
+        "docs/guide/private/also.md",
+        "guide/a.md",
+        "guide/b/c.md",
+        "notes/drafts/x.md",
+        "more/notes/drafts/y.md",
+    )
+    (tmp_path / "context7.json").write_text(
+        json.dumps(
+            {
+                "folders": ["docs", "guide/*", "notes"],
+                "excludeFolders": ["docs/*/private", "/notes/drafts"],
+                "excludeFiles": ["docs/*.md"],
+            }
+        )
+    )
+    config = load_source_config(tmp_path)
+    assert select_documents(tmp_path, config) == [
+        "docs/api/deep.md",
+        "docs/keep.rst",
+        "guide/a.md",
+        "guide/b/c.md",
+    ]
+
+
+def test_a_config_name_without_a_slash_matches_at_any_depth(tmp_path: Path) -> None:
+    _touch(tmp_path, "docs/a.md", "docs/deep/er/skip.md", "docs/deep/keep.md", "docs/x/gen/g.md")
+    (tmp_path / "twinmcp.json").write_text(
+        json.dumps({"excludeFolders": ["gen"], "excludeFiles": ["skip.md", "**/er/*.md"]})
+    )
+    config = load_source_config(tmp_path)
+    assert select_documents(tmp_path, config) == ["docs/a.md", "docs/deep/keep.md"]
+
+
+def test_a_config_pattern_git_cannot_read_is_refused_naming_its_key(tmp_path: Path) -> None:
+    _touch(tmp_path, "docs/a.md")
+    (tmp_path / "twinmcp.json").write_text(json.dumps({"excludeFiles": ["!"]}))
+    with pytest.raises(DocumentError, match="excludeFiles has a pattern git cannot read"):
+        select_documents(tmp_path, load_source_config(tmp_path))
+
+
 def test_context7_json_is_read_when_there_is_no_twinmcp_json(tmp_path: Path) -> None:
     _touch(tmp_path, "docs/a.md", "docs/b.md", "guide/c.md")
     (tmp_path / "context7.json").write_text(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from twinmcp.ingest.documents import SourceConfig
+from pathspec import GitIgnoreSpec
+from twinmcp.ingest.documents import DocumentError, SourceConfig
 
 DOC_EXTENSIONS = frozenset({".md", ".mdx", ".markdown", ".rst", ".txt", ".ipynb", ".html", ".htm"})
 
@@ -189,67 +189,35 @@ def _is_translation_file(stem: str) -> bool:
 
 
 def _normalise_pattern(pattern: str) -> str:
+    """The pattern as gitignore reads it: `/` separators, `./x` anchored at the root as `/x`."""
     pattern = pattern.strip().replace("\\", "/")
-    while pattern.startswith("./"):
-        pattern = pattern[2:]
-    return pattern.strip("/")
+    if pattern.startswith("./"):
+        while pattern.startswith("./"):
+            pattern = pattern[2:]
+        pattern = "/" + pattern
+    return pattern if pattern.strip("/") else ""
 
 
-def _glob_match(path: str, pattern: str) -> bool:
-    """fnmatch where `**/` may match nothing, so `**/tests` also matches a top-level tests."""
-    if fnmatch.fnmatchcase(path, pattern):
-        return True
-    return pattern.startswith("**/") and fnmatch.fnmatchcase(path, pattern[3:])
+def _spec(key: str, patterns: tuple[str, ...], *, is_anchored: bool = False) -> GitIgnoreSpec:
+    """gitignore-style patterns (`*` stays within one folder, `**` crosses folders).
 
-
-def _matches_folder(rel_dir: str, name: str, patterns: tuple[str, ...]) -> bool:
-    for raw in patterns:
-        pattern = _normalise_pattern(raw)
-        if not pattern:
-            continue
-        if any(ch in pattern for ch in "*?["):
-            if _glob_match(rel_dir, pattern) or _glob_match(name, pattern):
-                return True
-        elif "/" in pattern:
-            if rel_dir == pattern or rel_dir.startswith(pattern + "/"):
-                return True
-        elif name == pattern:
-            return True
-    return False
-
-
-def _matches_file(rel_path: str, name: str, patterns: tuple[str, ...]) -> bool:
-    for raw in patterns:
-        pattern = _normalise_pattern(raw)
-        if not pattern:
-            continue
-        if "/" in pattern:
-            if rel_path == pattern or _glob_match(rel_path, pattern):
-                return True
-        elif name == pattern or fnmatch.fnmatchcase(name, pattern):
-            return True
-    return False
-
-
-def _under_folders(rel_path: str, folders: tuple[str, ...]) -> bool:
-    for raw in folders:
-        folder = _normalise_pattern(raw)
-        if not folder:
-            return True
-        if any(ch in folder for ch in "*?["):
-            parts = PurePosixPath(rel_path).parts
-            prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-            if any(_glob_match(prefix, folder) for prefix in prefixes):
-                return True
-        elif rel_path == folder or rel_path.startswith(folder + "/"):
-            return True
-    return False
+    With `is_anchored`, every pattern starts at the root, as the folders to read do.
+    """
+    lines = [_normalise_pattern(raw) for raw in patterns]
+    lines = [("/" + line.lstrip("/") if is_anchored else line) for line in lines if line]
+    try:
+        return GitIgnoreSpec.from_lines(lines)
+    except ValueError as error:
+        raise DocumentError(
+            f"{key} has a pattern git cannot read ({error}); write gitignore-style globs such "
+            "as 'docs/*.md' or '**/internal'"
+        ) from None
 
 
 def _could_contain(rel_dir: str, folders: tuple[str, ...]) -> bool:
     """Whether a directory is on the way to (or inside) one of the configured folders."""
     for raw in folders:
-        folder = _normalise_pattern(raw)
+        folder = _normalise_pattern(raw).strip("/")
         if not folder or any(ch in folder for ch in "*?["):
             return True
         if (
@@ -274,8 +242,16 @@ def is_default_excluded_file(name: str) -> bool:
 
 
 def select_documents(root: Path, config: SourceConfig) -> list[str]:
-    """Relative posix paths of the documentation files under `root` to read, sorted."""
+    """Relative posix paths of the documentation files under `root` to read, sorted.
+
+    The config's folders and excludes are gitignore-style patterns: a name without a slash
+    matches at any depth, one with a slash from the root; folders are always from the root.
+    """
     root_resolved = root.resolve()
+    excluded_folders = _spec("excludeFolders", config.exclude_folders)
+    excluded_files = _spec("excludeFiles", config.exclude_files)
+    is_everywhere = not config.folders or any(not _normalise_pattern(f) for f in config.folders)
+    folders = _spec("folders", config.folders, is_anchored=True)
     selected: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         current = Path(dirpath)
@@ -289,9 +265,9 @@ def select_documents(root: Path, config: SourceConfig) -> list[str]:
                 continue
             if _is_translation_dir(name, siblings):
                 continue
-            if _matches_folder(child, name, config.exclude_folders):
+            if excluded_folders.match_file(child + "/"):
                 continue
-            if config.folders and not _could_contain(child, config.folders):
+            if not is_everywhere and not _could_contain(child, config.folders):
                 continue
             if (current / name).is_symlink():
                 continue
@@ -310,7 +286,7 @@ def select_documents(root: Path, config: SourceConfig) -> list[str]:
                 continue
             if not path.is_file():
                 continue
-            if _matches_file(rel_path, name, config.exclude_files):
+            if excluded_files.match_file(rel_path):
                 continue
             if is_root_readme:
                 if not _is_translation_file(name.rsplit(".", 1)[0]):
@@ -318,7 +294,7 @@ def select_documents(root: Path, config: SourceConfig) -> list[str]:
                 continue
             if is_default_excluded_file(name):
                 continue
-            if config.folders and not _under_folders(rel_path, config.folders):
+            if not is_everywhere and not folders.match_file(rel_path):
                 continue
             selected.append(rel_path)
     return sorted(selected)

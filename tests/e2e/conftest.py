@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from twinmcp.cli.stack import SERVICES, Stack, isolated_environment
+from twinmcp.cli.stack import PROJECT_ROOT, SERVICES, Stack, isolated_environment
 
 StackEnvironment = Callable[..., dict[str, str]]
 
@@ -20,8 +20,9 @@ def make_env(tmp_path: Path) -> StackEnvironment:
         defaults = {
             "LOG_FORMAT": "json",
             "EMBEDDING_PROVIDER": "none",
-            # Ingest reads local folders only under these roots: the test's own folder.
-            "INGEST_LOCAL_ROOTS": str(tmp_path),
+            # Ingest reads local folders only under these roots: the test's own folder and the
+            # project, whose docs `twinmcp up` indexes.
+            "INGEST_LOCAL_ROOTS": os.pathsep.join((str(tmp_path), str(PROJECT_ROOT))),
         }
         return isolated_environment(os.environ, tmp_path, **{**defaults, **extra})
 

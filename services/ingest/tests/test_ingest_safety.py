@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import socket
 import tarfile
@@ -128,6 +129,24 @@ async def test_a_corrupt_archive_fails_as_an_invalid_source_naming_no_server_pat
     assert "internal error" not in job.error and "retrying" not in job.error
     assert str(tmp_path) not in job.error and "/tmp" not in job.error
     assert job.attempts == 1  # a bad file is not retried
+
+
+def test_a_full_disk_while_extracting_is_not_blamed_on_the_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twinmcp.ingest.fetching import archives
+
+    def full_disk(*args: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(archives, "_copy_limited", full_disk)
+    limits = archives.ArchiveLimits(10**6, 10**8, 100, 200)
+    archive = _tar(tmp_path / "docs.tar.gz", lambda tar: None)
+    # An OSError with an errno: the runner retries the job instead of failing it as corrupt.
+    with pytest.raises(OSError) as caught:
+        archives.extract_archive(archive, tmp_path / "out", limits)
+    assert caught.value.errno == errno.ENOSPC
+    assert not (tmp_path / "out").exists()
 
 
 async def test_the_service_answers_at_once_while_an_archive_is_extracted(

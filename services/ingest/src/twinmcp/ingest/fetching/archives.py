@@ -20,7 +20,8 @@ from twinmcp.ingest.fetching.folders import CopyStopped
 logger = logging.getLogger(__name__)
 
 # What tarfile, gzip, zlib and zipfile raise on a damaged or foreign file. OSError is in the
-# list because gzip reports a bad header as one (BadGzipFile); a full disk is told apart below.
+# list because gzip reports a bad header as one (BadGzipFile, no errno); a full disk, which has
+# an errno, is told apart below.
 _CORRUPT_ERRORS = (
     tarfile.TarError,
     zipfile.BadZipFile,
@@ -117,8 +118,8 @@ def extract_archive(
         raise
     except _CORRUPT_ERRORS as exc:
         shutil.rmtree(dest, ignore_errors=True)
-        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is not None:
-            raise  # the disk, not the archive (ENOSPC, EACCES on the work folder): retried
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # the disk, not the archive (ENOSPC, EIO): the job is retried
         raise InvalidSource(
             f"{archive.name}: the archive is corrupt or not a .tar.gz/.zip: "
             f"{_reason(exc, archive, dest)}; check the file and upload it again"

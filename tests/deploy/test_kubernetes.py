@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -305,6 +306,18 @@ def test_ingress_streams_mcp_through_ingress_nginx(rendered: Render) -> None:
     staging = by_kind(rendered("staging"), "Ingress")["twinmcp"]
     assert staging["spec"]["rules"][0]["host"] != ingress["spec"]["rules"][0]["host"]
     assert staging["spec"]["tls"][0]["hosts"] == [staging["spec"]["rules"][0]["host"]]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_serves_every_host_its_ingress_routes(rendered: Render, overlay: str) -> None:
+    """The gateway answers 421 for a Host that is not API_BASE_URL's or in ALLOWED_HOSTS."""
+    manifests = rendered(overlay)
+    config = by_kind(manifests, "ConfigMap")["twinmcp-config"]["data"]
+    served = {urlsplit(config["API_BASE_URL"]).hostname}
+    served |= {h.strip().rsplit(":", 1)[0] for h in config.get("ALLOWED_HOSTS", "").split(",")}
+    for ingress in by_kind(manifests, "Ingress").values():
+        for rule in ingress["spec"]["rules"]:
+            assert rule["host"] in served, (overlay, rule["host"], served)
 
 
 # --- NetworkPolicy semantics -------------------------------------------------------------

@@ -18,7 +18,8 @@ help:
 	@echo "make lint   format check, lint, strict types, import boundaries, proto drift"
 	@echo "make proto  regenerate libs/proto from protos/"
 	@echo "make bench  print speed and memory figures"
-	@echo "make eval   print retrieval quality figures on ../shared/eval"
+	@echo "make eval   print retrieval and resolution quality, dev set beside the held-out set"
+	@echo "            (EVAL_ARGS=\"--set heldout --ranking keyword\" runs one set or one ranking)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -83,8 +84,9 @@ proto-check: install
 bench: install-model
 	$(PY) -m bench
 
+# Measures the keyword ranking `make run` serves without the model, and the model's ranking.
 eval: install-model
-	$(PY) -m bench.eval
+	$(PY) -m bench.eval $(EVAL_ARGS)
 
 check: lint test
 

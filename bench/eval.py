@@ -1,12 +1,21 @@
-"""`make eval`: retrieval quality of a running (or throwaway) stack on ../shared/eval.
+"""`make eval`: retrieval and resolution quality, dev set beside the frozen held-out set.
 
-Ingests the four dev corpora, imports the package catalogs, asks the 80 dev questions through the
-real REST API at 1,000 / 2,500 / 5,000 tokens, and prints per library and per kind: hit@budget,
-MRR, Hit@1, Hit@5, mean and median tokens, p50/p95 latency; beside the same figures for a plain
-BM25 ranking over the same snippets (asked from the search service directly). Then resolution
-accuracy (top-1) and latency on name, typo and description queries with the catalog loaded.
+Starts a throwaway stack per ranking, ingests the dev corpora (../shared/eval) and the held-out
+releases (bench/heldout, fetched by pip and npm into .data/heldout and checked by sha256),
+imports the package catalogs, then asks every question through the real REST API at 1,000 /
+2,500 / 5,000 tokens and prints, dev and held-out side by side: MRR, Hit@1, Hit@5,
+hit@budget, median/mean tokens and REST p50, beside a plain BM25 ranking of the same snippets
+(asked from the search service directly); per library and per kind; and resolution top-1 with
+the catalogs loaded.
 
-`python -m bench.eval [--url http://127.0.0.1:3000 --search-addr 127.0.0.1:50052]`
+Rankings: `keyword` is EMBEDDING_PROVIDER=none, what `make run` serves until the local model is
+installed; `model` is EMBEDDING_PROVIDER=local (measured when the model is installed). The
+figures say which one `make run` serves by default.
+
+    python -m bench.eval [--set dev|heldout|both] [--ranking keyword|model|both] [--json FILE]
+    python -m bench.eval --url http://127.0.0.1:3000 --search-addr 127.0.0.1:50052 [--set ...]
+
+With --url the running stack is measured as it is (its libraries must already be ingested).
 """
 
 from __future__ import annotations
@@ -14,24 +23,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import statistics
 import time
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
 from twinmcp.cli.commands import read_catalog
+from twinmcp.embedding.local import is_available as model_installed
 from twinmcp.runtime.channels import open_channel
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
 
+from bench import heldout_corpus
 from bench.stackctl import EVAL, corpus_libraries, ingest_folders, throwaway_stack
 
 BUDGETS = (1000, 2500, 5000)
+MAKEFILE = Path(__file__).resolve().parents[1] / "Makefile"
+SETS = ("dev", "heldout")
+SET_TITLES = {"dev": "dev", "heldout": "held-out"}
 
-# Resolution queries: (what a user or agent types, the library id or package name expected first).
+# Dev resolution queries: (what a user or agent types, the library id or package name expected
+# first). The held-out cases live in bench/heldout/resolution-2026-12-04.jsonl.
 RESOLUTION_CASES: tuple[tuple[str, str], ...] = (
     ("fastapi", "/fastapi/fastapi"),
     ("FastAPI", "/fastapi/fastapi"),
@@ -96,9 +112,32 @@ class Question:
     kind: str
 
 
-def load_questions() -> list[Question]:
+@dataclass(frozen=True)
+class ResolutionCase:
+    query: str
+    expect: tuple[str, ...]
+    kind: str = "dev"
+
+
+@dataclass
+class ResolutionOutcome:
+    correct: int = 0
+    total: int = 0
+    latencies: list[float] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+    by_kind: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies) if self.latencies else 0.0
+
+
+Rows = list[tuple[Question, Answer]]
+
+
+def load_questions(path: Path) -> list[Question]:
     questions = []
-    for line in (EVAL / "dev-questions.jsonl").read_text().splitlines():
+    for line in path.read_text().splitlines():
         if line.strip():
             row = json.loads(line)
             questions.append(
@@ -112,6 +151,36 @@ def load_questions() -> list[Question]:
                 )
             )
     return questions
+
+
+def questions_of(name: str) -> list[Question]:
+    if name == "dev":
+        return load_questions(EVAL / "dev-questions.jsonl")
+    return load_questions(heldout_corpus.QUESTIONS)
+
+
+def resolution_cases_of(name: str) -> list[ResolutionCase]:
+    if name == "dev":
+        return [ResolutionCase(query, (expected,)) for query, expected in RESOLUTION_CASES]
+    kinds = []
+    for row in heldout_corpus.load_rows(heldout_corpus.RESOLUTION):
+        documented = "documented" if row.get("documented") else "catalog"
+        kinds.append(
+            ResolutionCase(
+                str(row["query"]),
+                tuple(str(e) for e in row["expect"]),  # type: ignore[attr-defined]
+                f"{documented} {row['kind']}",
+            )
+        )
+    return kinds
+
+
+def make_run_installs_model(makefile: Path = MAKEFILE) -> bool:
+    """Whether `make run` installs the local model (then it serves the model's ranking)."""
+    match = re.search(r"^run:([^\n]*)", makefile.read_text(), re.MULTILINE)
+    if match is None:
+        return False
+    return any(word in ("install-model", "$(MODEL_STAMP)") for word in match.group(1).split())
 
 
 async def ask_rest(session: aiohttp.ClientSession, url: str, q: Question) -> Answer:
@@ -132,7 +201,7 @@ async def ask_rest(session: aiohttp.ClientSession, url: str, q: Question) -> Ans
     return answer
 
 
-async def ask_baseline(stub: search_pb2_grpc.SearchServiceStub, q: Question) -> Answer | None:
+async def ask_baseline(stub: search_pb2_grpc.SearchServiceAsyncStub, q: Question) -> Answer | None:
     if "ranker" not in search_pb2.QueryDocsRequest.DESCRIPTOR.fields_by_name:
         return None
     answer = Answer()
@@ -164,127 +233,257 @@ def _rank(answer: Answer, q: Question) -> int:
 def summarise(rows: Sequence[tuple[Question, Answer]]) -> dict[str, float]:
     n = len(rows) or 1
     ranks = [_rank(a, q) for q, a in rows]
-    figures = {
-        f"hit@{b}": sum(any(m in a.text_by_budget.get(b, "") for m in q.must) for q, a in rows) / n
-        for b in BUDGETS
-    }
+    figures = {"n": float(len(rows))}
     figures["MRR"] = sum(1 / r for r in ranks if r) / n
     figures["Hit@1"] = sum(r == 1 for r in ranks) / n
     figures["Hit@5"] = sum(0 < r <= 5 for r in ranks) / n
+    for b in BUDGETS:
+        figures[f"hit@{b}"] = (
+            sum(any(m in a.text_by_budget.get(b, "") for m in q.must) for q, a in rows) / n
+        )
     tokens = [a.tokens_by_budget.get(BUDGETS[-1], 0) for _, a in rows] or [0]
     latencies = sorted(a.latency_ms for _, a in rows) or [0.0]
-    figures["tokens mean"] = statistics.mean(tokens)
     figures["tokens median"] = statistics.median(tokens)
-    figures["p50 ms"] = latencies[len(latencies) // 2]
+    figures["tokens mean"] = statistics.mean(tokens)
+    figures["p50 ms"] = statistics.median(latencies)
     figures["p95 ms"] = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
     return figures
 
 
-def print_table(
-    title: str,
-    groups: dict[str, list[tuple[Question, Answer]]],
-    baseline: dict[str, list[tuple[Question, Answer]]],
+METRICS = (
+    "MRR",
+    "Hit@1",
+    "Hit@5",
+    *(f"hit@{b}" for b in BUDGETS),
+    "tokens median",
+    "tokens mean",
+    "p50 ms",
+    "p95 ms",
+)
+
+
+def _cell(metric: str, value: float | None) -> str:
+    if value is None:
+        return f"{'-':>13}"
+    if "tokens" in metric or "ms" in metric:
+        return f"{value:13.1f}"
+    return f"{value:13.3f}"
+
+
+def ranking_order(name: str) -> tuple[int, str]:
+    """Served rankings first, the BM25 baseline last."""
+    return ({"served": 0, "keyword": 1, "model": 2, "bm25": 3}.get(name, 9), name)
+
+
+def ordered_rankings(names: Iterable[str]) -> list[str]:
+    return sorted(set(names), key=ranking_order)
+
+
+def print_side_by_side(
+    results: dict[tuple[str, str], Rows], labels: dict[str, str], sets: Sequence[str]
 ) -> None:
+    """Metrics as rows; for each ranking a dev column beside a held-out column."""
+    rankings = ordered_rankings(r for _, r in results)
+    columns = [(s, r) for r in rankings for s in sets if (s, r) in results]
+    print("\n== Retrieval: dev beside held-out (REST /api/v2/context; bm25 over gRPC)")
+    for ranking in rankings:
+        print(f"   {ranking}: {labels.get(ranking, ranking)}")
+    print(f"{'':14}" + "".join(f"{SET_TITLES[s] + ' ' + r:>18}" for s, r in columns))
+    summaries = {key: summarise(results[key]) for key in columns}
+    print(f"{'questions':14}" + "".join(f"{int(summaries[k]['n']):>18}" for k in columns))
+    for metric in METRICS:
+        print(
+            f"{metric:14}" + "".join("     " + _cell(metric, summaries[k][metric]) for k in columns)
+        )
+
+
+def print_breakdown(title: str, groups: dict[str, dict[str, Rows]]) -> None:
+    """One row per group and ranking."""
     columns = [
-        *(f"hit@{b}" for b in BUDGETS),
         "MRR",
         "Hit@1",
         "Hit@5",
-        "tokens mean",
+        *(f"hit@{b}" for b in BUDGETS),
         "tokens median",
         "p50 ms",
-        "p95 ms",
     ]
     print(f"\n{title}")
-    print(f"{'group':22} {'ranker':8} " + " ".join(f"{c:>13}" for c in columns))
-    for name, rows in groups.items():
-        for ranker, figures in (
-            ("twinmcp", summarise(rows)),
-            ("bm25", summarise(baseline.get(name, []))),
-        ):
-            if ranker == "bm25" and not baseline.get(name):
+    print(f"{'group':30} {'ranking':8} {'n':>3} " + " ".join(f"{c:>13}" for c in columns))
+    for name in sorted(groups):
+        for ranking in ordered_rankings(groups[name]):
+            rows = groups[name][ranking]
+            if not rows:
                 continue
-            cells = [
-                f"{figures[c]:13.1f}" if "tokens" in c or "ms" in c else f"{figures[c]:13.3f}"
-                for c in columns
-            ]
-            print(f"{name:22} {ranker:8} " + " ".join(cells))
+            figures = summarise(rows)
+            cells = " ".join(_cell(c, figures[c]) for c in columns)
+            print(f"{name:30} {ranking:8} {len(rows):>3} {cells}")
 
 
-async def resolution(session: aiohttp.ClientSession, url: str) -> None:
-    correct, latencies, misses = 0, [], []
-    for query, expected in RESOLUTION_CASES:
+def print_breakdowns(results: dict[tuple[str, str], Rows], sets: Sequence[str]) -> None:
+    for set_name in sets:
+        by_library: dict[str, dict[str, Rows]] = defaultdict(dict)
+        by_kind: dict[str, dict[str, Rows]] = defaultdict(dict)
+        for (s, ranking), rows in results.items():
+            if s != set_name:
+                continue
+            for q, a in rows:
+                by_library[q.library].setdefault(ranking, []).append((q, a))
+                by_kind[q.kind].setdefault(ranking, []).append((q, a))
+        title = SET_TITLES[set_name]
+        print_breakdown(f"-- {title}, per library", by_library)
+        print_breakdown(f"-- {title}, per kind", by_kind)
+
+
+def print_misses(results: dict[tuple[str, str], Rows], sets: Sequence[str]) -> None:
+    """The held-out questions whose expected file is not in the top 5, or whose answer at the
+    largest budget shows none of the expected strings, for each ranking."""
+    if "heldout" not in sets:
+        return
+    budget = BUDGETS[-1]
+    for (s, ranking), rows in sorted(results.items(), key=lambda i: ranking_order(i[0][1])):
+        if s != "heldout" or ranking == "bm25":
+            continue
+        misses = [
+            (q, _rank(a, q), any(m in a.text_by_budget.get(budget, "") for m in q.must))
+            for q, a in rows
+        ]
+        misses = [(q, rank, hit) for q, rank, hit in misses if not (0 < rank <= 5 and hit)]
+        print(f"\n-- held-out misses ({ranking}): file not in the top 5, or no string at {budget}")
+        for q, rank, hit in misses:
+            where = f"rank {rank}" if rank else "not returned"
+            shown = "string shown" if hit else "no string"
+            print(f"   {q.qid:16} {q.kind:8} {where:13} {shown:13} {q.query[:70]}")
+
+
+def _matches(top: dict[str, object], expect: Sequence[str]) -> bool:
+    top_id = str(top.get("id", ""))
+    names = {
+        top_id.lower(),
+        str(top.get("title", "")).lower(),
+        *(str(n).lower() for n in top.get("packageNames", []) or []),  # type: ignore[attr-defined]
+    }
+    for expected in expect:
+        wanted = expected.lower()
+        if wanted in names:
+            return True
+        # A catalog package named in `expect` is served as /<registry>/<name>.
+        if not expected.startswith("/") and top_id.lower().split("/", 2)[-1] == wanted:
+            return True
+    return False
+
+
+async def resolution(
+    session: aiohttp.ClientSession, url: str, cases: Sequence[ResolutionCase]
+) -> ResolutionOutcome:
+    outcome = ResolutionOutcome(total=len(cases))
+    for case in cases:
         started = time.perf_counter()
-        async with session.get(
-            f"{url}/api/v2/libs/search?{urlencode({'libraryName': query, 'query': query})}"
-        ) as r:
-            body = await r.json(content_type=None)
-        latencies.append((time.perf_counter() - started) * 1000)
-        results = body.get("results", [])
+        query = urlencode({"libraryName": case.query, "query": case.query})
+        async with session.get(f"{url}/api/v2/libs/search?{query}") as r:
+            status = r.status
+            body = await r.json(content_type=None) if r.status == 200 else {}
+        outcome.latencies.append((time.perf_counter() - started) * 1000)
+        results = body.get("results", []) if isinstance(body, dict) else []
         top = results[0] if results else {}
-        names = {
-            str(top.get("id", "")),
-            str(top.get("title", "")).lower(),
-            *(str(n).lower() for n in top.get("packageNames", [])),
-        }
-        if expected in names or expected.lower() in names:
-            correct += 1
+        tally = outcome.by_kind[case.kind]
+        tally[1] += 1
+        if _matches(top, case.expect):
+            outcome.correct += 1
+            tally[0] += 1
         else:
-            misses.append(f"{query!r} -> {top.get('id', '(none)')} (expected {expected})")
-    latencies.sort()
-    print(
-        f"\nResolution: top-1 {correct}/{len(RESOLUTION_CASES)} "
-        f"({correct / len(RESOLUTION_CASES):.3f}), REST p50 {latencies[len(latencies) // 2]:.1f} ms"
-    )
-    for miss in misses:
-        print(f"  miss: {miss}")
+            got = top.get("id") or (f"HTTP {status}" if status != 200 else "no result")
+            outcome.misses.append(f"{case.query!r} -> {got} (expected {' or '.join(case.expect)})")
+    return outcome
 
 
-async def evaluate(url: str, search_addr: str) -> None:
-    questions = load_questions()
-    rows: list[tuple[Question, Answer]] = []
-    base_rows: list[tuple[Question, Answer]] = []
+def print_resolution(
+    outcomes: dict[tuple[str, str], ResolutionOutcome], sets: Sequence[str]
+) -> None:
+    rankings = ordered_rankings(r for _, r in outcomes)
+    print("\n== Resolution top-1 (GET /api/v2/libs/search, both catalogs loaded)")
+    print(f"{'ranking':10}" + "".join(f"{SET_TITLES[s]:>22}" for s in sets) + "   REST p50 ms")
+    for ranking in rankings:
+        cells = []
+        p50s = []
+        for s in sets:
+            outcome = outcomes.get((s, ranking))
+            if outcome is None:
+                cells.append(f"{'-':>22}")
+                continue
+            share = outcome.correct / (outcome.total or 1)
+            cells.append(f"{f'{outcome.correct}/{outcome.total} ({share:.3f})':>22}")
+            p50s.append(f"{SET_TITLES[s]} {outcome.p50:.1f}")
+        print(f"{ranking:10}" + "".join(cells) + "   " + ", ".join(p50s))
+    for (s, ranking), outcome in outcomes.items():
+        if s == "heldout":
+            kinds = ", ".join(
+                f"{kind} {hit}/{n}" for kind, (hit, n) in sorted(outcome.by_kind.items())
+            )
+            print(f"   held-out by kind ({ranking}): {kinds}")
+        for miss in outcome.misses:
+            print(f"   miss ({SET_TITLES[s]}, {ranking}): {miss}")
+
+
+async def measure(
+    url: str, search_addr: str, sets: Sequence[str], ranking: str, with_baseline: bool
+) -> tuple[dict[tuple[str, str], Rows], dict[tuple[str, str], ResolutionOutcome]]:
+    results: dict[tuple[str, str], Rows] = {}
+    outcomes: dict[tuple[str, str], ResolutionOutcome] = {}
     async with aiohttp.ClientSession() as session, open_channel(search_addr) as channel:
         stub = search_pb2_grpc.SearchServiceStub(channel)
-        for q in questions:
-            rows.append((q, await ask_rest(session, url, q)))
-            baseline = await ask_baseline(stub, q)
-            if baseline is not None:
-                base_rows.append((q, baseline))
-        by: dict[str, dict[str, list[tuple[Question, Answer]]]] = {
-            "library": defaultdict(list),
-            "kind": defaultdict(list),
-        }
-        base_by: dict[str, dict[str, list[tuple[Question, Answer]]]] = {
-            "library": defaultdict(list),
-            "kind": defaultdict(list),
-        }
-        for target, source in ((by, rows), (base_by, base_rows)):
-            for q, a in source:
-                target["library"][q.library].append((q, a))
-                target["kind"][q.kind].append((q, a))
-        print_table("Overall", {"all": rows}, {"all": base_rows})
-        print_table("Per library", by["library"], base_by["library"])
-        print_table("Per kind", by["kind"], base_by["kind"])
-        if not base_rows:
-            print("(the search service has no `ranker` option: no BM25 baseline printed)")
-        await resolution(session, url)
+        for set_name in sets:
+            rows: Rows = []
+            base_rows: Rows = []
+            for q in questions_of(set_name):
+                rows.append((q, await ask_rest(session, url, q)))
+                if with_baseline:
+                    baseline = await ask_baseline(stub, q)
+                    if baseline is not None:
+                        base_rows.append((q, baseline))
+            results[(set_name, ranking)] = rows
+            if base_rows:
+                results[(set_name, "bm25")] = base_rows
+            outcomes[(set_name, ranking)] = await resolution(
+                session, url, resolution_cases_of(set_name)
+            )
+    return results, outcomes
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", help="a running gateway; default: start a throwaway stack")
-    parser.add_argument("--search-addr", default="127.0.0.1:50052")
-    args = parser.parse_args()
-    if args.url:
-        await evaluate(args.url.rstrip("/"), args.search_addr)
-        return
-    async with throwaway_stack() as stack:
+def libraries_of(sets: Sequence[str]) -> list[tuple[str, Path]]:
+    libraries: list[tuple[str, Path]] = []
+    if "dev" in sets:
+        libraries += corpus_libraries()
+    if "heldout" in sets:
+        try:
+            libraries += heldout_corpus.prepare()
+        except heldout_corpus.CorpusError as error:
+            raise SystemExit(f"held-out corpus: {error}") from None
+    return libraries
+
+
+async def measure_stack(
+    ranking: str,
+    provider: str,
+    sets: Sequence[str],
+    libraries: list[tuple[str, Path]],
+    with_baseline: bool,
+) -> tuple[dict[tuple[str, str], Rows], dict[tuple[str, str], ResolutionOutcome]]:
+    """A throwaway stack with EMBEDDING_PROVIDER=`provider`: ingest, catalogs, questions.
+
+    The BM25 baseline does not depend on vectors, so it is asked in one stack only."""
+    async with throwaway_stack(EMBEDDING_PROVIDER=provider) as stack:
         started = time.perf_counter()
-        jobs = await ingest_folders(stack.env["INGEST_ADDR"], corpus_libraries())
+        jobs = await ingest_folders(stack.env["INGEST_ADDR"], libraries)
+        counts = Counter[str]()
         for library_id, job in jobs.items():
-            print(f"ingested {library_id}: {job.progress.snippets} snippets, state {job.state}")
-        print(f"ingest of the four corpora: {time.perf_counter() - started:.1f}s")
+            counts[library_id] = job.progress.snippets
+            if job.progress.snippets == 0:
+                print(f"   {library_id}: NO snippets (job state {job.state}): {job.error}")
+        print(
+            f"[{ranking}] ingested {len(jobs)} libraries in {time.perf_counter() - started:.1f}s: "
+            + ", ".join(f"{lib} {n}" for lib, n in sorted(counts.items())),
+            flush=True,
+        )
         async with open_channel(stack.env["SEARCH_ADDR"]) as channel:
             stub = index_pb2_grpc.IndexServiceStub(channel)
             for path in sorted(Path(EVAL / "catalog").glob("*.tsv")):
@@ -294,7 +493,75 @@ async def main() -> None:
                         index_pb2.ImportCatalogRequest(entries=entries[start : start + 5000]),
                         timeout=120,
                     )
-        await evaluate(stack.gateway_url, stack.env["SEARCH_ADDR"])
+        started = time.perf_counter()
+        measured = await measure(
+            stack.gateway_url,
+            stack.env["SEARCH_ADDR"],
+            sets,
+            ranking,
+            with_baseline,
+        )
+        print(f"[{ranking}] asked in {time.perf_counter() - started:.1f}s", flush=True)
+        return measured
+
+
+def to_json(
+    results: dict[tuple[str, str], Rows], outcomes: dict[tuple[str, str], ResolutionOutcome]
+) -> dict[str, object]:
+    return {
+        "retrieval": {f"{s}/{r}": summarise(rows) for (s, r), rows in results.items()},
+        "resolution": {
+            f"{s}/{r}": {"correct": o.correct, "total": o.total, "p50_ms": o.p50}
+            for (s, r), o in outcomes.items()
+        },
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--set", choices=("dev", "heldout", "both"), default="both")
+    parser.add_argument("--ranking", choices=("keyword", "model", "both"), default="both")
+    parser.add_argument("--url", help="a running gateway; default: start throwaway stacks")
+    parser.add_argument("--search-addr", default="127.0.0.1:50052")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    sets = SETS if args.set == "both" else (args.set,)
+    started = time.perf_counter()
+    results: dict[tuple[str, str], Rows] = {}
+    outcomes: dict[tuple[str, str], ResolutionOutcome] = {}
+    default_model = make_run_installs_model()
+    labels = {
+        "keyword": "EMBEDDING_PROVIDER=none, keyword ranking"
+        + ("" if default_model else " (what `make run` serves: it does not install the model)"),
+        "model": "EMBEDDING_PROVIDER=local, the local MiniLM model"
+        + (" (what `make run` serves)" if default_model else " (once `make install-model` ran)"),
+        "bm25": "plain BM25 over the same snippets (search's ranker=bm25)",
+        "served": "the running stack at --url, as configured",
+    }
+    if args.url:
+        results, outcomes = await measure(
+            args.url.rstrip("/"), args.search_addr, sets, "served", with_baseline=True
+        )
+    else:
+        libraries = libraries_of(sets)
+        rankings = ["keyword", "model"] if args.ranking == "both" else [args.ranking]
+        for ranking in rankings:
+            if ranking == "model" and not model_installed():
+                print("[model] the local model is not installed (`make install-model`): skipped")
+                continue
+            provider = "none" if ranking == "keyword" else "local"
+            measured, resolved = await measure_stack(
+                ranking, provider, sets, libraries, with_baseline=not results
+            )
+            results.update(measured)
+            outcomes.update(resolved)
+    print_side_by_side(results, labels, sets)
+    print_breakdowns(results, sets)
+    print_misses(results, sets)
+    print_resolution(outcomes, sets)
+    if args.json:
+        args.json.write_text(json.dumps(to_json(results, outcomes), indent=2))
+    print(f"\nmake eval: {time.perf_counter() - started:.0f}s")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from twinmcp.runtime.channels import open_channel
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 EVAL = SHARED / "eval"
 CORPUS = EVAL / "corpus"
+# Where bench.heldout_corpus unpacks the held-out releases (ignored by git).
+HELDOUT_CORPUS = Path(__file__).resolve().parents[1] / ".data" / "heldout" / "corpus"
 
 
 def corpus_libraries() -> list[tuple[str, Path]]:
@@ -41,6 +43,8 @@ async def throwaway_stack(**extra: str) -> AsyncIterator[Stack]:
                 # requests of a benchmark into "Rate limit exceeded" answers that skip search.
                 "RATE_LIMIT_ANON_RPD": "0",
                 "RATE_LIMIT_FREE_RPM": "100000000",
+                # Ingest reads local folders only under these roots: the two eval corpora.
+                "INGEST_LOCAL_ROOTS": os.pathsep.join((str(CORPUS), str(HELDOUT_CORPUS))),
                 **extra,
             },
         )

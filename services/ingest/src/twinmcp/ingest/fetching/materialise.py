@@ -104,10 +104,9 @@ async def materialise(
     ref = options.ref or spec.ref
     name = spec.library_id.rsplit("/", 1)[-1]
     if spec.kind in {SourceKind.LOCAL, SourceKind.ARCHIVE}:
-        # Checked again here: a job can outlive a change of INGEST_LOCAL_ROOTS, and a refresh
-        # re-submits a stored source without the service's check.
-        check_local_path(Path(spec.location), settings.local_roots)
+        # Checked again where the files are read, whoever parsed the spec and with what roots.
         location = Path(spec.location)
+        await asyncio.to_thread(check_local_path, location, settings.local_roots)
         if spec.kind is SourceKind.LOCAL:
             # A copy, so the source folder can change while the job runs without tearing it.
             limits = copy_limits(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import threading
 import time
@@ -252,3 +253,18 @@ async def test_job_errors_name_no_server_path(harness: Callable[..., Any], tmp_p
     assert failed.state == FAILED
     assert "does not exist" in failed.error
     assert str(tmp_path) not in failed.error and "/tmp" not in failed.error
+
+
+async def test_a_disk_error_naming_the_work_folder_reaches_the_job_as_a_placeholder(
+    harness: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_write(self: Path, data: bytes) -> int:
+        raise OSError(errno.EIO, "Input/output error", str(self))
+
+    h = await harness(INGEST_MAX_ATTEMPTS="1")
+    monkeypatch.setattr(Path, "write_bytes", failing_write)
+    job = await h.ingest(str(_docs(tmp_path / "site")), library_id="/acme/widgets")
+    assert job.state == FAILED
+    assert "Input/output error" in job.error
+    assert "<data folder>" in job.error
+    assert str(tmp_path) not in job.error

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from twinmcp.gateway.arguments import limit_for
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -32,12 +34,16 @@ _COMMON = (401, 429, 502, 503)
 def _param(
     name: str, description: str, *, required: bool = False, schema: Any = None
 ) -> dict[str, Any]:
+    schema = schema or {"type": "string"}
+    if schema.get("type") == "string" and "enum" not in schema:
+        # The cap rest.py enforces for this name (arguments.LIMITS).
+        schema = {**schema, "maxLength": limit_for(name)}
     return {
         "name": name,
         "in": "query",
         "required": required,
         "description": description,
-        "schema": schema or {"type": "string"},
+        "schema": schema,
     }
 
 

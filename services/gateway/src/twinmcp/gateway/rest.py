@@ -338,7 +338,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     if not (raw_limit.isdecimal() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 500:
         raise BadRequest("'limit' must be a whole number from 1 to 500")
     reply = await request.app[GATEWAY].peers.ingest.list_jobs(
-        request.query.get("libraryId", ""), states, int(raw_limit)
+        _checked("libraryId", request.query.get("libraryId", "")), states, int(raw_limit)
     )
     return web.json_response({"jobs": [job_json(job) for job in reply.jobs]})
 
@@ -412,7 +412,7 @@ async def usage(request: web.Request) -> web.Response:
     if not (raw_days.isdecimal() and len(raw_days) <= 3) or not 1 <= int(raw_days) <= 366:
         raise BadRequest("'days' must be a whole number from 1 to 366")
     reply = await request.app[GATEWAY].peers.auth.get_usage(
-        principal.user_id, request.query.get("keyId", ""), int(raw_days)
+        principal.user_id, _checked("keyId", request.query.get("keyId", "")), int(raw_days)
     )
     return web.json_response({"days": [_to_json(day) for day in reply.days]})
 

@@ -119,3 +119,27 @@ async def test_an_oversized_json_body_field_is_a_400_naming_it(stack: Stack) -> 
         body = await response.json()
     assert response.status == 400
     assert "'refreshToken' is 5000 characters long" in body["message"]
+
+
+async def test_the_openapi_document_publishes_the_caps(stack: Stack) -> None:
+    async with stack.http.get(f"{stack.url}/openapi.json") as response:
+        document = await response.json()
+    parameters = {
+        (path, p["name"]): p["schema"]
+        for path, item in document["paths"].items()
+        for operation in item.values()
+        for p in operation.get("parameters", [])
+        if p["in"] == "query"
+    }
+    assert parameters[("/api/v2/libs/search", "libraryName")]["maxLength"] == MAX_NAME_CHARS
+    assert parameters[("/api/v2/context", "query")]["maxLength"] == MAX_QUERY_CHARS
+    assert "maxLength" not in parameters[("/api/v2/context", "type")]
+
+
+async def test_an_admin_job_filter_over_its_cap_is_a_400(stack: Stack) -> None:
+    async with stack.http.get(
+        f"{stack.url}/api/v1/admin/jobs?libraryId=/{'o' * MAX_NAME_CHARS}",
+        headers={"Authorization": "Bearer admin-key"},
+    ) as response:
+        body = await response.json()
+    assert response.status == 400 and "'libraryId'" in body["message"]

@@ -53,10 +53,9 @@ async def test_over_long_query_docs_strings_are_refused_naming_the_field(
     sqlite_client: Any, kit: Any, field: str, limit: int
 ) -> None:
     await kit.publish_library(sqlite_client)
-    request = {"library_id": "/acme/webkit", "query": "CORS", field: "x" * (limit + 1)}
-    error = await _refusal(
-        sqlite_client.search.QueryDocs(search_pb2.QueryDocsRequest(**request), timeout=10)
-    )
+    request = search_pb2.QueryDocsRequest(library_id="/acme/webkit", query="CORS")
+    setattr(request, field, "x" * (limit + 1))
+    error = await _refusal(sqlite_client.search.QueryDocs(request, timeout=10))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert f"{field} is {limit + 1} characters long; the limit is {limit}" in (
         error.details() or ""

@@ -569,6 +569,11 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "version": {"type": "string"},
                         "availableVersions": {"type": "array", "items": {"type": "string"}},
                         "rules": {"type": "array", "items": {"type": "string"}},
+                        "withheldSnippets": {
+                            "type": "integer",
+                            "description": "matching snippets left out as suspected prompt "
+                            "injection (text aimed at AI agents)",
+                        },
                         "tokens": {"type": "integer"},
                         "snippets": {
                             "type": "array",

@@ -159,7 +159,7 @@ def check_local_path(path: Path, local_roots: Sequence[Path]) -> None:
 
 def is_special_filesystem(path: Path) -> bool:
     """True for paths in /proc, /sys, /dev, /run or on any kernel pseudo-filesystem."""
-    if any(path == tree or path.is_relative_to(tree) for tree in SPECIAL_TREES):
+    if any(path.is_relative_to(tree) for tree in SPECIAL_TREES):
         return True
     return mount_type(path) in _PSEUDO_FILESYSTEMS
 
@@ -172,14 +172,16 @@ def mount_type(path: Path) -> str:
         return ""
     best, kind = -1, ""
     for line in lines:
+        # "id parent dev root MOUNT-POINT options [optional...] - FS-TYPE source options"
         fields = line.split()
-        if "-" not in fields or len(fields) < 5:
+        separator = fields.index("-") if "-" in fields else -1
+        if separator < 5 or separator + 1 >= len(fields):
             continue
         mount_point = Path(_unescape_mount(fields[4]))
-        fs_type = fields[fields.index("-") + 1] if fields.index("-") + 1 < len(fields) else ""
         depth = len(mount_point.parts)
-        if (path == mount_point or path.is_relative_to(mount_point)) and depth >= best:
-            best, kind = depth, fs_type
+        # The deepest mount holding the path; of mounts stacked on one point, the last listed.
+        if path.is_relative_to(mount_point) and depth >= best:
+            best, kind = depth, fields[separator + 1]
     return kind
 
 

@@ -14,9 +14,14 @@ from typing import Protocol
 logger = logging.getLogger(__name__)
 
 
+# Part of every key: answers cached before owner text was capped and screened (format 1) are
+# never served again.
+ANSWER_FORMAT = 2
+
+
 def answer_key(build_id: str, query: str, budget: int, ranker: str = "") -> str:
     normalised = " ".join(query.lower().split())
-    raw = f"{build_id}\0{budget}\0{normalised}" + (f"\0{ranker}" if ranker else "")
+    raw = f"{ANSWER_FORMAT}\0{build_id}\0{budget}\0{normalised}" + (f"\0{ranker}" if ranker else "")
     digest = hashlib.sha256(raw.encode()).hexdigest()[:32]
     return f"answer:{build_id}:{digest}"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from twinmcp.search.ranking import Ranked
-from twinmcp.search.snippets import cost
+from twinmcp.search.snippets import SnippetRecord, cost
 
 DEFAULT_BUDGET = 5000
 # A snippet scoring below this share of the best one is not worth the reader's tokens.
@@ -19,6 +19,8 @@ MINIMUM_SNIPPETS = 3
 class Packed:
     snippets: list[Ranked]
     tokens_used: int
+    # Snippets that ranked within the answer but were left out by `is_withheld`.
+    withheld: int = 0
 
 
 def pack(
@@ -27,20 +29,26 @@ def pack(
     *,
     relevance_floor: float = RELEVANCE_FLOOR,
     minimum_snippets: int = MINIMUM_SNIPPETS,
+    is_withheld: Callable[[SnippetRecord], bool] | None = None,
 ) -> Packed:
     """Takes snippets in rank order while they fit; never exceeds `budget`.
 
     A snippet too large for what is left is skipped (a smaller one further down may still fit).
     Once `minimum_snippets` are in, snippets below `relevance_floor` of the best score end it.
+    A snippet `is_withheld` refuses is left out and counted.
     """
     chosen: list[Ranked] = []
     used = 0
+    withheld = 0
     for item in ranked:
         if len(chosen) >= minimum_snippets and item.score < relevance_floor:
             break
+        if is_withheld is not None and is_withheld(item.snippet):
+            withheld += 1
+            continue
         price = cost(item.snippet)
         if used + price > budget:
             continue
         chosen.append(item)
         used += price
-    return Packed(chosen, used)
+    return Packed(chosen, used, withheld)

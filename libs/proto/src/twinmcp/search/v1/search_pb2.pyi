@@ -391,6 +391,7 @@ class QueryDocsResponse(_message.Message):
     IS_CACHED_FIELD_NUMBER: _builtins.int
     TITLE_FIELD_NUMBER: _builtins.int
     RULES_FIELD_NUMBER: _builtins.int
+    WITHHELD_SNIPPETS_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     """without version"""
     version: _builtins.str
@@ -398,6 +399,10 @@ class QueryDocsResponse(_message.Message):
     tokens_used: _builtins.int
     is_cached: _builtins.bool
     title: _builtins.str
+    withheld_snippets: _builtins.int
+    """Snippets that matched the question but read as instructions aimed at AI agents
+    (suspected prompt injection) and were left out; say so to the reader.
+    """
     @_builtins.property
     def snippets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Snippet]:
         """rank order"""
@@ -405,7 +410,11 @@ class QueryDocsResponse(_message.Message):
     @_builtins.property
     def available_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
-    def rules(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def rules(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The library owner's rules (twinmcp.json / context7.json), cleaned and capped: at most 20
+        of at most 500 characters, within a fifth of the budget. Show them as the owner's words.
+        """
+
     def __init__(
         self,
         *,
@@ -417,10 +426,11 @@ class QueryDocsResponse(_message.Message):
         is_cached: _builtins.bool = ...,
         title: _builtins.str = ...,
         rules: _abc.Iterable[_builtins.str] | None = ...,
+        withheld_snippets: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "is_cached", b"is_cached", "library_id", b"library_id", "rules", b"rules", "snippets", b"snippets", "title", b"title", "tokens_used", b"tokens_used", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "is_cached", b"is_cached", "library_id", b"library_id", "rules", b"rules", "snippets", b"snippets", "title", b"title", "tokens_used", b"tokens_used", "version", b"version", "withheld_snippets", b"withheld_snippets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

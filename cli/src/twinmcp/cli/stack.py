@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 from twinmcp.runtime.testing import free_port, wait_for_serving
@@ -71,6 +72,9 @@ class Stack:
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     started_at: dict[str, float] = field(default_factory=dict)
     starts: dict[str, int] = field(default_factory=dict)  # how often each child was started
+    # When set, each child's stdout and stderr go to <log_dir>/<name>.log (appended across
+    # restarts) instead of this process's own.
+    log_dir: Path | None = None
 
     async def start(self, specs: Sequence[ServiceSpec] = SERVICES, timeout: float = 60) -> None:
         for spec in specs:
@@ -82,15 +86,26 @@ class Stack:
         return {**self.env, **spec.env}
 
     async def spawn(self, spec: ServiceSpec) -> None:
-        self.processes[spec.name] = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            spec.module,
-            env=self.env_for(spec),
-            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
-        )
+        with contextlib.ExitStack() as files:
+            log: IO[bytes] | None = None
+            if self.log_dir is not None:
+                log = files.enter_context(open(self.log_path(spec.name), "ab"))  # noqa: ASYNC230
+            self.processes[spec.name] = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                spec.module,
+                env=self.env_for(spec),
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT if log is not None else None,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+            )
         self.started_at[spec.name] = asyncio.get_running_loop().time()
         self.starts[spec.name] = self.starts.get(spec.name, 0) + 1
+
+    def log_path(self, name: str) -> Path:
+        if self.log_dir is None:
+            raise ValueError("this stack's children log to the terminal, not to files")
+        return self.log_dir / f"{name}.log"
 
     async def restart(self, spec: ServiceSpec, timeout: float = 60) -> None:
         """Starts a service again after it exited (or was killed) and waits for its health."""
@@ -113,10 +128,16 @@ class Stack:
             waiter.cancel()
             raise RuntimeError(
                 f"{spec.name} exited with code {process.returncode} during start-up; "
-                "its log above says why"
+                f"{self._where_it_says_why(spec.name)}"
             )
         exited.cancel()
         waiter.result()
+
+    def _where_it_says_why(self, name: str) -> str:
+        if self.log_dir is None:
+            return "its log above says why"
+        lines = self.log_path(name).read_text(errors="replace").strip().splitlines()
+        return f"the end of {self.log_path(name)} says why: {lines[-1] if lines else '(empty)'}"
 
     @property
     def gateway_url(self) -> str:

@@ -1,0 +1,298 @@
+"""Hostile callers of the gateway: malformed JSON-RPC, forged tokens, odd headers, key tricks."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from support.hostile import JWT_SECRET, Hostile, assert_refused, assert_tool_error
+from twinmcp.auth.v1 import auth_pb2
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+SEARCH = "/api/v2/libs/search?libraryName=fastapi&query=cors"
+
+
+def _rpc(**fields: object) -> dict[str, object]:
+    return {"jsonrpc": "2.0", "id": 1, **fields}
+
+
+class TestMalformedJsonRpc:
+    async def test_a_body_that_is_not_json_is_a_parse_error(self, hostile: Hostile) -> None:
+        reply = await hostile.mcp(b'{"jsonrpc": "2.0", "id": 1, "method": ')
+        assert_refused(reply, 400, "Parse error")
+
+    async def test_a_deeply_nested_body_is_a_parse_error_not_a_crash(
+        self, hostile: Hostile
+    ) -> None:
+        reply = await hostile.mcp(b"[" * 200_000 + b"]" * 200_000)
+        assert reply.status in (400, 413), reply.body
+        assert "error" in reply.body
+
+    async def test_deep_nesting_inside_params_is_a_parse_error(self, hostile: Hostile) -> None:
+        body = b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"a":'
+        reply = await hostile.mcp(body + b"[" * 100_000 + b"]" * 100_000 + b"}}")
+        assert_refused(reply, 400, "Parse error")
+
+    async def test_a_10_mb_body_is_refused_as_too_large(self, hostile: Hostile) -> None:
+        padding = "x" * (10 * 1024 * 1024)
+        reply = await hostile.mcp(_rpc(method="tools/list", params={"pad": padding}))
+        assert_refused(reply, 413, "larger than")
+
+    async def test_a_batch_is_refused_with_what_to_send_instead(self, hostile: Hostile) -> None:
+        reply = await hostile.mcp([_rpc(method="tools/list")] * 1000)
+        assert_refused(reply, 400, "one JSON-RPC request per POST")
+
+    async def test_an_object_as_id_is_an_invalid_request(self, hostile: Hostile) -> None:
+        reply = await hostile.mcp({"jsonrpc": "2.0", "id": {"x": 1}, "method": "tools/list"})
+        assert_refused(reply, 400, "id must be a string or an integer")
+
+    async def test_an_unknown_tool_names_the_tools_there_are(self, hostile: Hostile) -> None:
+        reply = await hostile.mcp(
+            _rpc(method="tools/call", params={"name": "../../etc/passwd", "arguments": {}})
+        )
+        assert_tool_error(reply, "Unknown tool")
+        assert "resolve-library-id" in reply.message
+
+
+class TestForgedTokens:
+    async def test_an_unsigned_alg_none_token_is_refused(self, hostile: Hostile) -> None:
+        token = _forged_token(hostile.admin_user_id, {"alg": "none", "typ": "JWT"}, b"")
+        reply = await hostile.request("GET", SEARCH, key=token)
+        assert_refused(reply, 401, "is not accepted")
+
+    async def test_a_token_signed_with_another_key_is_refused(self, hostile: Hostile) -> None:
+        token = _session_token(hostile.admin_user_id, "another-secret-" + "y" * 40)
+        reply = await hostile.request("GET", "/api/v1/account/keys", key=token)
+        assert_refused(reply, 401, "signature is not valid")
+
+    async def test_an_expired_token_signed_with_the_real_key_is_refused(
+        self, hostile: Hostile
+    ) -> None:
+        token = _session_token(hostile.admin_user_id, JWT_SECRET, expires_in=-60)
+        reply = await hostile.request("GET", "/api/v1/account/keys", key=token)
+        assert_refused(reply, 401, "expired")
+
+    async def test_an_rs256_header_on_an_hs256_token_is_refused(self, hostile: Hostile) -> None:
+        token = _forged_token(
+            hostile.admin_user_id, {"alg": "RS256", "typ": "JWT"}, JWT_SECRET.encode()
+        )
+        reply = await hostile.request("GET", "/api/v1/account/keys", key=token)
+        assert_refused(reply, 401, "'RS256' is not accepted")
+
+    async def test_a_made_up_key_is_refused_with_what_to_send(self, hostile: Hostile) -> None:
+        reply = await hostile.request("GET", SEARCH, key="tmcp_" + "A" * 40)
+        assert_refused(reply, 401, "Authorization: Bearer")
+
+
+class TestPrivileges:
+    async def test_an_anonymous_caller_cannot_reach_admin(self, hostile: Hostile) -> None:
+        reply = await hostile.request("GET", "/api/v1/admin/jobs")
+        assert_refused(reply, 401, "API key")
+
+    async def test_a_read_key_cannot_reach_admin(self, hostile: Hostile) -> None:
+        reply = await hostile.request("GET", "/api/v1/admin/jobs", key=hostile.read_key)
+        assert_refused(reply, 403, "admin")
+
+    async def test_a_read_only_key_cannot_mint_an_admin_key(self, hostile: Hostile) -> None:
+        before = await _key_ids(hostile)
+        reply = await hostile.request(
+            "POST", "/api/v1/account/keys", body={"scopes": ["admin"]}, key=hostile.read_key
+        )
+        assert_refused(reply, 403, "admin")
+        assert await _key_ids(hostile) == before
+
+    async def test_a_revoked_key_still_cached_by_the_gateway_cannot_mint_a_key(
+        self, hostile: Hostile
+    ) -> None:
+        made = await hostile.auth.CreateApiKey(
+            auth_pb2.CreateApiKeyRequest(
+                user_id=hostile.admin_user_id, name="soon-revoked", scopes=["read"]
+            ),
+            timeout=10,
+        )
+        reply = await hostile.request("GET", "/api/v1/account/keys", key=made.secret)
+        assert reply.status == 200, reply.body  # the gateway now holds it in its cache
+        await hostile.auth.RevokeApiKey(
+            auth_pb2.RevokeApiKeyRequest(user_id=hostile.admin_user_id, key_id=made.key.key_id),
+            timeout=10,
+        )
+        before = await _key_ids(hostile)
+        reply = await hostile.request(
+            "POST", "/api/v1/account/keys", body={"name": "survivor"}, key=made.secret
+        )
+        assert_refused(reply, 401, "revoked")
+        assert await _key_ids(hostile) == before
+
+
+class TestOddHeaders:
+    @pytest.mark.xfail(strict=True, reason="issue 13 L8: being fixed")
+    async def test_a_host_with_userinfo_does_not_pass_the_mcp_host_check(
+        self, hostile: Hostile
+    ) -> None:
+        reply = await hostile.mcp(
+            _rpc(method="tools/list"), headers={"Host": f"localhost:{hostile.port}@evil.example"}
+        )
+        assert_refused(reply, 421, "Invalid Host header")
+
+    async def test_a_foreign_origin_is_refused_on_mcp(self, hostile: Hostile) -> None:
+        reply = await hostile.mcp(
+            _rpc(method="tools/list"), headers={"Origin": "https://evil.example"}
+        )
+        assert_refused(reply, 403, "Origin not allowed")
+
+    async def test_non_utf8_bytes_in_authorization_are_refused_without_a_crash(
+        self, hostile: Hostile
+    ) -> None:
+        status, answer = await hostile.raw(
+            b"GET " + SEARCH.encode() + b" HTTP/1.1\r\n"
+            b"Host: 127.0.0.1\r\n"
+            b"Authorization: Bearer tmcp_\xff\xfe\xc3(\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        assert status in (400, 401), answer
+        assert "API key" in answer or "Authorization" in answer, answer
+
+    async def test_a_control_character_in_a_key_header_is_refused_and_the_key_not_logged(
+        self, hostile: Hostile
+    ) -> None:
+        secret = f"tmcp_{uuid.uuid4().hex}"
+        status, answer = await hostile.raw(
+            b"GET " + SEARCH.encode() + b" HTTP/1.1\r\n"
+            b"Host: 127.0.0.1\r\n"
+            b"X-API-Key: " + secret.encode() + b"\x1b[2J\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        assert status in (400, 401), answer
+        assert secret not in answer
+        for name, log in hostile.logs().items():
+            assert secret not in log, f"{name} logged the key"
+            assert secret[5:] not in log, f"{name} logged the key"
+        hostile.assert_no_tracebacks()
+
+
+class TestUnknownLibrary:
+    async def test_rest_context_of_an_unknown_library_is_a_404_saying_how_to_find_ids(
+        self, hostile: Hostile
+    ) -> None:
+        reply = await hostile.request("GET", "/api/v2/context?libraryId=/nope/nothing&query=x")
+        assert_refused(reply, 404, "/api/v2/libs/search")
+
+    async def test_a_library_id_without_its_slash_is_a_400(self, hostile: Hostile) -> None:
+        reply = await hostile.request("GET", "/api/v2/context?libraryId=nope&query=x")
+        assert_refused(reply, 400, "must look like '/org/project'")
+
+    async def test_query_docs_of_an_unknown_library_is_a_tool_error(self, hostile: Hostile) -> None:
+        reply = await hostile.call_tool(
+            "query-docs", {"libraryId": "/nope/nothing", "query": "how do I"}
+        )
+        assert_tool_error(reply, "resolve-library-id")
+
+
+# Lone UTF-16 surrogates: valid JSON escapes, but not Unicode text (issue 13 M8).
+SURROGATE = b'"\\ud800"'
+
+
+class TestLoneSurrogates:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b'{"jsonrpc":"2.0","id":' + SURROGATE + b',"method":"tools/list"}',
+            b'{"jsonrpc":"2.0","id":1,"method":' + SURROGATE + b"}",
+            b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":'
+            + SURROGATE
+            + b',"arguments":{}}}',
+            b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":'
+            b'"resolve-library-id","arguments":{"libraryName":' + SURROGATE + b',"query":"x"}}}',
+            b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":'
+            b'"resolve-library-id","arguments":{"libraryName":"react","query":'
+            + SURROGATE
+            + b"}}}",
+            b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":'
+            b'"query-docs","arguments":{"libraryId":' + SURROGATE + b',"query":"x"}}}',
+        ],
+        ids=["id", "method", "tool-name", "libraryName", "query", "libraryId"],
+    )
+    async def test_a_lone_surrogate_in_an_mcp_string_is_refused_as_not_unicode(
+        self, hostile: Hostile, body: bytes
+    ) -> None:
+        reply = await hostile.mcp(body)
+        assert reply.status < 500, reply.body
+        assert "error" in reply.body or reply.body.get("result", {}).get("isError"), reply.body
+        assert "surrogate" in reply.message, reply.message
+
+    async def test_a_lone_surrogate_in_a_refresh_token_is_a_400(self, hostile: Hostile) -> None:
+        reply = await hostile.request(
+            "POST",
+            "/auth/refresh",
+            data=b'{"refreshToken":' + SURROGATE + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert_refused(reply, 400, "surrogate")
+
+
+class TestRequestSize:
+    async def test_a_900_kb_resolve_query_is_refused_with_the_limit(self, hostile: Hostile) -> None:
+        reply = await hostile.call_tool(
+            "resolve-library-id",
+            {"libraryName": "react", "query": "hooks " * 150_000},
+            key=hostile.read_key,
+        )
+        assert_tool_error(reply, "limit")
+
+    async def test_a_900_kb_library_name_is_refused_with_the_limit(self, hostile: Hostile) -> None:
+        reply = await hostile.call_tool(
+            "resolve-library-id", {"libraryName": "r" * 900_000, "query": "x"}
+        )
+        assert_tool_error(reply, "limit")
+
+    async def test_a_request_line_over_8_kb_is_refused_by_the_server(
+        self, hostile: Hostile
+    ) -> None:
+        reply = await hostile.request(
+            "GET", "/api/v2/libs/search?libraryName=react&query=" + "q" * 20_000
+        )
+        assert 400 <= reply.status < 500, reply.body
+        hostile.assert_no_tracebacks()
+
+
+async def _key_ids(hostile: Hostile) -> list[str]:
+    reply = await hostile.auth.ListApiKeys(
+        auth_pb2.ListApiKeysRequest(user_id=hostile.admin_user_id), timeout=10
+    )
+    return sorted(key.key_id for key in reply.keys)
+
+
+def _claims(user_id: str, expires_in: int = 600) -> dict[str, object]:
+    now = int(time.time())
+    return {
+        "sub": user_id,
+        "iss": "twinmcp-auth",
+        "aud": "twinmcp",
+        "iat": now - 120,
+        "exp": now + expires_in,
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
+    }
+
+
+def _session_token(user_id: str, secret: str, *, expires_in: int = 600) -> str:
+    return jwt.encode(_claims(user_id, expires_in), secret, algorithm="HS256")
+
+
+def _forged_token(user_id: str, header: dict[str, str], hmac_key: bytes) -> str:
+    """A token with any header: signed HS256 with `hmac_key`, or unsigned when it is empty
+    (the alg-confusion and alg-none tricks PyJWT itself refuses to produce)."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signed = f"{part(json.dumps(header).encode())}.{part(json.dumps(_claims(user_id)).encode())}"
+    signature = hmac.new(hmac_key, signed.encode(), hashlib.sha256).digest() if hmac_key else b""
+    return f"{signed}.{part(signature)}"

@@ -266,3 +266,50 @@ def test_myst_include_brings_the_marked_part_of_the_readme(tmp_path: Path) -> No
     text = _everything(parse_document(tmp_path, "docs/index.md"))
     assert "Demo logs fast." in text
     assert "Badges" not in text and "{include}" not in text
+
+
+def test_an_indented_code_block_is_code_and_an_indented_list_paragraph_is_prose(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        "indented.md",
+        "# Setup\n\nCreate the client:\n\n"
+        "    client = Client(timeout=5)\n    client.connect()\n\n"
+        "- Retry on failure.\n\n    Retries back off exponentially.\n\n"
+        "1. Install it:\n\n        pip install client\n\nDone.\n",
+    )
+    drafts = parse_document(tmp_path, "indented.md")
+    code = [d for d in drafts if d.kind == "code"]
+    assert [d.content for d in code] == [
+        "client = Client(timeout=5)\nclient.connect()",
+        "pip install client",
+    ]
+    assert code[0].description == "Create the client:"
+    assert "Retries back off exponentially." in _everything(drafts)
+    assert not any("Retries" in d.content or "Install it" in d.content for d in code)
+
+
+def test_mdx_indentation_inside_components_is_never_code(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "docs/tabs.mdx",
+        '# Tabs\n\nPick one.\n\n<Tabs>\n  <TabItem value="a">\n\n'
+        "    Indented words inside a component stay prose.\n\n"
+        "    ```js\n    run()\n    ```\n\n  </TabItem>\n</Tabs>\n",
+    )
+    drafts = parse_document(tmp_path, "docs/tabs.mdx")
+    assert [(d.kind, d.content) for d in drafts if d.kind == "code"] == [("code", "run()")]
+    assert "Indented words inside a component stay prose." in _everything(drafts)
+
+
+def test_a_fence_inside_a_blockquote_is_code(tmp_path: Path) -> None:
+    _write(tmp_path, "q.md", "# Q\n\n> Note:\n>\n> ```python\n> x = 1\n> ```\n")
+    drafts = parse_document(tmp_path, "q.md")
+    assert [(d.content, d.language) for d in drafts if d.kind == "code"] == [("x = 1", "python")]
+
+
+def test_text_nested_past_the_parser_limit_is_kept_as_prose(tmp_path: Path) -> None:
+    _write(tmp_path, "deep.md", "# Deep\n\n" + "> " * 300 + "buried words\n\nafter words\n")
+    text = _everything(parse_document(tmp_path, "deep.md"))
+    assert "buried words" in text and "after words" in text

@@ -9,6 +9,7 @@ import unicodedata
 from pathlib import PurePosixPath
 
 import yaml
+from markdown_it import MarkdownIt
 from twinmcp.ingest.parsing import Block, ParsedDocument
 from twinmcp.ingest.parsing.includes import (
     MAX_INCLUDE_DEPTH,
@@ -64,6 +65,7 @@ _TAG_LABEL = re.compile(
 )
 _MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+_NUMBERED_ITEM = re.compile(r"^\d+[.)]\s")
 
 _IMAGE = re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])")
 _LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])+)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
@@ -84,6 +86,19 @@ _CODE_ANNOTATION = re.compile(r"[ \t]*#[ \t]*\(\d+\)!?[ \t]*$", re.MULTILINE)
 _CODE_HL = re.compile(r"(hl|ln)\[([^\]]*)\]")
 _CODE_TITLE = re.compile(r"title\[\"?([^\"\]]*)\"?\]")
 _INFO_ATTR = re.compile(r"([\w-]+)=(?:\"([^\"]*)\"|'([^']*)'|(\S+))")
+# CommonMark block structure only: inline markup is read by `clean_inline`, and raw HTML lines
+# stay paragraphs (a tag line must not swallow the fence after it, as an HTML block would).
+# Deeper nesting than `maxNesting` is dropped by markdown-it; 100 levels of lists or quotes is
+# more than any page has and still far within Python's recursion limit.
+_OPTIONS = {"html": False, "maxNesting": 100}
+_COMMONMARK = MarkdownIt("commonmark", _OPTIONS).disable("inline")
+# Token types that hold a page's text; containers (lists, quotes) only group them.
+_LEAVES = frozenset(
+    {"paragraph_open", "heading_open", "fence", "code_block", "hr", "table_open", "html_block"}
+)
+# What a line that only opens containers is made of: list markers and quote marks.
+_LIST_MARKS = re.compile(r"^(?:\s*(?:[-*+]|\d+[.)]|>)(?=\s|$))+")
+_COMMONMARK_NO_INDENTED_CODE = MarkdownIt("commonmark", _OPTIONS).disable("inline").disable("code")
 
 
 def slugify_markdown(text: str) -> str:
@@ -637,10 +652,54 @@ def _parse_info(info: str) -> tuple[str, str, str]:
     return language, attrs.get("title", ""), attrs.get("included_from", "")
 
 
-def markdown_blocks(lines: list[str], *, github_slugs: bool = False) -> list[Block]:
-    """Pass two: headings, fenced code and prose paragraphs from expanded Markdown lines."""
+def _code_block(body: str, info: str) -> Block | None:
+    """A code block from a fence's (or an indented block's) body and info string."""
+    body = body.strip("\n")
+    annotated = False
+    if "# (" in body:
+        body, count = _CODE_ANNOTATION.subn("", body)
+        annotated = count > 0
+    if not body.strip():
+        return None
+    language, title, included_from = _parse_info(info)
+    return Block(
+        "code",
+        body,
+        language=language,
+        caption=title,
+        included_from=included_from,
+        has_annotations=annotated,
+    )
+
+
+def _is_indented_prose(first_line: str, blocks: list[Block]) -> bool:
+    """Whether an indented block is prose left indented by pass one or by Python-Markdown.
+
+    HTML lines whose wrapping tags pass one dropped (`<p align="center">` around an indented
+    `<em>`), and the numbered notes under annotated code, indented into a list item as
+    mkdocs-material writes them.
+    """
+    line = first_line.strip()
+    if line.startswith("<"):
+        return True
+    after_annotated = bool(blocks) and blocks[-1].kind == "code" and blocks[-1].has_annotations
+    return after_annotated and _NUMBERED_ITEM.match(line) is not None
+
+
+def markdown_blocks(
+    lines: list[str], *, github_slugs: bool = False, has_indented_code: bool = True
+) -> list[Block]:
+    """Pass two: headings, code and prose paragraphs from expanded Markdown lines (CommonMark).
+
+    markdown-it finds the blocks; prose keeps its Markdown source lines (lists, emphasis), read
+    through `clean_inline`. Headings count at the top level only: one inside a list or a quote
+    stays in its prose. `has_indented_code` is off for MDX, which has no indented code blocks
+    (JSX components indent their children).
+    """
+    parser = _COMMONMARK if has_indented_code else _COMMONMARK_NO_INDENTED_CODE
     blocks: list[Block] = []
     para: list[str] = []
+    para_end = -1
     slugify = slugify_github if github_slugs else slugify_markdown
 
     def flush() -> None:
@@ -651,6 +710,13 @@ def markdown_blocks(lines: list[str], *, github_slugs: bool = False) -> list[Blo
         if text:
             blocks.append(Block("prose", text))
 
+    def prose(start: int, end: int) -> None:
+        nonlocal para_end
+        if start != para_end:
+            flush()  # a blank line or another block came between: a new paragraph
+        para.extend(lines[start:end])
+        para_end = end
+
     def heading(raw: str, level: int) -> None:
         explicit = _HEADING_ID.search(raw)
         text = plain_heading(raw)
@@ -659,73 +725,60 @@ def markdown_blocks(lines: list[str], *, github_slugs: bool = False) -> list[Blo
         anchor = explicit.group(1) if explicit else slugify(text)
         blocks.append(Block("heading", text, level=level, anchor=anchor))
 
+    tokens = parser.parse("\n".join(lines))
     i = 0
-    n = len(lines)
-    while i < n:
-        line = lines[i]
-        opened = _FENCE_OPEN.match(line)
-        if opened and not (opened.group(2)[0] == "`" and "`" in opened.group(3)):
+    while i < len(tokens):
+        token = tokens[i]
+        kind = token.type
+        if kind in ("fence", "code_block"):
             flush()
-            indent = len(opened.group(1).expandtabs(4))
-            char, count = opened.group(2)[0], len(opened.group(2))
-            language, title, included_from = _parse_info(opened.group(3))
-            code: list[str] = []
-            i += 1
-            while i < n:
-                stripped = lines[i].strip()
-                if (
-                    stripped
-                    and stripped[0] == char
-                    and len(stripped) >= count
-                    and stripped == char * len(stripped)
-                ):
-                    break
-                raw = lines[i].expandtabs(4)
-                lead = len(raw) - len(raw.lstrip(" "))
-                code.append(raw[min(lead, indent) :])
-                i += 1
-            i += 1
-            body = "\n".join(code).strip("\n")
-            annotated = False
-            if "# (" in body:
-                body, count = _CODE_ANNOTATION.subn("", body)
-                annotated = count > 0
-            if body.strip():
-                blocks.append(
-                    Block(
-                        "code",
-                        body,
-                        language=language,
-                        caption=title,
-                        included_from=included_from,
-                        has_annotations=annotated,
-                    )
-                )
-            continue
-        if not line.strip():
-            flush()
-            i += 1
-            continue
-        if line.lstrip().startswith("#"):
-            atx = _ATX.match(line)
-            if atx:
-                flush()
-                heading(atx.group(2) or "", len(atx.group(1)))
+            lines_of = token.content.split("\n")
+            first = next((line for line in lines_of if line.strip()), "")
+            if kind == "code_block" and token.map and _is_indented_prose(first, blocks):
+                prose(*token.map)
                 i += 1
                 continue
-        if para and len(para) <= 2 and _SETEXT.match(line) and not _LIST_ITEM.match(para[0]):
-            text = " ".join(part.strip() for part in para)
-            para.clear()
-            heading(text, 1 if line.strip()[0] == "=" else 2)
-            i += 1
-            continue
-        if _HR.match(line):
+            if kind == "code_block" and _FENCE_OPEN.match(first):
+                # A fence indented past the list or admonition it belonged to (Python-Markdown
+                # nests by four spaces): read the block as Markdown again.
+                blocks.extend(markdown_blocks(_dedent(lines_of), github_slugs=github_slugs))
+            else:
+                # An indented block's common indent beyond CommonMark's four spaces is the
+                # list nesting of Python-Markdown (eight spaces under "1. "), not code.
+                body = "\n".join(_dedent(lines_of)) if kind == "code_block" else token.content
+                block = _code_block(body, token.info)
+                if block is not None:
+                    blocks.append(block)
+        elif kind == "heading_open" and token.level == 0:
             flush()
-            i += 1
-            continue
-        para.append(line)
+            heading(tokens[i + 1].content, int(token.tag[1:]))
+        elif kind in ("paragraph_open", "heading_open", "table_open") and token.map:
+            prose(*token.map)
+        elif kind == "hr":
+            flush()
+        if token.nesting == 1 and kind in ("paragraph_open", "heading_open", "table_open"):
+            # Their content is taken whole: skip to the matching close.
+            depth = 1
+            while depth:
+                i += 1
+                depth += tokens[i].nesting
         i += 1
     flush()
+    # Text nested deeper than markdown-it's limit is in no block: keep it, as prose at the end.
+    read = bytearray(len(lines))
+    for token in tokens:
+        if token.map and token.type in _LEAVES:
+            read[token.map[0] : token.map[1]] = b"\x01" * (token.map[1] - token.map[0])
+    unread = [
+        line
+        for line, was_read in zip(lines, read, strict=True)
+        if not was_read
+        and _LIST_MARKS.sub("", line).strip()
+        and not _LINK_DEFINITION.match(line.lstrip())
+    ]
+    text = clean_inline("\n".join(_dedent(unread))).strip()
+    if text:
+        blocks.append(Block("prose", text))
     return blocks
 
 
@@ -742,7 +795,7 @@ def parse_markdown(
     if is_mdx is None:
         is_mdx = PurePosixPath(path).suffix.lower() == ".mdx"
     lines = _Expander(resolver).expand(text.split("\n"), path)
-    blocks = markdown_blocks(lines, github_slugs=is_mdx)
+    blocks = markdown_blocks(lines, github_slugs=is_mdx, has_indented_code=not is_mdx)
     if not title:
         first_heading = next((b for b in blocks if b.kind == "heading"), None)
         if first_heading is not None and first_heading.level == 1:

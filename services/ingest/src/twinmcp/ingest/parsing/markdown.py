@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 import yaml
 from markdown_it import MarkdownIt
 from twinmcp.ingest.parsing import Block, ParsedDocument
+from twinmcp.ingest.parsing.hidden import drop_hidden_elements, has_hidden_element
 from twinmcp.ingest.parsing.includes import (
     MAX_INCLUDE_DEPTH,
     Included,
@@ -36,9 +37,6 @@ from twinmcp.ingest.parsing.rst import (
 )
 
 _FENCE_OPEN = re.compile(r"^(\s*)(`{3,}|~{3,})\s*(.*)$")
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_HR = re.compile(r"^\s*([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _HEADING_ID = re.compile(r"\s*\{\s*#([\w:.-]+)[^}]*\}\s*$")
 _ATTR_ONLY_LINE = re.compile(r"^\s*\{\s*[#:.][^}]*\}\s*$")
 _FASTAPI_INCLUDE = re.compile(r"^(\s*)\{\*\s*(\S+)(.*?)\*\}\s*$")
@@ -64,7 +62,6 @@ _TAG_LABEL = re.compile(
     r"<[A-Z][\w.]*[^>]*?\b(?:label|title)=(?:\"([^\"]*)\"|'([^']*)'|\{`([^`]*)`\})"
 )
 _MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
 _NUMBERED_ITEM = re.compile(r"^\d+[.)]\s")
 
 _IMAGE = re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])")
@@ -238,6 +235,9 @@ class _Expander:
                 continue
             if "<!--" in line:
                 i = self._drop_comment(lines, i)
+                continue
+            if "<" in line and has_hidden_element(line):
+                i = drop_hidden_elements(lines, i)
                 continue
             stripped = line.strip()
             if not stripped:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +13,21 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE_NAMES = ("twinmcp.json", "context7.json")
 MAX_CONFIG_BYTES = 256 * 1024
+# Owner text reaches coding agents verbatim, so it is capped here as search caps it again when
+# it stores and serves it (search's ownertext.py, which also screens it for instructions aimed
+# at agents): at most MAX_RULES rules of MAX_RULE_CHARS characters, a short description.
+MAX_RULES = 20
+MAX_RULE_CHARS = 500
+MAX_DESCRIPTION_CHARS = 500
+MAX_TITLE_CHARS = 200
+# Characters that show nothing (or reorder what is shown) yet reach a model: zero-width and
+# bidirectional controls, word joiners, the BOM, variation selectors, the Unicode tag block
+# ("ASCII smuggling"), C0/C1 controls but tab and newline.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
+    "\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff"
+    "\uffa0\ufff9-\ufffb\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,25 @@ def _strings(data: dict[str, Any], key: str, origin: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value if item.strip())
 
 
+def owner_text(text: str, limit: int) -> str:
+    """Owner prose on one line, without invisible characters, cut to `limit` characters."""
+    text = " ".join(_INVISIBLE.sub("", text.replace("\r", "\n")).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _rules(data: dict[str, Any], origin: str) -> tuple[str, ...]:
+    found = [owner_text(rule, MAX_RULE_CHARS) for rule in _strings(data, "rules", origin)]
+    rules = tuple(rule for rule in found if rule)
+    if len(rules) > MAX_RULES:
+        logger.warning(
+            "%s: %d rules, only the first %d are kept; keep rules few and short",
+            origin,
+            len(rules),
+            MAX_RULES,
+        )
+    return rules[:MAX_RULES]
+
+
 def _versions(data: dict[str, Any], origin: str) -> tuple[VersionConfig, ...]:
     found: list[VersionConfig] = []
     for key in ("previousVersions", "versions"):
@@ -121,12 +156,12 @@ def parse_source_config(text: str, origin: str = "twinmcp.json") -> SourceConfig
         if key in data and not isinstance(data[key], str):
             raise DocumentError(f"{origin}: '{key}' must be a string")
     return SourceConfig(
-        project_title=str(data.get("projectTitle", "")).strip(),
-        description=str(data.get("description", "")).strip(),
+        project_title=owner_text(str(data.get("projectTitle", "")), MAX_TITLE_CHARS),
+        description=owner_text(str(data.get("description", "")), MAX_DESCRIPTION_CHARS),
         folders=_strings(data, "folders", origin),
         exclude_folders=_strings(data, "excludeFolders", origin),
         exclude_files=_strings(data, "excludeFiles", origin),
-        rules=_strings(data, "rules", origin),
+        rules=_rules(data, origin),
         versions=_versions(data, origin),
         branch=str(data.get("branch", "")).strip(),
         origin=origin,

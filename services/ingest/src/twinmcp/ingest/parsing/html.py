@@ -7,6 +7,7 @@ import re
 from bs4 import BeautifulSoup, Tag
 from markdownify import MarkdownConverter
 from twinmcp.ingest.parsing import ParsedDocument
+from twinmcp.ingest.parsing.hidden import hides_text
 from twinmcp.ingest.parsing.includes import normalise_language
 from twinmcp.ingest.parsing.markdown import parse_markdown
 
@@ -71,6 +72,10 @@ def parse_html(text: str, path: str) -> ParsedDocument:
         main = body if isinstance(body, Tag) else soup
     for tag in main.find_all(CHROME_TAGS):
         tag.decompose()
+    # Text people cannot see is what hidden prompt injection hides in (see parsing.hidden).
+    for tag in main.find_all(True):
+        if not tag.decomposed and isinstance(tag.attrs, dict) and hides_text(tag.attrs):
+            tag.decompose()
     for tag in main.find_all(True):
         if tag.decomposed or not isinstance(tag.attrs, dict):
             continue

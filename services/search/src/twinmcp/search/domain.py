@@ -21,22 +21,16 @@ from twinmcp.search.errors import (
     NotFoundError,
     VersionNotIndexedError,
 )
+from twinmcp.search.identity import build_resolver, clean_aliases, clean_packages
 from twinmcp.search.library import (
     SOURCE_TYPE_CATALOG,
     CatalogEntry,
     LibraryInfo,
     LibraryMeta,
-    catalog_library_id,
+    PackageRef,
 )
 from twinmcp.search.libraryid import MAX_ID_LENGTH, canonical_library_id, parse_library_id
 from twinmcp.search.overview import overview
-from twinmcp.search.ownertext import (
-    clean_description,
-    clean_meta,
-    clean_snippet,
-    rules_within,
-    snippet_injection,
-)
 from twinmcp.search.packing import DEFAULT_BUDGET, pack
 from twinmcp.search.ranking import (
     DEFAULT_PARAMS,
@@ -104,8 +98,6 @@ class Answer:
     available_versions: list[str]
     is_cached: bool = False
     build_id: str = ""
-    # Snippets that matched but read as instructions to an agent (suspected prompt injection).
-    withheld_snippets: int = 0
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -117,7 +109,6 @@ class Answer:
                 "tokens_used": self.tokens_used,
                 "available_versions": self.available_versions,
                 "build_id": self.build_id,
-                "withheld_snippets": self.withheld_snippets,
                 "snippets": [
                     [
                         s.score, s.snippet.snippet_id, s.snippet.kind, s.snippet.title,
@@ -141,7 +132,6 @@ class Answer:
             tokens_used=data["tokens_used"],
             available_versions=data["available_versions"],
             build_id=data["build_id"],
-            withheld_snippets=data.get("withheld_snippets", 0),
             is_cached=True,
             snippets=[
                 ScoredSnippet(
@@ -211,8 +201,6 @@ class SnippetInput:
 # three database reads before its answer-cache lookup (most of a cached answer's CPU).
 LIBRARY_FRESH_SECONDS = 1.0
 _MAX_LIBRARIES_REMEMBERED = 10_000
-# Verdicts of the injection screen, per (build, snippet): a snippet's text never changes.
-_MAX_VERDICTS_REMEMBERED = 200_000
 
 
 class SearchDomain:
@@ -243,7 +231,6 @@ class SearchDomain:
         self._query_vectors: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
         self._clock = clock
         self._libraries: dict[str, tuple[float, LibraryInfo | None]] = {}
-        self._verdicts: dict[tuple[str, str], bool] = {}
         self.changes = changes if changes is not None else ChangeFeed()
         self.changes.on_change(self._forget)
 
@@ -267,22 +254,19 @@ class SearchDomain:
                 "embedding space needs both a model and a positive dimension, or neither "
                 "(a build without vectors)"
             )
-        meta, dropped = clean_meta(
-            LibraryMeta(
-                library_id=library_id,
-                title=meta.title,
-                description=meta.description,
-                source_type=meta.source_type,
-                source_url=meta.source_url,
-                trust_score=meta.trust_score,
-                stars=meta.stars,
-                package_names=meta.package_names,
-                rules=meta.rules,
-            )
+        meta = LibraryMeta(
+            library_id=library_id,
+            title=meta.title,
+            description=meta.description,
+            source_type=meta.source_type,
+            source_url=meta.source_url,
+            trust_score=meta.trust_score,
+            stars=meta.stars,
+            package_names=meta.package_names,
+            rules=meta.rules,
+            packages=clean_packages(meta.packages),
+            aliases=clean_aliases(meta.aliases),
         )
-        for reason in dropped:
-            # The owner's text is not stored; the operator learns why from here.
-            logger.warning("%s %s: left out, %s", library_id, version.strip(), reason)
         build, completed = await self.store.begin_build(
             meta,
             version.strip(),
@@ -325,26 +309,24 @@ class SearchDomain:
                 raise InvalidInputError(f"snippet {number} of {path} has no content")
             kind = snippet.kind if snippet.kind in ("code", "info") else "info"
             source_path = snippet.source_path or path
-            record = clean_snippet(
-                SnippetRecord(
-                    snippet_id="",
-                    kind=kind,
-                    title=snippet.title,
-                    description=snippet.description,
-                    language=snippet.language,
-                    content=snippet.content,
-                    breadcrumb=tuple(snippet.breadcrumb),
-                    source_path=source_path,
-                    source_url=snippet.source_url,
-                    anchor=snippet.anchor,
-                    tokens=printed_tokens(
-                        snippet.title,
-                        snippet.description,
-                        snippet.content,
-                        snippet.source_url,
-                        source_path,
-                    ),
-                )
+            record = SnippetRecord(
+                snippet_id="",
+                kind=kind,
+                title=snippet.title,
+                description=snippet.description,
+                language=snippet.language,
+                content=snippet.content,
+                breadcrumb=tuple(snippet.breadcrumb),
+                source_path=source_path,
+                source_url=snippet.source_url,
+                anchor=snippet.anchor,
+                tokens=printed_tokens(
+                    snippet.title,
+                    snippet.description,
+                    snippet.content,
+                    snippet.source_url,
+                    source_path,
+                ),
             )
             items.append(NewSnippet(record, snippet.embedding))
         keys = await self.store.put_document(build, path, content_hash, title, items)
@@ -411,18 +393,6 @@ class SearchDomain:
             None if self.vectors.is_external else matrix,
             build.embedding_model,
         )
-        suspects = await asyncio.to_thread(
-            lambda: [s.snippet_id for s in snippets if snippet_injection(s) is not None]
-        )
-        if suspects:
-            logger.warning(
-                "%s %s: %d snippets read as instructions to AI agents (suspected prompt "
-                "injection) and are withheld from answers: %s",
-                build.library_id,
-                build.version,
-                len(suspects),
-                ", ".join(suspects[:20]),
-            )
         count, replaced = await self.store.publish(build, index)
         self.indexes.put(index)
         await self.changes.changed(build.library_id)
@@ -507,56 +477,30 @@ class SearchDomain:
         if cached is not None:
             return Answer.from_bytes(cached)
         index = await self._index(chosen.build_id)
-        # The owner's rules take at most a bounded share of the budget; snippets get the rest.
-        rules, rules_tokens = rules_within(info.meta.rules, budget)
-        room = budget - rules_tokens
-
-        def is_withheld(snippet: SnippetRecord) -> bool:
-            return self._is_suspect(chosen.build_id, snippet)
-
         # Ranking and packing are CPU work: in a thread, so other calls are answered meanwhile.
         if not text:
             packed = await asyncio.to_thread(
-                lambda: pack(
-                    overview(index.snippets), room, relevance_floor=0.0, is_withheld=is_withheld
-                )
+                lambda: pack(overview(index.snippets), budget, relevance_floor=0.0)
             )
         elif ranker == RANKER_BM25:
             packed = await asyncio.to_thread(
-                lambda: pack(
-                    index.search_bm25(text), room, relevance_floor=0.0, is_withheld=is_withheld
-                )
+                lambda: pack(index.search_bm25(text), budget, relevance_floor=0.0)
             )
         else:
             ranked = await self._rank(index, chosen.embedding_model, chosen.build_id, text)
-            packed = await asyncio.to_thread(pack, ranked, room, is_withheld=is_withheld)
+            packed = await asyncio.to_thread(pack, ranked, budget)
         answer = Answer(
             library_id=ref.library_id,
             version=chosen.version,
             title=info.meta.title,
-            rules=rules,
-            # Cleaned again when served: versions stored before the cleaning hold raw text.
-            snippets=[
-                ScoredSnippet(clean_snippet(r.snippet), round(r.score, 4)) for r in packed.snippets
-            ],
+            rules=list(info.meta.rules),
+            snippets=[ScoredSnippet(r.snippet, round(r.score, 4)) for r in packed.snippets],
             tokens_used=packed.tokens_used,
             available_versions=available,
             build_id=chosen.build_id,
-            withheld_snippets=packed.withheld,
         )
         await self.cache.set(key, answer.to_bytes())
         return answer
-
-    def _is_suspect(self, build_id: str, snippet: SnippetRecord) -> bool:
-        """Whether the snippet reads as instructions to an agent (remembered per build)."""
-        key = (build_id, snippet.snippet_id)
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            verdict = snippet_injection(snippet) is not None
-            if len(self._verdicts) >= _MAX_VERDICTS_REMEMBERED:
-                self._verdicts.clear()
-            self._verdicts[key] = verdict
-        return verdict
 
     async def _library(self, library_id: str) -> LibraryInfo | None:
         """The library's versions as read at most LIBRARY_FRESH_SECONDS ago."""
@@ -738,86 +682,14 @@ def check_length(field_name: str, value: str, limit: int) -> None:
 
 
 def catalog_info(candidate: Candidate) -> LibraryInfo:
-    # A registry summary is its package owner's text, shown to agents like a description.
-    description, _ = clean_description(candidate.description)
     return LibraryInfo(
         meta=LibraryMeta(
             library_id=candidate.library_id,
             title=candidate.title,
-            description=description,
+            description=candidate.description,
             source_type=SOURCE_TYPE_CATALOG,
             package_names=tuple(candidate.names),
+            packages=tuple(PackageRef(candidate.registry, name) for name in candidate.names),
         ),
         popularity_rank=candidate.popularity_rank,
     )
-
-
-def build_resolver(libraries: Sequence[LibraryInfo], entries: Sequence[CatalogEntry]) -> Resolver:
-    """Documented libraries absorb the catalog entries of their package names.
-
-    A documented library that names no package (a folder or a website ingested without a
-    manifest) absorbs the most used unclaimed entry named like its repository: /fastapi/fastapi
-    is the `fastapi` package, with its downloads and its family. Among documented libraries
-    of one name (an original and its fork), the most starred, then the largest, claims it.
-    """
-    by_name: dict[str, list[CatalogEntry]] = {}
-    for entry in entries:
-        by_name.setdefault(entry.name.lower(), []).append(entry)
-    documented = [library for library in libraries if library.versions]
-    claimed: dict[str, list[CatalogEntry]] = {}
-    absorbed: set[tuple[str, str]] = set()
-    for library in documented:
-        meta = library.meta
-        matched = [e for n in meta.package_names for e in by_name.get(n.lower(), [])]
-        claimed[meta.library_id] = matched
-        absorbed.update((e.registry, e.name) for e in matched)
-    unnamed = [library for library in documented if not library.meta.package_names]
-    unnamed.sort(
-        key=lambda library: (
-            -library.meta.stars,
-            -(library.default.snippet_count if library.default else 0),
-            library.meta.library_id,
-        )
-    )
-    for library in unnamed:
-        repo = repo_name(library.meta.library_id).lower()
-        free = [e for e in by_name.get(repo, []) if (e.registry, e.name) not in absorbed]
-        if free:
-            entry = min(free, key=lambda e: e.popularity_rank or 10**9)
-            claimed[library.meta.library_id] = [entry]
-            absorbed.add((entry.registry, entry.name))
-    candidates: list[Candidate] = []
-    for library in documented:
-        meta = library.meta
-        matched = claimed[meta.library_id]
-        ranks = [e.popularity_rank for e in matched if e.popularity_rank > 0]
-        default = library.default
-        candidates.append(
-            Candidate(
-                library_id=meta.library_id,
-                title=meta.title or repo_name(meta.library_id),
-                description=meta.description or (matched[0].summary if matched else ""),
-                is_documented=True,
-                registry=matched[0].registry if matched else "",
-                names=list(meta.package_names) or [e.name for e in matched],
-                popularity_rank=min(ranks) if ranks else 0,
-                stars=meta.stars,
-                trust_score=meta.trust_score,
-                snippet_count=default.snippet_count if default else 0,
-            )
-        )
-    for entry in entries:
-        if (entry.registry, entry.name) in absorbed:
-            continue
-        candidates.append(
-            Candidate(
-                library_id=catalog_library_id(entry.registry, entry.name),
-                title=entry.name,
-                description=entry.summary,
-                is_documented=False,
-                registry=entry.registry,
-                names=[entry.name],
-                popularity_rank=entry.popularity_rank,
-            )
-        )
-    return Resolver(candidates)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 SOURCE_TYPE_CATALOG = 6
+
+
+@dataclass(frozen=True)
+class PackageRef:
+    """A package in a registry: ("npm", "hono"); registry "" when the owner named none."""
+
+    registry: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -19,6 +28,16 @@ class LibraryMeta:
     stars: int = 0
     package_names: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
+    # The library's identity as ingest read it: the packages it documents, other names.
+    packages: tuple[PackageRef, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def documented_packages(self) -> tuple[PackageRef, ...]:
+        """`packages`, or `package_names` without registries for libraries stored before."""
+        if self.packages:
+            return self.packages
+        return tuple(PackageRef("", name) for name in self.package_names)
 
 
 @dataclass(frozen=True)
@@ -72,3 +91,25 @@ def catalog_library_id(registry: str, name: str) -> str:
     """The id a catalog-only package is listed under, e.g. `/pypi/requests`."""
     cleaned = name.lstrip("@").replace("/", "__")
     return f"/{registry}/{cleaned}"
+
+
+def packages_to_json(packages: tuple[PackageRef, ...]) -> str:
+    return json.dumps([[p.registry, p.name] for p in packages])
+
+
+def packages_from_json(raw: str | None) -> tuple[PackageRef, ...]:
+    """Stored `[[registry, name], ...]`; anything else stored there reads as none."""
+    try:
+        return packages_from_data(json.loads(raw or "[]"))
+    except ValueError:
+        return ()
+
+
+def packages_from_data(data: object) -> tuple[PackageRef, ...]:
+    if not isinstance(data, list):
+        return ()
+    return tuple(
+        PackageRef(str(item[0]), str(item[1]))
+        for item in data
+        if isinstance(item, list) and len(item) == 2
+    )

@@ -50,6 +50,8 @@ class LibraryRow(Base):
     stars: Mapped[int] = mapped_column(BigInteger, default=0)
     package_names: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     rules: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    packages: Mapped[str] = mapped_column(Text, default="[]")  # JSON [[registry, name], ...]
+    aliases: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     default_version: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

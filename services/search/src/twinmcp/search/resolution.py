@@ -95,6 +95,12 @@ ANCHOR_SHARE = 0.25
 NAME_REFERENCE_WEIGHT = 1.0
 SUMMARY_REFERENCE_WEIGHT = 0.5
 
+# Repository names that say "documentation", not whose (/honojs/website, /vuejs/docs): not a
+# name such a library is asked for by, nor a package it documents.
+GENERIC_REPO_NAMES = frozenset(
+    ["docs", "doc", "website", "site", "www", "documentation", "web", "homepage", "pages"]
+)
+
 MATCH_EXACT = "exact"
 MATCH_PACKAGE = "package"
 MATCH_FUZZY = "fuzzy"
@@ -150,7 +156,10 @@ class Resolver:
         choice_keys: list[str] = []
         choice_owner: list[int] = []
         for position, candidate in enumerate(self.candidates):
-            primary = {compact(candidate.title), compact(repo_name(candidate.library_id))}
+            repo = repo_name(candidate.library_id)
+            primary = {compact(candidate.title)}
+            if repo.lower() not in GENERIC_REPO_NAMES or not candidate.title:
+                primary.add(compact(repo))
             for key in primary:
                 if key:
                     self._exact.setdefault(key, []).append(position)

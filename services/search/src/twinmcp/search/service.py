@@ -16,7 +16,7 @@ from twinmcp.search.errors import (
     SearchError,
     VersionNotIndexedError,
 )
-from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta
+from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta, PackageRef
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
 
@@ -87,6 +87,11 @@ def library_message(info: LibraryInfo, popularity_rank: int = 0) -> search_pb2.L
         package_names=list(meta.package_names),
         rules=list(meta.rules),
         updated_at=_time(info.updated_at),
+        packages=[
+            search_pb2.PackageRef(registry=p.registry, name=p.name)
+            for p in meta.documented_packages
+        ],
+        aliases=list(meta.aliases),
     )
 
 
@@ -119,7 +124,6 @@ def answer_message(answer: Answer) -> search_pb2.QueryDocsResponse:
         is_cached=answer.is_cached,
         title=answer.title,
         rules=answer.rules,
-        withheld_snippets=answer.withheld_snippets,
     )
 
 
@@ -211,6 +215,8 @@ def _meta(message: index_pb2.LibraryMetadata) -> LibraryMeta:
         stars=message.stars,
         package_names=tuple(message.package_names),
         rules=tuple(message.rules),
+        packages=tuple(PackageRef(p.registry, p.name) for p in message.packages),
+        aliases=tuple(message.aliases),
     )
 
 

@@ -27,6 +27,9 @@ from twinmcp.search.library import (
     LibraryInfo,
     LibraryMeta,
     VersionInfo,
+    packages_from_data,
+    packages_from_json,
+    packages_to_json,
 )
 from twinmcp.search.models import (
     BUILD_ABORTED,
@@ -40,7 +43,6 @@ from twinmcp.search.models import (
     StateRow,
     VersionIndexRow,
 )
-from twinmcp.search.ownertext import clean_meta
 from twinmcp.search.ranking import INDEX_FORMAT, VersionIndex
 from twinmcp.search.snippets import SnippetRecord
 
@@ -96,6 +98,8 @@ def _meta_json(meta: LibraryMeta) -> str:
             "stars": meta.stars,
             "package_names": list(meta.package_names),
             "rules": list(meta.rules),
+            "packages": [[p.registry, p.name] for p in meta.packages],
+            "aliases": list(meta.aliases),
         }
     )
 
@@ -112,6 +116,8 @@ def _meta_from_json(library_id: str, raw: str) -> LibraryMeta:
         stars=int(data.get("stars", 0)),
         package_names=tuple(data.get("package_names", ())),
         rules=tuple(data.get("rules", ())),
+        packages=packages_from_data(data.get("packages")),
+        aliases=tuple(data.get("aliases", ())),
     )
 
 
@@ -415,6 +421,10 @@ class Store:
                 library.rules = json.dumps(list(meta.rules))
             elif library.rules is None:
                 library.rules = "[]"
+            # A build that read no identity (an older ingest) keeps the library's own.
+            if meta.packages or meta.aliases or library.packages is None:
+                library.packages = packages_to_json(meta.packages)
+                library.aliases = json.dumps(list(meta.aliases))
             library.updated_at = now()
             await self._bump(session)
         return snippet_count, replaced
@@ -685,7 +695,7 @@ def _library_info(library: LibraryRow, builds: list[BuildRow], popularity: int) 
         ),
         key=lambda v: (not v.is_default, v.version),
     )
-    stored = LibraryMeta(
+    meta = LibraryMeta(
         library_id=library.library_id,
         title=library.title,
         description=library.description,
@@ -695,9 +705,9 @@ def _library_info(library: LibraryRow, builds: list[BuildRow], popularity: int) 
         stars=library.stars,
         package_names=tuple(json.loads(library.package_names or "[]")),
         rules=tuple(json.loads(library.rules or "[]")),
+        packages=packages_from_json(library.packages),
+        aliases=tuple(json.loads(library.aliases or "[]")),
     )
-    # Cleaned on every read too: libraries stored before the caps may hold anything.
-    meta, _ = clean_meta(stored)
     return LibraryInfo(
         meta=meta,
         versions=versions,

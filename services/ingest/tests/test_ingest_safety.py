@@ -140,12 +140,33 @@ def test_a_full_disk_while_extracting_is_not_blamed_on_the_archive(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(archives, "_copy_limited", full_disk)
-    limits = archives.ArchiveLimits(10**6, 10**8, 100, 200)
+    limits = archives.ArchiveLimits(
+        max_total_bytes=10**8, max_files=100, max_file_bytes=10**6, max_ratio=200
+    )
     archive = _tar(tmp_path / "docs.tar.gz", lambda tar: None)
     # An OSError with an errno: the runner retries the job instead of failing it as corrupt.
     with pytest.raises(OSError) as caught:
         archives.extract_archive(archive, tmp_path / "out", limits)
     assert caught.value.errno == errno.ENOSPC
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_archive_is_bounded_by_the_bytes_it_writes_not_only_by_what_it_declares(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twinmcp.ingest.fetching import archives
+
+    # Declared sizes believed to be zero, as a lying header would have them.
+    monkeypatch.setattr(archives, "_check_totals", lambda *args: None)
+    path = tmp_path / "many.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(5):
+            zf.writestr(f"docs/page{i}.md", "x" * 40_000)
+    limits = archives.ArchiveLimits(
+        max_total_bytes=100_000, max_files=100, max_file_bytes=50_000, max_ratio=200
+    )
+    with pytest.raises(HostileInput, match="expands to more than 100000 bytes"):
+        archives.extract_archive(path, tmp_path / "out", limits)
     assert not (tmp_path / "out").exists()
 
 

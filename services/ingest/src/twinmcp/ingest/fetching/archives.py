@@ -45,7 +45,8 @@ class ArchiveLimits:
 @dataclass
 class Extraction:
     files: int = 0
-    total_bytes: int = 0
+    total_bytes: int = 0  # as the archive declares them
+    bytes_written: int = 0  # as read, which a lying header cannot shrink
     notes: list[str] = field(default_factory=list)
 
 
@@ -157,6 +158,14 @@ def _reason(exc: BaseException, archive: Path, dest: Path) -> str:
     return text[:200]
 
 
+def _check_written(result: Extraction, archive: Path, limits: ArchiveLimits) -> None:
+    if result.bytes_written > limits.max_total_bytes:
+        raise HostileInput(
+            f"{archive.name} expands to more than {limits.max_total_bytes} bytes; "
+            "refused as an archive bomb"
+        )
+
+
 def _extract_tar(
     archive: Path, dest: Path, limits: ArchiveLimits, stop: threading.Event
 ) -> Extraction:
@@ -198,7 +207,10 @@ def _extract_tar(
             if source is None:
                 continue
             with source:
-                _copy_limited(source, target, limits.max_file_bytes, archive.name, stop)
+                result.bytes_written += _copy_limited(
+                    source, target, limits.max_file_bytes, archive.name, stop
+                )
+                _check_written(result, archive, limits)
     return result
 
 
@@ -245,7 +257,10 @@ def _extract_zip(
             out_path.parent.mkdir(parents=True, exist_ok=True)
             # The declared size can lie; the copy enforces the limit on the real bytes.
             with zf.open(info) as source:
-                _copy_limited(source, out_path, limits.max_file_bytes, archive.name, stop)
+                result.bytes_written += _copy_limited(
+                    source, out_path, limits.max_file_bytes, archive.name, stop
+                )
+                _check_written(result, archive, limits)
     return result
 
 

@@ -60,6 +60,9 @@ class Settings:
     max_attempts: int = 3
     github_api_url: str = "https://api.github.com"
     github_token: Secret | None = None
+    # Package registries for pypi:/npm: sources; "" asks pip's and npm's own configuration.
+    pypi_index_url: str = ""
+    npm_registry_url: str = ""
     allow_private_networks: bool = False
     git_ca_file: Path | None = None
     # Folders under which local folder and archive sources may be read; none: local sources off.
@@ -144,6 +147,8 @@ class Settings:
                 or "https://api.github.com"
             ).rstrip("/"),
             github_token=env_secret(env, "GITHUB_TOKEN"),
+            pypi_index_url=env_url(env, "PYPI_INDEX_URL", schemes=("http", "https")) or "",
+            npm_registry_url=env_url(env, "NPM_REGISTRY_URL", schemes=("http", "https")) or "",
             allow_private_networks=env_bool(env, "INGEST_ALLOW_PRIVATE_NETWORKS", False),
             local_roots=local_roots(env),
             git_ca_file=_existing_file(env, "INGEST_GIT_CA_FILE"),

@@ -86,15 +86,16 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[
 class GuardedResolver(AbstractResolver):
     """Checks the addresses aiohttp is about to connect to, so DNS rebinding cannot slip by."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, trusted_hosts: frozenset[str] = frozenset()) -> None:
         self._inner = ThreadedResolver()
         self._allow_private = allow_private
+        self._trusted_hosts = trusted_hosts
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        if not self._allow_private:
+        if not self._allow_private and host.lower() not in self._trusted_hosts:
             for result in results:
                 if is_blocked_address(result["host"]):
                     raise HostileInput(
@@ -124,11 +125,17 @@ class SafeHttp:
         allow_private: bool,
         max_redirects: int = 5,
         timeout: float = 30.0,
+        trusted_hosts: frozenset[str] = frozenset(),
     ) -> None:
+        """`trusted_hosts`: hosts the operator configured (a package registry, maybe a private
+        mirror); their addresses are not checked. Every other host, including redirects and
+        download links in their answers, is."""
         self.allow_private = allow_private
         self.max_redirects = max_redirects
+        self.trusted_hosts = frozenset(host.lower() for host in trusted_hosts)
+        resolver = GuardedResolver(allow_private, self.trusted_hosts)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(resolver=GuardedResolver(allow_private), limit=8),
+            connector=aiohttp.TCPConnector(resolver=resolver, limit=8),
             timeout=aiohttp.ClientTimeout(total=timeout),
             headers={"User-Agent": USER_AGENT},
         )
@@ -141,7 +148,8 @@ class SafeHttp:
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise InvalidSource(f"{url!r} is not an http(s) URL")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        await resolve_checked(parts.hostname, port, allow_private=self.allow_private)
+        is_trusted = parts.hostname.lower() in self.trusted_hosts
+        await resolve_checked(parts.hostname, port, allow_private=self.allow_private or is_trusted)
 
     async def get(
         self,

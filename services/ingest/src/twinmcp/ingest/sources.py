@@ -1,4 +1,4 @@
-"""What a source string names (folder, archive, GitHub, git, website, llms.txt); library ids."""
+"""What a source string names (folder, archive, GitHub, git, website, llms.txt, registry)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from twinmcp.ingest.errors import HostileInput, InvalidSource
+from twinmcp.ingest.registries import (
+    is_registry_source,
+    parse_registry_source,
+    registry_library_id,
+)
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 _LIBRARY_ID = re.compile(r"^/[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)+$")
@@ -60,6 +65,11 @@ class SourceKind(enum.StrEnum):
     GIT = "git"
     WEBSITE = "website"
     LLMSTXT = "llmstxt"
+    PYPI = "pypi"
+    NPM = "npm"
+
+
+REGISTRY_KINDS = frozenset({SourceKind.PYPI, SourceKind.NPM})
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class SourceSpec:
     ref: str = ""
     owner: str = ""
     repo: str = ""
+    version: str = ""  # a registry source's pinned version or range ("" for the newest)
 
 
 def slug(text: str) -> str:
@@ -100,6 +111,8 @@ def parse_source(
     source = source.strip()
     if not source:
         raise InvalidSource("source is empty; give a folder, archive, GitHub, git or website URL")
+    if is_registry_source(source):
+        return _registry(source, library_id)
     parts = urlsplit(source)
     scheme = parts.scheme.lower()
     if scheme in {"http", "https"}:
@@ -287,6 +300,20 @@ def check_git_ref(ref: str) -> str:
             "spaces, '..', '~^:?*[\\' or control characters); give a name like v1.2.0 or main"
         )
     return ref
+
+
+def _registry(source: str, library_id: str) -> SourceSpec:
+    """A package registry source; the library id is settled from its metadata at submission."""
+    package = parse_registry_source(source)
+    kind = SourceKind(package.registry.value)
+    derived = registry_library_id(package.registry, package.name)
+    return SourceSpec(
+        kind,
+        package.canonical,
+        check_library_id(library_id or derived),
+        version=package.version,
+        repo=package.name,
+    )
 
 
 def _git(source: str, library_id: str, ref: str) -> SourceSpec:

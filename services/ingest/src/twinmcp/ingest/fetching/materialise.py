@@ -15,14 +15,21 @@ from typing import TypeVar
 
 from twinmcp.ingest.config import Settings
 from twinmcp.ingest.errors import IngestError
-from twinmcp.ingest.fetching import gitrepo
+from twinmcp.ingest.fetching import gitrepo, registry
 from twinmcp.ingest.fetching.archives import ArchiveLimits, extract_archive, remove_outward_links
 from twinmcp.ingest.fetching.folders import CopyLimits, CopyStopped, copy_folder
 from twinmcp.ingest.fetching.github import GitHubClient
 from twinmcp.ingest.fetching.web import crawl, fetch_llms_txt
 from twinmcp.ingest.jobs import SourceOptions
 from twinmcp.ingest.netguard import SafeHttp
-from twinmcp.ingest.sources import SourceKind, SourceSpec, check_local_path, public_source
+from twinmcp.ingest.registries import Registry
+from twinmcp.ingest.sources import (
+    REGISTRY_KINDS,
+    SourceKind,
+    SourceSpec,
+    check_local_path,
+    public_source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +130,8 @@ async def materialise(
         result.notes.extend(notes)
     elif spec.kind is SourceKind.GITHUB:
         result = await _github(spec, options, ref, workdir, root, settings)
+    elif spec.kind in REGISTRY_KINDS:
+        result = await _registry(spec, options, workdir, root, settings)
     elif spec.kind is SourceKind.GIT:
         access = gitrepo.GitAccess.from_settings(settings)
         if not ref and options.version:
@@ -218,6 +227,35 @@ async def _github(
         base_url=f"{spec.location}/blob/{checked_out}/",
     )
     result.notes.extend(extraction.notes)
+    return result
+
+
+async def _registry(
+    spec: SourceSpec, options: SourceOptions, workdir: Path, root: Path, settings: Settings
+) -> Materialised:
+    """A PyPI or npm release: verified download, extraction, docs + README + API reference."""
+    release = await registry.resolve_release(
+        Registry(spec.kind.value),
+        spec.repo,
+        options.version or spec.version,
+        settings,
+        library_id=spec.library_id,
+    )
+    archive = await registry.download(release, workdir, settings)
+    bounds = archive_limits(settings)
+    extraction = await in_thread(
+        lambda stop: extract_archive(archive, root, bounds, strip_top_folder=True, stop=stop)
+    )
+    await asyncio.to_thread(archive.unlink)
+    # Links out of the tree go before the API reference is read from it.
+    notes = [*extraction.notes, *await asyncio.to_thread(remove_outward_links, root)]
+    notes.extend(
+        await asyncio.to_thread(registry.lay_out, root, release, settings.limits.max_file_bytes)
+    )
+    result = Materialised(
+        root, release.version, "", spec.kind.value, spec.location, release.title, release.summary
+    )
+    result.notes.extend(notes)
     return result
 
 

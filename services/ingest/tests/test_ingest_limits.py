@@ -40,7 +40,8 @@ async def test_crawl_options_beyond_the_maximum_are_refused_naming_the_option_an
     h = await harness(INGEST_WORKERS="0")
     error = await _error(h, "https://docs.example.com/guide/", **{option: value})
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert f"{option} must be from 0" in (error.details() or "")
+    rest_name = {"max_pages": "maxPages", "max_depth": "maxDepth"}[option]
+    assert f"{option} ({rest_name}) must be from 0" in (error.details() or "")
     assert f"to {maximum}" in (error.details() or "")
     listed = await h.stub.ListJobs(ingest_pb2.ListJobsRequest(), timeout=5)
     assert not listed.jobs

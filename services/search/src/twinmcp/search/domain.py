@@ -31,6 +31,13 @@ from twinmcp.search.library import (
 )
 from twinmcp.search.libraryid import MAX_ID_LENGTH, canonical_library_id, parse_library_id
 from twinmcp.search.overview import overview
+from twinmcp.search.ownertext import (
+    clean_description,
+    clean_meta,
+    clean_snippet,
+    rules_within,
+    snippet_injection,
+)
 from twinmcp.search.packing import DEFAULT_BUDGET, pack
 from twinmcp.search.ranking import (
     DEFAULT_PARAMS,
@@ -98,6 +105,8 @@ class Answer:
     available_versions: list[str]
     is_cached: bool = False
     build_id: str = ""
+    # Snippets that matched but read as instructions to an agent (suspected prompt injection).
+    withheld_snippets: int = 0
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -109,6 +118,7 @@ class Answer:
                 "tokens_used": self.tokens_used,
                 "available_versions": self.available_versions,
                 "build_id": self.build_id,
+                "withheld_snippets": self.withheld_snippets,
                 "snippets": [
                     [
                         s.score, s.snippet.snippet_id, s.snippet.kind, s.snippet.title,
@@ -132,6 +142,7 @@ class Answer:
             tokens_used=data["tokens_used"],
             available_versions=data["available_versions"],
             build_id=data["build_id"],
+            withheld_snippets=data.get("withheld_snippets", 0),
             is_cached=True,
             snippets=[
                 ScoredSnippet(
@@ -201,6 +212,8 @@ class SnippetInput:
 # three database reads before its answer-cache lookup (most of a cached answer's CPU).
 LIBRARY_FRESH_SECONDS = 1.0
 _MAX_LIBRARIES_REMEMBERED = 10_000
+# Verdicts of the injection screen, per (build, snippet): a snippet's text never changes.
+_MAX_VERDICTS_REMEMBERED = 200_000
 
 
 class SearchDomain:
@@ -231,6 +244,7 @@ class SearchDomain:
         self._query_vectors: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
         self._clock = clock
         self._libraries: dict[str, tuple[float, LibraryInfo | None]] = {}
+        self._verdicts: dict[tuple[str, str], bool] = {}
         self.changes = changes if changes is not None else ChangeFeed()
         self.changes.on_change(self._forget)
 
@@ -254,19 +268,24 @@ class SearchDomain:
                 "embedding space needs both a model and a positive dimension, or neither "
                 "(a build without vectors)"
             )
-        meta = LibraryMeta(
-            library_id=library_id,
-            title=meta.title,
-            description=meta.description,
-            source_type=meta.source_type,
-            source_url=meta.source_url,
-            trust_score=meta.trust_score,
-            stars=meta.stars,
-            package_names=meta.package_names,
-            rules=meta.rules,
-            packages=clean_packages(meta.packages),
-            aliases=clean_aliases(meta.aliases),
+        meta, dropped = clean_meta(
+            LibraryMeta(
+                library_id=library_id,
+                title=meta.title,
+                description=meta.description,
+                source_type=meta.source_type,
+                source_url=meta.source_url,
+                trust_score=meta.trust_score,
+                stars=meta.stars,
+                package_names=meta.package_names,
+                rules=meta.rules,
+                packages=clean_packages(meta.packages),
+                aliases=clean_aliases(meta.aliases),
+            )
         )
+        for reason in dropped:
+            # The owner's text is not stored; the operator learns why from here.
+            logger.warning("%s %s: left out, %s", library_id, version.strip(), reason)
         build, completed = await self.store.begin_build(
             meta,
             version.strip(),
@@ -309,24 +328,26 @@ class SearchDomain:
                 raise InvalidInputError(f"snippet {number} of {path} has no content")
             kind = snippet.kind if snippet.kind in ("code", "info") else "info"
             source_path = snippet.source_path or path
-            record = SnippetRecord(
-                snippet_id="",
-                kind=kind,
-                title=snippet.title,
-                description=snippet.description,
-                language=snippet.language,
-                content=snippet.content,
-                breadcrumb=tuple(snippet.breadcrumb),
-                source_path=source_path,
-                source_url=snippet.source_url,
-                anchor=snippet.anchor,
-                tokens=printed_tokens(
-                    snippet.title,
-                    snippet.description,
-                    snippet.content,
-                    snippet.source_url,
-                    source_path,
-                ),
+            record = clean_snippet(
+                SnippetRecord(
+                    snippet_id="",
+                    kind=kind,
+                    title=snippet.title,
+                    description=snippet.description,
+                    language=snippet.language,
+                    content=snippet.content,
+                    breadcrumb=tuple(snippet.breadcrumb),
+                    source_path=source_path,
+                    source_url=snippet.source_url,
+                    anchor=snippet.anchor,
+                    tokens=printed_tokens(
+                        snippet.title,
+                        snippet.description,
+                        snippet.content,
+                        snippet.source_url,
+                        source_path,
+                    ),
+                )
             )
             items.append(NewSnippet(record, snippet.embedding))
         keys = await self.store.put_document(build, path, content_hash, title, items)
@@ -393,6 +414,18 @@ class SearchDomain:
             None if self.vectors.is_external else matrix,
             build.embedding_model,
         )
+        suspects = await asyncio.to_thread(
+            lambda: [s.snippet_id for s in snippets if snippet_injection(s) is not None]
+        )
+        if suspects:
+            logger.warning(
+                "%s %s: %d snippets read as instructions to AI agents (suspected prompt "
+                "injection) and are withheld from answers: %s",
+                build.library_id,
+                build.version,
+                len(suspects),
+                ", ".join(suspects[:20]),
+            )
         count, replaced = await self.store.publish(build, index)
         self.indexes.put(index)
         await self.changes.changed(build.library_id)
@@ -477,30 +510,56 @@ class SearchDomain:
         if cached is not None:
             return Answer.from_bytes(cached)
         index = await self._index(chosen.build_id)
+        # The owner's rules take at most a bounded share of the budget; snippets get the rest.
+        rules, rules_tokens = rules_within(info.meta.rules, budget)
+        room = budget - rules_tokens
+
+        def is_withheld(snippet: SnippetRecord) -> bool:
+            return self._is_suspect(chosen.build_id, snippet)
+
         # Ranking and packing are CPU work: in a thread, so other calls are answered meanwhile.
         if not text:
             packed = await asyncio.to_thread(
-                lambda: pack(overview(index.snippets), budget, relevance_floor=0.0)
+                lambda: pack(
+                    overview(index.snippets), room, relevance_floor=0.0, is_withheld=is_withheld
+                )
             )
         elif ranker == RANKER_BM25:
             packed = await asyncio.to_thread(
-                lambda: pack(index.search_bm25(text), budget, relevance_floor=0.0)
+                lambda: pack(
+                    index.search_bm25(text), room, relevance_floor=0.0, is_withheld=is_withheld
+                )
             )
         else:
             ranked = await self._rank(index, chosen.embedding_model, chosen.build_id, text)
-            packed = await asyncio.to_thread(pack, ranked, budget)
+            packed = await asyncio.to_thread(pack, ranked, room, is_withheld=is_withheld)
         answer = Answer(
             library_id=ref.library_id,
             version=chosen.version,
             title=info.meta.title,
-            rules=list(info.meta.rules),
-            snippets=[ScoredSnippet(r.snippet, round(r.score, 4)) for r in packed.snippets],
+            rules=rules,
+            # Cleaned again when served: versions stored before the cleaning hold raw text.
+            snippets=[
+                ScoredSnippet(clean_snippet(r.snippet), round(r.score, 4)) for r in packed.snippets
+            ],
             tokens_used=packed.tokens_used,
             available_versions=available,
             build_id=chosen.build_id,
+            withheld_snippets=packed.withheld,
         )
         await self.cache.set(key, answer.to_bytes())
         return answer
+
+    def _is_suspect(self, build_id: str, snippet: SnippetRecord) -> bool:
+        """Whether the snippet reads as instructions to an agent (remembered per build)."""
+        key = (build_id, snippet.snippet_id)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = snippet_injection(snippet) is not None
+            if len(self._verdicts) >= _MAX_VERDICTS_REMEMBERED:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
 
     async def _library(self, library_id: str) -> LibraryInfo | None:
         """The library's versions as read at most LIBRARY_FRESH_SECONDS ago."""
@@ -682,11 +741,13 @@ def check_length(field_name: str, value: str, limit: int) -> None:
 
 
 def catalog_info(candidate: Candidate) -> LibraryInfo:
+    # A registry summary is its package owner's text, shown to agents like a description.
+    description, _ = clean_description(candidate.description)
     return LibraryInfo(
         meta=LibraryMeta(
             library_id=candidate.library_id,
             title=candidate.title,
-            description=candidate.description,
+            description=description,
             source_type=SOURCE_TYPE_CATALOG,
             package_names=tuple(candidate.names),
             packages=tuple(PackageRef(candidate.registry, name) for name in candidate.names),

@@ -124,6 +124,7 @@ def answer_message(answer: Answer) -> search_pb2.QueryDocsResponse:
         is_cached=answer.is_cached,
         title=answer.title,
         rules=answer.rules,
+        withheld_snippets=answer.withheld_snippets,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -17,8 +18,9 @@ from twinmcp.ingest.errors import (
     SourceUnavailable,
 )
 from twinmcp.ingest.fetching.materialise import newest_tag
+from twinmcp.ingest.fetching.registry import newest_release, settle_release
 from twinmcp.ingest.jobs import Job, JobState, JobStore, SourceOptions, rfc3339
-from twinmcp.ingest.sources import SourceKind, parse_source
+from twinmcp.ingest.sources import REGISTRY_KINDS, SourceKind, check_library_id, parse_source
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -99,9 +101,16 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             is_local = spec.kind in {SourceKind.LOCAL, SourceKind.ARCHIVE}
             # A folder is stored resolved, so the same folder spelled twice is one job.
             source = spec.location if is_local else request.source.strip()
+            version = request.version.strip()
+            if spec.kind in REGISTRY_KINDS:
+                # The registry settles the version and the library id (its repository) now,
+                # so the job, its merging with equal jobs and the reader all see the real ones.
+                release = await settle_release(spec, version, self.settings, request.library_id)
+                spec = replace(spec, library_id=check_library_id(release.library_id))
+                source, version = spec.location, release.version
             options = SourceOptions(
                 ref=request.ref or spec.ref,
-                version=request.version.strip(),
+                version=version,
                 max_pages=request.max_pages,
                 max_depth=request.max_depth,
                 make_default=request.make_default or not await self._has_library(spec.library_id),
@@ -185,6 +194,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                     max_depth=options.max_depth,
                     make_default=options.make_default,
                 )
+            elif spec.kind in REGISTRY_KINDS:
+                # A registry library follows the registry's newest usable release.
+                newest = await newest_release(spec, self.settings)
+                options = replace(options, version=newest)
             elif options.ref and spec.kind in {SourceKind.GITHUB, SourceKind.GIT}:
                 # A library pinned to a release follows the newest release on refresh.
                 newest = await newest_tag(spec, self.settings)

@@ -43,6 +43,7 @@ from twinmcp.search.models import (
     StateRow,
     VersionIndexRow,
 )
+from twinmcp.search.ownertext import clean_meta
 from twinmcp.search.ranking import INDEX_FORMAT, VersionIndex
 from twinmcp.search.snippets import SnippetRecord
 
@@ -695,7 +696,7 @@ def _library_info(library: LibraryRow, builds: list[BuildRow], popularity: int) 
         ),
         key=lambda v: (not v.is_default, v.version),
     )
-    meta = LibraryMeta(
+    stored = LibraryMeta(
         library_id=library.library_id,
         title=library.title,
         description=library.description,
@@ -708,6 +709,8 @@ def _library_info(library: LibraryRow, builds: list[BuildRow], popularity: int) 
         packages=packages_from_json(library.packages),
         aliases=tuple(json.loads(library.aliases or "[]")),
     )
+    # Cleaned on every read too: libraries stored before the caps may hold anything.
+    meta, _ = clean_meta(stored)
     return LibraryInfo(
         meta=meta,
         versions=versions,

@@ -15,6 +15,9 @@ from typing import Any
 import grpc
 import pytest
 from aiohttp import web
+from twinmcp.ingest.errors import InvalidSource, SourceUnavailable
+from twinmcp.ingest.fetching.registry import resolve_release
+from twinmcp.ingest.registries import Registry
 from twinmcp.ingest.v1 import ingest_pb2
 
 SUCCEEDED = ingest_pb2.JOB_STATE_SUCCEEDED
@@ -489,3 +492,27 @@ async def test_scoped_npm_package_is_ingested_with_its_declarations_and_readme(
     assert "export type WidgetEvent" in text
     pinned = await h.ingest("npm:@acme/widgets@2.0.0-beta.1")
     assert (pinned.state, pinned.version) == (SUCCEEDED, "2.0.0-beta.1")
+
+
+# --- the real registries ---------------------------------------------------------------------
+
+
+@pytest.mark.network
+async def test_a_real_small_release_is_ingested_through_the_configured_index(
+    harness: Callable[..., Any], make_settings: Callable[..., Any]
+) -> None:
+    # No registry URL is given: the index comes from pip's own configuration, as on a laptop.
+    settings = make_settings("127.0.0.1:1")
+    try:
+        release = await resolve_release(Registry.PYPI, "iniconfig", "2.0.0", settings)
+    except (SourceUnavailable, InvalidSource) as exc:
+        pytest.skip(f"the configured package index cannot be reached: {exc}")
+    assert release.artifact is not None and release.artifact.algorithm == "sha256"
+    h = await harness()
+    job = await h.ingest("pypi:iniconfig==2.0.0")
+    assert job.state == SUCCEEDED, job.error
+    assert (job.library_id, job.version) == ("/pytest-dev/iniconfig", "2.0.0")
+    snippets = h.fake.snippets("/pytest-dev/iniconfig", "2.0.0")
+    paths = {s.snippet.source_path for s in snippets}
+    assert any(p.startswith("README") for p in paths)
+    assert any(p.startswith("api/iniconfig") for p in paths)

@@ -132,13 +132,28 @@ class TestPrivileges:
 
 
 class TestOddHeaders:
-    @pytest.mark.xfail(strict=True, reason="issue 13 L8: being fixed")
     async def test_a_host_with_userinfo_does_not_pass_the_mcp_host_check(
         self, hostile: Hostile
     ) -> None:
         reply = await hostile.mcp(
             _rpc(method="tools/list"), headers={"Host": f"localhost:{hostile.port}@evil.example"}
         )
+        assert_refused(reply, 400, "Invalid Host header")
+
+    @pytest.mark.parametrize(
+        "host", ["evil.example", "127.0.0.1.evil.example", "localhost:{port}@evil.example"]
+    )
+    async def test_rest_answers_only_for_its_own_host_names(
+        self, hostile: Hostile, host: str
+    ) -> None:
+        reply = await hostile.request(
+            "GET", SEARCH, headers={"Host": host.format(port=hostile.port)}
+        )
+        assert reply.status in (400, 421), reply.body
+        assert "Invalid Host header" in reply.message
+
+    async def test_a_foreign_host_is_misdirected_on_mcp(self, hostile: Hostile) -> None:
+        reply = await hostile.mcp(_rpc(method="tools/list"), headers={"Host": "evil.example"})
         assert_refused(reply, 421, "Invalid Host header")
 
     async def test_a_foreign_origin_is_refused_on_mcp(self, hostile: Hostile) -> None:

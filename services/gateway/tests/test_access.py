@@ -130,3 +130,44 @@ def test_a_free_response_shows_the_last_budget_aged_but_never_inflated() -> None
     access._budgets["key:k1"] = _Seen(Budget(100, 3, 40), time.monotonic() - 61)
     rested = access.last_budget(principal)
     assert rested is not None and (rested.remaining, rested.reset_seconds) == (100, 0)
+
+
+class _CountingAuth:
+    """AuthService answers for Access alone: every caller allowed, the calls counted."""
+
+    def __init__(self) -> None:
+        self.authentications = 0
+
+    async def authenticate(self, credential: str, address: str) -> auth_pb2.AuthenticateResponse:
+        self.authentications += 1
+        principal = auth_pb2.Principal(is_anonymous=True, rate_limit_subject=f"ip:{address}")
+        return auth_pb2.AuthenticateResponse(principal=principal, cache_ttl_seconds=300)
+
+    async def check_rate_limit(
+        self, subject: str, tier: auth_pb2.Tier.ValueType
+    ) -> auth_pb2.CheckRateLimitResponse:
+        return auth_pb2.CheckRateLimitResponse(allowed=True, limit=60, remaining=59)
+
+
+async def test_a_full_principal_cache_drops_one_caller_not_all_of_them() -> None:
+    auth = _CountingAuth()
+    access = Access(auth=auth, max_cache_seconds=300)  # type: ignore[arg-type]
+    addresses = [f"10.0.{i // 256}.{i % 256}" for i in range(10_001)]
+    for address in addresses:
+        await access.principal("", address)
+    assert auth.authentications == 10_001
+    # The 10,001st caller evicted the least recently seen one, and only that one.
+    for address in addresses[1:]:
+        await access.principal("", address)
+    assert auth.authentications == 10_001
+    await access.principal("", addresses[0])
+    assert auth.authentications == 10_002
+
+
+async def test_a_full_budget_cache_keeps_showing_the_other_callers_budgets() -> None:
+    access = Access(auth=_CountingAuth(), max_cache_seconds=300)  # type: ignore[arg-type]
+    principals = [auth_pb2.Principal(rate_limit_subject=f"ip:{i}") for i in range(10_001)]
+    for principal in principals:
+        await access.charge(principal)
+    assert access.last_budget(principals[0]) is None
+    assert all(access.last_budget(p) is not None for p in principals[1:])

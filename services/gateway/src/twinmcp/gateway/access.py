@@ -7,12 +7,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache, TLRUCache
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway.clients import AuthClient
 
 # Context7's clients send their key under any of these; Authorization wins when several are set.
 CREDENTIAL_HEADERS = ("X-API-Key", "Context7-API-Key", "X-Context7-API-Key")
 _MINUTE_SECONDS = 60  # the auth service counts a request against the minute limit this long
+# Callers remembered; past it the least recently seen one is forgotten (one at a time: a
+# flood of new addresses never makes every caller pay an Authenticate call at once).
 _CACHE_LIMIT = 10_000
 # Issued keys and session tokens are printable ASCII (base64url, dots, dashes), well under this.
 _MAX_CREDENTIAL_CHARS = 4096
@@ -119,14 +122,20 @@ class _Seen:
     at: float
 
 
+def _expiry(key: tuple[str, str], entry: _Entry, now: float) -> float:
+    return entry.expires_at
+
+
 @dataclass
 class Access:
     """Authenticates through AuthService and remembers answers for the TTL it grants."""
 
     auth: AuthClient
     max_cache_seconds: int
-    _cache: dict[tuple[str, str], _Entry] = field(default_factory=dict)
-    _budgets: dict[str, _Seen] = field(default_factory=dict)
+    _cache: TLRUCache[tuple[str, str], _Entry] = field(
+        default_factory=lambda: TLRUCache(_CACHE_LIMIT, _expiry, timer=time.monotonic)
+    )
+    _budgets: LRUCache[str, _Seen] = field(default_factory=lambda: LRUCache(_CACHE_LIMIT))
     is_limiter_degraded: bool | None = None
 
     async def principal(self, credential: str, address: str) -> auth_pb2.Principal:
@@ -134,21 +143,18 @@ class Access:
         key = (credential, "" if credential else address)
         now = time.monotonic()
         entry = self._cache.get(key)
-        if entry is not None and entry.expires_at > now:
+        if entry is not None:
             return entry.principal
         reply = await self.auth.authenticate(credential, address)
         ttl = min(max(reply.cache_ttl_seconds, 0), self.max_cache_seconds)
         if ttl > 0:
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache = {k: v for k, v in self._cache.items() if v.expires_at > now}
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache.clear()
             self._cache[key] = _Entry(reply.principal, now + ttl)
         return reply.principal
 
     def forget_key(self, key_id: str) -> None:
         """Drops cached answers for a key just revoked, so this gateway refuses it at once."""
-        self._cache = {k: v for k, v in self._cache.items() if v.principal.key_id != key_id}
+        for cached in [k for k, v in self._cache.items() if v.principal.key_id == key_id]:
+            self._cache.pop(cached, None)
 
     async def charge(self, principal: auth_pb2.Principal) -> Budget:
         """Counts one request against the principal's limits."""
@@ -161,8 +167,6 @@ class Access:
             retry_after_seconds=reply.retry_after_seconds,
             is_allowed=reply.allowed,
         )
-        if len(self._budgets) >= _CACHE_LIMIT:
-            self._budgets.clear()
         self._budgets[principal.rate_limit_subject] = _Seen(budget, time.monotonic())
         return budget
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
 from twinmcp.runtime.tokens import count_tokens, truncate_to_tokens
 from twinmcp.search.v1 import search_pb2
 
@@ -197,9 +197,7 @@ class RenderedTexts:
     """
 
     def __init__(self, max_chars: int = 32 * 1024 * 1024) -> None:
-        self._texts: OrderedDict[bytes, str] = OrderedDict()
-        self._max_chars = max_chars
-        self._chars = 0
+        self._texts: LRUCache[bytes, str] = LRUCache(max_chars, getsizeof=len)
 
     def render(self, answer: search_pb2.QueryDocsResponse, budget: int) -> str:
         digest = hashlib.blake2b(answer.SerializeToString(deterministic=True), digest_size=20)
@@ -207,15 +205,10 @@ class RenderedTexts:
         key = digest.digest()
         text = self._texts.get(key)
         if text is not None:
-            self._texts.move_to_end(key)
             return text
         text = render_docs(answer, budget).text
-        if len(text) <= self._max_chars:
+        if len(text) <= self._texts.maxsize:
             self._texts[key] = text
-            self._chars += len(text)
-            while self._chars > self._max_chars:
-                _, dropped = self._texts.popitem(last=False)
-                self._chars -= len(dropped)
         return text
 
     def __len__(self) -> int:
@@ -223,7 +216,7 @@ class RenderedTexts:
 
     @property
     def chars(self) -> int:
-        return self._chars
+        return int(self._texts.currsize)
 
 
 def snippet_json(snippet: search_pb2.Snippet) -> dict[str, Any]:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import OrderedDict
 from typing import Protocol
+
+import redis.asyncio as redis
+from cachetools import LRUCache
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -38,20 +41,13 @@ class MemoryCache:
     """A bounded LRU of serialised answers, for one replica."""
 
     def __init__(self, max_entries: int = 2048) -> None:
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
-        self._max = max_entries
+        self._entries: LRUCache[str, bytes] = LRUCache(max_entries)
 
     async def get(self, key: str) -> bytes | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
+        return self._entries.get(key)
 
     async def set(self, key: str, value: bytes) -> None:
         self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
 
     async def close(self) -> None:
         self._entries.clear()
@@ -64,15 +60,11 @@ class RedisCache:
     """
 
     def __init__(self, url: str, ttl_seconds: int, prefix: str = "twinmcp:search:") -> None:
-        import redis.asyncio as redis
-
         self._client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._ttl = ttl_seconds
         self._prefix = prefix
 
     async def get(self, key: str) -> bytes | None:
-        from redis.exceptions import RedisError
-
         try:
             value = await self._client.get(self._prefix + key)
         except (RedisError, OSError) as exc:
@@ -81,8 +73,6 @@ class RedisCache:
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes) -> None:
-        from redis.exceptions import RedisError
-
         try:
             await self._client.set(self._prefix + key, value, ex=self._ttl)
         except (RedisError, OSError) as exc:

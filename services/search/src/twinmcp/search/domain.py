@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 import orjson
+from cachetools import LRUCache, TTLCache
 from twinmcp.runtime.heap import build_long_lived
 from twinmcp.search.cache import AnswerCache, answer_key
 from twinmcp.search.changes import EVERY_LIBRARY, ChangeFeed
@@ -212,6 +213,13 @@ class SnippetInput:
 # three database reads before its answer-cache lookup (most of a cached answer's CPU).
 LIBRARY_FRESH_SECONDS = 1.0
 _MAX_LIBRARIES_REMEMBERED = 10_000
+
+
+class _Unseen:
+    """What the freshness cache answers for a library it does not hold (None is an answer)."""
+
+
+_UNSEEN = _Unseen()
 # Verdicts of the injection screen, per (build, snippet): a snippet's text never changes.
 _MAX_VERDICTS_REMEMBERED = 200_000
 
@@ -241,9 +249,13 @@ class SearchDomain:
         self._resolver_generation = -1
         self._resolver_checked = 0.0
         self._resolver_lock = asyncio.Lock()
-        self._query_vectors: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
-        self._clock = clock
-        self._libraries: dict[str, tuple[float, LibraryInfo | None]] = {}
+        self._query_vectors: LRUCache[tuple[str, str], list[float]] = LRUCache(
+            QUERY_VECTOR_CACHE_SIZE
+        )
+        # Full, it forgets the least recently asked library, never all of them at once.
+        self._libraries: TTLCache[str, LibraryInfo | None] = TTLCache(
+            _MAX_LIBRARIES_REMEMBERED, LIBRARY_FRESH_SECONDS, timer=clock
+        )
         self._verdicts: dict[tuple[str, str], bool] = {}
         self.changes = changes if changes is not None else ChangeFeed()
         self.changes.on_change(self._forget)
@@ -563,14 +575,12 @@ class SearchDomain:
 
     async def _library(self, library_id: str) -> LibraryInfo | None:
         """The library's versions as read at most LIBRARY_FRESH_SECONDS ago."""
-        now = self._clock()
-        seen = self._libraries.get(library_id)
-        if seen is not None and now - seen[0] < LIBRARY_FRESH_SECONDS:
-            return seen[1]
+        # One `get`, not `in` then `[]`: the entry could expire between the two.
+        seen = self._libraries.get(library_id, _UNSEEN)
+        if not isinstance(seen, _Unseen):
+            return seen
         info = await self.store.library(library_id)
-        if len(self._libraries) >= _MAX_LIBRARIES_REMEMBERED:
-            self._libraries.clear()
-        self._libraries[library_id] = (now, info)
+        self._libraries[library_id] = info
         return info
 
     async def _rank(
@@ -599,13 +609,9 @@ class SearchDomain:
         """The query's vector, from a small LRU keyed by model and whitespace-folded text."""
         key = (embedder.model, " ".join(query.split()))
         vector = self._query_vectors.get(key)
-        if vector is not None:
-            self._query_vectors.move_to_end(key)
-            return vector
-        vector = (await embedder.embed([key[1]]))[0]
-        self._query_vectors[key] = vector
-        while len(self._query_vectors) > QUERY_VECTOR_CACHE_SIZE:
-            self._query_vectors.popitem(last=False)
+        if vector is None:
+            vector = (await embedder.embed([key[1]]))[0]
+            self._query_vectors[key] = vector
         return vector
 
     async def _index(self, build_id: str) -> VersionIndex:

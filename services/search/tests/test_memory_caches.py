@@ -1,0 +1,80 @@
+"""The in-process caches of a search replica: full ones evict one entry, never all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from twinmcp.search.cache import MemoryCache
+from twinmcp.search.changes import ChangeFeed
+from twinmcp.search.domain import SearchDomain
+from twinmcp.search.library import LibraryInfo
+from twinmcp.search.vectors import LocalVectorStore
+
+
+class _CountingStore:
+    """The one Store call `SearchDomain._library` makes, counted; no library exists."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def library(self, library_id: str) -> LibraryInfo | None:
+        self.reads += 1
+        return None
+
+
+class _Embedder:
+    model = "test-model"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls += 1
+        return [[float(len(text))] for text in texts]
+
+
+async def test_a_full_answer_cache_evicts_the_least_recently_used_answer_only() -> None:
+    cache = MemoryCache(max_entries=10_000)
+    for number in range(10_001):
+        await cache.set(f"answer:{number}", b"x")
+    assert await cache.get("answer:0") is None
+    assert await cache.get("answer:1") == b"x"
+    assert await cache.get("answer:10000") == b"x"
+
+
+async def test_a_full_library_freshness_cache_forgets_one_library_not_all() -> None:
+    store = _CountingStore()
+    domain = SearchDomain(
+        store,  # type: ignore[arg-type]
+        LocalVectorStore(),
+        MemoryCache(),
+        None,
+        clock=lambda: 100.0,
+        changes=ChangeFeed(),
+    )
+    for number in range(10_001):
+        await domain._library(f"/o/r{number}")
+    assert store.reads == 10_001
+    await domain._library("/o/r1")
+    await domain._library("/o/r10000")
+    assert store.reads == 10_001
+    await domain._library("/o/r0")
+    assert store.reads == 10_002
+
+
+async def test_the_query_vector_cache_keeps_recent_questions_when_full() -> None:
+    domain = SearchDomain(
+        _CountingStore(),  # type: ignore[arg-type]
+        LocalVectorStore(),
+        MemoryCache(),
+        None,
+        changes=ChangeFeed(),
+    )
+    embedder = _Embedder()
+    for number in range(4097):
+        await domain._embed_query(embedder, f"question {number}")
+    await domain._embed_query(embedder, "question 4096")
+    await domain._embed_query(embedder, "question 1")
+    assert embedder.calls == 4097
+    await domain._embed_query(embedder, "question 0")
+    assert embedder.calls == 4098

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from twinmcp.runtime.tokens import count_tokens
+from twinmcp.search.v1 import search_pb2
 
 Stack = Any
 
@@ -22,16 +23,53 @@ async def test_resolve_library_id_lists_candidates_in_context7_format(stack: Sta
     )
     assert status == 200
     assert body["result"]["isError"] is False
+    tokens = stack.search.libraries["/fastapi/fastapi"].token_count
+    assert tokens > 0
     assert _text(body) == (
         "Available Libraries:\n\n"
         "- Title: FastAPI\n"
         "- Context7-compatible library ID: /fastapi/fastapi\n"
         "- Description: FastAPI framework, high performance, easy to learn\n"
-        "- Code Snippets: 29\n"
+        "- Packages: fastapi\n"
+        f"- Code Snippets: 29 ({tokens} tokens)\n"
         "- Source Reputation: High\n"
         "- Versions: 0.110.0, 0.100.0\n"
         "- Source: https://github.com/fastapi/fastapi"
     )
+
+
+async def test_resolve_shows_the_packages_and_labels_a_library_without_documentation(
+    stack: Stack,
+) -> None:
+    stack.search.libraries["/honojs/website"] = search_pb2.Library(
+        library_id="/honojs/website",
+        title="Hono",
+        source_type=search_pb2.SOURCE_TYPE_GITHUB,
+        snippet_count=12,
+        token_count=3400,
+        package_names=["hono"],
+        packages=[search_pb2.PackageRef(registry="npm", name="hono")],
+        versions=[search_pb2.LibraryVersion(version="main", snippet_count=12, is_default=True)],
+    )
+    stack.search.libraries["/npm/express"] = search_pb2.Library(
+        library_id="/npm/express",
+        title="express",
+        description="Fast, unopinionated, minimalist web framework",
+        source_type=search_pb2.SOURCE_TYPE_CATALOG,
+        package_names=["express"],
+        packages=[search_pb2.PackageRef(registry="npm", name="express")],
+    )
+    _, _, body = await stack.mcp(stack.call("resolve-library-id", {"libraryName": "hono"}))
+    text = _text(body)
+    assert "- Title: Hono\n" in text
+    assert "- Packages: npm hono\n- Code Snippets: 12 (3400 tokens)\n" in text
+    _, _, body = await stack.mcp(stack.call("resolve-library-id", {"libraryName": "express"}))
+    text = _text(body)
+    assert "- Packages: npm express\n" in text
+    assert (
+        "- Code Snippets: 0 (no documentation indexed; ingest it with `twinmcp ingest "
+        "<its repository URL or docs folder>`"
+    ) in text
 
 
 async def test_resolve_with_no_match_says_how_to_refine(stack: Stack) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from twinmcp.runtime.tokens import count_tokens
+from twinmcp.search.v1 import search_pb2
 
 Stack = Any
 ADMIN = {"Authorization": "Bearer admin-key"}
@@ -45,8 +46,47 @@ async def test_v2_search_returns_context7_result_shape(stack: Stack) -> None:
             "trustScore": 9.1,
             "versions": ["0.110.0", "0.100.0"],
             "source": "https://github.com/fastapi/fastapi",
+            "packages": [],
+            "aliases": [],
+            "documented": True,
         }
     ]
+
+
+async def test_v2_search_shows_packages_and_labels_a_library_without_documentation(
+    stack: Stack,
+) -> None:
+    stack.search.libraries["/honojs/website"] = search_pb2.Library(
+        library_id="/honojs/website",
+        title="Hono",
+        source_type=search_pb2.SOURCE_TYPE_GITHUB,
+        snippet_count=12,
+        token_count=3400,
+        package_names=["hono"],
+        packages=[search_pb2.PackageRef(registry="npm", name="hono")],
+        aliases=["Hono.js"],
+        versions=[search_pb2.LibraryVersion(version="main", snippet_count=12, is_default=True)],
+    )
+    stack.search.libraries["/npm/express"] = search_pb2.Library(
+        library_id="/npm/express",
+        title="express",
+        source_type=search_pb2.SOURCE_TYPE_CATALOG,
+        package_names=["express"],
+        packages=[search_pb2.PackageRef(registry="npm", name="express")],
+    )
+    _, body = await _get(stack, "/api/v2/libs/search?libraryName=hono")
+    hono = body["results"][0]
+    assert (hono["title"], hono["packages"], hono["aliases"]) == (
+        "Hono",
+        [{"registry": "npm", "name": "hono"}],
+        ["Hono.js"],
+    )
+    assert hono["documented"] is True and hono["totalSnippets"] == 12 and "note" not in hono
+    _, body = await _get(stack, "/api/v2/libs/search?libraryName=express")
+    express = body["results"][0]
+    assert express["documented"] is False and express["totalSnippets"] == 0
+    assert express["note"].startswith("no documentation indexed; ingest it with `twinmcp ingest")
+    assert express["packages"] == [{"registry": "npm", "name": "express"}]
 
 
 async def test_v1_search_takes_the_name_as_query(stack: Stack) -> None:

@@ -521,6 +521,24 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "trustScore": {"type": "number"},
                         "versions": {"type": "array", "items": {"type": "string"}},
                         "source": {"type": "string"},
+                        "packages": {
+                            "type": "array",
+                            "description": "the packages it documents, per registry",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "registry": {"type": "string"},
+                                    "name": {"type": "string"},
+                                },
+                            },
+                        },
+                        "aliases": {"type": "array", "items": {"type": "string"}},
+                        "documented": {
+                            "type": "boolean",
+                            "description": "false: no documentation is indexed (a catalog "
+                            "entry); `note` says how to ingest it",
+                        },
+                        "note": {"type": "string"},
                     },
                 },
                 "SearchResults": {

@@ -32,14 +32,38 @@ def reputation_label(trust_score: float) -> str:
     return "Unknown"
 
 
+# What a result without documentation says instead of its size, so that an agent does not
+# ask it questions it cannot answer, and a person knows how to fill it.
+NO_DOCUMENTATION = (
+    "no documentation indexed; ingest it with `twinmcp ingest <its repository URL or docs "
+    "folder>` (or POST /api/v1/admin/sources), then resolve again"
+)
+
+
+def is_documented(library: search_pb2.Library) -> bool:
+    return library.source_type != search_pb2.SOURCE_TYPE_CATALOG and library.snippet_count > 0
+
+
+def package_labels(library: search_pb2.Library) -> list[str]:
+    """The packages a library documents, "registry name" ("npm hono"), or bare names."""
+    if library.packages:
+        return [f"{p.registry} {p.name}" if p.registry else p.name for p in library.packages]
+    return list(library.package_names)
+
+
 def format_library(library: search_pb2.Library) -> str:
     lines = [
         f"- Title: {library.title or library.library_id}",
         f"- Context7-compatible library ID: {library.library_id}",
         f"- Description: {library.description or 'No description'}",
     ]
-    if library.source_type != search_pb2.SOURCE_TYPE_CATALOG or library.snippet_count:
-        lines.append(f"- Code Snippets: {library.snippet_count}")
+    packages = package_labels(library)
+    if packages:
+        lines.append(f"- Packages: {', '.join(packages)}")
+    if is_documented(library):
+        lines.append(f"- Code Snippets: {library.snippet_count} ({library.token_count} tokens)")
+    else:
+        lines.append(f"- Code Snippets: 0 ({NO_DOCUMENTATION})")
     lines.append(f"- Source Reputation: {reputation_label(library.trust_score)}")
     versions = [v.version for v in library.versions if v.version]
     if versions:
@@ -300,4 +324,8 @@ def library_json(library: search_pb2.Library) -> dict[str, Any]:
         "trustScore": library.trust_score,
         "versions": [v.version for v in library.versions if v.version],
         "source": library.source_url,
+        "packages": [{"registry": p.registry, "name": p.name} for p in library.packages],
+        "aliases": list(library.aliases),
+        "documented": is_documented(library),
+        **({} if is_documented(library) else {"note": NO_DOCUMENTATION}),
     }

@@ -33,7 +33,9 @@ an ID in the form '/org/project' or '/org/project/version'.
 Each result shows:
 - Title and Context7-compatible library ID (format /org/project)
 - Description
-- Code Snippets: how much documentation is indexed
+- Packages: the registry packages it documents (e.g. 'npm hono')
+- Code Snippets: how much documentation is indexed; 0 means none, so 'query-docs' cannot \
+answer from it
 - Source Reputation: High, Medium, Low or Unknown
 - Versions: indexed versions; if the user names a version, use '/org/project/<version>'
 - Source: where the documentation comes from

@@ -22,6 +22,7 @@ from rich.table import Table
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
 from twinmcp.cli.config import CliSettings
 from twinmcp.cli.stack import ServiceGaveUp, Stack, local_environment
+from twinmcp.cli.sync import run_sync
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.channels import open_channel
 from twinmcp.runtime.settings import SettingsError, environ
@@ -55,7 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     ingest = sub.add_parser("ingest", help="ingest a documentation source")
-    ingest.add_argument("source", help="folder, archive, GitHub/git URL, website or llms.txt URL")
+    ingest.add_argument(
+        "source",
+        help="pypi:<name>[==<version>], npm:<name>[@<version>], folder, archive, "
+        "GitHub/git URL, website or llms.txt URL",
+    )
     ingest.add_argument("--library-id", default="", help="e.g. /owner/repo (required for folders)")
     ingest.add_argument("--version", default="")
     ingest.add_argument("--ref", default="", help="git branch, tag or commit")
@@ -63,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--max-depth", type=int, default=0)
     ingest.add_argument("--no-wait", action="store_true", help="submit and return")
 
+    sync = sub.add_parser(
+        "sync", help="ingest every direct dependency of a project at its locked version"
+    )
+    sync.add_argument("path", type=Path, nargs="?", default=Path("."), help="the project folder")
+    sync.add_argument(
+        "--transitive", action="store_true", help="also every package the lockfiles pin"
+    )
     jobs = sub.add_parser("jobs", help="list ingest jobs")
     jobs.add_argument("--library-id", default="")
     jobs.add_argument("--limit", type=int, default=20)
@@ -120,6 +132,7 @@ def run(argv: list[str]) -> int:
     handlers: dict[str, Callable[[argparse.Namespace, CliSettings], Coroutine[Any, Any, int]]] = {
         "up": _up,
         "ingest": _ingest,
+        "sync": _sync,
         "jobs": _jobs,
         "job": _job,
         "cancel": _cancel,
@@ -290,6 +303,21 @@ async def _ingest(args: argparse.Namespace, settings: CliSettings) -> int:
             return 0
         job = await _follow(stub, reply.job, settings, f"Ingesting {reply.job.library_id}")
     return 0 if job.state == ingest_pb2.JOB_STATE_SUCCEEDED else 1
+
+
+async def _sync(args: argparse.Namespace, settings: CliSettings) -> int:
+    async with (
+        open_channel(settings.ingest_addr) as ingest,
+        open_channel(settings.search_addr) as search,
+    ):
+        return await run_sync(
+            args.path.resolve(),
+            ingest,
+            search,
+            console,
+            deadline=settings.deadline_seconds,
+            transitive=args.transitive,
+        )
 
 
 def _job_row(table: Table, job: ingest_pb2.Job) -> None:

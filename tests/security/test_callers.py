@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -17,6 +18,17 @@ from twinmcp.auth.v1 import auth_pb2
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 SEARCH = "/api/v2/libs/search?libraryName=fastapi&query=cors"
+BODY_SECONDS = 1.0
+KEEPALIVE_SECONDS = 2.0
+
+
+@pytest.fixture(scope="module")
+def stack_extra_env() -> dict[str, str]:
+    # Short timers, so the slow-client tests wait seconds, not the defaults' 30 and 75.
+    return {
+        "HTTP_BODY_SECONDS": str(BODY_SECONDS),
+        "HTTP_KEEPALIVE_SECONDS": str(KEEPALIVE_SECONDS),
+    }
 
 
 def _rpc(**fields: object) -> dict[str, object]:
@@ -275,6 +287,36 @@ class TestRequestSize:
         )
         assert 400 <= reply.status < 500, reply.body
         hostile.assert_no_tracebacks()
+
+
+class TestSlowClients:
+    async def test_a_body_that_never_arrives_is_a_408_and_the_connection_closes(
+        self, hostile: Hostile
+    ) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", hostile.port)
+        try:
+            writer.write(
+                b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n" + b'{"jsonrpc": "2.0", '
+            )
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), timeout=BODY_SECONDS + 15)
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+        assert b"did not arrive within" in answer
+
+    async def test_a_request_head_that_never_ends_is_cut_off(self, hostile: Hostile) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", hostile.port)
+        started = asyncio.get_running_loop().time()
+        try:
+            writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), timeout=KEEPALIVE_SECONDS + 15)
+        finally:
+            writer.close()
+        assert b"200 OK" not in answer  # closed, not served
+        assert asyncio.get_running_loop().time() - started < KEEPALIVE_SECONDS + 15
 
 
 async def _key_ids(hostile: Hostile) -> list[str]:

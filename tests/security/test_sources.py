@@ -319,6 +319,15 @@ class TestIngestLimits:
         reply = await hostile.submit("https://docs.example.org/", maxDepth=2**31 - 1)
         assert_refused(reply, 400, "maxDepth")
 
+    async def test_an_identical_submission_returns_the_job_already_waiting(
+        self, hostile: Hostile
+    ) -> None:
+        # No DNS here: the job waits between retries, so it is still queued when resubmitted.
+        first = await hostile.submit("https://dedupe.example.org/docs/", libraryId="/h/dedupe")
+        second = await hostile.submit("https://dedupe.example.org/docs/", libraryId="/h/dedupe")
+        assert first.status == second.status == 202, (first.body, second.body)
+        assert second.body["job"]["jobId"] == first.body["job"]["jobId"]
+
     async def test_a_negative_max_pages_is_refused(self, hostile: Hostile) -> None:
         reply = await hostile.submit("https://docs.example.org/", maxPages=-1)
         assert_refused(reply, 400, "maxPages")

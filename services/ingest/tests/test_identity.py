@@ -250,6 +250,31 @@ def test_the_landing_page_names_the_library_by_its_title_or_first_heading(
     assert [n.text for n in read_landing_titles(tmp_path, [name])] == expected
 
 
+def test_section_index_pages_and_heading_attributes_do_not_name_the_library(
+    tmp_path: Path,
+) -> None:
+    pages = {
+        "docs/en/docs/index.md": "# FastAPI { #fastapi }\n\nText.\n",
+        "docs/en/docs/deployment/index.md": "# Deployment { #deployment }\n",
+        "docs/en/docs/tutorial/index.md": "# Tutorial - User Guide\n",
+    }
+    _tree(tmp_path, pages)
+    assert [n.text for n in read_landing_titles(tmp_path, list(pages))] == ["FastAPI"]
+
+
+def test_a_docs_websites_own_package_json_is_not_the_library(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            ".vitepress/config.ts": "export default { title: 'Vue.js' }\n",
+            "package.json": '{"name": "vuejs.org", "scripts": {"dev": "vitepress"}}',
+        },
+    )
+    assert read_manifests(tmp_path) == []
+    (tmp_path / "package.json").write_text('{"name": "vitepress", "main": "dist/index.js"}')
+    assert [m.package for m in read_manifests(tmp_path)] == [Package("npm", "vitepress")]
+
+
 # --- code examples --------------------------------------------------------------------------
 
 

@@ -78,6 +78,8 @@ _TITLE_SUFFIX = re.compile(
 )
 _WELCOME = re.compile(r"^welcome\s+to\s+(?:the\s+)?", re.IGNORECASE)
 _TITLE_CUT = re.compile(r"\s+[-|\u2013\u2014:\u00b7]\s+|:\s+")
+# MkDocs attribute lists: "FastAPI { #fastapi }", "Setup {.hidden}".
+_ATTRIBUTES = re.compile(r"\{\s*[#.:][^}]*\}")
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _HTML_TAG = re.compile(r"<[^>]+>")
@@ -268,15 +270,28 @@ def _join(folder: str, name: str) -> str:
 def read_manifests(root: Path) -> list[_Manifest]:
     """Published packages named by the manifests at the source's root, in a fixed order."""
     found: list[_Manifest] = []
+    is_site = any((root / name).is_file() for name in _JS_CONFIGS)
     for name, reader in _MANIFEST_READERS:
         text = _read(root, name)
         if text is None:
             continue
+        if name == "package.json" and is_site and not _has_entry_point(text):
+            continue  # the documentation website's own package ("vuejs.org"), not a library
         for registry, package, description in reader(text):
             package = package.strip()
             if package and len(package) <= 214 and not any(c.isspace() for c in package):
                 found.append(_Manifest(Package(registry, package), description.strip(), name))
     return found
+
+
+def _has_entry_point(text: str) -> bool:
+    """Whether a package.json describes something others import or run."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    keys = {"main", "module", "exports", "bin", "types", "typings", "browser"}
+    return isinstance(data, dict) and bool(keys & data.keys())
 
 
 def _package_json(text: str) -> list[tuple[str, str, str]]:
@@ -486,25 +501,26 @@ _RST_UNDERLINE = re.compile(r"^([=#*~^\-+])\1{2,}\s*$")
 
 
 def read_landing_titles(root: Path, paths: Sequence[str]) -> list[_Name]:
-    """The titles and first headings of the landing pages: the shallowest index page first,
-    then READMEs."""
+    """The titles and first headings of the landing pages: the shallowest index pages first,
+    then the README at the root."""
     pages = [
         p
         for p in paths
         if PurePosixPath(p).stem.lower() in _LANDING_STEMS
         and PurePosixPath(p).suffix.lower() in {".md", ".mdx", ".markdown", ".rst", ".txt"}
     ]
-    if "README.md" not in pages and (root / "README.md").is_file():
-        pages.append("README.md")
-    pages.sort(
-        key=lambda p: (
-            p.count("/"),
-            _LANDING_STEMS.index(PurePosixPath(p).stem.lower()),
-            p,
-        )
+    readmes = [p for p in pages if "/" not in p and PurePosixPath(p).stem.lower() == "readme"]
+    if not readmes and (root / "README.md").is_file():
+        readmes.append("README.md")
+    indexes = [p for p in pages if PurePosixPath(p).stem.lower() != "readme"]
+    # Only the shallowest: deeper index pages open sections ("Deployment", "Tutorial").
+    shallowest = min((p.count("/") for p in indexes), default=0)
+    indexes = sorted(
+        (p for p in indexes if p.count("/") == shallowest),
+        key=lambda p: (_LANDING_STEMS.index(PurePosixPath(p).stem.lower()), p),
     )
     found: list[_Name] = []
-    for page in pages[:6]:
+    for page in (indexes[:3] + readmes)[:4]:
         text = _read(root, page)
         if text is None:
             continue
@@ -853,6 +869,7 @@ def _display_name(package: str) -> str:
 def _clean(text: str) -> str:
     """A heading or config title as a name: markup, "Welcome to", "documentation" and
     taglines removed; "" when what is left is not a name."""
+    text = _ATTRIBUTES.sub("", text)
     text = _MD_IMAGE.sub("", text)
     text = _MD_LINK.sub(r"\1", text)
     text = _HTML_TAG.sub("", text)

@@ -5,10 +5,12 @@ import socket
 import subprocess
 import sys
 
+import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from twinmcp.runtime.grpcserver import PortInUse, ServerOptions, start_server
+from twinmcp.runtime.metrics import GRPC_REQUESTS
 from twinmcp.runtime.testing import wait_for_serving
 
 
@@ -34,8 +36,6 @@ async def test_a_started_server_reports_serving_then_not_serving_while_draining(
 
 
 async def test_the_metrics_endpoint_serves_prometheus_text() -> None:
-    import aiohttp
-
     running = await start_server(
         "demo", lambda _server: None, [], ServerOptions(host="127.0.0.1", port=0, metrics_port=0)
     )
@@ -51,8 +51,6 @@ async def test_the_metrics_endpoint_serves_prometheus_text() -> None:
 
 
 async def test_every_unary_call_is_counted_with_its_method_and_status() -> None:
-    from twinmcp.runtime.metrics import GRPC_REQUESTS
-
     running = await start_server(
         "counted", lambda _server: None, [], ServerOptions(host="127.0.0.1", port=0)
     )
@@ -165,3 +163,19 @@ def test_a_service_process_on_a_taken_port_exits_with_one_line_and_no_traceback(
     last = finished.stderr.strip().splitlines()[-1]
     assert f"port {port}" in last
     assert "SEARCH_GRPC_PORT" in last
+
+
+async def test_a_metrics_port_that_stays_taken_stops_start_up_naming_its_variable() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        with pytest.raises(PortInUse) as raised:
+            await start_server(
+                "demo",
+                lambda _server: None,
+                [],
+                ServerOptions(host="127.0.0.1", port=0, metrics_port=taken, bind_wait_seconds=0.5),
+            )
+    assert f"port {taken}" in str(raised.value)
+    assert "DEMO_METRICS_PORT" in str(raised.value)

@@ -104,8 +104,9 @@ class ServerOptions:
     # A taken port is retried this long before giving up: a replacement started while the old
     # process drains (drain + grace) gets the port when it is released. None: drain + grace + 5 s.
     bind_wait_seconds: float | None = None
-    # Named in the error when the port stays taken; empty: `<NAME>_GRPC_PORT`.
+    # Named in the error when a port stays taken; empty: `<NAME>_GRPC_PORT`, `<NAME>_METRICS_PORT`.
     port_variable: str = ""
+    metrics_port_variable: str = ""
 
     @property
     def bind_deadline_seconds(self) -> float:
@@ -200,8 +201,8 @@ async def start_server(
         server,
     )
     port = await _bind(server, name, options)
+    metrics_port = await _start_metrics(name, options)
     await server.start()
-    metrics_port = start_metrics_server(options.metrics_port) if options.metrics_port >= 0 else 0
     running = RunningServer(
         name, server, health_servicer, service_names, port, metrics_port, options
     )
@@ -211,6 +212,7 @@ async def start_server(
 
 
 BIND_RETRY_SECONDS = 0.25
+METRICS_HOST = "0.0.0.0"
 
 
 async def _bind(server: grpc.aio.Server, name: str, options: ServerOptions) -> int:
@@ -240,6 +242,28 @@ async def _bind(server: grpc.aio.Server, name: str, options: ServerOptions) -> i
                 deadline - loop.time(),
             )
             has_warned = True
+        await asyncio.sleep(BIND_RETRY_SECONDS)
+
+
+async def _start_metrics(name: str, options: ServerOptions) -> int:
+    """Starts the metrics endpoint (on every interface), waiting like `_bind` while its port is
+    taken; 0 when there is none."""
+    port = options.metrics_port
+    if port < 0:
+        return 0
+    loop = asyncio.get_running_loop()
+    waited_from = loop.time()
+    deadline = waited_from + options.bind_deadline_seconds
+    while True:
+        if port == 0 or _is_free(METRICS_HOST, port):
+            try:
+                return start_metrics_server(port, METRICS_HOST)
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        if loop.time() >= deadline:
+            variable = options.metrics_port_variable or f"{name.upper()}_METRICS_PORT"
+            raise PortInUse(name, METRICS_HOST, port, variable, loop.time() - waited_from)
         await asyncio.sleep(BIND_RETRY_SECONDS)
 
 

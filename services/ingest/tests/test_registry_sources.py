@@ -61,6 +61,7 @@ class StandIn:
         project_urls: Mapping[str, str] | None = None,
         summary: str = "",
         wrong_hash: tuple[str, ...] = (),
+        suffix: str = ".tar.gz",
     ) -> None:
         """`releases`: version -> sdist bytes (None: a release listed without files)."""
         listing: dict[str, list[dict[str, Any]]] = {}
@@ -68,7 +69,7 @@ class StandIn:
             if data is None:
                 listing[version] = []
                 continue
-            filename = f"{name}-{version}.tar.gz"
+            filename = f"{name}-{version}{suffix}"
             self.files[filename] = data
             digest = hashlib.sha256(data).hexdigest()
             if version in wrong_hash:
@@ -431,6 +432,18 @@ async def test_hostile_release_archive_is_refused_before_anything_is_written(
     assert "refused" in job.error
     assert "/pypi/evil" not in h.fake.versions
     assert not list(tmp_path.rglob("escaped.txt"))
+
+
+async def test_release_with_nothing_readable_fails_naming_the_release_and_what_to_do(
+    harness: Callable[..., Any], standin: tuple[StandIn, web.AppRunner]
+) -> None:
+    registry, _ = standin
+    registry.add_pypi("oldpkg", {"1.0": b"BZh91AY&SY"}, suffix=".tar.bz2")
+    h = await _harness(harness, registry)
+    job = await h.ingest("pypi:oldpkg")
+    assert job.state == FAILED
+    assert "pypi:oldpkg==1.0 has no source archive or pure-Python wheel to read" in job.error
+    assert "ingest the project's repository instead" in job.error
 
 
 async def test_registry_that_is_down_is_a_clear_error_and_keeps_what_is_indexed(

@@ -213,7 +213,8 @@ class Worker:
 def _path_hider(job: Job, workdir: Path, settings: Settings) -> Callable[[str], str]:
     """Replaces server paths in a job's error with placeholders: errors are stored and shown."""
     places: dict[str, str] = {}
-    if "://" not in job.source and not job.source.startswith("local:"):
+    # Only folders and archives are server paths; URLs and pypi:/npm: sources are not.
+    if "://" not in job.source and not job.source.startswith(("local:", "pypi:", "npm:")):
         source = Path(job.source.strip()).expanduser()
         places[str(source.resolve())] = "<source>"
         places[job.source.strip()] = "<source>"

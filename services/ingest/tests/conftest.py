@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
+import ipaddress
 import itertools
 import os
+import shutil
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,9 +19,17 @@ from typing import Any
 
 import grpc
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from twinmcp.ingest.config import Settings
 from twinmcp.ingest.documents import SnippetDraft, SourceConfig
 from twinmcp.ingest.pipeline import DefaultDocuments
+from twinmcp.ingest.server import start as start_ingest
+from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared/eval/corpus"
@@ -52,6 +65,8 @@ class FakeIndex(index_pb2_grpc.IndexServiceServicer):
         self.calls: list[tuple[str, Any]] = []
         self.publishes: list[tuple[float, str, str, str]] = []  # time, library, version, build
         self.put_delay = 0.0
+        # What search's screen would report at publish (snippets aimed at AI agents).
+        self.withheld_snippets = 0
         self._ids = itertools.count(1)
 
     def count(self, method: str) -> int:
@@ -158,7 +173,10 @@ class FakeIndex(index_pb2_grpc.IndexServiceServicer):
         self.publishes.append((time.time(), build.library_id, build.version, build.build_id))
         total = sum(len(s) for _, s in build.docs.values())
         return index_pb2.PublishBuildResponse(
-            library_id=build.library_id, version=build.version, snippet_count=total
+            library_id=build.library_id,
+            version=build.version,
+            snippet_count=total,
+            withheld_snippet_count=self.withheld_snippets,
         )
 
     async def ImportCatalog(self, request: Any, context: Any) -> Any:
@@ -278,16 +296,12 @@ class Harness:
     settings: Settings
 
     async def submit(self, source: str, **fields: Any) -> Any:
-        from twinmcp.ingest.v1 import ingest_pb2
-
         reply = await self.stub.SubmitSource(
             ingest_pb2.SubmitSourceRequest(source=source, **fields), timeout=10
         )
         return reply.job
 
     async def finish(self, job_id: str, limit: float = 90.0) -> Any:
-        from twinmcp.ingest.v1 import ingest_pb2
-
         async def done() -> Any:
             job = (await self.stub.GetJob(ingest_pb2.GetJobRequest(job_id=job_id), timeout=5)).job
             return job if job.state >= ingest_pb2.JOB_STATE_SUCCEEDED else None
@@ -303,9 +317,6 @@ class Harness:
 async def harness(
     fake_index: tuple[FakeIndex, str], make_settings: Callable[..., Settings]
 ) -> AsyncIterator[Callable[..., Any]]:
-    from twinmcp.ingest.server import start
-    from twinmcp.ingest.v1 import ingest_pb2_grpc
-
     started: list[Harness] = []
 
     async def make(*, with_embedder: bool = True, **env: str) -> Harness:
@@ -314,7 +325,7 @@ async def harness(
         documents = CountingDocuments()
         embedder = CountingEmbedder() if with_embedder else None
         chosen: Any = embedder if with_embedder else True
-        server = await start(settings, documents=documents, embedder=chosen)
+        server = await start_ingest(settings, documents=documents, embedder=chosen)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
         harness = Harness(fake, server, stub, documents, embedder, channel, settings)
@@ -342,9 +353,6 @@ class GitHttpsServer:
 
     def publish(self, source: Path, name: str, tag: str = "") -> str:
         """Commits the files of `source` (and tags them) as the repository `name`; its URL."""
-        import shutil
-        import subprocess
-
         work = self.root.parent / f"work-{self.root.name}-{name.replace('/', '-')}"
         shutil.copytree(source, work)
         env = {
@@ -367,14 +375,6 @@ class GitHttpsServer:
 
 def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     """A certificate for localhost and 127.0.0.1 that is its own CA; (cert, key) PEM files."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
@@ -410,11 +410,6 @@ def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 @pytest.fixture
 async def git_https(tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
     """Starts git https servers on loopback; repositories are bare folders under `root`."""
-    import ssl
-
-    from aiohttp import web
-    from aiohttp.test_utils import TestServer
-
     folder = tmp_path / "git-https"
     folder.mkdir()
     cert_file, key_file = _self_signed_certificate(folder)

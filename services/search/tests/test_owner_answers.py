@@ -30,7 +30,7 @@ async def _publish(
     rules: Sequence[str] = (),
     description: str = "Widgets for everyone",
     documents: dict[str, list[tuple[str, str, str]]] | None = None,
-) -> None:
+) -> index_pb2.PublishBuildResponse:
     begun = await client.index.BeginBuild(
         index_pb2.BeginBuildRequest(
             library=index_pb2.LibraryMetadata(
@@ -54,9 +54,14 @@ async def _publish(
             ),
             timeout=10,
         )
-    await client.index.PublishBuild(
+    published: index_pb2.PublishBuildResponse = await client.index.PublishBuild(
         index_pb2.PublishBuildRequest(build_id=begun.build_id), timeout=30
     )
+    retried: index_pb2.PublishBuildResponse = await client.index.PublishBuild(
+        index_pb2.PublishBuildRequest(build_id=begun.build_id), timeout=30
+    )
+    assert retried == published  # a retried publish answers the same
+    return published
 
 
 async def _ask(client: Any, text: str, tokens: int = 5000) -> search_pb2.QueryDocsResponse:
@@ -140,7 +145,8 @@ async def test_a_snippet_aimed_at_agents_is_withheld_and_the_answer_counts_it(
             )
         ],
     }
-    await _publish(sqlite_client, kit, documents=poisoned)
+    published = await _publish(sqlite_client, kit, documents=poisoned)
+    assert published.withheld_snippet_count == 1  # ingest is told at publish
     reply = await _ask(sqlite_client, "build a widget")
     contents = "".join(s.content for s in reply.snippets)
     assert "evil.example" not in contents

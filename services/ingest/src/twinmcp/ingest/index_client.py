@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import grpc
 from twinmcp.ingest.documents import SnippetDraft
-from twinmcp.ingest.pipeline import BuildTarget, PreviousVersion
+from twinmcp.ingest.pipeline import BuildTarget, PreviousVersion, Published
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2
 
 _SOURCE_TYPES = {
@@ -112,11 +112,11 @@ class IndexClient:
         )
         return int(reply.snippet_count)
 
-    async def publish(self, build_id: str) -> int:
+    async def publish(self, build_id: str) -> Published:
         reply = await self._stub.PublishBuild(
             index_pb2.PublishBuildRequest(build_id=build_id), timeout=self.timeout
         )
-        return int(reply.snippet_count)
+        return Published(int(reply.snippet_count), int(reply.withheld_snippet_count))
 
     async def abort(self, build_id: str) -> None:
         await self._stub.AbortBuild(

@@ -68,7 +68,7 @@ class Index(Protocol):
         snippets: Sequence[tuple[SnippetDraft, Sequence[float]]],
     ) -> int: ...
 
-    async def publish(self, build_id: str) -> int: ...
+    async def publish(self, build_id: str) -> Published: ...
 
     async def abort(self, build_id: str) -> None: ...
 
@@ -113,6 +113,15 @@ class DefaultDocuments:
 
 class Enricher(Protocol):
     async def enrich(self, drafts: list[SnippetDraft]) -> list[SnippetDraft]: ...
+
+
+@dataclass(frozen=True)
+class Published:
+    """What publishing a build made: its snippets, and how many of them search withholds from
+    answers because they read as instructions aimed at AI agents (suspected prompt injection)."""
+
+    snippet_count: int
+    withheld_count: int = 0
 
 
 @dataclass
@@ -303,7 +312,16 @@ class Pipeline:
             await report()
         progress.phase = "publishing"
         await report()
-        total = await self.index.publish(build_id)
+        published = await self.index.publish(build_id)
+        total = published.snippet_count
+        if published.withheld_count:
+            note = (
+                f"{published.withheld_count} snippets read as instructions aimed at AI agents "
+                "(suspected prompt injection): stored but withheld from every answer; check "
+                "the documentation for injected text"
+            )
+            logger.warning("%s %s: %s", target.library_id, target.version, note)
+            notes.append(note)
         progress.snippets = total
         progress.files_done = len(paths)
         return RunResult(build_id, total, parsed, len(unchanged), notes)

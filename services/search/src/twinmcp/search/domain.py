@@ -403,11 +403,14 @@ class SearchDomain:
         hashes = await self.store.hashes(chosen.build_id)
         return chosen.version, hashes, chosen.embedding_model, chosen.embedding_dimension
 
-    async def publish(self, build_id: str) -> tuple[str, str, int]:
+    async def publish(self, build_id: str) -> tuple[str, str, int, int]:
+        """(library id, version, snippets, snippets withheld as suspected prompt injection)."""
         build = await self.store.build(build_id)
         if build.state == "published":
             # A retried publish whose answer was lost: the same answer again.
-            return build.library_id, build.version, build.snippet_count
+            index = await self._index(build_id)
+            suspects = await asyncio.to_thread(_suspects, index.snippets)
+            return build.library_id, build.version, build.snippet_count, len(suspects)
         if build.state != "open":
             raise ConflictError(
                 f"build {build_id} is {build.state}; only an open build can be published"
@@ -426,9 +429,7 @@ class SearchDomain:
             None if self.vectors.is_external else matrix,
             build.embedding_model,
         )
-        suspects = await asyncio.to_thread(
-            lambda: [s.snippet_id for s in snippets if snippet_injection(s) is not None]
-        )
+        suspects = await asyncio.to_thread(_suspects, snippets)
         if suspects:
             logger.warning(
                 "%s %s: %d snippets read as instructions to AI agents (suspected prompt "
@@ -446,7 +447,7 @@ class SearchDomain:
             if self.vectors.is_external:
                 await self.vectors.delete_namespace(old)
         logger.info("published %s %s (%d snippets)", build.library_id, build.version, count)
-        return build.library_id, build.version, count
+        return build.library_id, build.version, count, len(suspects)
 
     async def abort(self, build_id: str) -> None:
         build = await self.store.build(build_id)
@@ -739,6 +740,11 @@ class SearchDomain:
             infos.append(catalog_info(candidate))
         next_token = after[size - 1].library_id if len(after) > size else ""
         return infos, next_token
+
+
+def _suspects(snippets: Sequence[SnippetRecord]) -> list[str]:
+    """Ids of the snippets that read as instructions aimed at AI agents."""
+    return [s.snippet_id for s in snippets if snippet_injection(s) is not None]
 
 
 def check_length(field_name: str, value: str, limit: int) -> None:

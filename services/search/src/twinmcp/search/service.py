@@ -305,9 +305,12 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         self, request: index_pb2.PublishBuildRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.PublishBuildResponse:
         async def run() -> index_pb2.PublishBuildResponse:
-            library_id, version, count = await self.domain.publish(request.build_id)
+            library_id, version, count, withheld = await self.domain.publish(request.build_id)
             return index_pb2.PublishBuildResponse(
-                library_id=library_id, version=version, snippet_count=count
+                library_id=library_id,
+                version=version,
+                snippet_count=count,
+                withheld_snippet_count=withheld,
             )
 
         return await _answer(context, run())

@@ -385,19 +385,25 @@ class PublishBuildResponse(_message.Message):
     LIBRARY_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     SNIPPET_COUNT_FIELD_NUMBER: _builtins.int
+    WITHHELD_SNIPPET_COUNT_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     version: _builtins.str
     snippet_count: _builtins.int
+    withheld_snippet_count: _builtins.int
+    """Snippets that read as instructions aimed at AI agents (suspected prompt injection): stored,
+    but withheld from every answer (the answer counts them in `withheld_snippets`).
+    """
     def __init__(
         self,
         *,
         library_id: _builtins.str = ...,
         version: _builtins.str = ...,
         snippet_count: _builtins.int = ...,
+        withheld_snippet_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id", "snippet_count", b"snippet_count", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id", "snippet_count", b"snippet_count", "version", b"version", "withheld_snippet_count", b"withheld_snippet_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -67,8 +67,7 @@ async def test_resolve_shows_the_packages_and_labels_a_library_without_documenta
     text = _text(body)
     assert "- Packages: npm express\n" in text
     assert (
-        "- Code Snippets: 0 (no documentation indexed; ingest it with `twinmcp ingest "
-        "<its repository URL or docs folder>`"
+        "- Code Snippets: 0 (no documentation indexed; ingest it with `twinmcp ingest npm:express`"
     ) in text
 
 

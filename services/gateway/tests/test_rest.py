@@ -85,7 +85,9 @@ async def test_v2_search_shows_packages_and_labels_a_library_without_documentati
     _, body = await _get(stack, "/api/v2/libs/search?libraryName=express")
     express = body["results"][0]
     assert express["documented"] is False and express["totalSnippets"] == 0
-    assert express["note"].startswith("no documentation indexed; ingest it with `twinmcp ingest")
+    assert express["note"].startswith(
+        "no documentation indexed; ingest it with `twinmcp ingest npm:express`"
+    )
     assert express["packages"] == [{"registry": "npm", "name": "express"}]
 
 

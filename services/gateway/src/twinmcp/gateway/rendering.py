@@ -32,12 +32,25 @@ def reputation_label(trust_score: float) -> str:
     return "Unknown"
 
 
-# What a result without documentation says instead of its size, so that an agent does not
-# ask it questions it cannot answer, and a person knows how to fill it.
-NO_DOCUMENTATION = (
-    "no documentation indexed; ingest it with `twinmcp ingest <its repository URL or docs "
-    "folder>` (or POST /api/v1/admin/sources), then resolve again"
-)
+# Registries ingest can fetch a package's documentation from by name (`npm:hono`).
+_INGESTIBLE_REGISTRIES = ("pypi", "npm")
+
+
+def no_documentation_note(library: search_pb2.Library) -> str:
+    """What a result without documentation says instead of its size, so that an agent does not
+    ask it questions it cannot answer, and a person knows how to fill it."""
+    source = next(
+        (
+            f"{p.registry}:{p.name}"
+            for p in library.packages
+            if p.registry in _INGESTIBLE_REGISTRIES
+        ),
+        "<its repository URL or docs folder>",
+    )
+    return (
+        f"no documentation indexed; ingest it with `twinmcp ingest {source}` "
+        "(or POST /api/v1/admin/sources), then resolve again"
+    )
 
 
 def is_documented(library: search_pb2.Library) -> bool:
@@ -63,7 +76,7 @@ def format_library(library: search_pb2.Library) -> str:
     if is_documented(library):
         lines.append(f"- Code Snippets: {library.snippet_count} ({library.token_count} tokens)")
     else:
-        lines.append(f"- Code Snippets: 0 ({NO_DOCUMENTATION})")
+        lines.append(f"- Code Snippets: 0 ({no_documentation_note(library)})")
     lines.append(f"- Source Reputation: {reputation_label(library.trust_score)}")
     versions = [v.version for v in library.versions if v.version]
     if versions:
@@ -327,5 +340,5 @@ def library_json(library: search_pb2.Library) -> dict[str, Any]:
         "packages": [{"registry": p.registry, "name": p.name} for p in library.packages],
         "aliases": list(library.aliases),
         "documented": is_documented(library),
-        **({} if is_documented(library) else {"note": NO_DOCUMENTATION}),
+        **({} if is_documented(library) else {"note": no_documentation_note(library)}),
     }

@@ -434,6 +434,28 @@ async def test_hostile_release_archive_is_refused_before_anything_is_written(
     assert not list(tmp_path.rglob("escaped.txt"))
 
 
+async def test_refreshing_a_registry_library_ingests_the_newest_usable_release(
+    harness: Callable[..., Any], standin: tuple[StandIn, web.AppRunner]
+) -> None:
+    registry, _ = standin
+    releases = {"1.0.0": docpkg_sdist("1.0.0")}
+    urls = {"Source": "https://github.com/acme/docpkg"}
+    registry.add_pypi("docpkg", releases, project_urls=urls)
+    h = await _harness(harness, registry)
+    assert (await h.ingest("pypi:docpkg")).version == "1.0.0"
+    registry.add_pypi(
+        "docpkg",
+        {**releases, "1.1.0": docpkg_sdist("1.1.0"), "1.2.0b1": docpkg_sdist("1.2.0b1")},
+        project_urls=urls,
+    )
+    reply = await h.stub.RefreshLibrary(
+        ingest_pb2.RefreshLibraryRequest(library_id="/acme/docpkg"), timeout=10
+    )
+    job = await h.finish(reply.job.job_id)
+    assert (job.state, job.version) == (SUCCEEDED, "1.1.0")
+    assert h.fake.defaults["/acme/docpkg"] == "1.1.0"
+
+
 async def test_release_with_nothing_readable_fails_naming_the_release_and_what_to_do(
     harness: Callable[..., Any], standin: tuple[StandIn, web.AppRunner]
 ) -> None:

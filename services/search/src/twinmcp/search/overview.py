@@ -36,7 +36,7 @@ def _tier(path: str, heading: str) -> int:
     parts = path.lower().split("/")
     stem = _slug(parts[-1].rsplit(".", 1)[0])
     depth = len(parts) - 1
-    names = (stem, _slug(heading))
+    names: tuple[str, ...] = (stem, _slug(heading))
     if stem in ("readme", "index") and depth > _LANDING_MAX_DEPTH:
         names = (_slug(heading),)
     if any(name in _LANDING for name in names):

@@ -211,6 +211,13 @@ def test_each_kind_of_site_config_names_the_site(
     assert [n.text for n in read_site_titles(tmp_path)] == [expected]
 
 
+def test_the_site_config_describes_the_library_when_no_manifest_does(tmp_path: Path) -> None:
+    identity = read_identity(hono_website(tmp_path), SourceConfig(), DOCS, "/honojs/website")
+    assert identity.description == "Web framework built on Web Standards"
+    _tree(tmp_path, {"mkdocs.yml": "site_name: Hono\nsite_description: 'Ultrafast'\n"})
+    assert read_identity(tmp_path, SourceConfig(), DOCS).description == "Ultrafast"
+
+
 def test_sphinx_conf_py_is_read_without_being_run(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     _tree(

@@ -230,6 +230,7 @@ def read_identity(
             seen.add(key)
             aliases.append(text)
     description = next((m.description for m in manifests if m.description), "")
+    description = description or read_site_description(root)
     return Identity(
         title=title,
         aliases=tuple(aliases),
@@ -425,8 +426,12 @@ _JS_CONFIGS = (
     "astro.config.js",
 )
 # `title: 'Hono'` in a JavaScript/TypeScript config, with its indentation.
-_JS_TITLE = re.compile(r"""^(?P<indent>[ \t]*)title\s*:\s*(?P<q>['"`])(?P<text>[^'"`\n]+)(?P=q)""")
+_JS_VALUE = re.compile(
+    r"""^(?P<indent>[ \t]*)(?P<key>\w+)\s*:\s*(?P<q>['"`])(?P<text>[^'"`\n]+)(?P=q)"""
+)
 _MKDOCS_SITE_NAME = re.compile(r"^site_name\s*:\s*(.+?)\s*$", re.MULTILINE)
+_MKDOCS_DESCRIPTION = re.compile(r"^site_description\s*:\s*(.+?)\s*$", re.MULTILINE)
+MAX_DESCRIPTION_CHARS = 300
 
 
 def read_site_titles(root: Path) -> list[_Name]:
@@ -444,7 +449,7 @@ def read_site_titles(root: Path) -> list[_Name]:
         for name in _JS_CONFIGS:
             text = _read(root, _join(folder, name))
             if text:
-                _add(found, _js_config_title(text), _join(folder, name))
+                _add(found, _js_config_value(text, ("title",)), _join(folder, name))
         text = _read(root, _join(folder, "book.toml"))
         if text:
             _add(found, _mdbook_title(text), _join(folder, "book.toml"))
@@ -470,12 +475,33 @@ def _sphinx_project(text: str) -> str:
     return ""
 
 
-def _js_config_title(text: str) -> str:
-    """The least indented `title: '...'` (the site's, not a navbar's or a page's)."""
+def read_site_description(root: Path) -> str:
+    """What the documentation site says the library is: mkdocs.yml `site_description`, a
+    VitePress `description` or a Docusaurus `tagline`."""
+    for folder in _DOC_DIRS:
+        for name in ("mkdocs.yml", "mkdocs.yaml"):
+            text = _read(root, _join(folder, name))
+            match = _MKDOCS_DESCRIPTION.search(text) if text else None
+            if match:
+                return _description(match.group(1).strip().strip("'\""))
+        for name in _JS_CONFIGS:
+            text = _read(root, _join(folder, name))
+            found = _js_config_value(text, ("description", "tagline")) if text else ""
+            if found:
+                return _description(found)
+    return ""
+
+
+def _description(text: str) -> str:
+    return " ".join(_HTML_TAG.sub("", text).split())[:MAX_DESCRIPTION_CHARS]
+
+
+def _js_config_value(text: str, keys: tuple[str, ...]) -> str:
+    """The least indented `key: '...'` (the site's title, not a navbar's or a page's)."""
     best: tuple[int, str] | None = None
     for line in text.splitlines():
-        match = _JS_TITLE.match(line)
-        if match is None:
+        match = _JS_VALUE.match(line)
+        if match is None or match.group("key") not in keys:
             continue
         depth = len(match.group("indent").expandtabs(2))
         if best is None or depth < best[0]:

@@ -44,7 +44,7 @@ class RestartPolicy:
     # A child that ran at least this long before exiting counts as healthy: its next failure
     # starts the backoff again from the first delay.
     stable_seconds: float = 60.0
-    max_quick_failures: int = 5  # in a row; then the stack stops
+    max_quick_failures: int = 5  # in a row: the last is not restarted, the stack stops
     health_timeout_seconds: float = 60.0
 
     def delay(self, failures_in_a_row: int) -> float:
@@ -166,7 +166,7 @@ class Stack:
             code = await self.processes[spec.name].wait()
             lived = loop.time() - self.started_at[spec.name]
             failures = failures + 1 if lived < policy.stable_seconds else 1
-            if failures > policy.max_quick_failures:
+            if failures >= policy.max_quick_failures:
                 raise ServiceGaveUp(
                     f"{spec.name} exited {failures} times in a row, each within "
                     f"{policy.stable_seconds:.0f}s of starting (last: {describe_exit(code)}); "

@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import grpc
 from twinmcp.search.changes import FeedClosed
-from twinmcp.search.domain import Answer, SearchDomain, SnippetInput
+from twinmcp.search.crosslib import CrossAnswer, CrossLibrarySearch
+from twinmcp.search.domain import Answer, SearchDomain, SnippetInput, catalog_info
 from twinmcp.search.errors import (
     ConflictError,
     InvalidInputError,
@@ -128,9 +129,38 @@ def answer_message(answer: Answer) -> search_pb2.QueryDocsResponse:
     )
 
 
+def search_message(answer: CrossAnswer) -> search_pb2.SearchDocsResponse:
+    return search_pb2.SearchDocsResponse(
+        hits=[
+            search_pb2.SearchHit(
+                snippet=snippet_message(hit.snippet, hit.score),
+                library_id=hit.library_id,
+                version=hit.version,
+            )
+            for hit in answer.hits
+        ],
+        libraries=[
+            search_pb2.SearchedLibrary(
+                library_id=s.library_id,
+                version=s.version,
+                title=s.title,
+                relevance=s.relevance,
+                reason=s.reason,
+                available_versions=s.available_versions,
+                rules=s.rules,
+            )
+            for s in answer.libraries
+        ],
+        tokens_used=answer.tokens_used,
+        is_cached=answer.is_cached,
+        withheld_snippets=answer.withheld_snippets,
+    )
+
+
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     def __init__(self, domain: SearchDomain) -> None:
         self.domain = domain
+        self.crosslib = CrossLibrarySearch(domain)
 
     async def ResolveLibrary(
         self, request: search_pb2.ResolveLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -144,8 +174,6 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                     info, rank = await self.domain.get_library(candidate.library_id)
                     library = library_message(info, rank or candidate.popularity_rank)
                 else:
-                    from twinmcp.search.domain import catalog_info
-
                     library = library_message(catalog_info(candidate))
                 out.append(
                     search_pb2.LibraryMatch(
@@ -168,6 +196,21 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 request.ranker,
             )
             return answer_message(answer)
+
+        return await _answer(context, run())
+
+    async def SearchDocs(
+        self, request: search_pb2.SearchDocsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> search_pb2.SearchDocsResponse:
+        async def run() -> search_pb2.SearchDocsResponse:
+            answer = await self.crosslib.search(
+                request.query,
+                list(request.libraries),
+                request.version,
+                request.language,
+                request.tokens,
+            )
+            return search_message(answer)
 
         return await _answer(context, run())
 

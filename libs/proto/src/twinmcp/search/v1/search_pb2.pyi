@@ -568,3 +568,159 @@ class LibraryChange(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LibraryChange: _TypeAlias = LibraryChange  # noqa: Y015
+
+@_typing.final
+class SearchDocsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    LIBRARIES_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    query: _builtins.str
+    version: _builtins.str
+    """Strict: only with exactly one library; another version is never served instead."""
+    language: _builtins.str
+    """"python", "javascript" (or "typescript": one family), "go", "rust", ...: code snippets
+    in other programming languages are left out, and without hints so are libraries of
+    other languages. Empty: every language.
+    """
+    tokens: _builtins.int
+    """the budget, a maximum; default 5000 (as QueryDocs)"""
+    @_builtins.property
+    def libraries(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 4 library ids ("/owner/repo", a version may follow as in QueryDocs) or names
+        ("fastapi"), resolved as ResolveLibrary would. Empty: search chooses the libraries.
+        """
+
+    def __init__(
+        self,
+        *,
+        query: _builtins.str = ...,
+        libraries: _abc.Iterable[_builtins.str] | None = ...,
+        version: _builtins.str = ...,
+        language: _builtins.str = ...,
+        tokens: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "libraries", b"libraries", "query", b"query", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchDocsRequest: _TypeAlias = SearchDocsRequest  # noqa: Y015
+
+@_typing.final
+class SearchHit(_message.Message):
+    """One snippet of a cross-library answer, tagged with where it comes from."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SNIPPET_FIELD_NUMBER: _builtins.int
+    LIBRARY_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    library_id: _builtins.str
+    version: _builtins.str
+    @_builtins.property
+    def snippet(self) -> Global___Snippet:
+        """`score` is relative to the best hit of the answer (1.0)"""
+
+    def __init__(
+        self,
+        *,
+        snippet: Global___Snippet | None = ...,
+        library_id: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["snippet", b"snippet"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id", "snippet", b"snippet", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchHit: _TypeAlias = SearchHit  # noqa: Y015
+
+@_typing.final
+class SearchedLibrary(_message.Message):
+    """A library the answer searched, best first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIBRARY_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    RELEVANCE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    AVAILABLE_VERSIONS_FIELD_NUMBER: _builtins.int
+    RULES_FIELD_NUMBER: _builtins.int
+    library_id: _builtins.str
+    version: _builtins.str
+    title: _builtins.str
+    relevance: _builtins.float
+    """How well its documentation answers the query, relative to the best library (1.0)."""
+    reason: _builtins.str
+    """Why it was searched: "hint" (asked for), "named" (the query names it), "content" (its
+    documentation matches the query's words).
+    """
+    @_builtins.property
+    def available_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The owner's rules (as QueryDocsResponse.rules), for the libraries with snippets here."""
+
+    def __init__(
+        self,
+        *,
+        library_id: _builtins.str = ...,
+        version: _builtins.str = ...,
+        title: _builtins.str = ...,
+        relevance: _builtins.float = ...,
+        reason: _builtins.str = ...,
+        available_versions: _abc.Iterable[_builtins.str] | None = ...,
+        rules: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "library_id", b"library_id", "reason", b"reason", "relevance", b"relevance", "rules", b"rules", "title", b"title", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchedLibrary: _TypeAlias = SearchedLibrary  # noqa: Y015
+
+@_typing.final
+class SearchDocsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HITS_FIELD_NUMBER: _builtins.int
+    LIBRARIES_FIELD_NUMBER: _builtins.int
+    TOKENS_USED_FIELD_NUMBER: _builtins.int
+    IS_CACHED_FIELD_NUMBER: _builtins.int
+    WITHHELD_SNIPPETS_FIELD_NUMBER: _builtins.int
+    tokens_used: _builtins.int
+    """snippets, their library tags and rules; never above the budget"""
+    is_cached: _builtins.bool
+    withheld_snippets: _builtins.int
+    """as QueryDocsResponse.withheld_snippets"""
+    @_builtins.property
+    def hits(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchHit]:
+        """rank order"""
+
+    @_builtins.property
+    def libraries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchedLibrary]: ...
+    def __init__(
+        self,
+        *,
+        hits: _abc.Iterable[Global___SearchHit] | None = ...,
+        libraries: _abc.Iterable[Global___SearchedLibrary] | None = ...,
+        tokens_used: _builtins.int = ...,
+        is_cached: _builtins.bool = ...,
+        withheld_snippets: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "is_cached", b"is_cached", "libraries", b"libraries", "tokens_used", b"tokens_used", "withheld_snippets", b"withheld_snippets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchDocsResponse: _TypeAlias = SearchDocsResponse  # noqa: Y015

@@ -67,6 +67,11 @@ class SearchServiceStub:
                 request_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.WatchLibrariesRequest.SerializeToString,
                 response_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.LibraryChange.FromString,
                 _registered_method=True)
+        self.SearchDocs = channel.unary_unary(
+                '/twinmcp.search.v1.SearchService/SearchDocs',
+                request_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.SearchDocsRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.SearchDocsResponse.FromString,
+                _registered_method=True)
 
 
 class SearchServiceServicer:
@@ -91,14 +96,17 @@ class SearchServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def QueryDocs(self, request, context):
-        """The snippets of one library version that answer `query`, within `tokens`.
+        """The snippets of one library version that answer `query`, within `tokens`. An empty
+        `query` asks for the library's overview (its general documentation): landing, introduction
+        and getting-started pages first with their first code examples, then each other page's
+        lead, in a fixed order.
         A version matches by name, and a leading "v" is not significant ("v2.0" asks for "2.0");
         `version` in the answer is the one served, spelled as indexed. Another version is never
         served in place of the one asked for.
         Errors:
         INVALID_ARGUMENT when the id is malformed, the version is not a version name (a semver
-        range such as "^1.2" is refused, not resolved), the query is empty, a string is
-        longer than search accepts, `tokens` is negative or `ranker` is unknown.
+        range such as "^1.2" is refused, not resolved), a string is longer than search
+        accepts, `tokens` is negative or `ranker` is unknown.
         NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
         entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
         FAILED_PRECONDITION when the library is indexed but not the version asked for.
@@ -135,6 +143,22 @@ class SearchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchDocs(self, request, context):
+        """The snippets that answer `query` across libraries, in one ranking within `tokens`: the
+        libraries hinted in `libraries` (ids or names), or without hints the documented libraries
+        the query names or whose documentation matches it best. Each snippet names its library
+        and version; duplicates across libraries are dropped.
+        Errors:
+        INVALID_ARGUMENT when `query` is empty, more than 4 libraries are hinted, a hinted name
+        or id is not a documented library, `version` is given without exactly one library,
+        `language` is unknown, a string is longer than search accepts or `tokens` is negative.
+        FAILED_PRECONDITION when the one hinted library is indexed but not `version`. Trailing
+        metadata: `library-id`, `requested-version`, `available-versions` (as QueryDocs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SearchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +186,11 @@ def add_SearchServiceServicer_to_server(servicer, server):
                     servicer.WatchLibraries,
                     request_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.WatchLibrariesRequest.FromString,
                     response_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.LibraryChange.SerializeToString,
+            ),
+            'SearchDocs': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchDocs,
+                    request_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.SearchDocsRequest.FromString,
+                    response_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.SearchDocsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -307,6 +336,33 @@ class SearchService:
             '/twinmcp.search.v1.SearchService/WatchLibraries',
             twinmcp_dot_search_dot_v1_dot_search__pb2.WatchLibrariesRequest.SerializeToString,
             twinmcp_dot_search_dot_v1_dot_search__pb2.LibraryChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchDocs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.search.v1.SearchService/SearchDocs',
+            twinmcp_dot_search_dot_v1_dot_search__pb2.SearchDocsRequest.SerializeToString,
+            twinmcp_dot_search_dot_v1_dot_search__pb2.SearchDocsResponse.FromString,
             options,
             channel_credentials,
             insecure,

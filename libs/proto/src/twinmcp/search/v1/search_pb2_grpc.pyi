@@ -50,14 +50,17 @@ class SearchServiceStub:
         than search accepts.
     """
     QueryDocs: _grpc.UnaryUnaryMultiCallable[_search_pb2.QueryDocsRequest, _search_pb2.QueryDocsResponse]
-    """The snippets of one library version that answer `query`, within `tokens`.
+    """The snippets of one library version that answer `query`, within `tokens`. An empty
+    `query` asks for the library's overview (its general documentation): landing, introduction
+    and getting-started pages first with their first code examples, then each other page's
+    lead, in a fixed order.
     A version matches by name, and a leading "v" is not significant ("v2.0" asks for "2.0");
     `version` in the answer is the one served, spelled as indexed. Another version is never
     served in place of the one asked for.
     Errors:
       INVALID_ARGUMENT when the id is malformed, the version is not a version name (a semver
-        range such as "^1.2" is refused, not resolved), the query is empty, a string is
-        longer than search accepts, `tokens` is negative or `ranker` is unknown.
+        range such as "^1.2" is refused, not resolved), a string is longer than search
+        accepts, `tokens` is negative or `ranker` is unknown.
       NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
         entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
       FAILED_PRECONDITION when the library is indexed but not the version asked for.
@@ -76,6 +79,18 @@ class SearchServiceStub:
     """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
     message has `is_sync` set; every later one names a library whose answers changed. A caller
     that loses the stream must drop what it kept: it may have missed changes.
+    """
+    SearchDocs: _grpc.UnaryUnaryMultiCallable[_search_pb2.SearchDocsRequest, _search_pb2.SearchDocsResponse]
+    """The snippets that answer `query` across libraries, in one ranking within `tokens`: the
+    libraries hinted in `libraries` (ids or names), or without hints the documented libraries
+    the query names or whose documentation matches it best. Each snippet names its library
+    and version; duplicates across libraries are dropped.
+    Errors:
+      INVALID_ARGUMENT when `query` is empty, more than 4 libraries are hinted, a hinted name
+        or id is not a documented library, `version` is given without exactly one library,
+        `language` is unknown, a string is longer than search accepts or `tokens` is negative.
+      FAILED_PRECONDITION when the one hinted library is indexed but not `version`. Trailing
+        metadata: `library-id`, `requested-version`, `available-versions` (as QueryDocs).
     """
 
 @_typing.type_check_only
@@ -98,14 +113,17 @@ class SearchServiceAsyncStub(SearchServiceStub):
         than search accepts.
     """
     QueryDocs: _aio.UnaryUnaryMultiCallable[_search_pb2.QueryDocsRequest, _search_pb2.QueryDocsResponse]  # type: ignore[assignment]
-    """The snippets of one library version that answer `query`, within `tokens`.
+    """The snippets of one library version that answer `query`, within `tokens`. An empty
+    `query` asks for the library's overview (its general documentation): landing, introduction
+    and getting-started pages first with their first code examples, then each other page's
+    lead, in a fixed order.
     A version matches by name, and a leading "v" is not significant ("v2.0" asks for "2.0");
     `version` in the answer is the one served, spelled as indexed. Another version is never
     served in place of the one asked for.
     Errors:
       INVALID_ARGUMENT when the id is malformed, the version is not a version name (a semver
-        range such as "^1.2" is refused, not resolved), the query is empty, a string is
-        longer than search accepts, `tokens` is negative or `ranker` is unknown.
+        range such as "^1.2" is refused, not resolved), a string is longer than search
+        accepts, `tokens` is negative or `ranker` is unknown.
       NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
         entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
       FAILED_PRECONDITION when the library is indexed but not the version asked for.
@@ -124,6 +142,18 @@ class SearchServiceAsyncStub(SearchServiceStub):
     """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
     message has `is_sync` set; every later one names a library whose answers changed. A caller
     that loses the stream must drop what it kept: it may have missed changes.
+    """
+    SearchDocs: _aio.UnaryUnaryMultiCallable[_search_pb2.SearchDocsRequest, _search_pb2.SearchDocsResponse]  # type: ignore[assignment]
+    """The snippets that answer `query` across libraries, in one ranking within `tokens`: the
+    libraries hinted in `libraries` (ids or names), or without hints the documented libraries
+    the query names or whose documentation matches it best. Each snippet names its library
+    and version; duplicates across libraries are dropped.
+    Errors:
+      INVALID_ARGUMENT when `query` is empty, more than 4 libraries are hinted, a hinted name
+        or id is not a documented library, `version` is given without exactly one library,
+        `language` is unknown, a string is longer than search accepts or `tokens` is negative.
+      FAILED_PRECONDITION when the one hinted library is indexed but not `version`. Trailing
+        metadata: `library-id`, `requested-version`, `available-versions` (as QueryDocs).
     """
 
 class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -155,14 +185,17 @@ class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _search_pb2.QueryDocsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_search_pb2.QueryDocsResponse, _abc.Awaitable[_search_pb2.QueryDocsResponse]]:
-        """The snippets of one library version that answer `query`, within `tokens`.
+        """The snippets of one library version that answer `query`, within `tokens`. An empty
+        `query` asks for the library's overview (its general documentation): landing, introduction
+        and getting-started pages first with their first code examples, then each other page's
+        lead, in a fixed order.
         A version matches by name, and a leading "v" is not significant ("v2.0" asks for "2.0");
         `version` in the answer is the one served, spelled as indexed. Another version is never
         served in place of the one asked for.
         Errors:
           INVALID_ARGUMENT when the id is malformed, the version is not a version name (a semver
-            range such as "^1.2" is refused, not resolved), the query is empty, a string is
-            longer than search accepts, `tokens` is negative or `ranker` is unknown.
+            range such as "^1.2" is refused, not resolved), a string is longer than search
+            accepts, `tokens` is negative or `ranker` is unknown.
           NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
             entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
           FAILED_PRECONDITION when the library is indexed but not the version asked for.
@@ -199,6 +232,24 @@ class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
         """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
         message has `is_sync` set; every later one names a library whose answers changed. A caller
         that loses the stream must drop what it kept: it may have missed changes.
+        """
+
+    @_abc_1.abstractmethod
+    def SearchDocs(
+        self,
+        request: _search_pb2.SearchDocsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_search_pb2.SearchDocsResponse, _abc.Awaitable[_search_pb2.SearchDocsResponse]]:
+        """The snippets that answer `query` across libraries, in one ranking within `tokens`: the
+        libraries hinted in `libraries` (ids or names), or without hints the documented libraries
+        the query names or whose documentation matches it best. Each snippet names its library
+        and version; duplicates across libraries are dropped.
+        Errors:
+          INVALID_ARGUMENT when `query` is empty, more than 4 libraries are hinted, a hinted name
+            or id is not a documented library, `version` is given without exactly one library,
+            `language` is unknown, a string is longer than search accepts or `tokens` is negative.
+          FAILED_PRECONDITION when the one hinted library is indexed but not `version`. Trailing
+            metadata: `library-id`, `requested-version`, `available-versions` (as QueryDocs).
         """
 
 def add_SearchServiceServicer_to_server(servicer: SearchServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,566 @@
+"""Answering one question across libraries: which libraries, how well each answers, one ranking."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+from twinmcp.runtime.tokens import count_tokens
+from twinmcp.search.cache import ANSWER_FORMAT
+from twinmcp.search.domain import MAX_QUERY_CHARS, MAX_VERSION_CHARS, SearchDomain, check_length
+from twinmcp.search.errors import InvalidInputError, VersionNotIndexedError
+from twinmcp.search.lexical import query_terms
+from twinmcp.search.library import LibraryInfo, VersionInfo
+from twinmcp.search.libraryid import parse_library_id
+from twinmcp.search.ownertext import clean_snippet, rules_within
+from twinmcp.search.packing import DEFAULT_BUDGET, MINIMUM_SNIPPETS, RELEVANCE_FLOOR
+from twinmcp.search.ranking import Ranked, VersionIndex
+from twinmcp.search.resolution import (
+    MATCH_DESCRIPTION,
+    Candidate,
+    compact,
+    repo_name,
+    strip_version,
+)
+from twinmcp.search.snippets import KIND_CODE, SnippetRecord, cost
+
+MAX_HINTS = 4
+MAX_HINT_CHARS = 300
+MAX_LANGUAGE_CHARS = 32
+MAX_BUDGET = 100_000
+# Without hints, at most this many documented libraries are probed (their indexes loaded and
+# scored for the query's words): those the query names, then those resolution matches to the
+# query read as a description, then the most popular. A probe costs about 0.3 ms a library.
+MAX_PROBED_LIBRARIES = 24
+# A library whose documentation answers less than this share of the best one's is left out.
+LIBRARY_FLOOR = 0.6
+# A library's hits are ranked at (its relevance share) ** LIBRARY_SHARPNESS of their own
+# score, so a second library's best snippet comes after the first library's good ones, not
+# between its first and second.
+LIBRARY_SHARPNESS = 3.0
+# A library the query names ("... in httpx") is what the user means, more than word overlap.
+NAMED_BOOST = 1.5
+# A library's relevance: the mean of its best snippets' BM25F with IDF over every candidate
+# library's snippets together (measured on the 80 dev questions with no hint: top-5 mean with
+# shared IDF 67/80 right libraries first, each library's own IDF 40/80, the best snippet alone
+# 59/80; a z-score of the best snippets 23/80, a Bernoulli word model per library 64/80).
+RELEVANCE_TOP_K = 5
+# Near-duplicates across libraries (a README copied into two repositories): MinHash agreement.
+DUPLICATE_JACCARD = 0.75
+
+REASON_HINT = "hint"
+REASON_NAMED = "named"
+REASON_CONTENT = "content"
+
+# Programming-language families: a code snippet tagged with any of these names is in that family.
+LANGUAGE_FAMILIES: dict[str, frozenset[str]] = {
+    "python": frozenset(["python", "py", "python3", "py3", "pycon", "ipython", "pyi", "pyodide"]),
+    "javascript": frozenset(
+        ["javascript", "js", "jsx", "mjs", "cjs", "typescript", "ts", "tsx", "node", "nodejs"]
+    ),
+    "go": frozenset(["go", "golang"]),
+    "rust": frozenset(["rust", "rs"]),
+    "java": frozenset(["java"]),
+    "kotlin": frozenset(["kotlin", "kt", "kts"]),
+    "ruby": frozenset(["ruby", "rb", "erb"]),
+    "php": frozenset(["php"]),
+    "csharp": frozenset(["csharp", "cs", "c#", "dotnet"]),
+    "c": frozenset(["c", "h"]),
+    "cpp": frozenset(["cpp", "c++", "cxx", "hpp", "cc"]),
+    "swift": frozenset(["swift"]),
+    "dart": frozenset(["dart", "flutter"]),
+    "elixir": frozenset(["elixir", "ex", "exs"]),
+    "scala": frozenset(["scala"]),
+}
+_FAMILY_OF = {name: family for family, names in LANGUAGE_FAMILIES.items() for name in names}
+# Code that is not a programming language (commands, configuration, markup) answers a question
+# in any language: `pip install ...` belongs in a Python answer.
+NEUTRAL_LANGUAGES = frozenset(
+    [
+        "", "text", "txt", "plaintext", "none", "console", "shell", "sh", "bash", "zsh",
+        "shell-session", "powershell", "ps1", "bat", "cmd", "json", "jsonc", "json5", "yaml",
+        "yml", "toml", "ini", "cfg", "env", "dotenv", "dockerfile", "docker", "http", "sql",
+        "html", "css", "xml", "csv", "markdown", "md", "diff", "graphql", "nginx", "makefile",
+    ]
+)  # fmt: skip
+_REGISTRY_FAMILY = {
+    "pypi": "python",
+    "npm": "javascript",
+    "crates": "rust",
+    "go": "go",
+    "maven": "java",
+    "rubygems": "ruby",
+    "packagist": "php",
+    "nuget": "csharp",
+    "pub": "dart",
+    "hex": "elixir",
+}
+_WORD = re.compile(r"[A-Za-z0-9@][A-Za-z0-9._+#-]*(?:/[A-Za-z0-9._-]+)*")
+
+
+def language_family(language: str) -> str:
+    """The family a `language` argument names ("" for none); unknown names are refused."""
+    name = language.strip().lower()
+    if not name:
+        return ""
+    family = _FAMILY_OF.get(name)
+    if family is None:
+        raise InvalidInputError(
+            f"language {language[:40]!r} is not one search knows; use one of "
+            f"{', '.join(LANGUAGE_FAMILIES)} (typescript counts as javascript), or leave it empty"
+        )
+    return family
+
+
+def is_in_family(snippet: SnippetRecord, family: str) -> bool:
+    """Whether the snippet may answer in `family`: prose and neutral code always may."""
+    if not family or snippet.kind != KIND_CODE:
+        return True
+    language = snippet.language.strip().lower()
+    return language in NEUTRAL_LANGUAGES or _FAMILY_OF.get(language) == family
+
+
+def library_families(info: LibraryInfo, index: VersionIndex | None) -> set[str]:
+    """The languages a library is for: its packages' registries, else its code examples'."""
+    families = {
+        _REGISTRY_FAMILY[p.registry]
+        for p in info.meta.documented_packages
+        if p.registry in _REGISTRY_FAMILY
+    }
+    if families or index is None:
+        return families
+    counts: dict[str, int] = {}
+    for snippet in index.snippets:
+        family = _FAMILY_OF.get(snippet.language.strip().lower())
+        if snippet.kind == KIND_CODE and family:
+            counts[family] = counts.get(family, 0) + 1
+    total = sum(counts.values())
+    # A family of at least a fifth of the examples: TypeScript docs with some shell and Python.
+    return {family for family, count in counts.items() if total and count * 5 >= total}
+
+
+def library_relevance(indexes: Sequence[VersionIndex], query: str) -> list[float]:
+    """How well each library's documentation matches the query's words, comparable across them.
+
+    BM25F scores of different indexes are not comparable: each weighs a word by its own IDF,
+    so "pydantic" is a common word in pydantic's docs and a rare one in FastAPI's. Here every
+    index's term scores are re-weighted by the IDF over all the indexes' snippets together.
+    """
+    terms = query_terms(query)
+    total_docs = sum(index.lexical.doc_count for index in indexes)
+    shared_idf: dict[str, float] = {}
+    for term in terms:
+        df = 0
+        for index in indexes:
+            postings = index.lexical.postings(term)
+            df += 0 if postings is None else len(postings)
+        if df:
+            shared_idf[term] = math.log1p((total_docs - df + 0.5) / (df + 0.5))
+    out: list[float] = []
+    for index in indexes:
+        lexical = index.lexical
+        totals = np.zeros(lexical.doc_count, dtype=np.float32)
+        for term, weight in terms.items():
+            term_id = lexical.vocabulary.get(term)
+            own_idf = lexical.idf_of(term)
+            if term_id is None or own_idf <= 0:
+                continue
+            start, end = lexical.indptr[term_id], lexical.indptr[term_id + 1]
+            factor = np.float32(weight * shared_idf[term] / own_idf)
+            totals[lexical.doc_ids[start:end]] += factor * lexical.scores[start:end]
+        if not totals.size:
+            out.append(0.0)
+            continue
+        count = min(RELEVANCE_TOP_K, totals.size)
+        best = np.partition(totals, totals.size - count)[totals.size - count :]
+        out.append(float(best.mean()))
+    return out
+
+
+def library_names(candidate: Candidate) -> set[str]:
+    """The compacted names a query may call a library by: title, repository, packages."""
+    names = {compact(candidate.title), compact(repo_name(candidate.library_id))}
+    names.update(compact(name) for name in candidate.names)
+    # Too short to tell a name from a word ("go", "re").
+    return {name for name in names if len(name) >= 3}
+
+
+def query_names(query: str) -> set[str]:
+    """What the query could be naming: each word, compacted, and adjacent pairs ("fast api")."""
+    words = [compact(word) for word in _WORD.findall(query)]
+    found = {word for word in words if word}
+    found.update(a + b for a, b in itertools.pairwise(words) if a and b)
+    for word in _WORD.findall(query):
+        # "Starlette/FastAPI", "pydantic.BaseModel", "httpx's"
+        found.update(compact(part) for part in re.split(r"[/.']", word) if part)
+    return found
+
+
+@dataclass(frozen=True)
+class Target:
+    """A library version the answer searches."""
+
+    info: LibraryInfo
+    version: VersionInfo
+    reason: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    snippet: SnippetRecord
+    score: float
+    library_id: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Searched:
+    library_id: str
+    version: str
+    title: str
+    relevance: float
+    reason: str
+    available_versions: list[str]
+    rules: list[str]
+
+
+@dataclass(frozen=True)
+class CrossAnswer:
+    hits: list[Hit]
+    libraries: list[Searched]
+    tokens_used: int
+    withheld_snippets: int = 0
+    is_cached: bool = False
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "tokens_used": self.tokens_used,
+                "withheld_snippets": self.withheld_snippets,
+                "libraries": [
+                    [s.library_id, s.version, s.title, s.relevance, s.reason,
+                     s.available_versions, s.rules]
+                    for s in self.libraries
+                ],
+                "hits": [
+                    [h.score, h.library_id, h.version, h.snippet.snippet_id, h.snippet.kind,
+                     h.snippet.title, h.snippet.description, h.snippet.language,
+                     h.snippet.content, list(h.snippet.breadcrumb), h.snippet.source_path,
+                     h.snippet.source_url, h.snippet.anchor, h.snippet.tokens]
+                    for h in self.hits
+                ],
+            }
+        )  # fmt: skip
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CrossAnswer:
+        data = orjson.loads(raw)
+        return cls(
+            hits=[
+                Hit(
+                    SnippetRecord(
+                        r[3], r[4], r[5], r[6], r[7], r[8], tuple(r[9]), r[10], r[11], r[12], r[13]
+                    ),
+                    r[0],
+                    r[1],
+                    r[2],
+                )
+                for r in data["hits"]
+            ],
+            libraries=[Searched(*row) for row in data["libraries"]],
+            tokens_used=data["tokens_used"],
+            withheld_snippets=data["withheld_snippets"],
+            is_cached=True,
+        )
+
+
+def hit_tag(library_id: str, version: str) -> str:
+    """The line naming a hit's library; the gateway prints it above the snippet."""
+    return f"Library: {library_id}, version {version}"
+
+
+def answer_key(targets: Sequence[Target], query: str, budget: int, family: str) -> str:
+    builds = ",".join(sorted(f"{t.version.build_id}:{t.reason}" for t in targets))
+    normalised = " ".join(query.lower().split())
+    raw = f"{ANSWER_FORMAT}\0search\0{builds}\0{budget}\0{family}\0{normalised}"
+    return "search:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    target: Target
+    index: VersionIndex
+    share: float  # relevance relative to the best library
+    ranked: list[Ranked]
+
+
+def fuse(libraries: Sequence[_Ranked]) -> list[tuple[float, int, Ranked]]:
+    """(score, library position, snippet), best first: each library's own ranking scaled by
+    its share, near-duplicates of a better hit from another library dropped."""
+    merged = [
+        (item.score * library.share**LIBRARY_SHARPNESS, position, item)
+        for position, library in enumerate(libraries)
+        for item in library.ranked
+    ]
+    merged.sort(key=lambda entry: -entry[0])
+    if not merged:
+        return []
+    top = merged[0][0] or 1.0
+    kept: list[tuple[float, int, Ranked]] = []
+    signatures: list[tuple[int, np.ndarray]] = []
+    for score, position, item in merged:
+        index = libraries[position].index
+        at = index.positions().get(item.snippet.snippet_id)
+        signature = index.minhashes[at] if at is not None else None
+        if signature is not None and any(
+            other != position and float((seen == signature).mean()) >= DUPLICATE_JACCARD
+            for other, seen in signatures
+        ):
+            continue
+        if signature is not None:
+            signatures.append((position, signature))
+        kept.append((score / top, position, item))
+    return kept
+
+
+class CrossLibrarySearch:
+    """SearchDocs over the domain's libraries, indexes, ranking and caches.
+
+    It reads the domain's own helpers (library lookup, index loading, ranking, the injection
+    screen) so that one library's snippets are ranked, screened and cached exactly as QueryDocs
+    does; what it adds is the choice of libraries and the fusion of their rankings.
+    """
+
+    def __init__(self, domain: SearchDomain) -> None:
+        self.domain = domain
+
+    async def search(
+        self,
+        query: str,
+        libraries: Sequence[str],
+        version: str,
+        language: str,
+        budget: int,
+    ) -> CrossAnswer:
+        check_length("query", query, MAX_QUERY_CHARS)
+        check_length("version", version, MAX_VERSION_CHARS)
+        check_length("language", language, MAX_LANGUAGE_CHARS)
+        text = query.strip()
+        if not text:
+            raise InvalidInputError(
+                "query is empty; ask a question, e.g. 'how do I add CORS middleware'"
+            )
+        hints = [hint.strip() for hint in libraries]
+        if len(hints) > MAX_HINTS:
+            raise InvalidInputError(
+                f"libraries has {len(hints)} entries; the limit is {MAX_HINTS}. Name the few "
+                "libraries the question is about, or none to let search choose"
+            )
+        for number, hint in enumerate(hints, start=1):
+            if not hint:
+                raise InvalidInputError(f"library {number} is empty; give an id or a name")
+            check_length(f"library {number}", hint, MAX_HINT_CHARS)
+        if version.strip() and len(hints) != 1:
+            raise InvalidInputError(
+                f"version {version.strip()[:40]!r} needs exactly one library, not {len(hints)}; "
+                "name the library it belongs to, or put each version in its id (/owner/repo/1.2)"
+            )
+        if budget < 0:
+            raise InvalidInputError("tokens must be positive (the answer's token budget)")
+        budget = min(budget or DEFAULT_BUDGET, MAX_BUDGET)
+        family = language_family(language)
+        if hints:
+            targets = await self._hinted(hints, version.strip())
+        else:
+            targets = await self._probed(text)
+        if not targets:
+            return CrossAnswer([], [], 0)
+        key = answer_key(targets, text, budget, family)
+        cached = await self.domain.cache.get(key)
+        if cached is not None:
+            return CrossAnswer.from_bytes(cached)
+        answer = await self._answer(targets, text, budget, family, is_hinted=bool(hints))
+        await self.domain.cache.set(key, answer.to_bytes())
+        return answer
+
+    # ---- which libraries ----------------------------------------------------------------
+
+    async def _hinted(self, hints: Sequence[str], version: str) -> list[Target]:
+        targets: dict[str, Target] = {}
+        for hint in hints:
+            target = await self._hint(hint, version)
+            targets.setdefault(target.info.meta.library_id, target)
+        return list(targets.values())
+
+    async def _hint(self, hint: str, version: str) -> Target:
+        if "/" in hint:
+            ref = parse_library_id(hint, version)
+            info = await self.domain._library(ref.library_id)
+            if info is None or not info.versions:
+                missing = await self.domain._unknown_library(ref.library_id)
+                close = (
+                    f" Close indexed libraries: {', '.join(missing.suggestions)}."
+                    if (missing.suggestions)
+                    else ""
+                )
+                raise InvalidInputError(
+                    f"library {hint[:80]!r} is not indexed.{close} Give an indexed id or a name"
+                )
+            asked = ref.version
+        else:
+            name, asked = strip_version(hint)
+            asked = version or asked
+            resolver = await self.domain.resolver()
+            matches = await asyncio.to_thread(resolver.resolve, name, "", 5)
+            documented = [m for m in matches if m.candidate.is_documented]
+            best = documented[0] if documented else None
+            if best is None or best.reason == MATCH_DESCRIPTION or best is not matches[0]:
+                close = ", ".join(m.candidate.library_id for m in documented[:3])
+                raise InvalidInputError(
+                    f"library {hint[:80]!r} names no documented library"
+                    + (f"; close ones: {close}" if close else "")
+                    + ". Give a library id such as /owner/repo, or find it with ResolveLibrary"
+                )
+            found = await self.domain._library(best.candidate.library_id)
+            if found is None or not found.versions:
+                raise InvalidInputError(f"library {hint[:80]!r} has no documentation indexed")
+            info = found
+        chosen = info.find(asked) if asked else info.default
+        if chosen is None:
+            available = [v.version for v in info.versions]
+            raise VersionNotIndexedError(
+                f"version {asked!r} of {info.meta.library_id} is not indexed; available "
+                f"versions: {', '.join(available)}. Ask for one of them, or omit the version "
+                "for the default",
+                available,
+                library_id=info.meta.library_id,
+                version=asked,
+            )
+        return Target(info, chosen, REASON_HINT)
+
+    async def _probed(self, query: str) -> list[Target]:
+        """The documented libraries worth probing: named ones, described ones, popular ones."""
+        resolver = await self.domain.resolver()
+        documented = [c for c in resolver.candidates if c.is_documented]
+        mentioned = query_names(query)
+        named = [c for c in documented if library_names(c) & mentioned]
+        chosen: dict[str, tuple[Candidate, str]] = {c.library_id: (c, REASON_NAMED) for c in named}
+        if len(documented) > MAX_PROBED_LIBRARIES:
+            words = " ".join(query.split()[:32])
+            matches = await asyncio.to_thread(resolver.resolve, words, words, 50)
+            for match in matches:
+                if match.candidate.is_documented:
+                    chosen.setdefault(match.candidate.library_id, (match.candidate, REASON_CONTENT))
+            by_reach = sorted(
+                documented,
+                key=lambda c: (c.popularity_rank <= 0, c.popularity_rank, -c.stars, c.library_id),
+            )
+        else:
+            by_reach = documented
+        for candidate in by_reach:
+            chosen.setdefault(candidate.library_id, (candidate, REASON_CONTENT))
+        targets: list[Target] = []
+        for candidate, reason in list(chosen.values())[:MAX_PROBED_LIBRARIES]:
+            info = await self.domain._library(candidate.library_id)
+            if info is not None and info.default is not None:
+                targets.append(Target(info, info.default, reason))
+        return targets
+
+    # ---- one ranking --------------------------------------------------------------------
+
+    async def _answer(
+        self, targets: Sequence[Target], query: str, budget: int, family: str, *, is_hinted: bool
+    ) -> CrossAnswer:
+        indexes = [await self.domain._index(t.version.build_id) for t in targets]
+        if family and not is_hinted:
+            kept = [
+                (target, index)
+                for target, index in zip(targets, indexes, strict=True)
+                if family in (library_families(target.info, index) or {family})
+            ]
+            targets = [target for target, _ in kept]
+            indexes = [index for _, index in kept]
+        if not targets:
+            return CrossAnswer([], [], 0)
+        relevance = await asyncio.to_thread(library_relevance, indexes, query)
+        relevance = [
+            score * (NAMED_BOOST if target.reason == REASON_NAMED else 1.0)
+            for score, target in zip(relevance, targets, strict=True)
+        ]
+        best = max(relevance)
+        shares = [score / best if best > 0 else 1.0 for score in relevance]
+        ranked: list[_Ranked] = []
+        for target, index, share in zip(targets, indexes, shares, strict=True):
+            # Hinted libraries are all searched: the caller said the answer is among them.
+            if share < LIBRARY_FLOOR and not is_hinted:
+                continue
+            version = target.version
+            found = await self.domain._rank(index, version.embedding_model, version.build_id, query)
+            ranked.append(
+                _Ranked(target, index, share, [r for r in found if is_in_family(r.snippet, family)])
+            )
+        ranked.sort(key=lambda item: -item.share)
+        # The owners' rules of the searched libraries share a fifth of the budget.
+        rules = [
+            rules_within(item.target.info.meta.rules, budget // len(ranked)) for item in ranked
+        ]
+        fused = await asyncio.to_thread(fuse, ranked)
+        room = budget - sum(tokens for _, tokens in rules)
+        hits, used, withheld = self._pack(ranked, fused, room)
+        contributing = {hit.library_id for hit in hits}
+        searched: list[Searched] = []
+        for item, (kept_rules, rules_tokens) in zip(ranked, rules, strict=True):
+            meta = item.target.info.meta
+            is_answering = meta.library_id in contributing
+            used += rules_tokens if is_answering else 0
+            searched.append(
+                Searched(
+                    library_id=meta.library_id,
+                    version=item.target.version.version,
+                    title=meta.title,
+                    relevance=round(item.share, 4),
+                    reason=item.target.reason,
+                    available_versions=[v.version for v in item.target.info.versions],
+                    rules=kept_rules if is_answering else [],
+                )
+            )
+        return CrossAnswer(hits, searched, used, withheld)
+
+    def _pack(
+        self, ranked: Sequence[_Ranked], fused: Sequence[tuple[float, int, Ranked]], room: int
+    ) -> tuple[list[Hit], int, int]:
+        """Hits in rank order while they fit, each charged its snippet and its library line."""
+        tag_tokens = [
+            count_tokens(hit_tag(r.target.info.meta.library_id, r.target.version.version))
+            for r in ranked
+        ]
+        hits: list[Hit] = []
+        used = 0
+        withheld = 0
+        for score, position, item in fused:
+            if len(hits) >= MINIMUM_SNIPPETS and score < RELEVANCE_FLOOR:
+                break
+            target = ranked[position].target
+            if self.domain._is_suspect(target.version.build_id, item.snippet):
+                withheld += 1
+                continue
+            price = cost(item.snippet) + tag_tokens[position]
+            if used + price > room:
+                continue
+            hits.append(
+                Hit(
+                    clean_snippet(item.snippet),
+                    round(score, 4),
+                    target.info.meta.library_id,
+                    target.version.version,
+                )
+            )
+            used += price
+        return hits, used, withheld

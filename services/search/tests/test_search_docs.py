@@ -1,0 +1,218 @@
+"""SearchDocs over gRPC: one question across libraries, with or without hints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from twinmcp.runtime.tokens import count_tokens
+from twinmcp.search.v1 import index_pb2, search_pb2
+
+HTTP_DOC = [
+    (
+        "Timeouts",
+        "info",
+        "The client raises a timeout error when the server does not answer in time. Set "
+        "connect and read timeouts on the Client to retry slow upstream servers.",
+    ),
+    (
+        "Configure timeouts",
+        "code",
+        "client = Client(timeout=Timeout(5.0, connect=2.0))\nclient.get(url)",
+    ),
+    (
+        "Streaming downloads",
+        "info",
+        "Stream a large download chunk by chunk and show progress of the bytes received.",
+    ),
+]
+SHARED_README = (
+    "Contributing",
+    "info",
+    "Fork the repository, create a branch, run the whole test suite with make test, then "
+    "open a pull request describing the change and link the issue it closes.",
+)
+
+
+async def _publish_two(client: Any, kit: Any) -> None:
+    await kit.publish_library(
+        client,
+        "/acme/webkit",
+        documents={
+            "docs/cors.md": kit.CORS_DOC,
+            "docs/tasks.md": kit.TASKS_DOC,
+            "CONTRIBUTING.md": [SHARED_README],
+        },
+        package_names=["webkit"],
+    )
+    await kit.publish_library(
+        client,
+        "/acme/fetcher",
+        documents={"docs/timeouts.md": HTTP_DOC, "CONTRIBUTING.md": [SHARED_README]},
+        package_names=["fetcher"],
+    )
+
+
+async def _search(client: Any, **fields: Any) -> search_pb2.SearchDocsResponse:
+    reply: search_pb2.SearchDocsResponse = await client.search.SearchDocs(
+        search_pb2.SearchDocsRequest(**fields), timeout=10
+    )
+    return reply
+
+
+async def _refusal(client: Any, **fields: Any) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _search(client, **fields)
+    return caught.value
+
+
+async def test_a_question_without_a_library_is_answered_from_the_library_that_documents_it(
+    client: Any, kit: Any
+) -> None:
+    await _publish_two(client, kit)
+    reply = await _search(client, query="set a read timeout so slow upstream servers are retried")
+    assert reply.hits[0].library_id == "/acme/fetcher"
+    assert reply.hits[0].version == "1.0"
+    assert "timeout" in reply.hits[0].snippet.content.lower()
+    assert reply.libraries[0].library_id == "/acme/fetcher"
+    assert reply.libraries[0].reason == "content"
+    assert reply.libraries[0].relevance == 1.0
+
+    other = await _search(client, query="allow cross-origin requests from the browser frontend")
+    assert other.hits[0].library_id == "/acme/webkit"
+    assert "CORS" in other.hits[0].snippet.content + other.hits[0].snippet.title
+
+
+async def test_every_hit_names_its_library_and_version_and_the_budget_holds(
+    client: Any, kit: Any
+) -> None:
+    await _publish_two(client, kit)
+    reply = await _search(
+        client, query="timeouts and CORS", libraries=["webkit", "fetcher"], tokens=600
+    )
+    assert {hit.library_id for hit in reply.hits} == {"/acme/webkit", "/acme/fetcher"}
+    assert all(hit.version == "1.0" for hit in reply.hits)
+    assert [lib.reason for lib in reply.libraries] == ["hint", "hint"]
+    assert 0 < reply.tokens_used <= 600
+    # Each hit is charged its snippet, the markup allowance and the line naming its library.
+    charged = sum(
+        hit.snippet.tokens + 20 + count_tokens(f"Library: {hit.library_id}, version {hit.version}")
+        for hit in reply.hits
+    )
+    assert charged <= reply.tokens_used
+
+
+async def test_a_query_naming_a_library_searches_it_as_named(client: Any, kit: Any) -> None:
+    await _publish_two(client, kit)
+    reply = await _search(client, query="how do I stream a download with fetcher")
+    assert reply.hits[0].library_id == "/acme/fetcher"
+    named = {lib.library_id: lib.reason for lib in reply.libraries}
+    assert named["/acme/fetcher"] == "named"
+
+
+async def test_the_same_text_in_two_libraries_is_answered_once(client: Any, kit: Any) -> None:
+    await _publish_two(client, kit)
+    reply = await _search(
+        client,
+        query="fork the repository and open a pull request",
+        libraries=["/acme/webkit", "/acme/fetcher"],
+    )
+    contributing = [hit for hit in reply.hits if hit.snippet.title == "Contributing"]
+    assert len(contributing) == 1
+
+
+async def test_a_repeated_search_is_answered_from_the_cache(client: Any, kit: Any) -> None:
+    await _publish_two(client, kit)
+    first = await _search(client, query="configure timeouts")
+    again = await _search(client, query="configure  Timeouts")
+    assert not first.is_cached and again.is_cached
+    assert [h.snippet.snippet_id for h in again.hits] == [h.snippet.snippet_id for h in first.hits]
+
+
+async def test_a_language_leaves_out_code_in_other_languages(client: Any, kit: Any) -> None:
+    await kit.publish_library(client, "/acme/webkit", package_names=["webkit"])
+    snippets = kit.doc_snippets(
+        "docs/cors.md",
+        [
+            ("CORS in TypeScript", "code", "app.use(cors({ origin: 'http://localhost:3000' }))"),
+            ("Install", "code", "npm install webkit-cors"),
+        ],
+    )
+    snippets[0].snippet.language = "typescript"
+    snippets[1].snippet.language = "bash"
+    begun = await client.index.BeginBuild(
+        index_pb2.BeginBuildRequest(
+            library=index_pb2.LibraryMetadata(library_id="/acme/webkit-js", title="webkit-js"),
+            version="2.0",
+            make_default=True,
+        ),
+        timeout=10,
+    )
+    await client.index.PutDocument(
+        index_pb2.PutDocumentRequest(
+            build_id=begun.build_id, path="docs/cors.md", content_hash="h", snippets=snippets
+        ),
+        timeout=10,
+    )
+    await client.index.PublishBuild(
+        index_pb2.PublishBuildRequest(build_id=begun.build_id), timeout=30
+    )
+    query = "CORS origin localhost:3000"
+    everything = await _search(client, query=query, libraries=["/acme/webkit", "/acme/webkit-js"])
+    assert any(hit.snippet.language == "typescript" for hit in everything.hits)
+    python = await _search(
+        client, query=query, libraries=["/acme/webkit", "/acme/webkit-js"], language="python"
+    )
+    languages = {hit.snippet.language for hit in python.hits}
+    assert "typescript" not in languages and "python" in languages
+    assert "bash" in languages  # a shell command answers in any language
+    # Without hints, a library whose examples are in another language is not searched.
+    unhinted = await _search(client, query=query, language="python")
+    assert {lib.library_id for lib in unhinted.libraries} == {"/acme/webkit"}
+    refused = await _refusal(client, query=query, language="cobol")
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "language 'cobol'" in (refused.details() or "")
+
+
+async def test_a_version_with_one_library_is_strict(client: Any, kit: Any) -> None:
+    await _publish_two(client, kit)
+    await kit.publish_library(
+        client, "/acme/fetcher", "0.9", {"docs/timeouts.md": HTTP_DOC}, make_default=False
+    )
+    older = await _search(client, query="timeouts", libraries=["fetcher"], version="v0.9")
+    assert {hit.version for hit in older.hits} == {"0.9"}
+    refused = await _refusal(client, query="timeouts", libraries=["/acme/fetcher"], version="3.0")
+    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
+    trailing = dict(refused.trailing_metadata() or ())
+    assert trailing["library-id"] == "/acme/fetcher"
+    assert trailing["requested-version"] == "3.0"
+    assert trailing["available-versions"].split(",") == ["1.0", "0.9"]
+    assert "1.0, 0.9" in (refused.details() or "")
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"query": "  "}, "query is empty"),
+        ({"query": "q", "libraries": [f"/acme/l{n}" for n in range(10)]}, "libraries has 10"),
+        ({"query": "q", "libraries": ["no-such-library"]}, "'no-such-library' names no"),
+        ({"query": "q", "libraries": ["/nobody/nothing"]}, "'/nobody/nothing' is not indexed"),
+        ({"query": "q", "libraries": ["webkit", "fetcher"], "version": "1.0"}, "exactly one"),
+        ({"query": "q", "version": "1.0"}, "exactly one library, not 0"),
+        ({"query": "q" * 2001}, "query is 2001 characters long; the limit is 2000"),
+        ({"query": "q", "tokens": -1}, "tokens must be positive"),
+    ],
+)
+async def test_bad_input_is_refused_naming_the_problem(
+    sqlite_client: Any, kit: Any, fields: dict[str, Any], named: str
+) -> None:
+    await _publish_two(sqlite_client, kit)
+    refused = await _refusal(sqlite_client, **fields)
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert named in (refused.details() or "")
+
+
+async def test_with_no_library_indexed_the_answer_is_empty(sqlite_client: Any) -> None:
+    reply = await _search(sqlite_client, query="anything at all")
+    assert list(reply.hits) == [] and list(reply.libraries) == []

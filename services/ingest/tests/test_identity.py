@@ -170,6 +170,22 @@ def test_a_private_package_json_names_no_package(tmp_path: Path) -> None:
     assert read_manifests(tmp_path) == []
 
 
+def test_hostile_nesting_in_any_file_reads_as_saying_nothing(tmp_path: Path) -> None:
+    deep = 50_000
+    _tree(
+        tmp_path,
+        {
+            "package.json": "[" * deep,
+            "pyproject.toml": "a = " + "[" * deep,
+            "setup.py": "x = " + "(" * deep + ")" * deep,
+            "docs/conf.py": "project = " + "[" * deep + "]" * deep,
+            "index.md": "---\ntitle: " + "[" * deep + "\n---\n# Real\n",
+        },
+    )
+    identity = read_identity(tmp_path, SourceConfig(), ["index.md"])
+    assert identity.packages == () and identity.title == "Real"
+
+
 # --- site configs ---------------------------------------------------------------------------
 
 

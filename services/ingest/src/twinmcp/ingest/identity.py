@@ -5,7 +5,8 @@ context7.json (`projectTitle`, `packages`), package manifests (package.json, pyp
 setup.cfg, setup.py, Cargo.toml, go.mod, composer.json, pubspec.yaml), site configs (mkdocs.yml,
 Sphinx conf.py, VitePress, Docusaurus, Astro, mdBook), the landing page's title and first
 heading, and the package most imported in the documentation's own code examples. Nothing is
-executed: Python files are read with `ast`, JavaScript configs with regular expressions.
+executed: Python files are read with `ast`, JavaScript configs with regular expressions; a
+file nested deeper than the parsers' recursion allows reads as saying nothing.
 """
 
 from __future__ import annotations
@@ -289,7 +290,7 @@ def _has_entry_point(text: str) -> bool:
     """Whether a package.json describes something others import or run."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
     keys = {"main", "module", "exports", "bin", "types", "typings", "browser"}
     return isinstance(data, dict) and bool(keys & data.keys())
@@ -298,7 +299,7 @@ def _has_entry_point(text: str) -> bool:
 def _package_json(text: str) -> list[tuple[str, str, str]]:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return []
     # A private package (a docs website, a monorepo's root) is published under no name.
     if not isinstance(data, dict) or data.get("private") is True:
@@ -312,7 +313,7 @@ def _package_json(text: str) -> list[tuple[str, str, str]]:
 def _pyproject(text: str) -> list[tuple[str, str, str]]:
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return []
     tool = data.get("tool")
     for table in (
@@ -338,7 +339,7 @@ def _setup_cfg(text: str) -> list[tuple[str, str, str]]:
 def _setup_py(text: str) -> list[tuple[str, str, str]]:
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -360,7 +361,7 @@ def _setup_py(text: str) -> list[tuple[str, str, str]]:
 def _cargo(text: str) -> list[tuple[str, str, str]]:
     try:
         package = tomllib.loads(text).get("package")
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return []
     if isinstance(package, dict) and isinstance(package.get("name"), str):
         description = package.get("description")
@@ -376,7 +377,7 @@ def _go_mod(text: str) -> list[tuple[str, str, str]]:
 def _composer(text: str) -> list[tuple[str, str, str]]:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return []
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         return []
@@ -387,7 +388,7 @@ def _composer(text: str) -> list[tuple[str, str, str]]:
 def _pubspec(text: str) -> list[tuple[str, str, str]]:
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return []
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         return []
@@ -460,7 +461,7 @@ def _sphinx_project(text: str) -> str:
     """`project = "Flask"` at the top level of a Sphinx conf.py, read without running it."""
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return ""
     for node in tree.body:
         targets: list[ast.expr] = []
@@ -512,7 +513,7 @@ def _js_config_value(text: str, keys: tuple[str, ...]) -> str:
 def _mdbook_title(text: str) -> str:
     try:
         book = tomllib.loads(text).get("book")
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return ""
     title = book.get("title") if isinstance(book, dict) else None
     return title if isinstance(title, str) else ""
@@ -565,7 +566,7 @@ def _page_titles(text: str, suffix: str) -> list[str]:
             body = text[4 + end.end() :]
             try:
                 data = yaml.safe_load(text[4 : 4 + end.start()])
-            except yaml.YAMLError:
+            except (yaml.YAMLError, RecursionError):
                 data = None
             if isinstance(data, dict):
                 hero = data.get("hero")

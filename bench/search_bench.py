@@ -29,6 +29,7 @@ from twinmcp.search.vectors import LocalVectorStore
 
 from bench.search_corpus import iter_libraries, library_snippets
 from bench.search_quality import load_questions
+from bench.search_resolution import QUERIES, load_entries
 
 
 async def publish(domain: SearchDomain, library_id: str, snippets: list[SnippetRecord]) -> str:
@@ -114,7 +115,7 @@ async def main() -> None:
         )
 
         try:
-            from twinmcp.embedding import create_embedder
+            from twinmcp.embedding import create_embedder  # noqa: PLC0415  optional here
 
             embedder = create_embedder({"EMBEDDING_PROVIDER": "auto"})
         except ImportError:
@@ -144,8 +145,6 @@ async def main() -> None:
                 "query embedding of a question asked before (domain LRU): "
                 f"p50 {statistics.median(repeats):.3f} ms"
             )
-
-        from bench.search_resolution import QUERIES, load_entries
 
         entries = load_entries()
         started = time.perf_counter()

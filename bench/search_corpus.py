@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,8 +200,6 @@ def _rst(root: Path, library: str, path: str) -> list[SnippetRecord]:
 
 
 def _dedent(code: str) -> str:
-    import textwrap
-
     return textwrap.dedent(code)
 
 
@@ -218,26 +217,26 @@ def _standin_snippets(root: Path, library: str) -> list[SnippetRecord]:
 
 
 def _ingest_snippets(root: Path) -> list[SnippetRecord] | None:
+    # The ingest service is optional here: without it a stand-in parser reads the corpus.
     try:
-        from twinmcp.ingest.chunking import parse_document  # type: ignore[import-not-found]
-        from twinmcp.ingest.selection import (  # type: ignore[import-not-found]
+        from twinmcp.ingest.chunking import (  # type: ignore[import-not-found]  # noqa: PLC0415
+            parse_document,
+        )
+        from twinmcp.ingest.documents import (  # type: ignore[import-not-found]  # noqa: PLC0415
+            load_source_config,
+        )
+        from twinmcp.ingest.selection import (  # type: ignore[import-not-found]  # noqa: PLC0415
             select_documents,
         )
     except ImportError:
         return None
-    try:
-        from twinmcp.ingest.selection import (  # type: ignore[import-not-found]
-            load_source_config,
-        )
-    except ImportError:
-        from twinmcp.ingest.documents import (  # type: ignore[import-not-found]
-            load_source_config,
-        )
     drafts = []
     for path in select_documents(root, load_source_config(root)):
         drafts.extend(parse_document(root, str(path)))
     try:
-        from twinmcp.ingest.dedupe import dedupe  # type: ignore[import-not-found]
+        from twinmcp.ingest.dedupe import (  # type: ignore[import-not-found]  # noqa: PLC0415
+            dedupe,
+        )
 
         drafts = dedupe(drafts)
     except ImportError:

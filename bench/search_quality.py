@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from twinmcp.runtime.tokens import truncate_to_tokens
 from twinmcp.search.packing import Packed, pack
 from twinmcp.search.ranking import DEFAULT_PARAMS, RankingParams, VersionIndex
 from twinmcp.search.snippets import SnippetRecord
 
 from bench.search_corpus import QUESTIONS, iter_libraries, library_snippets
+from bench.search_resolution import report as resolution_report
 
 BUDGETS = (1000, 2500, 5000)
 CACHE_DIR = Path(".data/bench-embeddings")
@@ -127,10 +129,12 @@ def summarise(table: Table, title: str) -> list[str]:
 def embedding_text(snippet: SnippetRecord) -> str:
     """What ingest embeds for a snippet (its own helper when installed)."""
     try:
-        from twinmcp.ingest.pipeline import EMBED_TOKENS  # type: ignore[import-not-found]
+        # The ingest service is optional here.
+        from twinmcp.ingest.pipeline import (  # type: ignore[import-not-found]  # noqa: PLC0415
+            EMBED_TOKENS,
+        )
     except ImportError:
         EMBED_TOKENS = 256
-    from twinmcp.runtime.tokens import truncate_to_tokens
 
     text = "\n".join(
         p for p in (" > ".join(snippet.breadcrumb), snippet.title, snippet.content) if p
@@ -139,7 +143,7 @@ def embedding_text(snippet: SnippetRecord) -> str:
 
 
 def embed_snippets(library: str, snippets: list[SnippetRecord]) -> tuple[np.ndarray, object]:
-    from twinmcp.embedding import create_embedder
+    from twinmcp.embedding import create_embedder  # noqa: PLC0415  optional here
 
     embedder = create_embedder({"EMBEDDING_PROVIDER": "local"})
     assert embedder is not None
@@ -216,10 +220,6 @@ def main() -> None:
         print(line)
     for line in summarise(tables["baseline"], "baseline: plain BM25"):
         print(line)
-    try:
-        from bench.search_resolution import report as resolution_report
-    except ImportError:
-        return
     for line in resolution_report():
         print(line)
 

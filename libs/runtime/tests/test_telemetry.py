@@ -6,10 +6,12 @@ import asyncio
 import json
 import logging
 
+import sentry_sdk
 from aiohttp import web
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from twinmcp.runtime.logs import JsonFormatter
+from twinmcp.runtime.telemetry import configure_telemetry, trace_metadata
 
 
 def test_a_log_line_inside_a_span_carries_its_trace_id() -> None:
@@ -30,9 +32,6 @@ def test_a_log_line_outside_a_span_has_no_trace_id() -> None:
 
 
 async def test_sentry_receives_an_error_when_a_dsn_is_set() -> None:
-    import sentry_sdk
-    from twinmcp.runtime.telemetry import configure_telemetry
-
     received: list[bytes] = []
     arrived = asyncio.Event()
 
@@ -64,8 +63,6 @@ async def test_sentry_receives_an_error_when_a_dsn_is_set() -> None:
 
 
 def test_without_an_exporter_a_new_trace_gets_ids_but_is_not_recorded() -> None:
-    from twinmcp.runtime.telemetry import configure_telemetry
-
     tracer = configure_telemetry("auth", {}).get_tracer("test")
     with tracer.start_as_current_span("work") as span:
         is_recording = span.is_recording()
@@ -80,9 +77,6 @@ def test_without_an_exporter_a_new_trace_gets_ids_but_is_not_recorded() -> None:
 
 
 def test_without_an_exporter_a_callers_sampled_trace_is_still_recorded_and_passed_on() -> None:
-    from opentelemetry import propagate
-    from twinmcp.runtime.telemetry import configure_telemetry
-
     tracer = configure_telemetry("search", {}).get_tracer("test")
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     parent = propagate.extract({"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
@@ -96,8 +90,6 @@ def test_without_an_exporter_a_callers_sampled_trace_is_still_recorded_and_passe
 
 
 def test_trace_metadata_carries_the_current_trace_to_a_peer() -> None:
-    from twinmcp.runtime.telemetry import trace_metadata
-
     tracer = TracerProvider().get_tracer("test")
     with tracer.start_as_current_span("request") as span:
         metadata = dict(trace_metadata("twinmcp.search.v1.SearchService/QueryDocs"))

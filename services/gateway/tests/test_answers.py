@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from twinmcp.gateway.answers import EdgeAnswers
+from twinmcp.gateway.answers import EdgeAnswers, follow_changes
 from twinmcp.gateway.state import GATEWAY
 from twinmcp.search.v1 import search_pb2
 
@@ -159,8 +159,6 @@ async def test_an_incomplete_feed_keeps_nothing(stack: Stack) -> None:
 
 
 async def test_an_unforeseen_error_in_the_watch_stops_keeping_and_watches_again() -> None:
-    from twinmcp.gateway.answers import follow_changes
-
     answers = EdgeAnswers(1 << 20)
     calls = 0
 

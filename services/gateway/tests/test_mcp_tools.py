@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from twinmcp.auth.v1 import auth_pb2
+from twinmcp.gateway.state import GATEWAY
 from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.v1 import search_pb2
 
@@ -236,9 +238,6 @@ async def test_concurrent_tool_calls_are_admitted_up_to_the_limit_each_counted_o
 async def test_checks_made_together_go_to_auth_in_one_call_and_keep_their_own_answers(
     stack: Stack,
 ) -> None:
-    from twinmcp.auth.v1 import auth_pb2
-    from twinmcp.gateway.state import GATEWAY
-
     stack.auth.limit = 3
     auth = stack.gateway.runner.app[GATEWAY].peers.auth
     replies = await asyncio.gather(
@@ -255,9 +254,6 @@ async def test_checks_made_together_go_to_auth_in_one_call_and_keep_their_own_an
 async def test_against_an_auth_service_without_batch_checks_each_call_is_checked_alone(
     stack: Stack,
 ) -> None:
-    from twinmcp.auth.v1 import auth_pb2
-    from twinmcp.gateway.state import GATEWAY
-
     stack.auth.has_batch_checks = False
     stack.auth.limit = 3
     auth = stack.gateway.runner.app[GATEWAY].peers.auth

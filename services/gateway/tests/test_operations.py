@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+from twinmcp.gateway.config import Settings
+from twinmcp.gateway.server import start
+
 Stack = Any
 
 
@@ -115,12 +119,7 @@ async def test_openapi_document_passes_schemathesis_against_the_running_app(stac
 
 
 async def test_a_stopping_gateway_fails_readiness_while_it_drains_then_closes() -> None:
-    from twinmcp.gateway.config import Settings
-    from twinmcp.gateway.server import start
-
     gateway = await start(Settings(port=0, drain_seconds=1.0, grace_seconds=1.0))
-    import aiohttp
-
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{gateway.url}/health") as response:
             assert response.status == 200

@@ -7,6 +7,7 @@ from pathlib import Path
 from twinmcp.ingest.chunking import parse_document
 from twinmcp.ingest.dedupe import dedupe
 from twinmcp.ingest.documents import SnippetDraft
+from twinmcp.runtime.tokens import count_tokens
 
 EVAL = Path(__file__).resolve().parents[3] / "../shared/eval"
 FASTAPI = EVAL / "corpus/fastapi__fastapi"
@@ -99,8 +100,6 @@ def test_dedupe_over_fastapi_keeps_every_page_with_code() -> None:
 
 
 def test_tokens_count_what_the_agent_reads() -> None:
-    from twinmcp.runtime.tokens import count_tokens
-
     for draft in parse_document(FASTAPI, "docs/en/docs/tutorial/cors.md"):
         assert draft.tokens == count_tokens(f"{draft.title}\n{draft.description}\n{draft.content}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 import time
@@ -13,6 +14,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from moto.server import ThreadedMotoServer
 from twinmcp.ingest.v1 import ingest_pb2
 from twinmcp.runtime.testing import free_port
 
@@ -106,8 +108,6 @@ async def test_missing_github_repository_fails_with_a_message_naming_it(
 
 @pytest.fixture
 def s3() -> Any:
-    from moto.server import ThreadedMotoServer
-
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
@@ -138,8 +138,6 @@ async def test_raw_files_land_in_a_versioned_s3_bucket(
     keys = [o["Key"] for o in client.list_objects_v2(Bucket="twinmcp-raw")["Contents"]]
     assert len(keys) == job.progress.files_total
     assert all(k.startswith("encode/httpx/latest/") for k in keys)
-    import hashlib
-
     body = (CORPUS / "encode__httpx/docs/quickstart.md").read_bytes()
     key = f"encode/httpx/latest/{hashlib.sha256(body).hexdigest()}"
     assert client.get_object(Bucket="twinmcp-raw", Key=key)["Body"].read() == body

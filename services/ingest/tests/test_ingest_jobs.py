@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
+import pytest
 from twinmcp.ingest.jobs import JobState, SourceOptions
 from twinmcp.ingest.v1 import ingest_pb2
 from twinmcp.ingest.wiring import open_store
@@ -204,9 +206,6 @@ async def test_migrations_and_claims_work_on_postgresql(
 async def test_refresh_resubmits_the_last_source_and_jobs_can_be_listed(
     harness: Callable[..., Any],
 ) -> None:
-    import grpc
-    import pytest
-
     h = await harness()
     first = await h.ingest(str(CORPUS / "encode__httpx"), library_id="/encode/httpx")
     assert first.state == SUCCEEDED, first.error

@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from twinmcp.ingest.errors import HostileInput
+from twinmcp.ingest.fetching import archives, materialise
 from twinmcp.ingest.netguard import SafeHttp
 from twinmcp.ingest.v1 import ingest_pb2
 
@@ -134,8 +136,6 @@ async def test_a_corrupt_archive_fails_as_an_invalid_source_naming_no_server_pat
 def test_a_full_disk_while_extracting_is_not_blamed_on_the_archive(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from twinmcp.ingest.fetching import archives
-
     def full_disk(*args: Any) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -154,8 +154,6 @@ def test_a_full_disk_while_extracting_is_not_blamed_on_the_archive(
 def test_an_archive_is_bounded_by_the_bytes_it_writes_not_only_by_what_it_declares(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from twinmcp.ingest.fetching import archives
-
     # Declared sizes believed to be zero, as a lying header would have them.
     monkeypatch.setattr(archives, "_check_totals", lambda *args: None)
     path = tmp_path / "many.zip"
@@ -173,8 +171,6 @@ def test_an_archive_is_bounded_by_the_bytes_it_writes_not_only_by_what_it_declar
 async def test_the_service_answers_at_once_while_an_archive_is_extracted(
     harness: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from twinmcp.ingest.fetching import materialise
-
     real = materialise.extract_archive
 
     def slow_disk(*args: Any, **kwargs: Any) -> Any:
@@ -212,8 +208,6 @@ async def test_a_binary_file_named_md_is_skipped_and_the_rest_is_ingested(
 async def test_a_missing_library_id_for_a_folder_is_invalid_argument(
     harness: Callable[..., Any], tmp_path: Path
 ) -> None:
-    import grpc
-
     h = await harness()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await h.submit(str(_docs(tmp_path / "x")))

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
+from twinmcp.cli.bridge import bridge_stdio
 from twinmcp.cli.config import CliSettings
 from twinmcp.cli.stack import ServiceGaveUp, Stack, local_environment
 from twinmcp.cli.sync import run_sync
@@ -526,6 +527,4 @@ async def _usage(args: argparse.Namespace, settings: CliSettings) -> int:
 
 
 async def _stdio(args: argparse.Namespace, settings: CliSettings) -> int:
-    from twinmcp.cli.bridge import bridge_stdio
-
     return await bridge_stdio(args.url, args.api_key, sys.stdin.buffer, sys.stdout.buffer)

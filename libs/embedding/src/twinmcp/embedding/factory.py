@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 
 from twinmcp.embedding.base import Embedder, EmbeddingError
+from twinmcp.embedding.local import LocalEmbedder, is_available
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,6 @@ def create_embedder(env: Mapping[str, str]) -> Embedder | None:
         )
     api_key = env.get("OPENAI_API_KEY", "").strip()
     if provider == "auto":
-        from twinmcp.embedding.local import is_available
-
         provider = "openai" if api_key else "local" if is_available() else "none"
     if provider == "none":
         logger.info("embeddings are off: search falls back to keyword ranking")
@@ -34,7 +33,11 @@ def create_embedder(env: Mapping[str, str]) -> Embedder | None:
     if provider == "openai":
         if not api_key:
             raise EmbeddingError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY")
-        from twinmcp.embedding.openai_embedder import DEFAULT_MODEL, OpenAIEmbedder
+        # Only when chosen: the openai package takes over a second to import.
+        from twinmcp.embedding.openai_embedder import (  # noqa: PLC0415
+            DEFAULT_MODEL,
+            OpenAIEmbedder,
+        )
 
         raw_dimensions = env.get("OPENAI_EMBEDDING_DIMENSIONS", "").strip()
         try:
@@ -49,8 +52,6 @@ def create_embedder(env: Mapping[str, str]) -> Embedder | None:
             dimension=dimensions,
             base_url=env.get("OPENAI_BASE_URL", "").strip() or None,
         )
-    from twinmcp.embedding.local import LocalEmbedder, is_available
-
     if not is_available():
         raise EmbeddingError(
             "EMBEDDING_PROVIDER=local but the model is not installed; run "

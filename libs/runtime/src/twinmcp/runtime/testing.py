@@ -9,6 +9,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -30,8 +31,6 @@ async def fresh_postgres_database(prefix: str = "twinmcp_test") -> AsyncIterator
 
     Yields a `postgresql://` URL, as an operator would put in DATABASE_URL.
     """
-    import asyncpg
-
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
     try:

@@ -11,11 +11,19 @@ from pathlib import Path
 from typing import Protocol
 
 from twinmcp.embedding import Embedder, EmbeddingError
-from twinmcp.ingest.documents import DocumentError, SnippetDraft, SourceConfig
+from twinmcp.ingest.chunking import parse_document
+from twinmcp.ingest.dedupe import dedupe
+from twinmcp.ingest.documents import (
+    DocumentError,
+    SnippetDraft,
+    SourceConfig,
+    load_source_config,
+)
 from twinmcp.ingest.errors import IngestError, InvalidSource
 from twinmcp.ingest.identity import Package, read_identity
 from twinmcp.ingest.jobs import Progress
 from twinmcp.ingest.rawstore import RawStore
+from twinmcp.ingest.selection import select_documents
 from twinmcp.runtime.tokens import truncate_to_tokens
 
 logger = logging.getLogger(__name__)
@@ -89,24 +97,16 @@ class DefaultDocuments:
     """The real twinmcp.ingest selection/chunking/dedupe modules."""
 
     def load_config(self, root: Path) -> SourceConfig:
-        from twinmcp.ingest.documents import load_source_config
-
         return load_source_config(root)
 
     def select(self, root: Path, config: SourceConfig) -> list[str]:
-        from twinmcp.ingest.selection import select_documents
-
         return select_documents(root, config)
 
     def parse(self, root: Path, path: str, base_url: str) -> list[SnippetDraft]:
-        from twinmcp.ingest.chunking import parse_document
-
         drafts: list[SnippetDraft] = parse_document(root, path, base_url=base_url)
         return drafts
 
     def dedupe(self, drafts: list[SnippetDraft]) -> list[SnippetDraft]:
-        from twinmcp.ingest.dedupe import dedupe
-
         kept: list[SnippetDraft] = dedupe(drafts)
         return kept
 

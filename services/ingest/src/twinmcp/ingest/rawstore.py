@@ -63,7 +63,7 @@ class S3RawStore:
         access_key_id: str | None,
         secret_access_key: str | None,
     ) -> S3RawStore:
-        import boto3  # type: ignore[import-untyped]
+        import boto3  # type: ignore[import-untyped]  # noqa: PLC0415  only with S3
 
         client = boto3.client(
             "s3",
@@ -77,7 +77,7 @@ class S3RawStore:
         return store
 
     def _ensure_bucket(self, region: str | None) -> None:
-        from botocore.exceptions import (  # type: ignore[import-untyped]
+        from botocore.exceptions import (  # type: ignore[import-untyped]  # noqa: PLC0415  only with S3
             BotoCoreError,
             ClientError,
         )

@@ -107,7 +107,7 @@ class SearchServer:
 
 def _embedder(settings: Settings) -> QueryEmbedder | None:
     try:
-        from twinmcp.embedding import create_embedder
+        from twinmcp.embedding import create_embedder  # noqa: PLC0415  optional: read side only
     except ImportError:
         logger.info("twinmcp.embedding is not installed: keyword ranking only")
         return None

@@ -70,7 +70,7 @@ class PineconeVectorStore:
 
     async def _client(self) -> Any:
         if self._index is None:
-            from pinecone import AsyncIndex, AsyncPinecone
+            from pinecone import AsyncIndex, AsyncPinecone  # noqa: PLC0415  only with Pinecone
 
             host = self._host
             if not host:
@@ -100,7 +100,7 @@ class PineconeVectorStore:
         return [(str(match.id), float(match.score)) for match in response.matches]
 
     async def delete_namespace(self, namespace: str) -> None:
-        from pinecone.errors import PineconeError
+        from pinecone.errors import PineconeError  # noqa: PLC0415  only with Pinecone
 
         index = await self._client()
         try:

@@ -264,6 +264,8 @@ def test_sphinx_conf_py_is_read_without_being_run(tmp_path: Path) -> None:
         ),
         ("docs/index.rst", ".. _top:\n\nClick\n=====\n\nClick is a package.\n", ["Click"]),
         ("docs/index.md", "# Introduction\n\nText.\n", []),
+        ("llms.md", "# Hono\n\n> Web framework\n\n- [Docs](https://hono.dev/docs)\n", ["Hono"]),
+        ("0000-hono-web-framework.md", "# Hono - Web framework built on Web Standards\n", ["Hono"]),
     ],
 )
 def test_the_landing_page_names_the_library_by_its_title_or_first_heading(

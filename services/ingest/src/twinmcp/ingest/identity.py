@@ -521,7 +521,9 @@ def _mdbook_title(text: str) -> str:
 
 # --- landing pages ----------------------------------------------------------------------
 
-_LANDING_STEMS = ("index", "readme", "intro", "introduction")
+# `llms` is an llms.txt source (its H1 is the project's name by the format's rule); `0000-...`
+# the start page of a crawled site (fetching/web.py numbers pages in crawl order).
+_LANDING_STEMS = ("index", "llms", "0000", "readme", "intro", "introduction")
 _ATX_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$")
 _HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 _RST_UNDERLINE = re.compile(r"^([=#*~^\-+])\1{2,}\s*$")
@@ -533,18 +535,18 @@ def read_landing_titles(root: Path, paths: Sequence[str]) -> list[_Name]:
     pages = [
         p
         for p in paths
-        if PurePosixPath(p).stem.lower() in _LANDING_STEMS
+        if _landing_stem(p) in _LANDING_STEMS
         and PurePosixPath(p).suffix.lower() in {".md", ".mdx", ".markdown", ".rst", ".txt"}
     ]
     readmes = [p for p in pages if "/" not in p and PurePosixPath(p).stem.lower() == "readme"]
     if not readmes and (root / "README.md").is_file():
         readmes.append("README.md")
-    indexes = [p for p in pages if PurePosixPath(p).stem.lower() != "readme"]
+    indexes = [p for p in pages if _landing_stem(p) != "readme"]
     # Only the shallowest: deeper index pages open sections ("Deployment", "Tutorial").
     shallowest = min((p.count("/") for p in indexes), default=0)
     indexes = sorted(
         (p for p in indexes if p.count("/") == shallowest),
-        key=lambda p: (_LANDING_STEMS.index(PurePosixPath(p).stem.lower()), p),
+        key=lambda p: (_LANDING_STEMS.index(_landing_stem(p)), p),
     )
     found: list[_Name] = []
     for page in (indexes[:3] + readmes)[:4]:
@@ -554,6 +556,11 @@ def read_landing_titles(root: Path, paths: Sequence[str]) -> list[_Name]:
         for title in _page_titles(text, PurePosixPath(page).suffix.lower()):
             _add(found, title, page)
     return found
+
+
+def _landing_stem(path: str) -> str:
+    stem = PurePosixPath(path).stem.lower()
+    return "0000" if re.fullmatch(r"0000-.*", stem) and "/" not in path else stem
 
 
 def _page_titles(text: str, suffix: str) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench import heldout_corpus
-from bench.eval import make_run_installs_model
+from bench.eval import _matches, make_run_installs_model
 from bench.heldout_corpus import (
     CorpusError,
     Release,
@@ -183,3 +183,18 @@ def test_eval_reads_from_the_makefile_whether_make_run_installs_the_model(
     makefile.write_text(f"install:\n\ttrue\n\nrun: {prerequisites}\n\ttwinmcp up\n")
 
     assert make_run_installs_model(makefile) is expected
+
+
+def test_the_catalog_entry_of_a_package_does_not_pass_for_its_documented_library() -> None:
+    catalog_click = {"id": "/pypi/click", "title": "click", "packageNames": ["click"]}
+
+    assert not _matches(catalog_click, ["/pallets/click"])
+    assert _matches({"id": "/pallets/click", "title": "Click"}, ["/pallets/click"])
+
+
+def test_a_catalog_package_expected_first_matches_its_registry_id_title_or_package_names() -> None:
+    assert _matches({"id": "/pypi/polars", "title": ""}, ["polars"])
+    assert _matches({"id": "/npm/x", "title": "@nestjs/core"}, ["@nestjs/core"])
+    assert _matches({"id": "/pallets/click", "packageNames": ["click"]}, ["click"])
+    assert not _matches({"id": "/pypi/opencc", "title": "opencc"}, ["opencv-python"])
+    assert not _matches({}, ["polars"])

@@ -353,3 +353,121 @@ def _forged_token(user_id: str, header: dict[str, str], hmac_key: bytes) -> str:
     signed = f"{part(json.dumps(header).encode())}.{part(json.dumps(_claims(user_id)).encode())}"
     signature = hmac.new(hmac_key, signed.encode(), hashlib.sha256).digest() if hmac_key else b""
     return f"{signed}.{part(signature)}"
+
+
+class TestMalformedRestInput:
+    @pytest.mark.parametrize(
+        ("path", "fragment"),
+        [
+            ("/api/v2/context?libraryId=/nope/x&query=q&tokens=1e999", "tokens"),
+            ("/api/v2/context?libraryId=/nope/x&query=q&tokens=" + "9" * 100, "tokens"),
+            ("/api/v2/context?libraryId=/nope/x&query=q&type=xml", "type"),
+            ("/api/v2/context?libraryId=/../../etc/passwd&query=q", "library"),
+            ("/api/v2/libs/search", "libraryName"),
+            ("/api/v2/libs/search?libraryName=" + "n" * 600 + "&query=q", "limit"),
+        ],
+        ids=["tokens-float", "tokens-100-digits", "type", "dotdot-id", "no-name", "long-name"],
+    )
+    async def test_bad_query_parameters_are_400s_or_404s_saying_what(
+        self, hostile: Hostile, path: str, fragment: str
+    ) -> None:
+        reply = await hostile.request("GET", path)
+        assert reply.status in (400, 404), reply.body
+        assert fragment.lower() in reply.message.lower(), reply.message
+
+    @pytest.mark.parametrize(
+        ("data", "fragment"),
+        [
+            (b"not json", "JSON object"),
+            (b"[1, 2]", "JSON object"),
+            (b'{"source": 7}', "'source' must be a string"),
+            (b'{"source": ""}', "'source' is required"),
+            (b'{"source": "https://example.org/", "maxPages": "many"}', "maxPages"),
+            (b'{"source": "https://example.org/", "makeDefault": "yes"}', "makeDefault"),
+            (b'{"source": "javascript:alert(1)"}', "scheme"),
+            (b'{"source": "https://example.org/llms.txt", "libraryId": "/../x"}', "library id"),
+        ],
+        ids=["not-json", "array", "source-number", "source-empty", "pages-text", "default-text",
+             "javascript", "library-dotdot"],
+    )  # fmt: skip
+    async def test_bad_admin_bodies_are_400s_saying_what(
+        self, hostile: Hostile, data: bytes, fragment: str
+    ) -> None:
+        reply = await hostile.request(
+            "POST",
+            "/api/v1/admin/sources",
+            data=data,
+            key=hostile.admin_key,
+            headers={"Content-Type": "application/json"},
+        )
+        assert_refused(reply, 400, fragment)
+
+    @pytest.mark.parametrize(
+        ("path", "status"),
+        [
+            ("/api/v1/admin/jobs?limit=abc", 400),
+            ("/api/v1/admin/jobs?state=bogus", 400),
+            ("/api/v1/admin/jobs/0123456789abcdef0123456789abcdef", 404),
+            ("/api/v1/admin/jobs/..%2F..%2Fetc%2Fpasswd", 404),
+        ],
+    )
+    async def test_bad_admin_queries_are_clear_4xx(
+        self, hostile: Hostile, path: str, status: int
+    ) -> None:
+        reply = await hostile.request("GET", path, key=hostile.admin_key)
+        assert reply.status == status, reply.body
+        assert reply.message
+
+    @pytest.mark.parametrize(
+        ("body", "status", "fragment"),
+        [
+            ({"scopes": "admin"}, 400, "list of strings"),
+            ({"scopes": ["superuser"]}, 400, "superuser"),
+            ({"name": "n" * 10_000}, 400, "limit"),
+        ],
+        ids=["scopes-string", "unknown-scope", "long-name"],
+    )
+    async def test_bad_key_requests_are_refused_saying_what(
+        self, hostile: Hostile, body: dict[str, object], status: int, fragment: str
+    ) -> None:
+        before = await _key_ids(hostile)
+        reply = await hostile.request(
+            "POST", "/api/v1/account/keys", body=body, key=hostile.admin_key
+        )
+        assert_refused(reply, status, fragment)
+        assert await _key_ids(hostile) == before
+
+    async def test_revoking_a_key_that_is_not_yours_is_a_404(self, hostile: Hostile) -> None:
+        reply = await hostile.request(
+            "DELETE", "/api/v1/account/keys/no-such-key", key=hostile.admin_key
+        )
+        assert reply.status == 404, reply.body
+
+
+class TestMcpEnvelope:
+    @pytest.mark.parametrize(
+        ("message", "fragment"),
+        [
+            (_rpc(method="tools/call", params="x"), "params must be an object"),
+            (
+                _rpc(method="tools/call", params={"name": "query-docs", "arguments": [1]}),
+                "arguments must be an object",
+            ),
+            (
+                _rpc(method="tools/call", params={"name": "query-docs", "arguments": {}}),
+                "Missing '",
+            ),
+            (_rpc(method="no/such/method"), "Method not found"),
+            ({"jsonrpc": "1.0", "id": 1, "method": "tools/list"}, "Invalid request"),
+        ],
+        ids=["params-string", "arguments-list", "arguments-missing", "method", "version"],
+    )
+    async def test_a_malformed_envelope_is_a_json_rpc_error_saying_what(
+        self, hostile: Hostile, message: dict[str, object], fragment: str
+    ) -> None:
+        reply = await hostile.mcp(message)
+        assert_tool_error(reply, fragment)
+
+    async def test_get_on_mcp_is_a_405(self, hostile: Hostile) -> None:
+        reply = await hostile.request("GET", "/mcp", headers={"Accept": "text/event-stream"})
+        assert reply.status == 405, reply.body

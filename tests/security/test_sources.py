@@ -99,6 +99,13 @@ class TestServerSideRequestForgery:
             "169.254.169.254",  # cloud metadata
             "10.0.0.1",
             "localhost",
+            "0.0.0.0",
+            "0",
+            "[::]",
+            "[fe80::1]",  # link-local
+            "224.0.0.1",  # multicast
+            "100.64.0.1",  # carrier-grade NAT
+            "[fc00::1]",  # unique local
         ],
     )
     async def test_an_llms_txt_on_a_private_address_is_never_fetched(

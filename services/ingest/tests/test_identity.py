@@ -362,7 +362,8 @@ def test_no_package_is_chosen_when_none_clearly_leads() -> None:
     counts: Counter[Package] = Counter({Package("npm", "a"): 3, Package("npm", "b"): 3})
     assert most_imported(counts) is None
     assert most_imported(Counter({Package("npm", "a"): 1})) is None
-    assert most_imported(Counter({Package("npm", "a"): 4, Package("npm", "b"): 1})) == Package(
+    assert most_imported(Counter({Package("npm", "a"): 5, Package("npm", "b"): 3})) is None
+    assert most_imported(Counter({Package("npm", "a"): 4, Package("npm", "b"): 2})) == Package(
         "npm", "a"
     )
 

@@ -830,7 +830,9 @@ def most_imported(counts: Counter[Package], hints: Iterable[str] = ()) -> Packag
     One named like the library (its title, site, a manifest or its repository) wins among
     those imported at least twice: react-hook-form's examples import react as often as
     react-hook-form. Otherwise the most imported one, if it clearly leads (at least three
-    blocks, and half again as many as the next).
+    blocks, and twice as many as the next): a package chosen on this evidence alone claims
+    its catalog entry, so a plugin's docs that import their framework more than themselves
+    must not pass for the framework's.
     """
     ranked = counts.most_common()
     if not ranked:
@@ -843,7 +845,7 @@ def most_imported(counts: Counter[Package], hints: Iterable[str] = ()) -> Packag
             return package
     package, count = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else 0
-    if count >= 3 and count >= 1.5 * runner_up:
+    if count >= 3 and count >= 2 * runner_up:
         return package
     return None
 

@@ -313,3 +313,20 @@ def test_text_nested_past_the_parser_limit_is_kept_as_prose(tmp_path: Path) -> N
     _write(tmp_path, "deep.md", "# Deep\n\n" + "> " * 300 + "buried words\n\nafter words\n")
     text = _everything(parse_document(tmp_path, "deep.md"))
     assert "buried words" in text and "after words" in text
+
+
+def test_indented_html_left_by_a_dropped_wrapper_and_annotation_notes_stay_prose(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        "a.md",
+        '# A\n\n<p align="center">\n    <em>Fast to code, ready for production</em>\n</p>\n\n'
+        "- Plain:\n\n    ```python\n    x = 1  # (1)!\n    ```\n\n"
+        "      1. The value the example starts from.\n",
+    )
+    drafts = parse_document(tmp_path, "a.md")
+    assert [d.content for d in drafts if d.kind == "code"] == ["x = 1"]
+    text = _everything(drafts)
+    assert "Fast to code, ready for production" in text and "<em>" not in text
+    assert "The value the example starts from." in text

@@ -42,7 +42,7 @@ VERSION = "0.110.0"
 QUESTION = "How do I add CORS middleware?"
 # What the indexed docs say, so answers can be checked for real content.
 CORS_CODE = "app.add_middleware(CORSMiddleware, allow_origins=['https://example.com'])"
-TOOL_NAMES = ["resolve-library-id", "query-docs", "get-library-docs"]
+TOOL_NAMES = ["resolve-library-id", "query-docs", "get-library-docs", "search-docs"]
 
 _DOCS: dict[str, list[tuple[str, str, str]]] = {
     "docs/tutorial/cors.md": [

@@ -59,7 +59,7 @@ async def test_python_sdk_1_lists_and_calls_tools_without_a_session(
     assert out["sessionId"] is None
     assert out["serverInfo"]["name"] == "twinmcp"
     assert out["tools"] == clients.TOOL_NAMES
-    assert out["readOnly"] == [True, True, True]
+    assert out["readOnly"] == [True, True, True, True]
     assert out["resolve"]["isError"] is False
     assert clients.LIBRARY_ID in out["resolve"]["text"]
     assert out["docs"]["isError"] is False

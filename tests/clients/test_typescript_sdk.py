@@ -16,7 +16,7 @@ def assert_answers_from_the_index(clients: Kit, out: dict[str, Any]) -> None:
     assert out["serverInfo"]["name"] == "twinmcp"
     assert out["instructions"] and "resolve-library-id" in out["instructions"]
     assert out["tools"] == clients.TOOL_NAMES
-    assert out["readOnly"] == [True, True, True]
+    assert out["readOnly"] == [True, True, True, True]
     assert out["resolve"]["isError"] is False
     assert clients.LIBRARY_ID in out["resolve"]["text"]
     assert out["docs"] == {

@@ -33,7 +33,7 @@ async def test_modern_tools_list_carries_result_type_and_cache_hints(stack: Stac
     assert result["resultType"] == "complete"
     assert result["cacheScope"] == "public" and result["ttlMs"] >= 0
     names = [tool["name"] for tool in result["tools"]]
-    assert names == ["resolve-library-id", "query-docs", "get-library-docs"]
+    assert names == ["resolve-library-id", "query-docs", "get-library-docs", "search-docs"]
     for tool in result["tools"]:
         annotations = tool["annotations"]
         assert annotations["readOnlyHint"] is True
@@ -312,7 +312,7 @@ async def test_legacy_ping_and_tools_list_work_without_a_session(stack: Stack) -
         modern=False,
     )
     assert status == 200
-    assert len(body["result"]["tools"]) == 3
+    assert len(body["result"]["tools"]) == 4
     assert "resultType" not in body["result"]
 
 

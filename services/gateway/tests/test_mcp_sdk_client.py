@@ -15,7 +15,7 @@ async def test_sdk_client_lists_and_calls_tools(stack: Stack, mode: str) -> None
     async with Client(f"{stack.url}/mcp", mode=mode) as client:
         listed = await client.list_tools()
         names = [tool.name for tool in listed.tools]
-        assert names == ["resolve-library-id", "query-docs", "get-library-docs"]
+        assert names == ["resolve-library-id", "query-docs", "get-library-docs", "search-docs"]
         assert listed.tools[0].annotations is not None
         assert listed.tools[0].annotations.read_only_hint is True
 

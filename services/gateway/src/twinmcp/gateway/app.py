@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from twinmcp.gateway import mcp, rest
+from twinmcp.gateway import mcp, rest, rest_search
 from twinmcp.gateway.access import Access
 from twinmcp.gateway.answers import EdgeAnswers, follow_changes
 from twinmcp.gateway.clients import Peers
@@ -69,5 +69,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_route("GET", "/mcp", mcp.handle_not_allowed)
     app.router.add_route("DELETE", "/mcp", mcp.handle_not_allowed)
     app.router.add_route("OPTIONS", "/mcp", mcp.handle_preflight)
+    app.router.add_routes(rest_search.routes)
     app.router.add_routes(rest.routes)
     return app

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 MAX_NAME_CHARS = 500
 # A question to the documentation, not a document: agents ask in a sentence or two.
 MAX_QUERY_CHARS = 4000
+# A language name for the search's code filter ("python", "typescript").
+MAX_LANGUAGE_CHARS = 32
 # Any other string (source URLs, tokens, key names, OAuth codes).
 MAX_FIELD_CHARS = 4096
 
@@ -21,6 +23,8 @@ LIMITS: Mapping[str, int] = {
     "version": MAX_NAME_CHARS,
     "query": MAX_QUERY_CHARS,
     "topic": MAX_QUERY_CHARS,
+    "libraries": MAX_NAME_CHARS,  # each library hint of a search
+    "language": MAX_LANGUAGE_CHARS,
 }
 
 

@@ -13,6 +13,7 @@ from twinmcp.gateway.arguments import (
     shown,
 )
 from twinmcp.gateway.clients import InvalidArgument, LibraryUnknown, SearchClient, VersionMissing
+from twinmcp.gateway.docsearch import SEARCH_TOOL, SEARCH_TOOL_NAME, search_tool
 from twinmcp.gateway.rendering import RenderedTexts, format_matches
 
 ANNOTATIONS = {
@@ -148,6 +149,7 @@ TOOLS: list[dict[str, Any]] = [
         },
         "annotations": {"title": "Get Library Docs", **ANNOTATIONS},
     },
+    SEARCH_TOOL,
 ]
 
 TOOL_NAMES = frozenset(tool["name"] for tool in TOOLS)
@@ -240,6 +242,13 @@ class Tools:
         try:
             if name == "resolve-library-id":
                 return await self._resolve(arguments)
+            if name == SEARCH_TOOL_NAME or (name == "query-docs" and "library_id" not in arguments):
+                # Without a library ID, query-docs answers across libraries as search-docs does.
+                budget = self.tokens.budget(arguments.get("tokens"))
+                text, is_error = await search_tool(
+                    self.search, {**raw_arguments, **arguments}, budget
+                )
+                return ToolResult(text, is_error)
             return await self._query(name, arguments)
         except (ToolInputError, TextError) as error:
             return ToolResult(str(error), is_error=True)

@@ -1,0 +1,292 @@
+"""Documentation search across libraries at the edge: the SearchDocs call, its text and JSON,
+and the search-docs tool."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from twinmcp.gateway.arguments import (
+    MAX_LANGUAGE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_QUERY_CHARS,
+    TextError,
+    check_text,
+    shown,
+)
+from twinmcp.gateway.clients import SearchClient, VersionMissing, _missing_docs, translate
+from twinmcp.gateway.rendering import (
+    RULES_FRAMING,
+    SEPARATOR,
+    format_snippet,
+    snippet_json,
+)
+from twinmcp.runtime.tokens import count_tokens, truncate_to_tokens
+from twinmcp.search.v1 import search_pb2
+
+# Search's own limit on hints: a question is about a few libraries, not a catalog.
+MAX_LIBRARIES = 4
+
+SearchLookup = search_pb2.SearchDocsResponse | VersionMissing
+
+SEARCH_TOOL_NAME = "search-docs"
+SEARCH_DESCRIPTION = """\
+Answers a programming question from the up-to-date documentation and code examples of the \
+indexed libraries in ONE call, without a library ID: the libraries are chosen from the question \
+(a library it names, or whose documentation covers it best), or from up to 4 given in \
+'libraries'. Returns ranked Markdown snippets within a token budget; each names its library ID \
+and version, so you can follow up with 'query-docs' on one library.
+
+Use it when the user has not named a library, asks which library does something, or the \
+question spans several libraries; name the libraries you already know in 'libraries' (IDs such \
+as '/fastapi/fastapi' or names such as 'fastapi'). Ask one specific question per call. Do not \
+call this tool more than 3 times per question."""
+
+SEARCH_TOOL: dict[str, Any] = {
+    "name": SEARCH_TOOL_NAME,
+    "title": "Search Documentation",
+    "description": SEARCH_DESCRIPTION,
+    "inputSchema": {
+        "type": "object",
+        "properties": {
+            "query": {
+                "type": "string",
+                "maxLength": MAX_QUERY_CHARS,
+                "description": (
+                    "One specific question, e.g. 'How to retry failed HTTP requests with a "
+                    "timeout'. Never include secrets or private code."
+                ),
+            },
+            "libraries": {
+                "type": "array",
+                "maxItems": MAX_LIBRARIES,
+                "items": {"type": "string", "maxLength": MAX_NAME_CHARS},
+                "description": (
+                    "Optional: up to 4 library IDs ('/org/project') or names ('fastapi') the "
+                    "answer should come from. Omit to let the server choose."
+                ),
+            },
+            "version": {
+                "type": "string",
+                "maxLength": MAX_NAME_CHARS,
+                "description": "Optional: a version, only when exactly one library is given.",
+            },
+            "language": {
+                "type": "string",
+                "maxLength": MAX_LANGUAGE_CHARS,
+                "description": (
+                    "Optional: keep code examples in this language only, e.g. 'python', "
+                    "'typescript', 'go', 'rust'."
+                ),
+            },
+            "tokens": {
+                "type": "integer",
+                "description": (
+                    "Maximum number of tokens of documentation to return (default 5000; values "
+                    "above 25000 are lowered to 25000 and values below 500 raised to 500)."
+                ),
+            },
+        },
+        "required": ["query"],
+    },
+    "annotations": {
+        "title": "Search Documentation",
+        "readOnlyHint": True,
+        "destructiveHint": False,
+        "idempotentHint": True,
+        "openWorldHint": False,
+    },
+}
+
+
+class SearchInputError(ValueError):
+    """An argument of a search the caller can fix; the message names it."""
+
+
+def parse_libraries(raw: object) -> list[str]:
+    """The hinted libraries: a list, or one comma-separated string; blanks dropped."""
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        items: list[object] = list(raw.split(","))
+    elif isinstance(raw, list):
+        items = list(raw)
+    else:
+        raise SearchInputError(
+            "'libraries' must be a list of library IDs or names, e.g. ['/fastapi/fastapi']"
+        )
+    hints: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise SearchInputError(
+                f"'libraries' must hold strings (library IDs or names), not {shown(repr(item))}"
+            )
+        if item.strip():
+            hints.append(check_text("libraries", item).strip())
+    if len(hints) > MAX_LIBRARIES:
+        raise SearchInputError(
+            f"'libraries' names {len(hints)} libraries; the limit is {MAX_LIBRARIES}. Name the "
+            "few the question is about, or none to let the server choose."
+        )
+    return hints
+
+
+async def search_docs(
+    client: SearchClient,
+    query: str,
+    libraries: Sequence[str],
+    version: str,
+    language: str,
+    tokens: int,
+) -> SearchLookup:
+    """Search's answer, or the version it said is not indexed (search.proto, SearchDocs)."""
+    request = search_pb2.SearchDocsRequest(
+        query=query, libraries=list(libraries), version=version, language=language, tokens=tokens
+    )
+    try:
+        reply: search_pb2.SearchDocsResponse = await client._send(client.stub.SearchDocs, request)
+    except grpc.aio.AioRpcError as error:
+        named = libraries[0] if len(libraries) == 1 else ""
+        missing = _missing_docs(error, named, version)
+        if isinstance(missing, VersionMissing):
+            return missing
+        raise translate(client.service, error) from None
+    return reply
+
+
+def _library_line(library_id: str, version: str) -> str:
+    # The same line search charges each hit for (crosslib.hit_tag).
+    return f"Library: {library_id}, version {version}"
+
+
+def search_header(answer: search_pb2.SearchDocsResponse) -> str:
+    answering = {hit.library_id for hit in answer.hits}
+    listed = [
+        f"{lib.title or lib.library_id} ({lib.library_id}, version {lib.version})"
+        for lib in answer.libraries
+        if lib.library_id in answering
+    ]
+    lines = [
+        "# Documentation across libraries",
+        f"From: {'; '.join(listed)}" if listed else "From: no library matched",
+    ]
+    others = [lib.library_id for lib in answer.libraries if lib.library_id not in answering]
+    if others:
+        lines.append(f"Also searched: {', '.join(others)}")
+    lines.append("Ask 'query-docs' with one of these IDs to go deeper into one library.")
+    if answer.withheld_snippets:
+        count = answer.withheld_snippets
+        lines.append(
+            f"\nNote: {count} matching snippet{'s were' if count > 1 else ' was'} withheld: "
+            f"{'they read' if count > 1 else 'it reads'} as instructions aimed at AI agents "
+            "(suspected prompt injection in the documentation)."
+        )
+    for lib in answer.libraries:
+        if lib.rules:
+            lines.append(
+                f"\n## Rules from the maintainers of {lib.title or lib.library_id} "
+                f"(not instructions from the user)\n{RULES_FRAMING}\n"
+            )
+            lines.extend(f"- {rule}" for rule in lib.rules)
+    return "\n".join(lines)
+
+
+def _hit_text(hit: search_pb2.SearchHit) -> str:
+    title, _, rest = format_snippet(hit.snippet).partition("\n\n")
+    return f"{title}\n{_library_line(hit.library_id, hit.version)}\n\n{rest}"
+
+
+def render_search(answer: search_pb2.SearchDocsResponse, budget: int) -> str:
+    """Markdown of the hits in rank order, never more than `budget` tokens."""
+    text = truncate_to_tokens(search_header(answer), budget)
+    for hit in answer.hits:
+        candidate = text + SEPARATOR + _hit_text(hit)
+        if count_tokens(candidate) > budget:
+            break
+        text = candidate
+    if not answer.hits:
+        text += (
+            "\n\nNo documentation matched this question in the indexed libraries. Ask about one "
+            "concept in the words the docs would use, name the library in 'libraries', or find "
+            "its ID with 'resolve-library-id'."
+        )
+        text = truncate_to_tokens(text, budget)
+    return text
+
+
+def search_json(answer: search_pb2.SearchDocsResponse, budget: int) -> dict[str, Any]:
+    """The JSON form: hits in rank order within the budget, each with its library and version."""
+    hits: list[dict[str, Any]] = []
+    used = 0
+    for hit in answer.hits:
+        item = snippet_json(hit.snippet)
+        if used + item["tokens"] > budget and hits:
+            break
+        used += item["tokens"]
+        hits.append(
+            {
+                **item,
+                "libraryId": hit.library_id,
+                "version": hit.version,
+                "score": round(hit.snippet.score, 4),
+            }
+        )
+    return {
+        "libraries": [
+            {
+                "id": lib.library_id,
+                "title": lib.title,
+                "version": lib.version,
+                "relevance": round(lib.relevance, 4),
+                "reason": lib.reason,
+                "availableVersions": list(lib.available_versions),
+                "rules": list(lib.rules),
+            }
+            for lib in answer.libraries
+        ],
+        "withheldSnippets": answer.withheld_snippets,
+        "tokens": used,
+        "snippets": hits,
+    }
+
+
+async def search_tool(
+    client: SearchClient, arguments: dict[str, Any], budget: int
+) -> tuple[str, bool]:
+    """What the search-docs tool (and query-docs without a library ID) answers: text, is_error."""
+    try:
+        query = arguments.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise SearchInputError(
+                "Missing 'query': ask one specific question, e.g. 'How to add CORS middleware'."
+            )
+        query = check_text("query", query).strip()
+        hints = parse_libraries(arguments.get("libraries"))
+        if not hints:
+            # query-docs callers put a library name where the ID goes.
+            named = arguments.get("library_name")
+            if isinstance(named, str) and named.strip():
+                hints = [check_text("libraryName", named).strip()]
+        version = _optional(arguments, "version")
+        language = _optional(arguments, "language")
+    except (SearchInputError, TextError) as error:
+        return str(error), True
+    lookup = await search_docs(client, query, hints, version, language, budget)
+    if isinstance(lookup, VersionMissing):
+        listed = ", ".join(lookup.available) or "none yet"
+        return (
+            f"Version '{lookup.version}' of {lookup.library_id} is not indexed. Available "
+            f"versions: {listed}. Ask for one of those, or leave 'version' out for the default.",
+            True,
+        )
+    return render_search(lookup, budget), False
+
+
+def _optional(arguments: dict[str, Any], key: str) -> str:
+    value = arguments.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise SearchInputError(f"'{key}' must be a string, not {type(value).__name__}")
+    return check_text(key, value).strip()

@@ -1,0 +1,202 @@
+"""One question across libraries through the gateway, against the real search servicer:
+GET /api/v3/search, and the search-docs tool (and query-docs without an ID) over the MCP SDK."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from mcp.client.client import Client
+from twinmcp.runtime.tokens import count_tokens
+from twinmcp.search.config import Settings as SearchSettings
+from twinmcp.search.server import start as start_search
+from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2
+
+Stack = Any
+
+WEB_DOCS = [
+    (
+        "CORS",
+        "CORS lets a frontend in the browser call a backend on another origin; add "
+        "CORSMiddleware with the allowed origins.",
+    ),
+    ("Background tasks", "Run work after returning a response with BackgroundTasks."),
+]
+HTTP_DOCS = [
+    (
+        "Timeouts",
+        "The client raises a timeout error when the server does not answer in time; set "
+        "connect and read timeouts on the Client and retry slow upstream servers.",
+    ),
+    ("Streaming", "Stream a large download chunk by chunk and show the bytes received."),
+]
+
+
+async def _publish(port: int, library_id: str, version: str, docs: list[tuple[str, str]]) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        index = index_pb2_grpc.IndexServiceStub(channel)
+        begun = await index.BeginBuild(
+            index_pb2.BeginBuildRequest(
+                library=index_pb2.LibraryMetadata(
+                    library_id=library_id,
+                    title=library_id.rsplit("/", 1)[-1].title(),
+                    source_type=search_pb2.SOURCE_TYPE_GITHUB,
+                    package_names=[library_id.rsplit("/", 1)[-1]],
+                    rules=[f"Pin {library_id.rsplit('/', 1)[-1]} in production."],
+                ),
+                version=version,
+                make_default=True,
+            ),
+            timeout=10,
+        )
+        snippets = [
+            index_pb2.IndexedSnippet(
+                snippet=search_pb2.Snippet(
+                    kind=search_pb2.SNIPPET_KIND_INFO,
+                    title=title,
+                    content=content,
+                    source_path="docs/guide.md",
+                )
+            )
+            for title, content in docs
+        ]
+        await index.PutDocument(
+            index_pb2.PutDocumentRequest(
+                build_id=begun.build_id,
+                path="docs/guide.md",
+                content_hash=f"h-{library_id}-{version}",
+                snippets=snippets,
+            ),
+            timeout=10,
+        )
+        await index.PublishBuild(index_pb2.PublishBuildRequest(build_id=begun.build_id), timeout=30)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, open_stack: Callable[..., Any]) -> AsyncIterator[Stack]:
+    env = {
+        "SEARCH_GRPC_HOST": "127.0.0.1",
+        "SEARCH_GRPC_PORT": "0",
+        "SEARCH_METRICS_PORT": "-1",
+        "TWINMCP_DATA_DIR": str(tmp_path),
+        "EMBEDDING_PROVIDER": "none",
+        "LOG_FORMAT": "text",
+    }
+    server = await start_search(SearchSettings.from_env(env))
+    await _publish(server.port, "/acme/webkit", "2.0", WEB_DOCS)
+    await _publish(server.port, "/acme/fetcher", "1.0", HTTP_DOCS)
+    async with open_stack(None, {}, server) as opened:
+        yield opened
+
+
+async def _get(stack: Stack, headers: dict[str, str] | None = None, **params: str) -> Any:
+    url = f"{stack.url}/api/v3/search"
+    async with stack.http.get(url, params=params, headers=headers or {}) as response:
+        body = await (
+            response.json() if response.content_type == "application/json" else response.text()
+        )
+        return response.status, dict(response.headers), body
+
+
+async def test_a_question_without_a_library_is_answered_from_the_right_one(stack: Stack) -> None:
+    status, headers, text = await _get(
+        stack, query="set a read timeout and retry slow upstream servers", tokens="1000"
+    )
+    assert status == 200
+    assert text.startswith("# Documentation across libraries")
+    first_hit = text.split("--------------------------------")[1]
+    assert "Library: /acme/fetcher, version 1.0" in first_hit
+    assert "Timeouts" in first_hit
+    assert "Pin fetcher in production." in text  # the answering library's rules
+    assert count_tokens(text) <= 1000
+    assert "RateLimit-Limit" in headers
+
+
+async def test_the_json_answer_tags_every_snippet_with_its_library(stack: Stack) -> None:
+    status, _, body = await _get(
+        stack, query="timeouts and CORS", libraries="webkit,/acme/fetcher", type="json"
+    )
+    assert status == 200
+    assert {lib["id"] for lib in body["libraries"]} == {"/acme/webkit", "/acme/fetcher"}
+    assert {lib["reason"] for lib in body["libraries"]} == {"hint"}
+    assert {s["libraryId"] for s in body["snippets"]} == {"/acme/webkit", "/acme/fetcher"}
+    assert all(s["version"] in ("1.0", "2.0") for s in body["snippets"])
+    assert body["snippets"][0]["score"] == 1.0
+
+
+async def test_an_unindexed_version_of_the_one_library_is_a_404_listing_the_indexed_ones(
+    stack: Stack,
+) -> None:
+    status, _, body = await _get(stack, query="timeouts", libraries="/acme/fetcher", version="3.0")
+    assert status == 404
+    assert body["error"] == "version_not_found"
+    assert body["availableVersions"] == ["1.0"]
+    assert "Version '3.0' of /acme/fetcher is not indexed" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({}, "'query' is required"),
+        ({"query": "q", "libraries": ",".join(f"l{n}" for n in range(10))}, "names 10 libraries"),
+        ({"query": "q", "libraries": "no-such-thing"}, "'no-such-thing' names no documented"),
+        ({"query": "q", "libraries": "webkit,fetcher", "version": "1.0"}, "exactly one library"),
+        ({"query": "q" * 4001}, "'query' is 4001 characters long; the limit is 4000"),
+        ({"query": "q" * 2500}, "query is 2500 characters long; the limit is 2000"),
+        ({"query": "q", "language": "cobol"}, "language 'cobol' is not one search knows"),
+        ({"query": "q", "type": "xml"}, "'type' must be 'txt' or 'json'"),
+    ],
+)
+async def test_bad_input_is_a_400_naming_the_problem(
+    stack: Stack, params: dict[str, str], named: str
+) -> None:
+    status, _, body = await _get(stack, **params)
+    assert status == 400
+    assert named in body["message"]
+
+
+async def test_a_bad_key_is_refused_before_any_search(stack: Stack) -> None:
+    status, _, _ = await _get(stack, {"Authorization": "Bearer wrong"}, query="timeouts")
+    assert status == 401
+
+
+async def test_the_sdk_client_answers_in_one_call_without_a_library_id(stack: Stack) -> None:
+    async with Client(f"{stack.url}/mcp", mode="auto") as client:
+        listed = await client.list_tools()
+        tool = next(t for t in listed.tools if t.name == "search-docs")
+        assert tool.input_schema["required"] == ["query"]
+        query_docs = next(t for t in listed.tools if t.name == "query-docs")
+        assert query_docs.input_schema["required"] == ["libraryId", "query"]
+
+        found = await client.call_tool(
+            "search-docs", {"query": "stream a large download and show progress", "tokens": 800}
+        )
+        assert found.is_error is False
+        text = found.content[0].text  # type: ignore[union-attr]
+        assert "Library: /acme/fetcher, version 1.0" in text.split("### ")[1]
+        assert count_tokens(text) <= 800
+
+        hinted = await client.call_tool(
+            "search-docs", {"query": "allowed origins", "libraries": ["webkit"]}
+        )
+        assert "Library: /acme/webkit, version 2.0" in hinted.content[0].text  # type: ignore[union-attr]
+
+        # query-docs called without an ID answers the same way instead of failing.
+        unnamed = await client.call_tool("query-docs", {"query": "allow another origin CORS"})
+        assert unnamed.is_error is False
+        assert "Library: /acme/webkit" in unnamed.content[0].text  # type: ignore[union-attr]
+
+        too_many = await client.call_tool(
+            "search-docs", {"query": "q", "libraries": ["a", "b", "c", "d", "e"]}
+        )
+        assert too_many.is_error is True
+        assert "names 5 libraries; the limit is 4" in too_many.content[0].text  # type: ignore[union-attr]
+
+        wrong_version = await client.call_tool(
+            "search-docs", {"query": "q", "libraries": ["fetcher"], "version": "9"}
+        )
+        assert wrong_version.is_error is True
+        assert "Available versions: 1.0" in wrong_version.content[0].text  # type: ignore[union-attr]

@@ -9,9 +9,9 @@ import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from twinmcp.runtime.grpcserver import PortInUse, ServerOptions, start_server
+from twinmcp.runtime.grpcserver import CannotListen, PortInUse, ServerOptions, start_server
 from twinmcp.runtime.metrics import GRPC_REQUESTS
-from twinmcp.runtime.testing import wait_for_serving
+from twinmcp.runtime.testing import free_port, wait_for_serving
 
 
 async def test_a_started_server_reports_serving_then_not_serving_while_draining() -> None:
@@ -142,7 +142,7 @@ async def test_a_port_that_stays_taken_stops_start_up_naming_the_port_and_its_va
 def test_a_service_process_on_a_taken_port_exits_with_one_line_and_no_traceback() -> None:
     program = (
         "import asyncio, logging\n"
-        "from twinmcp.runtime.grpcserver import PortInUse, ServerOptions, start_server\n"
+        "from twinmcp.runtime.grpcserver import ServerOptions, start_server\n"
         "logging.basicConfig()\n"
         "asyncio.run(start_server('search', lambda _s: None, [], ServerOptions(\n"
         "    host='0.0.0.0', port=int(__import__('sys').argv[1]), bind_wait_seconds=1)))\n"
@@ -179,3 +179,18 @@ async def test_a_metrics_port_that_stays_taken_stops_start_up_naming_its_variabl
             )
     assert f"port {taken}" in str(raised.value)
     assert "DEMO_METRICS_PORT" in str(raised.value)
+
+
+async def test_an_address_this_machine_lacks_stops_start_up_at_once_saying_so() -> None:
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(CannotListen) as raised:
+        await start_server(
+            "demo",
+            lambda _server: None,
+            [],
+            ServerOptions(host="192.0.2.1", port=free_port(), bind_wait_seconds=30),
+        )
+    assert not isinstance(raised.value, PortInUse)
+    assert "cannot listen on 192.0.2.1" in str(raised.value)
+    assert "DEMO_GRPC_PORT" in str(raised.value)
+    assert asyncio.get_running_loop().time() - started < 10  # not the whole bind wait

@@ -115,12 +115,16 @@ class ServerOptions:
         return self.drain_seconds + self.grace_seconds + 5.0
 
 
-class PortInUse(SystemExit):
-    """The listen port stayed taken for the whole bind wait.
+class CannotListen(SystemExit):
+    """A listen address could not be bound.
 
     A SystemExit, so `python -m twinmcp.<svc>` ends with this one line on stderr and status 1,
     not a traceback: the operator's fix is a setting, not the code.
     """
+
+
+class PortInUse(CannotListen):
+    """The listen port stayed taken for the whole bind wait."""
 
     def __init__(self, name: str, host: str, port: int, variable: str, waited: float) -> None:
         super().__init__(
@@ -227,8 +231,17 @@ async def _bind(server: grpc.aio.Server, name: str, options: ServerOptions) -> i
         # Probing with a plain socket first keeps grpc's own bind-failure log lines (one per
         # try) out of the service's log while we wait.
         if options.port == 0 or _is_free(options.host, options.port):
-            with contextlib.suppress(RuntimeError):  # grpc's "Failed to bind to address"
+            try:
                 port = server.add_insecure_port(address)
+            except RuntimeError as exc:  # grpc's "Failed to bind to address"
+                if options.port == 0 or _is_free(options.host, options.port):
+                    # Not a taken port (taken and freed again would be a rare race): say so.
+                    variable = options.port_variable or f"{name.upper()}_GRPC_PORT"
+                    raise CannotListen(
+                        f"{name}: cannot listen on {address} ({exc}); check {variable} and that "
+                        "this machine has that address"
+                    ) from None
+            else:
                 if port:
                     return port
         if loop.time() >= deadline:

@@ -55,3 +55,10 @@ def test_word_pairs_match_a_phrase_however_an_identifier_spells_it() -> None:
     assert ("remot", "addr") in word_pairs("request.remote_addr")
     assert ("remot", "addr") in word_pairs("remoteAddr")
     assert ("remot", "addr") not in word_pairs("the addr of a remote host")
+
+
+def test_apply_does_not_collide_with_app_nor_header_with_head() -> None:
+    assert stem("apply") == stem("applies") == stem("applied") == stem("applying")
+    assert stem("apply") != stem("app")
+    assert stem("headers") == stem("header") != stem("head")
+    assert stem("exceeded") == stem("exceed")

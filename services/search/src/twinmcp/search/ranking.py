@@ -17,7 +17,7 @@ from twinmcp.search.tokenizer import plain_tokenize, word_pairs
 
 # Bump when the persisted layout or the way fields are tokenised changes: older blobs are then
 # rebuilt from the snippet rows on load.
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
 
 # title, breadcrumb, description, content, source path
 FIELDS = (

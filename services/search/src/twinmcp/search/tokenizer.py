@@ -1,4 +1,4 @@
-"""Code-aware tokenisation for lexical search: identifiers split and kept whole, light stemming."""
+"""Code-aware tokenisation for lexical search: identifiers split and kept whole, Snowball stemming."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 from itertools import pairwise
+
+import Stemmer
 
 # A word, an identifier or a dotted name (`app.add_middleware`), or a number.
 _RAW = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|[0-9]+")
@@ -24,47 +26,20 @@ STOPWORDS = frozenset(
     without also thing things make makes made something anything every""".split()  # noqa: SIM905
 )
 
-_MIN_STEM = 3
+_STEMMER = Stemmer.Stemmer("english")
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A light, conservative English suffix stripper (plural, -ing, -ed, -ly, -ation, -er, -e).
+    """The Snowball English (Porter2) stem of a lower-cased word; short words and names stay whole.
 
-    Aggressive stemmers merge unrelated API names; this only folds the inflections a question
-    and a page most often disagree on ("caching"/"cache"/"cached", "handlers"/"handler").
+    Porter2 folds the inflections a question and a page most often disagree on ("caching"/
+    "cached"/"cache", "applies"/"applied") without merging unrelated words the way a hand-written
+    suffix stripper did ("apply" and "app", "header" and "head").
     """
-    w = word
-    if len(w) <= 3 or not w.isalpha():
-        return w
-    if w.endswith("ies") and len(w) > 4:
-        w = w[:-3] + "y"
-    elif w.endswith("sses"):
-        w = w[:-2]
-    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    for suffix, replacement in (
-        ("ational", "at"),
-        ("ation", "at"),
-        ("ction", "ct"),
-        ("ingly", ""),
-        ("edly", ""),
-        ("ing", ""),
-        ("ed", ""),
-        ("ly", ""),
-        ("er", ""),
-    ):
-        if w.endswith(suffix) and len(w) - len(suffix) + len(replacement) >= _MIN_STEM:
-            w = w[: len(w) - len(suffix)] + replacement
-            # "running" -> "runn" -> "run", but keep "ll"/"ss" ("called" -> "call").
-            if suffix in ("ing", "ed") and len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
-                w = w[:-1]
-            break
-    if w.endswith("e") and len(w) > _MIN_STEM + 1:
-        w = w[:-1]
-    if w.endswith("y") and len(w) > _MIN_STEM + 1:
-        w = w[:-1] + "i"
-    return w
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    return str(_STEMMER.stemWord(word))
 
 
 def _split_identifier(part: str) -> list[str]:

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from twinmcp.gateway import mcp, rest, rest_search
+from twinmcp.gateway import dashboard, mcp, rest, rest_search
 from twinmcp.gateway.access import Access
 from twinmcp.gateway.answers import EdgeAnswers, follow_changes
 from twinmcp.gateway.clients import Peers
@@ -71,4 +71,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_route("OPTIONS", "/mcp", mcp.handle_preflight)
     app.router.add_routes(rest_search.routes)
     app.router.add_routes(rest.routes)
+    dashboard.setup(app, settings)
     return app

@@ -244,6 +244,9 @@ class AuthClient(_Client):
         request = auth_pb2.GetUsageRequest(user_id=user_id, key_id=key_id, days=days)
         return await self._call(self.stub.GetUsage, request)
 
+    async def get_user(self, user_id: str) -> auth_pb2.GetUserResponse:
+        return await self._call(self.stub.GetUser, auth_pb2.GetUserRequest(user_id=user_id))
+
     async def start_sign_in(self, redirect_uri: str) -> auth_pb2.StartSignInResponse:
         request = auth_pb2.StartSignInRequest(redirect_uri=redirect_uri)
         return await self._call(self.stub.StartSignIn, request)
@@ -324,6 +327,16 @@ class SearchClient(_Client):
             library_name=library_name, query=query, limit=limit
         )
         return await self._call(self.stub.ResolveLibrary, request)
+
+    async def get_library(self, library_id: str) -> search_pb2.GetLibraryResponse:
+        request = search_pb2.GetLibraryRequest(library_id=library_id)
+        return await self._call(self.stub.GetLibrary, request)
+
+    async def list_libraries(
+        self, page_size: int, page_token: str = ""
+    ) -> search_pb2.ListLibrariesResponse:
+        request = search_pb2.ListLibrariesRequest(page_size=page_size, page_token=page_token)
+        return await self._call(self.stub.ListLibraries, request)
 
     async def query_docs(
         self, library_id: str, query: str, tokens: int, version: str = ""

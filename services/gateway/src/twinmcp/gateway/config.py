@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from twinmcp.gateway.hosts import HostPolicy, parse_host
 from twinmcp.runtime.settings import (
@@ -99,6 +99,10 @@ class Settings:
     # query-docs answers kept at the edge while search's change feed vouches for them (0: off).
     answer_cache_mb: int = 64
     answer_cache_max_age_seconds: float = 60.0
+    # Dashboard: the key its session cookies are sealed with (DASHBOARD_SECRET, else
+    # JWT_SECRET; empty: random per process), and whether GitHub sign-in is offered.
+    dashboard_secret: str = field(default="", repr=False)
+    is_github_sign_in: bool = False
 
     @property
     def host_policy(self) -> HostPolicy:
@@ -138,4 +142,6 @@ class Settings:
             answer_cache_max_age_seconds=env_float(
                 env, "GATEWAY_ANSWER_CACHE_SECONDS", 60.0, minimum=0.1
             ),
+            dashboard_secret=env_str(env, "DASHBOARD_SECRET", env_str(env, "JWT_SECRET", "")),
+            is_github_sign_in=bool(env_str(env, "OAUTH_CLIENT_ID", "")),
         )

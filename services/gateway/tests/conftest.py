@@ -51,7 +51,6 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
     batch_calls: int = 0
     api_keys: dict[str, auth_pb2.ApiKey] = field(default_factory=dict)
     sign_in_states: set[str] = field(default_factory=set)
-    redirect_uris: list[str] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -114,16 +113,6 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
         )
 
     async def CreateApiKey(self, request: Any, context: Any) -> Any:
-        caller = self.keys.get(request.caller_credential)
-        if request.caller_credential and (caller is None or caller.key_id in self.revoked):
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "API key is invalid or revoked")
-        excess = sorted(set(request.scopes) - set(caller.scopes)) if caller is not None else []
-        if excess:
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"the calling credential lacks the scopes {', '.join(excess)}; a key never has "
-                "more scopes than the credential that creates it",
-            )
         secret = f"new-{next(self._ids)}"
         key_id = self.add_key(
             secret, request.user_id, list(request.scopes) or ["read"], auth_pb2.TIER_FREE
@@ -147,24 +136,7 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
         day = auth_pb2.UsageDay(date="2026-01-01", key_id="k1", requests=3)
         return auth_pb2.GetUsageResponse(days=[day] if request.user_id == "u1" else [])
 
-    async def GetUser(self, request: Any, context: Any) -> Any:
-        logins = {p.user_id: p.login for p in self.keys.values() if p.user_id}
-        if request.user_id not in logins:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no user {request.user_id}")
-        is_admin = any(
-            "admin" in p.scopes for p in self.keys.values() if p.user_id == request.user_id
-        )
-        return auth_pb2.GetUserResponse(
-            user=auth_pb2.User(
-                user_id=request.user_id,
-                login=logins[request.user_id],
-                tier=auth_pb2.TIER_FREE,
-                is_admin=is_admin,
-            )
-        )
-
     async def StartSignIn(self, request: Any, context: Any) -> Any:
-        self.redirect_uris.append(request.redirect_uri)
         state = f"state-{next(self._ids)}"
         self.sign_in_states.add(state)
         url = f"http://127.0.0.1:9/login/oauth/authorize?state={state}"
@@ -281,6 +253,7 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
 
     libraries: dict[str, Any] = field(default_factory=lambda: {FASTAPI.library_id: FASTAPI})
     queries: list[Any] = field(default_factory=list)
+    searches: list[Any] = field(default_factory=list)
     metadata: list[dict[str, str]] = field(default_factory=list)
     slow_started: asyncio.Event = field(default_factory=asyncio.Event)
     slow_cancelled: asyncio.Event = field(default_factory=asyncio.Event)
@@ -352,6 +325,62 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             title=library.title,
             rules=library.rules,
         )
+
+    async def SearchDocs(self, request: Any, context: Any) -> Any:
+        """As search's SearchDocs over the one library: hints, strict version, budget."""
+        self.searches.append(request)
+        if not request.query.strip():
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "query is empty; ask a question")
+        if len(request.libraries) > 4:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"libraries has {len(request.libraries)} entries; the limit is 4",
+            )
+        if request.version and len(request.libraries) != 1:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"version {request.version!r} needs exactly one library",
+            )
+        for hint in request.libraries:
+            library_id, _ = _split_version(hint, "")
+            if library_id not in self.libraries and hint.lower() not in ("fastapi",):
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"library {hint[:80]!r} names no documented library",
+                )
+        known = [v.version for v in FASTAPI.versions]
+        served = _find_version(known, request.version) if request.version else "0.110.0"
+        if served is None:
+            context.set_trailing_metadata(
+                (
+                    ("library-id", FASTAPI.library_id),
+                    ("requested-version", request.version),
+                    ("available-versions", ",".join(known)),
+                )
+            )
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"version {request.version!r} of {FASTAPI.library_id} is not indexed",
+            )
+        budget = request.tokens or 5000
+        hits, used = [], 0
+        for snippet in FASTAPI_SNIPPETS:
+            if used + snippet.tokens + 40 > budget:
+                break
+            hits.append(
+                search_pb2.SearchHit(snippet=snippet, library_id=FASTAPI.library_id, version=served)
+            )
+            used += snippet.tokens + 40
+        searched = search_pb2.SearchedLibrary(
+            library_id=FASTAPI.library_id,
+            version=served,
+            title=FASTAPI.title,
+            relevance=1.0,
+            reason="hint" if request.libraries else "content",
+            available_versions=known,
+            rules=FASTAPI.rules,
+        )
+        return search_pb2.SearchDocsResponse(hits=hits, libraries=[searched], tokens_used=used)
 
     async def WatchLibraries(self, request: Any, context: Any) -> Any:
         if self.changes is None:

@@ -200,3 +200,15 @@ async def test_the_sdk_client_answers_in_one_call_without_a_library_id(stack: St
         )
         assert wrong_version.is_error is True
         assert "Available versions: 1.0" in wrong_version.content[0].text  # type: ignore[union-attr]
+
+
+async def test_the_openapi_document_describes_the_search_and_its_caps(stack: Stack) -> None:
+    async with stack.http.get(f"{stack.url}/openapi.json") as response:
+        document = await response.json()
+    operation = document["paths"]["/api/v3/search"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert parameters["query"]["required"] is True
+    assert parameters["libraries"]["schema"]["maxLength"] == 500
+    assert parameters["language"]["schema"]["maxLength"] == 32
+    assert set(operation["responses"]) >= {"200", "400", "404", "429"}
+    assert "DocsSearch" in document["components"]["schemas"]

@@ -187,6 +187,54 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "responses": _CONTEXT_RESPONSES,
                 }
             },
+            "/api/v3/search": {
+                "get": {
+                    "summary": "Documentation snippets answering a question across libraries",
+                    "description": (
+                        "One call, no library ID needed: the libraries come from `libraries` "
+                        "(up to 4 IDs or names) or, without it, from the question (a library "
+                        "it names, or whose documentation matches it best). Snippets of "
+                        "several libraries are ranked together within `tokens`, each tagged "
+                        "with its library ID and version; duplicates across libraries are "
+                        "dropped. `version` is strict and needs exactly one library: an "
+                        "unindexed one is a 404 listing the indexed versions."
+                    ),
+                    "operationId": "searchDocs",
+                    "parameters": [
+                        _param(
+                            "query",
+                            "The question.",
+                            required=True,
+                            schema={"type": "string", "minLength": 1},
+                        ),
+                        _param(
+                            "libraries",
+                            "Up to 4 library IDs or names, comma-separated (or the parameter "
+                            "repeated), e.g. 'fastapi,/encode/httpx'. Each is capped.",
+                        ),
+                        _param("version", "A version of the one library in 'libraries'."),
+                        _param(
+                            "language",
+                            "Keep code snippets in this language only: python, javascript "
+                            "(typescript), go, rust, java, ... Shell and configuration "
+                            "snippets stay; without 'libraries', so do only libraries for it.",
+                        ),
+                        *_CONTEXT_PARAMS,
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Snippets in rank order, as Markdown (txt) or JSON.",
+                            "content": {
+                                "text/plain": {"schema": {"type": "string"}},
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/DocsSearch"}
+                                },
+                            },
+                        },
+                        **_errors(400, 404, *_COMMON),
+                    },
+                }
+            },
             "/api/v1/{owner}/{repo}": {
                 "get": {
                     "summary": "Documentation of a library's default version (v1)",
@@ -599,6 +647,60 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         },
                         "codeSnippets": {"type": "array", "items": {"type": "object"}},
                         "infoSnippets": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "DocsSearch": {
+                    "type": "object",
+                    "required": ["libraries", "tokens", "snippets"],
+                    "properties": {
+                        "libraries": {
+                            "type": "array",
+                            "description": "the libraries searched, best match first",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "version", "relevance", "reason"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "title": {"type": "string"},
+                                    "version": {"type": "string"},
+                                    "relevance": {
+                                        "type": "number",
+                                        "description": "how well its documentation answers, "
+                                        "relative to the best library (1.0)",
+                                    },
+                                    "reason": {
+                                        "type": "string",
+                                        "enum": ["hint", "named", "content"],
+                                        "description": "asked for; named in the question; "
+                                        "chosen for its documentation's words",
+                                    },
+                                    "availableVersions": {
+                                        "type": "array",
+                                        "items": {"type": "string"},
+                                    },
+                                    "rules": {"type": "array", "items": {"type": "string"}},
+                                },
+                            },
+                        },
+                        "withheldSnippets": {"type": "integer"},
+                        "tokens": {"type": "integer"},
+                        "snippets": {
+                            "type": "array",
+                            "items": {
+                                "allOf": [
+                                    {"$ref": "#/components/schemas/Snippet"},
+                                    {
+                                        "type": "object",
+                                        "required": ["libraryId", "version", "score"],
+                                        "properties": {
+                                            "libraryId": {"type": "string"},
+                                            "version": {"type": "string"},
+                                            "score": {"type": "number"},
+                                        },
+                                    },
+                                ]
+                            },
+                        },
                     },
                 },
                 "SourceSubmission": {

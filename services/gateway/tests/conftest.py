@@ -51,6 +51,7 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
     batch_calls: int = 0
     api_keys: dict[str, auth_pb2.ApiKey] = field(default_factory=dict)
     sign_in_states: set[str] = field(default_factory=set)
+    redirect_uris: list[str] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -113,6 +114,16 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
         )
 
     async def CreateApiKey(self, request: Any, context: Any) -> Any:
+        caller = self.keys.get(request.caller_credential)
+        if request.caller_credential and (caller is None or caller.key_id in self.revoked):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "API key is invalid or revoked")
+        excess = sorted(set(request.scopes) - set(caller.scopes)) if caller is not None else []
+        if excess:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"the calling credential lacks the scopes {', '.join(excess)}; a key never has "
+                "more scopes than the credential that creates it",
+            )
         secret = f"new-{next(self._ids)}"
         key_id = self.add_key(
             secret, request.user_id, list(request.scopes) or ["read"], auth_pb2.TIER_FREE
@@ -136,7 +147,24 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
         day = auth_pb2.UsageDay(date="2026-01-01", key_id="k1", requests=3)
         return auth_pb2.GetUsageResponse(days=[day] if request.user_id == "u1" else [])
 
+    async def GetUser(self, request: Any, context: Any) -> Any:
+        logins = {p.user_id: p.login for p in self.keys.values() if p.user_id}
+        if request.user_id not in logins:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no user {request.user_id}")
+        is_admin = any(
+            "admin" in p.scopes for p in self.keys.values() if p.user_id == request.user_id
+        )
+        return auth_pb2.GetUserResponse(
+            user=auth_pb2.User(
+                user_id=request.user_id,
+                login=logins[request.user_id],
+                tier=auth_pb2.TIER_FREE,
+                is_admin=is_admin,
+            )
+        )
+
     async def StartSignIn(self, request: Any, context: Any) -> Any:
+        self.redirect_uris.append(request.redirect_uri)
         state = f"state-{next(self._ids)}"
         self.sign_in_states.add(state)
         url = f"http://127.0.0.1:9/login/oauth/authorize?state={state}"

@@ -9,21 +9,27 @@ from twinmcp.search.ranking import Ranked
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord
 
 # Page names (file stem or first heading, words joined by "-") that introduce a library, in
-# the order a newcomer reads them. README and index pages count only near the top of the tree:
-# a deep `api/foo/index.md` is a section's index, not the library's landing page.
-_LANDING = ("readme", "index", "introduction", "intro", "overview", "about", "welcome")
+# the order a newcomer reads them. A README or index page is the landing page only at the top
+# of the tree or at the shallowest depth any index has (`docs/en/docs/index.md` when the site
+# is under `docs/en/docs`): a deeper one is a section's index.
+_LANDING = ("introduction", "intro", "overview", "welcome")
+_INDEX = ("readme", "index")
 _STARTING = (
     "getting-started", "get-started", "quickstart", "quick-start", "start-here", "first-steps",
     "tutorial", "installation", "install", "setup", "usage", "basics",
 )  # fmt: skip
-# Pages a newcomer reads last, if at all.
+# Reference pages: complete, but no way in for a newcomer.
+_REFERENCE = ("api", "reference", "api-reference", "api-docs", "apidocs")
+# Pages a newcomer reads last, if at all, by file name ("help" also names "help-with-x").
 _BACK_MATTER = (
     "changelog", "changes", "history", "release-notes", "releases", "news", "license",
-    "contributing", "code-of-conduct", "security", "authors", "migration", "upgrading",
+    "licence", "contributing", "contributors", "code-of-conduct", "security", "authors",
+    "migration", "upgrading", "about", "people", "sponsors", "help", "external-links",
+    "benchmarks", "alternatives",
 )  # fmt: skip
-_LANDING_MAX_DEPTH = 2
 # Snippets of one page taken before the next page gets its turn: its lead and first examples.
 _PER_PAGE_FIRST = 3
+_GUIDES = 2  # the tier of pages that neither introduce the library nor are reference
 _WORDS = re.compile(r"[a-z0-9]+")
 
 
@@ -31,33 +37,55 @@ def _slug(text: str) -> str:
     return "-".join(_WORDS.findall(text.lower()))
 
 
-def _tier(path: str, heading: str) -> int:
-    """0 landing, 1 getting started, 2 any other page, 3 back matter."""
-    parts = path.lower().split("/")
-    stem = _slug(parts[-1].rsplit(".", 1)[0])
-    depth = len(parts) - 1
-    names: tuple[str, ...] = (stem, _slug(heading))
-    if stem in ("readme", "index") and depth > _LANDING_MAX_DEPTH:
-        names = (_slug(heading),)
+def _stem(path: str) -> str:
+    return _slug(path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+
+
+def _tier(path: str, heading: str, landing_depth: int) -> int:
+    """0 landing, 1 getting started, 2 guides, 3 reference, 4 back matter."""
+    stem, depth = _stem(path), path.count("/")
+    if _is_reference(path):
+        return 4 if path.rsplit("/", 1)[-1].startswith("_") else 3
+    if stem in _INDEX and depth in (0, landing_depth):
+        return 0
+    if stem in _INDEX:
+        stem = _stem(path.rsplit("/", 1)[0])  # a section's index is named by its folder
+    names = (stem, _slug(heading))
     if any(name in _LANDING for name in names):
         return 0
-    if any(name in _STARTING or name.startswith(_STARTING) for name in names):
+    if any(name.startswith(_STARTING) for name in names):
         return 1
-    if any(name in _BACK_MATTER for name in names):
-        return 3
+    if path.rsplit("/", 1)[-1].startswith("_") or any(
+        stem == name or stem.startswith(name + "-") for name in _BACK_MATTER
+    ):
+        return 4
     return 2
 
 
+def _is_reference(path: str) -> bool:
+    return any(_slug(part.rsplit(".", 1)[0]) in _REFERENCE for part in path.lower().split("/"))
+
+
 def _page_order(snippets: Sequence[SnippetRecord]) -> list[list[SnippetRecord]]:
-    """The pages, landing pages first, then by depth and path; each page's snippets in order."""
+    """The pages in reading order for a newcomer; each page's snippets in order.
+
+    By tier (landing, getting started, guides, reference, back matter), then (from guides on)
+    pages with code examples before pages without, then shallower pages first, then by path.
+    """
     pages: dict[str, list[SnippetRecord]] = {}
     for snippet in snippets:
         pages.setdefault(snippet.source_path, []).append(snippet)
+    index_depths = [
+        p.count("/") for p in pages if p.count("/") and _stem(p) in _INDEX and not _is_reference(p)
+    ]
+    landing_depth = min(index_depths, default=0)
 
-    def key(path: str) -> tuple[int, int, str]:
-        first = pages[path][0]
-        heading = first.breadcrumb[0] if first.breadcrumb else first.title
-        return _tier(path, heading), path.count("/"), path
+    def key(path: str) -> tuple[int, bool, int, str]:
+        page = pages[path]
+        heading = page[0].breadcrumb[0] if page[0].breadcrumb else page[0].title
+        has_code = any(s.kind == KIND_CODE for s in page)
+        tier = _tier(path, heading, landing_depth)
+        return tier, tier >= _GUIDES and not has_code, path.count("/"), path
 
     return [pages[path] for path in sorted(pages, key=key)]
 

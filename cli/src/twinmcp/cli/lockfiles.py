@@ -187,6 +187,10 @@ def _toml(text: str, origin: str) -> dict[str, Any]:
         raise ManifestError(f"{origin} is not valid TOML: {exc}") from None
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _dig(data: Mapping[str, Any], *keys: str) -> Any:
     current: Any = data
     for key in keys:
@@ -199,8 +203,7 @@ def _dig(data: Mapping[str, Any], *keys: str) -> Any:
 def _pyproject(text: str, python: _Ecosystem, origin: str) -> None:
     data = _toml(text, origin)
     requirements: list[str] = []
-    project = data.get("project") if isinstance(data.get("project"), dict) else {}
-    assert isinstance(project, dict)
+    project = _mapping(data.get("project"))
     requirements.extend(_strings(project.get("dependencies")))
     optional = project.get("optional-dependencies")
     if isinstance(optional, dict):
@@ -276,8 +279,7 @@ def _uv_lock(text: str, python: _Ecosystem, origin: str) -> None:
     data = _toml(text, origin)
     packages = [p for p in data.get("package", []) if isinstance(p, dict)]
     for package in packages:
-        source = package.get("source") if isinstance(package.get("source"), dict) else {}
-        assert isinstance(source, dict)
+        source = _mapping(package.get("source"))
         if "editable" in source or "virtual" in source:
             # The project itself: its dependencies are the direct ones.
             names = [d.get("name") for d in package.get("dependencies", []) if isinstance(d, dict)]

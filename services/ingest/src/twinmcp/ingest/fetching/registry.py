@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,6 +219,15 @@ async def resolve_release(
         await http.close()
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    """A JSON object of the answer, or {} when the registry left it out or sent another type."""
+    return value if isinstance(value, dict) else {}
+
+
+def _size(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
@@ -227,10 +235,8 @@ def _text(value: object) -> str:
 def _pypi_release(
     name: str, wanted: str, url: str, data: dict[str, Any], library_id: str
 ) -> Release:
-    info = data.get("info") if isinstance(data.get("info"), dict) else {}
-    assert isinstance(info, dict)
-    files_by_version = data.get("releases") if isinstance(data.get("releases"), dict) else {}
-    assert isinstance(files_by_version, dict)
+    info = _mapping(data.get("info"))
+    files_by_version = _mapping(data.get("releases"))
     releases: list[ReleaseInfo] = []
     for version, files in files_by_version.items():
         usable = [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
@@ -245,10 +251,10 @@ def _pypi_release(
         )
     display = _text(info.get("name")) or name
     chosen = choose_release(Registry.PYPI, display, releases, wanted)
-    files = [f for f in files_by_version.get(chosen.version, []) if isinstance(f, dict)]
+    listed = files_by_version.get(chosen.version)
+    files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
     artifact = _pypi_artifact(files, url)
-    urls = info.get("project_urls") if isinstance(info.get("project_urls"), dict) else {}
-    assert isinstance(urls, dict)
+    urls = _mapping(info.get("project_urls"))
     repository = pypi_repository(
         {str(k): str(v) for k, v in urls.items()}, _text(info.get("home_page"))
     )
@@ -283,12 +289,11 @@ def _pypi_artifact(files: list[dict[str, Any]], answer_url: str) -> Artifact | N
     if not candidates:
         return None
     chosen = candidates[0]
-    digests = chosen.get("digests") if isinstance(chosen.get("digests"), dict) else {}
-    assert isinstance(digests, dict)
+    digests = _mapping(chosen.get("digests"))
     return Artifact(
         urljoin(answer_url, _text(chosen.get("url"))),
         _text(chosen.get("filename")),
-        int(chosen.get("size") or 0),
+        _size(chosen.get("size")),
         "sha256",
         _text(digests.get("sha256")).lower(),
     )
@@ -297,10 +302,8 @@ def _pypi_artifact(files: list[dict[str, Any]], answer_url: str) -> Artifact | N
 def _npm_release(
     name: str, wanted: str, url: str, data: dict[str, Any], library_id: str
 ) -> Release:
-    versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
-    assert isinstance(versions, dict)
-    times = data.get("time") if isinstance(data.get("time"), dict) else {}
-    assert isinstance(times, dict)
+    versions = _mapping(data.get("versions"))
+    times = _mapping(data.get("time"))
     releases = [
         ReleaseInfo(
             str(version),
@@ -309,16 +312,14 @@ def _npm_release(
         )
         for version, manifest in versions.items()
     ]
-    tags = data.get("dist-tags") if isinstance(data.get("dist-tags"), dict) else {}
-    assert isinstance(tags, dict)
+    tags = _mapping(data.get("dist-tags"))
     display = _text(data.get("name")) or name
     chosen = choose_release(
         Registry.NPM, display, releases, wanted, {str(k): str(v) for k, v in tags.items()}
     )
     manifest = versions.get(chosen.version)
     manifest = manifest if isinstance(manifest, dict) else {}
-    dist = manifest.get("dist") if isinstance(manifest.get("dist"), dict) else {}
-    assert isinstance(dist, dict)
+    dist = _mapping(manifest.get("dist"))
     artifact = None
     tarball = _text(dist.get("tarball"))
     if tarball:
@@ -471,14 +472,6 @@ def _packaged_description(root: Path) -> tuple[str, str]:
         if body.strip():
             return body.strip() + "\n", content_type
     return "", ""
-
-
-def release_list(release: Release, limit: int = 200) -> list[Mapping[str, object]]:
-    """The registry's releases, newest first, as stored with a job's notes."""
-    return [
-        {"version": r.version, "yanked": r.is_yanked, "uploaded": r.uploaded}
-        for r in release.releases[:limit]
-    ]
 
 
 async def settle_release(

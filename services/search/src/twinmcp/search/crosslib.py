@@ -7,7 +7,7 @@ import hashlib
 import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -303,31 +303,56 @@ class _Ranked:
 
 def fuse(libraries: Sequence[_Ranked]) -> list[tuple[float, int, Ranked]]:
     """(score, library position, snippet), best first: each library's own ranking scaled by
-    its share, near-duplicates of a better hit from another library dropped."""
+    its share**LIBRARY_SHARPNESS, scores relative to the best (1.0)."""
     merged = [
         (item.score * library.share**LIBRARY_SHARPNESS, position, item)
         for position, library in enumerate(libraries)
         for item in library.ranked
     ]
     merged.sort(key=lambda entry: -entry[0])
-    if not merged:
-        return []
-    top = merged[0][0] or 1.0
-    kept: list[tuple[float, int, Ranked]] = []
-    signatures: list[tuple[int, np.ndarray]] = []
-    for score, position, item in merged:
+    top = (merged[0][0] if merged else 0.0) or 1.0
+    return [(score / top, position, item) for score, position, item in merged]
+
+
+def pack_hits(
+    libraries: Sequence[_Ranked],
+    fused: Sequence[tuple[float, int, Ranked]],
+    room: int,
+    tag_tokens: Sequence[int],
+    is_withheld: Callable[[int, SnippetRecord], bool],
+) -> tuple[list[tuple[float, int, Ranked]], int, int]:
+    """The fused hits taken in rank order while they fit, as `packing.pack` takes one
+    library's, each also charged its library line; a near-duplicate of a hit taken from
+    another library is skipped (checked only for the hits that would be taken: a few)."""
+    taken: list[tuple[float, int, Ranked]] = []
+    signatures: list[np.ndarray] = []
+    owners: list[int] = []
+    used = 0
+    withheld = 0
+    for score, position, item in fused:
+        if len(taken) >= MINIMUM_SNIPPETS and score < RELEVANCE_FLOOR:
+            break
+        if is_withheld(position, item.snippet):
+            withheld += 1
+            continue
+        price = cost(item.snippet) + tag_tokens[position]
+        if used + price > room:
+            continue
         index = libraries[position].index
         at = index.positions().get(item.snippet.snippet_id)
         signature = index.minhashes[at] if at is not None else None
-        if signature is not None and any(
-            other != position and float((seen == signature).mean()) >= DUPLICATE_JACCARD
-            for other, seen in signatures
-        ):
-            continue
+        if signature is not None and signatures:
+            others = [n for n, owner in enumerate(owners) if owner != position]
+            if others:
+                agreement = (np.stack([signatures[n] for n in others]) == signature).mean(axis=1)
+                if float(agreement.max()) >= DUPLICATE_JACCARD:
+                    continue
         if signature is not None:
-            signatures.append((position, signature))
-        kept.append((score / top, position, item))
-    return kept
+            signatures.append(signature)
+            owners.append(position)
+        taken.append((score, position, item))
+        used += price
+    return taken, used, withheld
 
 
 class CrossLibrarySearch:
@@ -541,26 +566,18 @@ class CrossLibrarySearch:
             count_tokens(hit_tag(r.target.info.meta.library_id, r.target.version.version))
             for r in ranked
         ]
-        hits: list[Hit] = []
-        used = 0
-        withheld = 0
-        for score, position, item in fused:
-            if len(hits) >= MINIMUM_SNIPPETS and score < RELEVANCE_FLOOR:
-                break
-            target = ranked[position].target
-            if self.domain._is_suspect(target.version.build_id, item.snippet):
-                withheld += 1
-                continue
-            price = cost(item.snippet) + tag_tokens[position]
-            if used + price > room:
-                continue
-            hits.append(
-                Hit(
-                    clean_snippet(item.snippet),
-                    round(score, 4),
-                    target.info.meta.library_id,
-                    target.version.version,
-                )
+
+        def is_withheld(position: int, snippet: SnippetRecord) -> bool:
+            return self.domain._is_suspect(ranked[position].target.version.build_id, snippet)
+
+        taken, used, withheld = pack_hits(ranked, fused, room, tag_tokens, is_withheld)
+        hits = [
+            Hit(
+                clean_snippet(item.snippet),
+                round(score, 4),
+                ranked[position].target.info.meta.library_id,
+                ranked[position].target.version.version,
             )
-            used += price
+            for score, position, item in taken
+        ]
         return hits, used, withheld

@@ -256,6 +256,29 @@ def test_myst_directives_read_as_sphinx_renders_them(tmp_path: Path) -> None:
     assert "File: pyproject.toml" in code["toml"].description
 
 
+def test_an_unknown_myst_directive_keeps_a_code_body_as_code_and_prose_as_prose(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        "c.md",
+        "# Options\n\nAn option with a default:\n\n```{click:example}\n@click.command()\n"
+        "@click.option('--count', default=1)\ndef hello(count):\n    click.echo(count)\n```\n\n"
+        ":::{theme:aside}\nOptions are optional, as the name says, unless required is set.\n:::\n\n"
+        "```{note}\nprint(count)\n```\n",
+    )
+    drafts = parse_document(tmp_path, "c.md")
+    code = [d for d in drafts if d.kind == "code"]
+    assert [d.language for d in code] == ["python"]
+    assert code[0].content == (
+        "@click.command()\n@click.option('--count', default=1)\ndef hello(count):\n"
+        "    click.echo(count)"
+    )
+    text = _everything(drafts)
+    assert "Options are optional, as the name says, unless required is set." in text
+    assert "**Note**" in text and "print(count)" in text
+
+
 def test_myst_include_brings_the_marked_part_of_the_readme(tmp_path: Path) -> None:
     _write(tmp_path, "README.md", "# Demo\n\nBadges\n<!-- begin -->\nDemo logs fast.\n")
     _write(

@@ -153,3 +153,60 @@ def test_an_unknown_directive_keeps_a_python_body_as_code_and_prose_as_prose(
     assert "Commands" not in code[0].content and "- item" not in code[0].content
     text = _everything(drafts)
     assert "Commands can be nested in groups." in text and "- item" in text
+
+
+def test_an_unknown_directive_named_as_an_example_keeps_a_fragment_that_does_not_parse(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        "f.rst",
+        "Options\n=======\n\nStack the decorators on your command:\n\n.. click:example::\n\n"
+        "    @click.command()\n    @click.option('--count', default=1, help='How many.')\n"
+        "    <your function here>\n\n"
+        ".. theme:snippet::\n\n    --count 3 --name Ada\n",
+    )
+    drafts = parse_document(tmp_path, "f.rst")
+    code = {d.content.split("\n")[0]: d for d in drafts if d.kind == "code"}
+    assert set(code) == {"@click.command()", "--count 3 --name Ada"}
+    assert code["@click.command()"].language == "python"
+    assert "default=1, help='How many.'" in code["@click.command()"].content
+    assert code["--count 3 --name Ada"].language == "text"
+
+
+def test_an_unknown_directive_whose_body_is_javascript_keeps_it_as_javascript(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        "j.rst",
+        "Server\n======\n\n.. runnable::\n\n    const fastify = require('fastify')()\n\n"
+        "    fastify.get('/', async (request, reply) => {\n      return { hello: 'world' }\n"
+        "    })\n\n    await fastify.listen({ port: 3000 });\n\n"
+        ".. typed::\n\n    interface Options {\n      port: number;\n    }\n"
+        "    export const options: Options = { port: 3000 };\n",
+    )
+    drafts = parse_document(tmp_path, "j.rst")
+    code = {d.language: d for d in drafts if d.kind == "code"}
+    assert set(code) == {"javascript", "typescript"}
+    assert code["javascript"].content.startswith("const fastify = require('fastify')()")
+    assert "await fastify.listen({ port: 3000 });" in code["javascript"].content
+    assert code["typescript"].content.startswith("interface Options {")
+
+
+def test_known_prose_directives_stay_prose_even_when_a_line_parses_as_code(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        "p.rst",
+        "Scores\n======\n\n.. math::\n\n    score = tf * idf\n\n"
+        ".. only:: html\n\n    print(the badge)\n\n"
+        ".. theme:example::\n\n    The example below shows how a command reads its options\n"
+        "    and prints a greeting for every name it is given on the line.\n",
+    )
+    drafts = parse_document(tmp_path, "p.rst")
+    assert [d for d in drafts if d.kind == "code"] == []
+    text = _everything(drafts)
+    assert "score = tf * idf" in text and "print(the badge)" in text
+    assert "prints a greeting for every name" in text

@@ -32,6 +32,7 @@ from twinmcp.ingest.parsing.rst import (
     CODE_DIRECTIVES,
     DROPPED,
     VERSION_NOTES,
+    directive_code_language,
     parse_rst,
     role_text,
 )
@@ -55,6 +56,8 @@ _MYST_ROLE = re.compile(r"(?<![^\s(\[\"'*_])\{([A-Za-z][\w:.+-]*)\}`([^`]+)`")
 _MYST_TARGET = re.compile(r"^\s*\([^()\s][^()]*\)=\s*$")
 # Directives whose body is reStructuredText or code, not Markdown: the rst parser reads them.
 _MYST_AS_RST = CODE_DIRECTIVES | AUTODOC | {"literalinclude", "testcode", "testoutput"}
+# Containers whose body is Markdown whatever it holds (a tab of bare code lines stays a tab).
+_MYST_CONTAINERS = frozenset({"tab", "group-tab", "tab-item", "tab-set", "admonition", "rubric"})
 _ESM = re.compile(r"^(import\s+(?:[\w*{}\s,]+\s+from\s+)?['\"]|import\s*\{|export\s+)")
 _TAG_ONLY_LINE = re.compile(r"^\s*(?:</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>\s*)+$")
 _TAG_OPEN_UNCLOSED = re.compile(r"^\s*<[A-Za-z][\w.:-]*(?:\s[^<>]*)?$")
@@ -371,6 +374,13 @@ class _Expander:
             out.extend(self._myst_include(indent, argument, options, page_path, depth))
         elif short in DROPPED:
             pass
+        elif (
+            short not in _MYST_CONTAINERS
+            and (language := directive_code_language(name, "\n".join(body))) is not None
+        ):
+            # A directive neither parser knows whose body is code (`{click:example}`): read as
+            # Markdown, its lines would become a paragraph of prose.
+            out.extend(["", *_fence_lines(indent, "\n".join(body), language), ""])
         else:
             if short in VERSION_NOTES:
                 version, _, rest = argument.partition(" ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import unicodedata
 from pathlib import PurePosixPath
@@ -206,6 +207,132 @@ def is_python_code(text: str) -> bool:
     return any(isinstance(node, _PROGRAM_NODES) for node in ast.walk(tree))
 
 
+# Directives that hold prose (tables, layout, math) even when a line of it happens to parse as
+# Python ("x = y + 1" in `math`); a directive this parser does not otherwise know and that is not
+# one of these keeps a body that reads as code as a code block.
+PROSE_DIRECTIVES = frozenset(
+    [
+        "list-table",
+        "csv-table",
+        "table",
+        "glossary",
+        "hlist",
+        "only",
+        "ifconfig",
+        "container",
+        "compound",
+        "epigraph",
+        "highlights",
+        "pull-quote",
+        "line-block",
+        "math",
+        "dropdown",
+        "details",
+        "card",
+        "grid",
+        "grid-item",
+        "grid-item-card",
+        "tab-set",
+        "tabs",
+        "margin",
+        "plot",
+    ]
+)
+# A directive named so (`click:example`, `code-snippet`, `jupyter-execute`) holds code even when
+# its body is a fragment no parser accepts (decorators without their function, placeholders).
+_CODE_NAME = re.compile(
+    r"(?:^|[-_:.])(?:example|examples|code|snippet|sample|source|program|console|shell|"
+    r"terminal|repl|execute|exec|run|demo|playground|sandbox)(?:$|[-_:.])",
+    re.IGNORECASE,
+)
+_SHELL_PROMPT = re.compile(r"^[$%] \S")
+_JS_STRONG = re.compile(
+    r"^\s*(?:import\s.+\sfrom\s+['\"]|import\s+['\"]|export\s|const\s|let\s|var\s|"
+    r"(?:async\s+)?function[\s*(]|await\s|module\.exports|interface\s+\w|type\s+\w+\s*=)"
+    r"|\brequire\(['\"]|=>|\bconsole\.\w+\("
+)
+_TS_SIGNS = re.compile(
+    r"^\s*(?:interface\s+\w|type\s+\w+\s*=|export\s+type\s)|:\s*(?:string|number|boolean)\b"
+)
+_CODE_LINE_END = re.compile(r"(?:[;{}()\[\],]|=>)\s*(?://.*)?$")
+_CODE_LINE_START = re.compile(
+    r"^\s*(?://|/\*|\*|\}|\)|\]|return\b|if\s*\(|for\s*\(|while\s*\(|else\b|case\s|@|<)"
+)
+_PYTHON_LINE = re.compile(
+    r"^\s*(?:@[\w.]+|def\s+\w+\s*\(|class\s+\w+|import\s+\w|from\s+[\w.]+\s+import\b)"
+)
+_NESTED_MARKUP = re.compile(r"^\s*(?:\.\.\s+[\w:.-]+::|`{3,}|~{3,}|:{3,})|::\s*$")
+
+
+def _reads_as_prose(lines: list[str]) -> bool:
+    """Whether most lines are sentences: several words, no code punctuation at their end."""
+    sentences = 0
+    for line in lines:
+        words = line.split()
+        if (
+            len(words) >= 5
+            and not _CODE_LINE_END.search(line)
+            and sum(ch in "=(){};<>" for ch in line) <= 1
+        ):
+            sentences += 1
+    return sentences * 2 > len(lines)
+
+
+def code_language(text: str) -> str | None:
+    """The language of `text` when it reads as a program, else None (prose, a table, a list).
+
+    Python is recognised by parsing it; a console session by its prompts; JSON by parsing it;
+    JavaScript and TypeScript by their keywords and most lines ending as statements do.
+    """
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not lines:
+        return None
+    if is_python_code(text):
+        return "python"
+    first = lines[0].lstrip()
+    if first.startswith(">>> "):
+        return "python"
+    if _SHELL_PROMPT.match(first):
+        return "console"
+    if first[:1] in "{[":
+        try:
+            json.loads(text)
+        except ValueError:
+            pass
+        else:
+            return "json"
+    if _reads_as_prose(lines):
+        return None
+    strong = sum(1 for line in lines if _JS_STRONG.search(line))
+    code_like = sum(
+        1 for line in lines if _CODE_LINE_END.search(line) or _CODE_LINE_START.match(line)
+    )
+    if strong and code_like * 5 >= len(lines) * 3:
+        return "typescript" if any(_TS_SIGNS.search(line) for line in lines) else "javascript"
+    return None
+
+
+def directive_code_language(name: str, body: str) -> str | None:
+    """The language to keep an unknown directive's body in as code, or None to read it as prose.
+
+    Known prose directives (tables, layout, math) and bodies holding nested markup (directives,
+    fences, `::` literal blocks) are prose; otherwise a body that reads as code, or a body that
+    does not read as prose under a name saying it is code (`click:example`), is code.
+    """
+    short = name.lower().split(":")[-1]
+    if short in PROSE_DIRECTIVES or short in ADMONITIONS or short in VERSION_NOTES:
+        return None
+    lines = [line for line in body.split("\n") if line.strip()]
+    if not lines or any(_NESTED_MARKUP.search(line) for line in lines):
+        return None
+    language = code_language(body)
+    if language is not None:
+        return language
+    if _CODE_NAME.search(name) and not _reads_as_prose(lines):
+        return "python" if any(_PYTHON_LINE.match(line) for line in lines) else "text"
+    return None
+
+
 def _indent_of(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
@@ -389,10 +516,10 @@ class _RstParser:
             if argument:
                 self.blocks.append(Block("prose", f"**{clean_rst_inline(argument)}**"))
             self._nested(body)
-        elif is_python_code(body):
+        elif (guessed := directive_code_language(name, body)) is not None:
             # A directive this parser does not know whose body is a program (a theme's
             # `click:example`, `jupyter-execute`): read as prose, its code would be lost.
-            self._code(body, "python")
+            self._code(body, guessed)
         else:
             self._nested(body)
         return end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -16,6 +17,7 @@ import grpc
 import pytest
 from aiohttp import web
 from twinmcp.ingest.errors import InvalidSource, SourceUnavailable
+from twinmcp.ingest.fetching import registry as registry_module
 from twinmcp.ingest.fetching.registry import resolve_release
 from twinmcp.ingest.registries import Registry
 from twinmcp.ingest.v1 import ingest_pb2
@@ -51,6 +53,7 @@ class StandIn:
     npm: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    delay: float = 0.0  # seconds before each metadata answer
 
     def add_pypi(
         self,
@@ -147,6 +150,7 @@ class StandIn:
 
     async def _pypi(self, request: web.Request) -> web.Response:
         self.requests.append(request.path)
+        await asyncio.sleep(self.delay)
         project = self.pypi.get(request.match_info["name"])
         if project is None:
             return web.json_response({"message": "Not Found"}, status=404)
@@ -466,6 +470,23 @@ async def test_release_with_nothing_readable_fails_naming_the_release_and_what_t
     assert job.state == FAILED
     assert "pypi:oldpkg==1.0 has no source archive or pure-Python wheel to read" in job.error
     assert "ingest the project's repository instead" in job.error
+
+
+async def test_a_registry_slower_than_the_submission_bound_is_unavailable_with_the_reason(
+    harness: Callable[..., Any],
+    standin: tuple[StandIn, web.AppRunner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry, _ = standin
+    registry.add_pypi("docpkg", {"1.0.0": docpkg_sdist("1.0.0")})
+    registry.delay = 2.0
+    monkeypatch.setattr(registry_module, "SUBMIT_TIMEOUT_SECONDS", 0.3)
+    h = await _harness(harness, registry)
+    with pytest.raises(grpc.aio.AioRpcError) as slow:
+        await h.submit("pypi:docpkg")
+    assert slow.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "cannot be reached" in (slow.value.details() or "")
+    assert "timed out" in (slow.value.details() or "")
 
 
 async def test_registry_that_is_down_is_a_clear_error_and_keeps_what_is_indexed(

@@ -40,6 +40,9 @@ MAX_METADATA_BYTES = 64 * 1024 * 1024
 _DOC_FOLDERS = ("docs", "doc", "documentation", "website/docs", "site/docs")
 _README = re.compile(r"^readme(\.(md|mdx|markdown|rst|txt))?$", re.IGNORECASE)
 _discovered: dict[Registry, str] = {}
+# A submission asks the registry while its caller waits (the gateway's deadline is 10 s): a
+# slow registry is a clear UNAVAILABLE before that, not a deadline with no reason.
+SUBMIT_TIMEOUT_SECONDS = 8.0
 
 
 @dataclass(frozen=True)
@@ -163,13 +166,13 @@ async def registry_base(registry: Registry, settings: Settings) -> str:
 # --- metadata --------------------------------------------------------------------------------
 
 
-def _http(settings: Settings, base: str) -> SafeHttp:
+def _http(settings: Settings, base: str, timeout: float = 0.0) -> SafeHttp:
     # The registry is the operator's choice (as SEARCH_ADDR is), maybe a mirror on a private
     # network: its host is trusted; links in its answers to any other host are checked.
     return SafeHttp(
         allow_private=settings.allow_private_networks,
         max_redirects=settings.limits.max_redirects,
-        timeout=max(settings.limits.http_timeout, 120.0),
+        timeout=timeout or max(settings.limits.http_timeout, 120.0),
         trusted_hosts=frozenset({urlsplit(base).hostname or ""} - {""}),
     )
 
@@ -200,11 +203,20 @@ async def _get_json(http: SafeHttp, url: str, what: str) -> tuple[str, dict[str,
 
 
 async def resolve_release(
-    registry: Registry, name: str, wanted: str, settings: Settings, library_id: str = ""
+    registry: Registry,
+    name: str,
+    wanted: str,
+    settings: Settings,
+    library_id: str = "",
+    *,
+    timeout: float = 0.0,
 ) -> Release:
-    """The release `wanted` names (newest usable when ""), its id, metadata and download."""
+    """The release `wanted` names (newest usable when ""), its id, metadata and download.
+
+    `timeout` bounds the metadata request (0: the worker's generous default).
+    """
     base = await registry_base(registry, settings)
-    http = _http(settings, base)
+    http = _http(settings, base, timeout)
     try:
         if registry is Registry.PYPI:
             url, data = await _get_json(
@@ -484,11 +496,18 @@ async def settle_release(
             f"{version!r}; give one of them"
         )
     return await resolve_release(
-        Registry(spec.kind.value), spec.repo, spec.version or version, settings, library_id
+        Registry(spec.kind.value),
+        spec.repo,
+        spec.version or version,
+        settings,
+        library_id,
+        timeout=SUBMIT_TIMEOUT_SECONDS,
     )
 
 
 async def newest_release(spec: SourceSpec, settings: Settings) -> str:
     """The registry's newest release that is not yanked, deprecated or a pre-release."""
-    release = await resolve_release(Registry(spec.kind.value), spec.repo, "", settings)
+    release = await resolve_release(
+        Registry(spec.kind.value), spec.repo, "", settings, timeout=SUBMIT_TIMEOUT_SECONDS
+    )
     return release.version

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from twinmcp.search.domain import build_resolver
 from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta, VersionInfo
-from twinmcp.search.resolution import Candidate, Resolver, compact, strip_version
+from twinmcp.search.resolution import (
+    Candidate,
+    Resolver,
+    compact,
+    description_terms,
+    strip_version,
+)
 
 CATALOG_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "eval" / "catalog"
 
@@ -290,3 +296,8 @@ def test_a_documented_library_wins_over_a_catalog_entry_of_its_name_asked_in_any
     for spelling in ("fastkit", "FastKit", "FASTKIT"):
         top = resolver.resolve(spelling, query=spelling)[0].candidate
         assert top.library_id == "/acme/fastkit", spelling
+
+
+def test_an_agent_noun_in_a_description_meets_its_verb_in_summaries() -> None:
+    assert description_terms("javascript linter") == description_terms("javascript lint")
+    assert description_terms("code formatter") == description_terms("code format")

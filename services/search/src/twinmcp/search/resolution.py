@@ -11,7 +11,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 from twinmcp.search.lexical import FieldSpec, FloatArray, IntArray, LexicalIndex, query_terms
-from twinmcp.search.tokenizer import STOPWORDS
+from twinmcp.search.tokenizer import STOPWORDS, tokenize
 
 _VERSION_SUFFIX = re.compile(
     r"(?:\s+|@|(?<=[a-z])(?=v?\d+(?:\.\d+|\.x)*$))v?\d+(?:\.\d+)*(?:\.x)?$", re.IGNORECASE
@@ -107,6 +107,26 @@ MATCH_FUZZY = "fuzzy"
 MATCH_DESCRIPTION = "description"
 
 
+_AGENT_NOUN = re.compile(r"\b([A-Za-z]{4,})ers?\b")
+
+
+def _agent_noun_root(match: re.Match[str]) -> str:
+    root = match.group(1)
+    if root[-1] == root[-2] and root[-1].lower() not in "lsz":
+        root = root[:-1]  # "formatter" -> "format", "runner" -> "run"
+    return root
+
+
+def description_terms(text: str) -> list[str]:
+    """Index terms of a package summary or description query, agent nouns read as their verb.
+
+    'linter' -> 'lint', 'formatter' -> 'format', 'bundler' -> 'bundl': Porter2 keeps agent nouns
+    apart from their verbs, which is right for documentation ("header" is not "head") but not
+    for one-line package summaries, where "a linter" and "lint rules" describe the same package.
+    """
+    return tokenize(_AGENT_NOUN.sub(_agent_noun_root, text))
+
+
 def compact(name: str) -> str:
     """`Next.js`, `next-js` and `NextJS` all become `nextjs`."""
     return _NON_ALNUM.sub("", name.lower())
@@ -182,12 +202,14 @@ class Resolver:
                 for candidate in self.candidates
             ],
             [FieldSpec(weight=1.0, b=0.3), FieldSpec(weight=1.0, b=0.5)],
+            tokenizer=description_terms,
         )
         # Summaries alone: what a package says it does, for its votes (its name would vote
         # for its own family: "web3-utils" is not evidence that web3 is a web framework).
         self._summaries = LexicalIndex.build(
             [[candidate.description] for candidate in self.candidates],
             [FieldSpec(weight=1.0, b=0.5)],
+            tokenizer=description_terms,
         )
         self._prior = np.asarray([_prior(c) for c in self.candidates], dtype=np.float32)
         popularity = np.asarray([_popularity(c) for c in self.candidates], dtype=np.float32)
@@ -287,7 +309,7 @@ class Resolver:
         """
         words = [w for w in text.split() if w.lower() not in _GENERIC_WORDS] or text.split()
         content = [w for w in words if compact(w) not in _ECOSYSTEM_WORDS] or words
-        terms = query_terms(" ".join(content))
+        terms = query_terms(" ".join(content), description_terms)
         if not terms:
             return []
         index = self._descriptions

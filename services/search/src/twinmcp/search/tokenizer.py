@@ -1,4 +1,4 @@
-"""Code-aware tokenisation for lexical search: identifiers split and kept whole, Snowball stemming."""
+"""Code-aware tokenisation for lexical search: identifiers split and kept whole, Snowball stems."""
 
 from __future__ import annotations
 

@@ -103,6 +103,9 @@ async def test_a_killed_child_of_twinmcp_up_is_restarted_and_queries_answer_agai
     try:
         await wait_for_http(f"{gateway}/health", timeout=120)
         await _wait_until(lambda: "TwinMCP is up" in printed(), "up printed its help", 60)
+        await _wait_until(
+            lambda: f"Dashboard: {gateway}/dashboard" in printed(), "up printed the dashboard", 10
+        )
         assert await _status(search_url) == 200
         children = _children(process.pid)
         killed = children["twinmcp.search"]

@@ -174,7 +174,7 @@ async def _up(args: argparse.Namespace, settings: CliSettings) -> int:
             await _import_catalog(args.catalog, ready)
         if not args.no_seed:
             await _seed(ready)
-        _print_connection_help(stack.gateway_url)
+        _print_connection_help(stack.gateway_url, stack.dashboard_url)
         # A child that exits is restarted with backoff; Ctrl-C or SIGTERM stops everything.
         supervisor = asyncio.ensure_future(stack.supervise())
         stopper = asyncio.ensure_future(stop.wait())
@@ -217,7 +217,7 @@ async def _seed(settings: CliSettings) -> None:
         err.print(f"[yellow]indexing the project docs did not succeed:[/yellow] {job.error}")
 
 
-def _print_connection_help(gateway_url: str) -> None:
+def _print_connection_help(gateway_url: str, dashboard_url: str) -> None:
     mcp_url = f"{gateway_url}/mcp"
     config = {
         "mcpServers": {
@@ -229,6 +229,7 @@ def _print_connection_help(gateway_url: str) -> None:
         }
     }
     console.print(f"\n[bold green]TwinMCP is up.[/bold green] MCP endpoint: {mcp_url}")
+    console.print(f"Dashboard: {dashboard_url} (sign in with a user's API key)")
     console.print(f"REST: {gateway_url}/api/v2/libs/search?libraryName=twinmcp&query=setup")
     console.print("Anonymous use works within the anonymous rate limit; an API key raises it:")
     console.print("  twinmcp users create me && twinmcp keys create --user-id <id>")

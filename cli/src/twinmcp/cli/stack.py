@@ -143,6 +143,10 @@ class Stack:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.env.get('PORT', '3000')}"
 
+    @property
+    def dashboard_url(self) -> str:
+        return f"{self.gateway_url}/dashboard"
+
     async def supervise(
         self, specs: Sequence[ServiceSpec] = SERVICES, policy: RestartPolicy | None = None
     ) -> None:

@@ -7,9 +7,11 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 
+import aiohttp
 import jwt
 import pytest
 from support.hostile import JWT_SECRET, Hostile, assert_refused, assert_tool_error
@@ -471,3 +473,86 @@ class TestMcpEnvelope:
     async def test_get_on_mcp_is_a_405(self, hostile: Hostile) -> None:
         reply = await hostile.request("GET", "/mcp", headers={"Accept": "text/event-stream"})
         assert reply.status == 405, reply.body
+
+
+class TestDashboard:
+    async def test_a_form_without_this_sessions_csrf_token_is_refused(
+        self, hostile: Hostile
+    ) -> None:
+        async with _browser() as browser:
+            await _sign_in(hostile, browser, hostile.admin_key)
+            before = await hostile.request("GET", "/api/v1/admin/jobs", key=hostile.admin_key)
+            for token in ("", "forged-token"):
+                async with browser.post(
+                    f"{hostile.url}/dashboard/sources",
+                    data={"csrf": token, "kind": "website", "source": "https://example.org/"},
+                    allow_redirects=False,
+                ) as reply:
+                    assert reply.status == 403, await reply.text()
+                    assert "security token" in await reply.text()
+            after = await hostile.request("GET", "/api/v1/admin/jobs", key=hostile.admin_key)
+            assert after.body == before.body  # nothing was submitted
+
+    @pytest.mark.parametrize(
+        "cookie", ["garbage", "A" * 10_000, "eyJ" + "x" * 200, "\u00e9t\u00e9"]
+    )
+    async def test_a_forged_session_cookie_is_a_signed_out_visitor(
+        self, hostile: Hostile, cookie: str
+    ) -> None:
+        async with _browser() as browser:
+            browser.cookie_jar.update_cookies({"twinmcp_session": cookie})
+            async with browser.get(f"{hostile.url}/dashboard", allow_redirects=False) as reply:
+                assert reply.status == 303, await reply.text()
+                assert reply.headers["Location"].startswith("/dashboard/sign-in")
+
+    async def test_a_read_key_session_cannot_open_admin_pages(self, hostile: Hostile) -> None:
+        async with _browser() as browser:
+            await _sign_in(hostile, browser, hostile.read_key)
+            async with browser.get(f"{hostile.url}/dashboard/jobs") as reply:
+                assert reply.status == 403
+                assert "admin" in await reply.text()
+
+    @pytest.mark.parametrize(
+        "target",
+        ["https://evil.example/", "//evil.example/x", "/dashboard\\@evil.example", "javascript:1"],
+    )
+    async def test_sign_in_never_redirects_off_the_dashboard(
+        self, hostile: Hostile, target: str
+    ) -> None:
+        async with _browser() as browser:
+            location = await _sign_in(hostile, browser, hostile.admin_key, next_path=target)
+        assert location == "/dashboard"
+
+    async def test_markup_in_a_query_parameter_comes_back_escaped(self, hostile: Hostile) -> None:
+        async with (
+            _browser() as browser,
+            browser.get(
+                f"{hostile.url}/dashboard/sign-in",
+                params={"next": '/dashboard"><script>alert(1)</script>'},
+            ) as reply,
+        ):
+            page = await reply.text()
+        assert reply.status == 200
+        assert "<script>alert(1)</script>" not in page
+        assert "Content-Security-Policy" in reply.headers
+
+
+def _browser() -> aiohttp.ClientSession:
+    # unsafe: keep cookies of an IP-address host (127.0.0.1), as a browser does.
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def _sign_in(
+    hostile: Hostile, browser: aiohttp.ClientSession, key: str, next_path: str = ""
+) -> str:
+    """Signs `browser` in with `key` through the form; returns where sign-in sent it."""
+    async with browser.get(f"{hostile.url}/dashboard/sign-in") as form:
+        match = re.search(r'name="csrf" value="([^"]+)"', await form.text())
+    assert match, "the sign-in form carries no CSRF token"
+    async with browser.post(
+        f"{hostile.url}/dashboard/sign-in",
+        data={"csrf": match.group(1), "api_key": key, "next": next_path},
+        allow_redirects=False,
+    ) as reply:
+        assert reply.status == 303, await reply.text()
+        return reply.headers["Location"]

@@ -446,6 +446,41 @@ class TestMalformedRestInput:
         assert reply.status == 404, reply.body
 
 
+class TestSearchAcrossLibraries:
+    @pytest.mark.parametrize(
+        ("params", "fragment"),
+        [
+            ({"query": "q", "libraries": "a,b,c,d,e"}, "the limit is 4"),
+            ({"query": "q" * 5000}, "limit"),
+            ({"query": "q", "libraries": "/x/" + "y" * 600}, "limit"),
+            ({"query": "q", "type": "xml"}, "type"),
+            ({}, "query"),
+        ],
+        ids=["five-libraries", "long-query", "long-library", "type", "no-query"],
+    )
+    async def test_bad_v3_searches_are_400s_saying_what(
+        self, hostile: Hostile, params: dict[str, str], fragment: str
+    ) -> None:
+        query = "&".join(f"{name}={value}" for name, value in params.items())
+        reply = await hostile.request("GET", f"/api/v3/search?{query}")
+        assert_refused(reply, 400, fragment)
+
+    async def test_search_docs_with_too_many_libraries_is_a_tool_error(
+        self, hostile: Hostile
+    ) -> None:
+        reply = await hostile.call_tool(
+            "search-docs", {"query": "q", "libraries": ["/a/a", "/b/b", "/c/c", "/d/d", "/e/e"]}
+        )
+        assert_tool_error(reply, "the limit is 4")
+
+    async def test_a_lone_surrogate_in_search_docs_is_refused(self, hostile: Hostile) -> None:
+        reply = await hostile.mcp(
+            b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search-docs",'
+            b'"arguments":{"query":' + SURROGATE + b"}}}"
+        )
+        assert_tool_error(reply, "surrogate")
+
+
 class TestMcpEnvelope:
     @pytest.mark.parametrize(
         ("message", "fragment"),

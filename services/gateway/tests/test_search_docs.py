@@ -170,6 +170,7 @@ async def test_the_sdk_client_answers_in_one_call_without_a_library_id(stack: St
         assert tool.input_schema["required"] == ["query"]
         query_docs = next(t for t in listed.tools if t.name == "query-docs")
         assert query_docs.input_schema["required"] == ["libraryId", "query"]
+        assert "'search-docs' answers in one call" in (query_docs.description or "")
 
         found = await client.call_tool(
             "search-docs", {"query": "stream a large download and show progress", "tokens": 800}

@@ -53,7 +53,8 @@ version served is stated at the top; the library's own usage rules follow when i
 Call 'resolve-library-id' first to get the library ID, UNLESS the user gave an ID in the form \
 '/org/project' or '/org/project/version'. Ask one specific question per call (good: 'How to add \
 CORS middleware in FastAPI'; too vague: 'middleware'); make a separate call per distinct \
-concept. Do not call this tool more than 3 times per question."""
+concept. Do not call this tool more than 3 times per question. When the library is not \
+known, 'search-docs' answers in one call without an ID."""
 
 LEGACY_DESCRIPTION = """\
 Fetches up-to-date documentation for a library (the earlier name of 'query-docs'; prefer \

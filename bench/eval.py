@@ -14,6 +14,7 @@ figures say which one `make run` serves by default.
 
     python -m bench.eval [--set dev|heldout|both] [--ranking keyword|model|both] [--json FILE]
     python -m bench.eval --url http://127.0.0.1:3000 --search-addr 127.0.0.1:50052 [--set ...]
+    python -m bench.eval --mode crosslib    # cross-library: no library id, or three hints
 
 With --url the running stack is measured as it is (its libraries must already be ingested).
 """
@@ -524,7 +525,20 @@ async def main() -> None:
     parser.add_argument("--url", help="a running gateway; default: start throwaway stacks")
     parser.add_argument("--search-addr", default="127.0.0.1:50052")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--mode",
+        choices=("single", "crosslib"),
+        default="single",
+        help="crosslib: the dev questions asked with no library and with three library hints "
+        "(bench/eval_crosslib.py; keyword ranking unless --ranking model)",
+    )
     args = parser.parse_args()
+    if args.mode == "crosslib":
+        from bench import eval_crosslib  # noqa: PLC0415  it imports this module
+
+        ranking = "model" if args.ranking == "model" else "keyword"
+        await eval_crosslib.run(ranking, args.url, args.search_addr, args.json)
+        return
     sets = SETS if args.set == "both" else (args.set,)
     started = time.perf_counter()
     results: dict[tuple[str, str], Rows] = {}

@@ -1,0 +1,207 @@
+"""`make eval` cross-library mode: the dev questions asked with no library, and with hints.
+
+Starts a throwaway stack, ingests the four dev libraries (../shared/eval), imports both package
+catalogs, then asks every dev question three ways and prints them side by side:
+
+- `single`: GET /api/v2/context with the right library, as `make eval` asks (the reference);
+- `no hint`: GET /api/v3/search with the question alone;
+- `3 hints`: GET /api/v3/search with the right library among three dev libraries.
+
+For each: how often the first snippet comes from the right library ("right library first"),
+MRR / Hit@1 / Hit@5 over the expected files (a snippet of another library never counts, even
+with the same path), hit@budget (an expected string shown in the text answer), tokens and REST
+p50; and the server-side time of SearchDocs over gRPC, uncached (a budget no other call asks
+for), with the four libraries' indexes loaded.
+
+    make eval EVAL_ARGS="--mode crosslib [--ranking keyword|model]"
+    python -m bench.eval_crosslib [--ranking keyword|model] [--json FILE]
+    python -m bench.eval_crosslib --url http://127.0.0.1:3000 --search-addr 127.0.0.1:50052
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+from twinmcp.cli.commands import read_catalog
+from twinmcp.embedding.local import is_available as model_installed
+from twinmcp.runtime.channels import open_channel
+from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
+
+from bench.eval import BUDGETS, Answer, Question, Rows, ask_rest, questions_of, summarise
+from bench.stackctl import EVAL, corpus_libraries, ingest_folders, throwaway_stack
+
+MODES = ("single", "no hint", "3 hints")
+# A budget no other request asks for, so the timed SearchDocs call is never a cache hit.
+_UNCACHED_BUDGET = 4999
+
+
+def hints_for(q: Question, libraries: Sequence[str]) -> list[str]:
+    """The right library and the next two dev libraries, in an order that moves the right one
+    around (by question), so its place in the list says nothing."""
+    others = [lib for lib in libraries if lib != q.library]
+    start = sum(map(ord, q.qid)) % len(others)
+    chosen = [others[(start + i) % len(others)] for i in range(2)]
+    chosen.insert(sum(map(ord, q.qid)) % 3, q.library)
+    return ["/" + lib for lib in chosen]
+
+
+async def ask_search(
+    session: aiohttp.ClientSession, url: str, q: Question, hints: Sequence[str]
+) -> tuple[Answer, str]:
+    """The answer over /api/v3/search and the library of its first snippet."""
+    answer = Answer()
+    first = ""
+    for budget in BUDGETS:
+        params: dict[str, str | int] = {"query": q.query, "tokens": budget}
+        if hints:
+            params["libraries"] = ",".join(hints)
+        started = time.perf_counter()
+        async with session.get(f"{url}/api/v3/search?{urlencode({**params, 'type': 'json'})}") as r:
+            body = await r.json(content_type=None) if r.status == 200 else {"snippets": []}
+        snippets = body["snippets"]
+        if budget == BUDGETS[-1]:
+            answer.latency_ms = (time.perf_counter() - started) * 1000
+            # Another library's file never counts, even under the same path (README.md).
+            answer.ranked_paths = [
+                s["source"]["path"] if s["libraryId"] == "/" + q.library else "" for s in snippets
+            ]
+            first = snippets[0]["libraryId"] if snippets else ""
+        async with session.get(f"{url}/api/v3/search?{urlencode({**params, 'type': 'txt'})}") as r:
+            answer.text_by_budget[budget] = await r.text() if r.status == 200 else ""
+        answer.tokens_by_budget[budget] = sum(int(s.get("tokens", 0)) for s in snippets)
+    return answer, first
+
+
+async def server_times(search_addr: str, questions: Sequence[Question]) -> list[float]:
+    """SearchDocs without hints over gRPC, uncached, in ms (indexes loaded by a first call)."""
+    times: list[float] = []
+    async with open_channel(search_addr) as channel:
+        stub = search_pb2_grpc.SearchServiceStub(channel)
+        await stub.SearchDocs(search_pb2.SearchDocsRequest(query="warm up"), timeout=60)
+        for q in questions:
+            started = time.perf_counter()
+            await stub.SearchDocs(
+                search_pb2.SearchDocsRequest(query=q.query, tokens=_UNCACHED_BUDGET), timeout=30
+            )
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def measure(
+    url: str, search_addr: str
+) -> tuple[dict[str, Rows], dict[str, float], list[float], list[str]]:
+    questions = questions_of("dev")
+    libraries = sorted({q.library for q in questions})
+    rows: dict[str, Rows] = {mode: [] for mode in MODES}
+    right_first: dict[str, float] = {}
+    misses: list[str] = []
+    times = await server_times(search_addr, questions)
+    async with aiohttp.ClientSession() as session:
+        for mode in MODES:
+            right = 0
+            for q in questions:
+                if mode == "single":
+                    answer = await ask_rest(session, url, q)
+                    rows[mode].append((q, answer))
+                    right += 1
+                    continue
+                hints = hints_for(q, libraries) if mode == "3 hints" else []
+                answer, first = await ask_search(session, url, q, hints)
+                rows[mode].append((q, answer))
+                right += first == "/" + q.library
+                if first != "/" + q.library:
+                    misses.append(f"{mode:8} {q.qid:14} first from {first or 'nothing'}")
+            right_first[mode] = right / (len(questions) or 1)
+    return rows, right_first, times, misses
+
+
+def report(
+    rows: dict[str, Rows], right_first: dict[str, float], times: list[float], misses: list[str]
+) -> dict[str, object]:
+    summaries = {mode: summarise(rows[mode]) for mode in MODES}
+    print("\n== Cross-library retrieval, dev questions (REST; single = /api/v2/context)")
+    print(f"{'':22}" + "".join(f"{mode:>14}" for mode in MODES))
+    print(f"{'right library first':22}" + "".join(f"{right_first[m]:14.3f}" for m in MODES))
+    for metric in (
+        "MRR",
+        "Hit@1",
+        "Hit@5",
+        *(f"hit@{b}" for b in BUDGETS),
+        "tokens median",
+        "p50 ms",
+    ):
+        cells = "".join(f"{summaries[m][metric]:14.3f}" for m in MODES)
+        print(f"{metric:22}{cells}")
+    single = summaries["single"]["MRR"]
+    print(
+        f"MRR gap to single: no hint {summaries['no hint']['MRR'] - single:+.3f} (target within "
+        f"0.05), 3 hints {summaries['3 hints']['MRR'] - single:+.3f} (target within 0.02)"
+    )
+    ordered = sorted(times) or [0.0]
+    p50 = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    print(
+        f"SearchDocs server side, no hint, uncached, 4 libraries loaded (gRPC): p50 {p50:.1f} ms, "
+        f"p95 {p95:.1f} ms (target p50 <= 30 ms)"
+    )
+    for miss in misses:
+        print(f"   not first: {miss}")
+    return {
+        "right_library_first": right_first,
+        "retrieval": summaries,
+        "server_ms": {"p50": p50, "p95": p95},
+    }
+
+
+async def run(ranking: str, url: str | None, search_addr: str, json_path: Path | None) -> None:
+    """Measures a running stack at `url`, or a throwaway one with `ranking`'s embeddings."""
+    started = time.perf_counter()
+    if url:
+        measured = await measure(url.rstrip("/"), search_addr)
+    else:
+        if ranking == "model" and not model_installed():
+            raise SystemExit("the local model is not installed (`make install-model`)")
+        provider = "none" if ranking == "keyword" else "local"
+        async with throwaway_stack(EMBEDDING_PROVIDER=provider) as stack:
+            jobs = await ingest_folders(stack.env["INGEST_ADDR"], corpus_libraries())
+            print(
+                f"[{ranking}] ingested: "
+                + ", ".join(f"{lib} {job.progress.snippets}" for lib, job in sorted(jobs.items())),
+                flush=True,
+            )
+            async with open_channel(stack.env["SEARCH_ADDR"]) as channel:
+                stub = index_pb2_grpc.IndexServiceStub(channel)
+                for path in sorted(Path(EVAL / "catalog").glob("*.tsv")):
+                    entries = read_catalog(path)
+                    for start in range(0, len(entries), 5000):
+                        await stub.ImportCatalog(
+                            index_pb2.ImportCatalogRequest(entries=entries[start : start + 5000]),
+                            timeout=120,
+                        )
+            measured = await measure(stack.gateway_url, stack.env["SEARCH_ADDR"])
+    figures = report(*measured)
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2))
+    print(f"\nmake eval cross-library ({ranking}): {time.perf_counter() - started:.0f}s")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ranking", choices=("keyword", "model"), default="keyword")
+    parser.add_argument("--url", help="a running gateway with the dev libraries ingested")
+    parser.add_argument("--search-addr", default="127.0.0.1:50052")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    await run(args.ranking, args.url, args.search_addr, args.json)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -325,6 +325,19 @@ async def test_the_account_page_draws_the_usage_chart(browser: Browser) -> None:
     assert "100 a minute" in page
 
 
+async def test_a_parameter_over_its_cap_is_a_400_page_not_a_500(browser: Browser) -> None:
+    await browser.sign_in("read-key")
+    for path in (
+        f"/dashboard?key={'k' * 5000}",
+        f"/dashboard/libraries?q={'q' * 5000}",
+        "/dashboard/libraries/fastapi/fastapi?query=cors&version=" + "v" * 600,
+    ):
+        status, headers, page = await browser.get(path)
+        assert status == 400, path
+        assert headers["Content-Type"].startswith("text/html"), path
+        assert "characters" in page, path
+
+
 async def test_libraries_are_listed_and_searchable(browser: Browser) -> None:
     await browser.sign_in("read-key")
     status, _, page = await browser.get("/dashboard/libraries")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import jinja2
 from aiohttp import web
+from twinmcp.gateway.arguments import TextError
 from twinmcp.gateway.clients import PeerError
 from twinmcp.gateway.config import Settings
 from twinmcp.gateway.dashboard.sessions import SessionCodec
@@ -52,6 +53,8 @@ async def dashboard_middleware(request: web.Request, handler: Handler) -> web.St
         response = error_page(request, exc.status, exc.reason, exc.text or exc.reason)
     except PeerError as error:
         response = error_page(request, error.status, "The request was not accepted", error.message)
+    except TextError as error:  # a parameter over its cap or not Unicode
+        response = error_page(request, 400, "The request was not accepted", str(error))
     response.headers.update(_HEADERS)
     if not request.path.startswith(f"{PREFIX}/static/"):
         # Pages hold key names and, once, a new key's secret: never kept by any cache.

@@ -395,17 +395,16 @@ async def _account(
     assert visit.principal is not None
     principal = visit.principal
     auth = request.app[GATEWAY].peers.auth
-    keys = (
-        await auth.list_api_keys(principal.user_id, caller_credential=visit.session.credential)
-    ).keys
-    key_ids = {key.key_id for key in keys}
-    shown_key = request.query.get("key", "")
-    if shown_key not in key_ids:
-        shown_key = ""
-    usage = await auth.get_usage(principal.user_id, shown_key, USAGE_DAYS)
-    # Limits are the answer of a rate-limit check: looking at them counts as one request, as
-    # GET /api/v1/account/usage does.
-    limits = await auth.check_rate_limit(principal.rate_limit_subject, principal.tier)
+    shown_key = check_text("keyId", request.query.get("key", ""))
+    # Three independent questions to auth, asked together. Usage is filtered by this user, so
+    # a key id of someone else's shows nothing. The limits are the answer of a rate-limit
+    # check: looking at them counts as one request, as GET /api/v1/account/usage does.
+    listed, usage, limits = await asyncio.gather(
+        auth.list_api_keys(principal.user_id, caller_credential=visit.session.credential),
+        auth.get_usage(principal.user_id, shown_key, USAGE_DAYS),
+        auth.check_rate_limit(principal.rate_limit_subject, principal.tier),
+    )
+    keys = listed.keys
     today = dt.datetime.now(dt.UTC).date()
     return render(
         request,
@@ -572,27 +571,28 @@ async def library(request: web.Request, visit: Visit) -> web.StreamResponse:
     library_id = check_text("libraryId", "/" + request.match_info["library_id"].strip("/"))
     found = (await gateway.peers.search.get_library(library_id)).library
     answer: PlaygroundAnswer | None = None
-    error = ""
+    error, status = "", 200
     if request.query.get("query", "").strip():
         # A playground query is a documentation request: it counts against the rate limit.
         budget = await gateway.access.charge(visit.principal)
         if not budget.is_allowed:
-            error = (
+            error, status = (
                 f"Rate limit of {budget.limit} requests per minute reached; retry in "
-                f"{max(budget.retry_after_seconds, 1)} seconds."
+                f"{max(budget.retry_after_seconds, 1)} seconds.",
+                429,
             )
         else:
             try:
                 answer = await _playground(request, visit, found.library_id)
             except TextError as problem:
-                error = str(problem)
+                error, status = str(problem), 400
             except ValueError:
-                error = "'tokens' must be a whole number, e.g. 5000"
+                error, status = "'tokens' must be a whole number, e.g. 5000", 400
     return render(
         request,
         visit,
         "library.html",
-        status=400 if error and answer is None and "tokens" in error else 200,
+        status=status,
         library=found,
         row=library_row(found),
         answer=answer,

@@ -268,3 +268,26 @@ async def test_a_disk_error_naming_the_work_folder_reaches_the_job_as_a_placehol
     assert "Input/output error" in job.error
     assert "<data folder>" in job.error
     assert str(tmp_path) not in job.error
+
+
+def test_a_local_copy_keeps_a_build_folder_of_sources_and_skips_build_output(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "src"
+    for path in (
+        "doc/build/conf.py",
+        "doc/build/index.rst",
+        "doc/build/orm/session.rst",
+        "build/lib/pkg/README.md",
+        "site/build/html/index.html",
+        "node_modules/dep/README.md",
+    ):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text("x\n")
+    copy_folder(folder, tmp_path / "copy", CopyLimits(50_000, 10**9, 100), threading.Event())
+    copied = sorted(
+        p.relative_to(tmp_path / "copy").as_posix()
+        for p in (tmp_path / "copy").rglob("*")
+        if p.is_file()
+    )
+    assert copied == ["doc/build/conf.py", "doc/build/index.rst", "doc/build/orm/session.rst"]

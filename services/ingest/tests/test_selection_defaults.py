@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from twinmcp.ingest.documents import DocumentError, load_source_config
-from twinmcp.ingest.selection import select_documents
+from twinmcp.ingest.selection import explain_no_documents, select_documents
 
 EVAL = Path(__file__).resolve().parents[3] / "../shared/eval"
 
@@ -188,3 +188,86 @@ def test_the_eval_corpora_select_their_docs_without_changelog_or_licence() -> No
     selected = select_documents(fastapi, load_source_config(fastapi))
     assert "docs/en/docs/tutorial/cors.md" in selected
     assert not any(path.endswith(".py") for path in selected)
+
+
+def _sqlalchemy_like_sdist(root: Path) -> None:
+    """SQLAlchemy's sdist: built HTML in doc/, the Sphinx sources in doc/build/ beside conf.py."""
+    _touch(
+        root,
+        "README.rst",
+        "doc/index.html",
+        "doc/orm/session.html",
+        "doc/searchindex.js",
+        "doc/_static/basic.css",
+        "doc/_modules/sqlalchemy/engine.html",
+        "doc/build/conf.py",
+        "doc/build/index.rst",
+        "doc/build/orm/session.rst",
+        "doc/build/core/engines.rst",
+        "doc/build/changelog/changelog_20.rst",
+        "doc/build/output/html/searchindex.js",
+        "doc/build/output/html/index.html",
+        "doc/build/output/doctrees/index.rst",
+        "build/lib/sqlalchemy/README.md",
+        "lib/SQLAlchemy.egg-info/SOURCES.txt",
+        "site/build/html/index.html",
+        "site/build/notes.md",
+    )
+
+
+def test_sphinx_sources_in_a_build_folder_are_read_and_the_generated_html_is_not(
+    tmp_path: Path,
+) -> None:
+    _sqlalchemy_like_sdist(tmp_path)
+    expected = [
+        "README.rst",
+        "doc/build/core/engines.rst",
+        "doc/build/index.rst",
+        "doc/build/orm/session.rst",
+    ]
+    assert select_documents(tmp_path, load_source_config(tmp_path)) == expected
+    # As a pypi: source lays it out: the documentation folder named in twinmcp.json.
+    (tmp_path / "twinmcp.json").write_text(json.dumps({"folders": ["doc"]}))
+    assert select_documents(tmp_path, load_source_config(tmp_path)) == expected
+
+
+def test_a_folder_of_built_html_alone_is_still_read(tmp_path: Path) -> None:
+    _touch(tmp_path, "index.html", "guide/start.html", "searchindex.js", "_static/basic.css")
+    assert select_documents(tmp_path, load_source_config(tmp_path)) == [
+        "guide/start.html",
+        "index.html",
+    ]
+
+
+def test_a_build_folder_the_owner_names_in_folders_is_read(tmp_path: Path) -> None:
+    _touch(tmp_path, "build/docs/guide.md", "docs/other.md")
+    (tmp_path / "twinmcp.json").write_text(json.dumps({"folders": ["build/docs"]}))
+    assert select_documents(tmp_path, load_source_config(tmp_path)) == ["build/docs/guide.md"]
+
+
+def test_a_source_that_yields_nothing_says_which_exclusions_removed_how_many_files(
+    tmp_path: Path,
+) -> None:
+    _touch(
+        tmp_path,
+        "doc/build/html/index.html",
+        "doc/build/html/api.html",
+        "doc/build/index.rst",
+        "tests/a.md",
+        "tests/b.md",
+        "tests/c.rst",
+        "CHANGELOG.md",
+        "src/lib.py",
+    )
+    assert select_documents(tmp_path, load_source_config(tmp_path)) == []
+    message = explain_no_documents(tmp_path, load_source_config(tmp_path))
+    assert message.startswith("the source holds no documentation files to read: ")
+    assert "2 .html files and 1 .rst file under doc/build were excluded as build output" in message
+    assert "2 .md files and 1 .rst file under tests were excluded as tests and fixtures" in message
+    assert "1 .md file was excluded as changelogs, licences, translations by name" in message
+    assert "twinmcp.json `folders`" in message
+    empty = tmp_path / "empty"
+    _touch(empty, "src/lib.py")
+    assert explain_no_documents(empty, load_source_config(empty)).startswith(
+        "the source holds no documentation files (.md, .rst, .html, ...)"
+    )

@@ -23,7 +23,7 @@ from twinmcp.ingest.errors import IngestError, InvalidSource
 from twinmcp.ingest.identity import Package, read_identity
 from twinmcp.ingest.jobs import Progress
 from twinmcp.ingest.rawstore import RawStore
-from twinmcp.ingest.selection import select_documents
+from twinmcp.ingest.selection import explain_no_documents, select_documents
 from twinmcp.runtime.tokens import truncate_to_tokens
 
 logger = logging.getLogger(__name__)
@@ -210,10 +210,9 @@ class Pipeline:
             )
         paths = await asyncio.to_thread(self.documents.select, root, config)
         if not paths:
-            raise InvalidSource(
-                "the source holds no documentation files (.md, .rst, .html, ...); "
-                "check the path or its twinmcp.json folders"
-            )
+            # Say which exclusions removed what ("412 .rst files under doc/build ..."), so the
+            # owner can tell a wrong path from folders the defaults skip.
+            raise InvalidSource(await asyncio.to_thread(explain_no_documents, root, config))
         try:
             identity = await asyncio.to_thread(
                 read_identity, root, config, paths, target.library_id

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from twinmcp.ingest.errors import InvalidSource
-from twinmcp.ingest.selection import EXCLUDED_DIR_NAMES
+from twinmcp.ingest.selection import excluded_dir_reason
 from twinmcp.ingest.sources import is_special_filesystem
 
 CHUNK_BYTES = 64 * 1024
@@ -91,7 +91,7 @@ def _copy_entry(
         return
     mode = info.st_mode
     if stat.S_ISDIR(mode):
-        if item.name.lower() in EXCLUDED_DIR_NAMES:
+        if excluded_dir_reason(origin):
             return
         if info.st_dev != device:
             result.notes.append(f"{item.as_posix()}/: another filesystem is mounted here, skipped")

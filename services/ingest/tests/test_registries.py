@@ -177,11 +177,19 @@ def test_python_pages_come_from_the_source_without_running_it(tmp_path: Path) ->
         '        """Lights the fuse."""\n'
     )
     (package / "broken.py").write_text("def oops(:\n")
+    (package / "wire.py").write_text(
+        '"""Wires."""\n\ndef cut(length: int) -> None: ...\n\nclass Spool:\n    pass\n'
+    )
     written = write_python_reference(tmp_path, "boom", tmp_path / "api", 1 << 20)
-    assert sorted(written) == ["boom.blast.md", "boom.md"]
+    assert sorted(written) == ["boom.blast.md", "boom.md", "boom.wire.md"]
     assert not marker.exists()
     page = (tmp_path / "api/boom.blast.md").read_text()
     assert "## class boom.blast.Fuse" in page and "Lit before a blast." in page
     assert "async def light(self, seconds: float = 1.0) -> None" in page or (
         "async def light(seconds: float = 1.0) -> None" in page
     )
+    # Objects without a docstring share one section of signatures, not a snippet each.
+    wire = (tmp_path / "api/boom.wire.md").read_text()
+    assert wire.count("## ") == 1
+    assert "## Undocumented in boom.wire" in wire
+    assert "def cut(length: int) -> None" in wire and "class Spool:" in wire

@@ -119,14 +119,6 @@ def _is_public(obj: Any) -> bool:
     return True
 
 
-def _is_exported(module: griffe.Module, name: str) -> bool:
-    """Re-exports worth listing: those in `__all__`, or any in a package's `__init__`."""
-    exports = module.exports
-    if exports is not None:
-        return name in {str(item) for item in exports}
-    return module.is_init_module
-
-
 def _signature(obj: Any, prefix: str) -> str:
     try:
         text = str(obj.signature())
@@ -139,30 +131,53 @@ def _signature(obj: Any, prefix: str) -> str:
 
 def _module_page(module: griffe.Module) -> str | None:
     sections: list[str] = []
+    # Objects without a docstring share one section of signatures: each alone would be a
+    # snippet holding little but its name, competing with the prose that explains it.
+    bare: list[str] = []
     for member in list(module.members.values()):
         if not _is_public(member):
             continue
         if isinstance(member, griffe.Class):
-            sections.append(_class_section(module, member))
+            if _docstring(member) or _documented_members(member):
+                sections.append(_class_section(module, member))
+            else:
+                bare.append(_class_head(member))
         elif isinstance(member, griffe.Function):
-            sections.append(_function_section(module.path, member, "##"))
+            if _docstring(member):
+                sections.append(_function_section(module.path, member, "##"))
+            else:
+                bare.append(_signature(member, "def"))
         elif isinstance(member, griffe.Attribute) and _docstring(member):
             sections.append(f"## {module.path}.{member.name}\n\n{_docstring(member)}\n")
-    exported = [
-        f"`{name}` ({member.target_path})"
-        for name, member in module.members.items()
-        if isinstance(member, griffe.Alias)
-        and not name.startswith("_")
-        and _is_exported(module, name)
-    ]
-    if exported:
-        sections.append(f"## {module.path} exports\n\n" + ", ".join(exported) + "\n")
+    if bare:
+        code = "\n".join(bare)
+        sections.append(f"## Undocumented in {module.path}\n\n```python\n{code}\n```\n")
     intro = _docstring(module)
     if not sections and not intro:
         return None
     header = f"# {TITLE_PREFIX}{module.path}\n\n"
     body = intro + "\n\n" if intro else f"Module `{module.path}`.\n\n"
     return header + body + "\n".join(sections)
+
+
+def _class_head(cls: griffe.Class) -> str:
+    bases = ", ".join(str(base) for base in cls.bases)
+    head = f"class {cls.name}({bases}):" if bases else f"class {cls.name}:"
+    try:
+        signature = str(cls.signature())
+    except (griffe.GriffeError, AttributeError, TypeError, ValueError):
+        signature = ""
+    if signature.startswith(cls.name + "(") and "__init__" in cls.members:
+        head += f"\n    def __init__{signature[len(cls.name) :]}"
+    return head
+
+
+def _documented_members(cls: griffe.Class) -> bool:
+    return any(
+        _is_public(member) and _docstring(member)
+        for member in cls.members.values()
+        if isinstance(member, griffe.Function | griffe.Attribute)
+    )
 
 
 def _function_section(owner: str, function: griffe.Function, level: str) -> str:
@@ -177,14 +192,7 @@ def _function_section(owner: str, function: griffe.Function, level: str) -> str:
 
 
 def _class_section(module: griffe.Module, cls: griffe.Class) -> str:
-    bases = ", ".join(str(base) for base in cls.bases)
-    head = f"class {cls.name}({bases}):" if bases else f"class {cls.name}:"
-    try:
-        signature = str(cls.signature())
-    except (griffe.GriffeError, AttributeError, TypeError, ValueError):
-        signature = ""
-    if signature.startswith(cls.name + "(") and "__init__" in cls.members:
-        head += f"\n    def __init__{signature[len(cls.name) :]}"
+    head = _class_head(cls)
     parts = [f"## class {module.path}.{cls.name}\n", f"```python\n{head}\n```\n"]
     text = _docstring(cls)
     if text:

@@ -560,7 +560,7 @@ async def test_a_real_small_release_is_ingested_through_the_configured_index(
     # No registry URL is given: the index comes from pip's own configuration, as on a laptop.
     settings = make_settings("127.0.0.1:1")
     try:
-        release = await resolve_release(Registry.PYPI, "iniconfig", "2.0.0", settings)
+        release = await resolve_release(Registry.PYPI, "iniconfig", "2.0.0", settings, timeout=10.0)
     except (SourceUnavailable, InvalidSource) as exc:
         pytest.skip(f"the configured package index cannot be reached: {exc}")
     assert release.artifact is not None and release.artifact.algorithm == "sha256"

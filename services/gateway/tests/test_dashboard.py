@@ -214,6 +214,7 @@ async def test_sign_in_goes_back_only_to_a_dashboard_page(browser: Browser) -> N
     for target, expected in (
         ("https://evil.example/", "/dashboard"),
         ("//evil.example/dashboard", "/dashboard"),
+        ("/dashboard\r\nSet-Cookie: x=1", "/dashboard"),
         ("/dashboard/libraries?q=x", "/dashboard/libraries?q=x"),
     ):
         await browser.get("/dashboard/sign-in")

@@ -200,10 +200,10 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], list[str]]:
 
 def _next_path(raw: str) -> str:
     """Where to go after sign-in: only a dashboard path of this site (no open redirect)."""
+    if not raw.startswith(PREFIX) or "\\" in raw or not all("!" <= char <= "~" for char in raw):
+        return PREFIX  # control characters would split the Location header
     parts = urlsplit(raw)
-    if parts.scheme or parts.netloc or not raw.startswith(PREFIX) or "\\" in raw:
-        return PREFIX
-    return raw
+    return PREFIX if parts.scheme or parts.netloc else raw
 
 
 def page(*, is_admin: bool = False, is_form: bool = False) -> Callable[[Page], Any]:

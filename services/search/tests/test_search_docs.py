@@ -216,3 +216,21 @@ async def test_bad_input_is_refused_naming_the_problem(
 async def test_with_no_library_indexed_the_answer_is_empty(sqlite_client: Any) -> None:
     reply = await _search(sqlite_client, query="anything at all")
     assert list(reply.hits) == [] and list(reply.libraries) == []
+
+
+async def test_a_hint_naming_only_a_catalog_package_is_refused(
+    sqlite_client: Any, kit: Any
+) -> None:
+    await _publish_two(sqlite_client, kit)
+    await sqlite_client.index.ImportCatalog(
+        index_pb2.ImportCatalogRequest(
+            entries=[index_pb2.CatalogEntry(registry="npm", name="leftpad", popularity_rank=1)]
+        ),
+        timeout=10,
+    )
+    refused = await _refusal(sqlite_client, query="pad a string", libraries=["leftpad"])
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "'leftpad' names no documented library" in (refused.details() or "")
+    # A documented library is still found by its package name beside the catalog.
+    reply = await _search(sqlite_client, query="timeouts", libraries=["fetcher"])
+    assert reply.libraries[0].library_id == "/acme/fetcher"

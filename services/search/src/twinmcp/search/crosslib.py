@@ -452,8 +452,10 @@ class CrossLibrarySearch:
             resolver = await self.domain.resolver()
             matches = await asyncio.to_thread(resolver.resolve, name, "", 5)
             documented = [m for m in matches if m.candidate.is_documented]
-            best = documented[0] if documented else None
-            if best is None or best.reason == MATCH_DESCRIPTION or best is not matches[0]:
+            # By name, package or spelling: a hint names a library, it does not describe one.
+            named = [m for m in documented if m.reason != MATCH_DESCRIPTION]
+            best = named[0] if named else None
+            if best is None:
                 close = ", ".join(m.candidate.library_id for m in documented[:3])
                 raise InvalidInputError(
                     f"library {hint[:80]!r} names no documented library"

@@ -210,3 +210,15 @@ def test_known_prose_directives_stay_prose_even_when_a_line_parses_as_code(
     text = _everything(drafts)
     assert "score = tf * idf" in text and "print(the badge)" in text
     assert "prints a greeting for every name" in text
+
+
+def test_a_pygments_compound_lexer_reads_as_its_host_language(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "s.rst",
+        "Select\n======\n\n.. sourcecode:: pycon+sql\n\n    >>> stmt = select(User)\n\n"
+        ".. sourcecode:: python+sql\n\n    session.execute(stmt)\n\n"
+        ".. code-block:: c++\n\n    int main() {}\n",
+    )
+    drafts = parse_document(tmp_path, "s.rst")
+    assert [d.language for d in drafts if d.kind == "code"] == ["python", "python", "cpp"]

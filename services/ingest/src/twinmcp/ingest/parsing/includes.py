@@ -99,6 +99,11 @@ def normalise_language(raw: str) -> str:
     lang = lang.strip("{}.,").lower()
     if "=" in lang:
         return ""
+    compound = re.match(r"^([a-z][\w-]*)\+[a-z][\w-]*$", lang)
+    if compound:
+        # Pygments' "host+embedded" lexers (SQLAlchemy's `pycon+sql`, `html+jinja`): the host
+        # language is what the block is written in.
+        lang = compound.group(1)
     return LANGUAGE_ALIASES.get(lang, lang)
 
 

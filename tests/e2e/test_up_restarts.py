@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import textwrap
@@ -104,8 +105,20 @@ async def test_a_killed_child_of_twinmcp_up_is_restarted_and_queries_answer_agai
         await wait_for_http(f"{gateway}/health", timeout=120)
         await _wait_until(lambda: "TwinMCP is up" in printed(), "up printed its help", 60)
         await _wait_until(
-            lambda: f"Dashboard: {gateway}/dashboard" in printed(), "up printed the dashboard", 10
+            lambda: re.search(r"\(shown once\):\s+(\S+)", printed()) is not None,
+            "up printed the dashboard and a first admin key",
+            10,
         )
+        assert f"Dashboard: {gateway}/dashboard" in printed()
+        first_key = re.search(r"\(shown once\):\s+(\S+)", printed())
+        assert first_key is not None
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{gateway}/api/v1/admin/jobs", headers={"Authorization": f"Bearer {first_key[1]}"}
+            ) as reply,
+        ):
+            assert reply.status == 200  # an admin key, ready for the dashboard
         assert await _status(search_url) == 200
         children = _children(process.pid)
         killed = children["twinmcp.search"]

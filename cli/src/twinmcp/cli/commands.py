@@ -40,6 +40,8 @@ FINISHED = {
 TIERS = {"free": auth_pb2.TIER_FREE, "premium": auth_pb2.TIER_PREMIUM}
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
 PROJECT_LIBRARY_ID = "/twinmcp/twinmcp"
+# The admin user `twinmcp up` makes on a stack that has none by this name.
+FIRST_ADMIN = "admin"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -174,7 +176,7 @@ async def _up(args: argparse.Namespace, settings: CliSettings) -> int:
             await _import_catalog(args.catalog, ready)
         if not args.no_seed:
             await _seed(ready)
-        _print_connection_help(stack.gateway_url, stack.dashboard_url)
+        _print_connection_help(stack.gateway_url, stack.dashboard_url, await _first_admin(ready))
         # A child that exits is restarted with backoff; Ctrl-C or SIGTERM stops everything.
         supervisor = asyncio.ensure_future(stack.supervise())
         stopper = asyncio.ensure_future(stop.wait())
@@ -217,7 +219,32 @@ async def _seed(settings: CliSettings) -> None:
         err.print(f"[yellow]indexing the project docs did not succeed:[/yellow] {job.error}")
 
 
-def _print_connection_help(gateway_url: str, dashboard_url: str) -> None:
+async def _first_admin(settings: CliSettings) -> str:
+    """On a stack without one, an admin user named FIRST_ADMIN and a key for it, so the first
+    visit to the dashboard needs no other command; the key's secret, or "" when it exists."""
+    async with open_channel(settings.auth_addr) as channel:
+        stub = auth_pb2_grpc.AuthServiceStub(channel)
+        try:
+            user = await stub.CreateUser(
+                auth_pb2.CreateUserRequest(
+                    login=FIRST_ADMIN, tier=auth_pb2.TIER_FREE, is_admin=True
+                ),
+                timeout=settings.deadline_seconds,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+                return ""
+            raise
+        created = await stub.CreateApiKey(
+            auth_pb2.CreateApiKeyRequest(
+                user_id=user.user.user_id, name="first key", scopes=["read", "admin"]
+            ),
+            timeout=settings.deadline_seconds,
+        )
+    return created.secret
+
+
+def _print_connection_help(gateway_url: str, dashboard_url: str, first_key: str) -> None:
     mcp_url = f"{gateway_url}/mcp"
     config = {
         "mcpServers": {
@@ -229,7 +256,15 @@ def _print_connection_help(gateway_url: str, dashboard_url: str) -> None:
         }
     }
     console.print(f"\n[bold green]TwinMCP is up.[/bold green] MCP endpoint: {mcp_url}")
-    console.print(f"Dashboard: {dashboard_url} (sign in with a user's API key)")
+    if first_key:
+        console.print(f"Dashboard: {dashboard_url}")
+        console.print(
+            f"  sign in with this key of the new admin user '{FIRST_ADMIN}' (shown once):"
+        )
+        console.print(f"  {first_key}", markup=False, highlight=False)
+    else:
+        console.print(f"Dashboard: {dashboard_url}")
+        console.print("  sign in with a user's API key (`twinmcp keys create --user-id <id>`)")
     console.print(f"REST: {gateway_url}/api/v2/libs/search?libraryName=twinmcp&query=setup")
     console.print("Anonymous use works within the anonymous rate limit; an API key raises it:")
     console.print("  twinmcp users create me && twinmcp keys create --user-id <id>")

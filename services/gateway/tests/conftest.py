@@ -52,6 +52,7 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
     api_keys: dict[str, auth_pb2.ApiKey] = field(default_factory=dict)
     sign_in_states: set[str] = field(default_factory=set)
     redirect_uris: list[str] = field(default_factory=list)
+    usage: list[Any] | None = None  # UsageDay rows GetUsage answers from, when set
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -144,6 +145,9 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
         return auth_pb2.RevokeApiKeyResponse(key=key)
 
     async def GetUsage(self, request: Any, context: Any) -> Any:
+        if self.usage is not None:
+            days = [d for d in self.usage if request.key_id in ("", d.key_id)]
+            return auth_pb2.GetUsageResponse(days=days)
         day = auth_pb2.UsageDay(date="2026-01-01", key_id="k1", requests=3)
         return auth_pb2.GetUsageResponse(days=[day] if request.user_id == "u1" else [])
 

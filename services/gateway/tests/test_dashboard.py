@@ -319,11 +319,24 @@ async def test_usage_is_drawn_as_one_bar_per_day_against_the_daily_limit() -> No
     assert over.limit_y is not None and over.limit_y > over.bars[-1].y
 
 
-async def test_the_account_page_draws_the_usage_chart(browser: Browser) -> None:
+async def test_the_account_page_draws_the_usage_chart_and_counts_by_key(
+    stack: Stack, browser: Browser
+) -> None:
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    own = stack.auth.keys["read-key"].key_id
+    stack.auth.usage = [
+        auth_pb2.UsageDay(date=today, key_id=own, requests=7),
+        auth_pb2.UsageDay(date=today, key_id="gone", requests=2),
+    ]
     await browser.sign_in("read-key")
     _, _, page = await browser.get("/dashboard")
     assert page.count('class="bar"') == 14
+    assert "9 requests in this period" in page
     assert "100 a minute" in page
+    by_key = re.search(r'<table id="usage-by-key".*?</table>', page, re.S)
+    assert by_key is not None
+    assert re.findall(r'<td class="num">(\d+)</td>', by_key[0]) == ["7", "2"]
+    assert f"key {own}" in by_key[0] and "(no key)" in by_key[0]
 
 
 async def test_a_parameter_over_its_cap_is_a_400_page_not_a_500(browser: Browser) -> None:

@@ -405,6 +405,10 @@ async def _account(
         auth.check_rate_limit(principal.rate_limit_subject, principal.tier),
     )
     keys = listed.keys
+    names = {key.key_id: key.name for key in keys}
+    per_key: dict[str, int] = {}
+    for day in usage.days:
+        per_key[day.key_id] = per_key.get(day.key_id, 0) + int(day.requests)
     today = dt.datetime.now(dt.UTC).date()
     return render(
         request,
@@ -414,6 +418,10 @@ async def _account(
         keys=sorted(keys, key=lambda key: (key.is_revoked, -key.created_at.seconds)),
         shown_key=shown_key,
         chart=usage_chart(usage.days, today, USAGE_DAYS, limits.day_limit),
+        per_key=sorted(
+            ((names.get(key_id, "(no key)"), key_id, count) for key_id, count in per_key.items()),
+            key=lambda row: -row[2],
+        ),
         limits=limits,
         tier=auth_pb2.Tier.Name(principal.tier).removeprefix("TIER_").lower(),
         created=created,
@@ -550,7 +558,7 @@ async def _playground(request: web.Request, visit: Visit, library_id: str) -> Pl
         return PlaygroundAnswer(
             result.text, True, count_tokens(result.text), budget, "", 0, milliseconds
         )
-    text = gateway.tools.texts.render(lookup, budget)
+    text = lookup.text
     milliseconds = (time.perf_counter() - started) * 1000
     return PlaygroundAnswer(
         text,

@@ -15,7 +15,7 @@ from aiohttp import web
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway.access import client_address, credential_problem
 from twinmcp.gateway.arguments import TextError, check_text
-from twinmcp.gateway.clients import LibraryUnknown, PeerError, Unauthenticated, VersionMissing
+from twinmcp.gateway.clients import PeerError, Unauthenticated
 from twinmcp.gateway.dashboard.charts import client_configs, usage_chart
 from twinmcp.gateway.dashboard.sessions import COOKIE, MAX_AGE_SECONDS, Session, SessionCodec
 from twinmcp.gateway.hosts import host_of_url
@@ -539,34 +539,32 @@ class PlaygroundAnswer:
     milliseconds: float
 
 
-async def _playground(request: web.Request, visit: Visit, library_id: str) -> PlaygroundAnswer:
-    """What `query-docs` answers, found the way the MCP tool finds it."""
-    assert visit.principal is not None
+async def _playground(request: web.Request, library_id: str) -> PlaygroundAnswer:
+    """What the MCP tool `query-docs` answers, by calling it as an agent would."""
     gateway = request.app[GATEWAY]
     query = check_text("query", request.query.get("query", "")).strip()
     version = check_text("version", request.query.get("version", "")).strip()
     budget = gateway.tools.tokens.budget(request.query.get("tokens", "").strip() or None)
     asked = f"{library_id}/{version}" if version else library_id
     started = time.perf_counter()
-    lookup = await gateway.peers.search.query_docs(library_id, query, budget, version)
-    if isinstance(lookup, LibraryUnknown | VersionMissing):
-        # The tool's own words for what is missing.
-        result = await gateway.tools.call(
-            "query-docs", {"libraryId": asked, "query": query, "tokens": budget}
-        )
-        milliseconds = (time.perf_counter() - started) * 1000
-        return PlaygroundAnswer(
-            result.text, True, count_tokens(result.text), budget, "", 0, milliseconds
-        )
-    text = lookup.text
+    result = await gateway.tools.call(
+        "query-docs", {"libraryId": asked, "query": query, "tokens": budget}
+    )
     milliseconds = (time.perf_counter() - started) * 1000
+    served, snippets = "", 0
+    if not result.is_error:
+        # The same lookup the tool made (kept at the edge when answers are kept): which
+        # version search served and how many snippets it chose.
+        lookup = await gateway.peers.search.query_docs(asked, query, budget)
+        if isinstance(lookup, search_pb2.QueryDocsResponse):
+            served, snippets = lookup.version, len(lookup.snippets)
     return PlaygroundAnswer(
-        text,
-        False,
-        count_tokens(text),
+        result.text,
+        result.is_error,
+        count_tokens(result.text),
         budget,
-        lookup.version,
-        len(lookup.snippets),
+        served,
+        snippets,
         milliseconds,
     )
 
@@ -591,7 +589,7 @@ async def library(request: web.Request, visit: Visit) -> web.StreamResponse:
             )
         else:
             try:
-                answer = await _playground(request, visit, found.library_id)
+                answer = await _playground(request, found.library_id)
             except TextError as problem:
                 error, status = str(problem), 400
             except ValueError:

@@ -213,7 +213,7 @@ class _Chunker:
         last_code_index: int | None = None
         last_description = ""
         previous: Block | None = None
-        for block in body:
+        for position, block in enumerate(body):
             if block.kind == "prose":
                 if (
                     previous is not None
@@ -234,6 +234,17 @@ class _Chunker:
             previous = block
             description_parts: list[str] = []
             budget = self.options.max_description_tokens
+            lead = sum(estimate_tokens(text) for text in pending)
+            if (
+                last_code_index is None
+                and position == len(body) - 1
+                and lead > budget
+                and lead + estimate_tokens(block.text) <= self.options.target_tokens
+            ):
+                # A section that is a few paragraphs and the short example they lead to fits one
+                # snippet: cut at the budget, the example would come without the reason to use
+                # it and the prose without its example ("wrap the app in CORSMiddleware").
+                budget = lead
             while pending:
                 cost = estimate_tokens(pending[-1])
                 if description_parts and cost > budget:

@@ -255,6 +255,25 @@ async def test_job_errors_name_no_server_path(harness: Callable[..., Any], tmp_p
     assert str(tmp_path) not in failed.error and "/tmp" not in failed.error
 
 
+async def test_a_source_with_nothing_to_read_fails_saying_what_the_defaults_excluded(
+    harness: Callable[..., Any], tmp_path: Path
+) -> None:
+    folder = tmp_path / "all-excluded"
+    for path in ("internal/guide.md", "internal/api.md", "CHANGELOG.md", "src/lib.py"):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text("# x\n")
+    (folder / "twinmcp.json").write_text('{"excludeFolders": ["internal"]}')
+    h = await harness()
+    job = await h.ingest(str(folder), library_id="/acme/widgets")
+    assert job.state == FAILED
+    assert job.error.startswith("the source holds no documentation files to read: ")
+    assert (
+        "2 .md files under internal were excluded as excludeFolders of the source's "
+        "twinmcp.json/context7.json; 1 .md file was excluded as changelogs" in job.error
+    )
+    assert str(tmp_path) not in job.error
+
+
 async def test_a_disk_error_naming_the_work_folder_reaches_the_job_as_a_placeholder(
     harness: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

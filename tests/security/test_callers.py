@@ -549,7 +549,14 @@ class TestDashboard:
 
     @pytest.mark.parametrize(
         "target",
-        ["https://evil.example/", "//evil.example/x", "/dashboard\\@evil.example", "javascript:1"],
+        [
+            "https://evil.example/",
+            "//evil.example/x",
+            "/dashboard\\@evil.example",
+            "javascript:1",
+            "/dashboard\r\nSet-Cookie: planted=1",
+            "/dashboard\x00",
+        ],
     )
     async def test_sign_in_never_redirects_off_the_dashboard(
         self, hostile: Hostile, target: str

@@ -309,6 +309,11 @@ async def test_migrations_build_the_schema_on_sqlite_and_postgresql(
         "auth_usage_days",
         "auth_oauth_states",
         "auth_refresh_tokens",
+        "auth_oauth_clients",
+        "auth_oauth_requests",
+        "auth_oauth_grants",
+        "auth_oauth_codes",
+        "auth_oauth_tokens",
         VERSION_TABLE,
     } <= tables
-    assert versions == ["0001"]
+    assert versions == ["0002"]

@@ -19,6 +19,8 @@ from twinmcp.auth.errors import (
 )
 from twinmcp.auth.github import GitHubOAuth
 from twinmcp.auth.limits import Decision, Limiter, Tier, TierLimits
+from twinmcp.auth.oauth_server import OAuthServer, is_access_token
+from twinmcp.auth.oauth_store import Grant
 from twinmcp.auth.sessions import SessionTokens
 from twinmcp.auth.usage import UsageRecorder
 
@@ -39,6 +41,7 @@ class Principal:
     scopes: tuple[str, ...]
     is_anonymous: bool
     rate_limit_subject: str
+    expires_at: float = 0.0  # seconds since the epoch when the credential dies; 0: not known
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,9 @@ class Authority:
         refresh_lifetime: dt.timedelta,
         sign_in_lifetime: dt.timedelta,
         default_redirect_uri: str,
+        oauth: OAuthServer | None = None,
     ) -> None:
+        self.oauth = oauth
         self._store = store
         self._limiter = limiter
         self._limits = limits
@@ -82,7 +87,9 @@ class Authority:
 
     # Authentication
 
-    async def authenticate(self, credential: str, client_address: str) -> Principal:
+    async def authenticate(
+        self, credential: str, client_address: str, resource: str = ""
+    ) -> Principal:
         credential = credential.strip()
         if not credential:
             address = client_address.strip() or "unknown"
@@ -98,6 +105,24 @@ class Authority:
                 key.scopes,
                 False,
                 f"key:{key.key_id}",
+            )
+        if is_access_token(credential) and self.oauth is not None:
+            if not resource:
+                raise UnauthenticatedError(
+                    "an OAuth access token is accepted only by the resource it was issued for; "
+                    "use an API key or a session token here"
+                )
+            held = await self.oauth.verify(credential, resource)
+            user = held.user
+            return Principal(
+                user.user_id,
+                "",
+                user.login,
+                user.tier,
+                held.scopes,
+                False,
+                f"user:{user.user_id}",
+                held.expires_at.timestamp(),
             )
         if credential.count(".") == 2:
             user = await self._session_user(self._sessions.verify(credential))
@@ -166,6 +191,32 @@ class Authority:
                 "its own user's keys"
             )
         return caller
+
+    # OAuth: consent by a signed-in user, and the user's grants
+
+    async def user_of(self, credential: str) -> User:
+        """The user an API key or session token belongs to (never an OAuth token: one grant
+        cannot mint another)."""
+        if not credential.strip():
+            raise UnauthenticatedError("sign in: paste an API key (tmcp_...) to continue")
+        principal = await self.authenticate(credential, "")
+        return await self._store.get_user(principal.user_id)
+
+    async def list_grants(
+        self, user_id: str, client_id: str, caller_credential: str
+    ) -> list[Grant]:
+        await self._key_manager(caller_credential, user_id)
+        await self._store.get_user(user_id)
+        return await self._oauth_server().list_grants(user_id, client_id)
+
+    async def revoke_grant(self, user_id: str, grant_id: str, caller_credential: str) -> Grant:
+        await self._key_manager(caller_credential, user_id)
+        return await self._oauth_server().revoke_grant(user_id, grant_id)
+
+    def _oauth_server(self) -> OAuthServer:
+        if self.oauth is None:
+            raise FailedPreconditionError("the OAuth authorization server is not running")
+        return self.oauth
 
     # Rate limits
 

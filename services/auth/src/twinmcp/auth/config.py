@@ -9,6 +9,7 @@ from twinmcp.runtime.database import database_pool_size, database_url
 from twinmcp.runtime.settings import (
     Secret,
     SettingsError,
+    env_bool,
     env_float,
     env_int,
     env_optional,
@@ -51,6 +52,11 @@ class Settings:
     drain_seconds: float
     grace_seconds: float
     host: str = "0.0.0.0"
+    # OAuth authorization server for MCP clients (the gateway serves its endpoints).
+    oauth_access_token_seconds: int = 3600
+    oauth_refresh_token_days: int = 30
+    # Tests only: client metadata documents may be fetched over http from loopback.
+    oauth_metadata_allow_loopback: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -97,6 +103,13 @@ class Settings:
             redis_retry_seconds=env_float(env, "RATE_LIMIT_REDIS_RETRY_SECONDS", 1.0, minimum=0.01),
             drain_seconds=env_float(env, "SHUTDOWN_DRAIN_SECONDS", 0.0, minimum=0.0),
             grace_seconds=env_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0),
+            oauth_access_token_seconds=env_int(
+                env, "OAUTH_ACCESS_TOKEN_SECONDS", 3600, minimum=60, maximum=86400
+            ),
+            oauth_refresh_token_days=env_int(env, "OAUTH_REFRESH_TOKEN_DAYS", 30, **positive),
+            oauth_metadata_allow_loopback=env_bool(
+                env, "OAUTH_METADATA_ALLOW_LOOPBACK", default=False
+            ),
         )
 
 

@@ -87,3 +87,75 @@ class RefreshTokenRow(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_auth_refresh_tokens_family_id", "family_id"),)
+
+
+class OAuthClientRow(Base):
+    """A client registered dynamically (RFC 7591); metadata-document clients are not stored."""
+
+    __tablename__ = "auth_oauth_clients"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    redirect_uris: Mapped[str] = mapped_column(Text)  # JSON list
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OAuthRequestRow(Base):
+    """An authorization request validated and waiting for the user's consent."""
+
+    __tablename__ = "auth_oauth_requests"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(Text)
+    client_name: Mapped[str] = mapped_column(String(200), default="")
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[str] = mapped_column(String(200))  # space separated
+    resource: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OAuthGrantRow(Base):
+    """One user's consent to one client: its codes and tokens die with it."""
+
+    __tablename__ = "auth_oauth_grants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("auth_users.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(Text)
+    client_name: Mapped[str] = mapped_column(String(200), default="")
+    scopes: Mapped[str] = mapped_column(String(200))
+    resource: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_auth_oauth_grants_user_id", "user_id"),)
+
+
+class OAuthCodeRow(Base):
+    """An authorization code; kept after use so a replay can revoke what it produced."""
+
+    __tablename__ = "auth_oauth_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grant_id: Mapped[str] = mapped_column(ForeignKey("auth_oauth_grants.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OAuthTokenRow(Base):
+    """An access or refresh token of a grant, stored hashed."""
+
+    __tablename__ = "auth_oauth_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    grant_id: Mapped[str] = mapped_column(ForeignKey("auth_oauth_grants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # "access" or "refresh"
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_auth_oauth_tokens_grant_id", "grant_id"),)

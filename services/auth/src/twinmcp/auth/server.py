@@ -18,6 +18,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from twinmcp.auth.accounts import AccountStore
 from twinmcp.auth.authority import Authority
+from twinmcp.auth.client_metadata import MetadataDocuments
 from twinmcp.auth.config import Settings
 from twinmcp.auth.github import GitHubOAuth
 from twinmcp.auth.limits import (
@@ -29,6 +30,8 @@ from twinmcp.auth.limits import (
     Tier,
     TierLimits,
 )
+from twinmcp.auth.oauth_server import OAuthServer
+from twinmcp.auth.oauth_store import OAuthStore
 from twinmcp.auth.service import AuthServicer
 from twinmcp.auth.sessions import SessionTokens
 from twinmcp.auth.usage import UsageRecorder
@@ -62,6 +65,7 @@ class AuthServer:
     usage: UsageRecorder
     http: aiohttp.ClientSession | None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    oauth: OAuthServer | None = None
 
     @property
     def port(self) -> int:
@@ -82,6 +86,8 @@ class AuthServer:
         await self.limiter.close()
         if self.http is not None:
             await self.http.close()
+        if self.oauth is not None:
+            await self.oauth.close()
         await self.engine.dispose()
 
 
@@ -168,6 +174,13 @@ async def start(settings: Settings, *, clock: Clock | None = None) -> AuthServer
     default_redirect = (
         f"{settings.api_base_url.rstrip('/')}/auth/callback" if settings.api_base_url else ""
     )
+    oauth = OAuthServer(
+        OAuthStore(engine, wall),
+        MetadataDocuments(allow_loopback=settings.oauth_metadata_allow_loopback),
+        access_lifetime=dt.timedelta(seconds=settings.oauth_access_token_seconds),
+        refresh_lifetime=dt.timedelta(days=settings.oauth_refresh_token_days),
+        request_lifetime=dt.timedelta(seconds=settings.sign_in_seconds),
+    )
     authority = Authority(
         store,
         limiter,
@@ -178,6 +191,7 @@ async def start(settings: Settings, *, clock: Clock | None = None) -> AuthServer
         refresh_lifetime=dt.timedelta(days=settings.refresh_token_days),
         sign_in_lifetime=dt.timedelta(seconds=settings.sign_in_seconds),
         default_redirect_uri=default_redirect,
+        oauth=oauth,
     )
     servicer = AuthServicer(authority, store, settings.cache_ttl_seconds)
 
@@ -203,7 +217,7 @@ async def start(settings: Settings, *, clock: Clock | None = None) -> AuthServer
             asyncio.create_task(_probe_while_degraded(failover, settings.redis_retry_seconds))
         )
     tasks.add(asyncio.create_task(usage.run(settings.usage_flush_seconds)))
-    return AuthServer(running, engine, limiter, usage, http, tasks)
+    return AuthServer(running, engine, limiter, usage, http, tasks, oauth)
 
 
 async def _probe_while_degraded(limiter: FailoverLimiter, interval_seconds: float) -> None:

@@ -23,6 +23,7 @@ from twinmcp.auth.errors import (
     UpstreamUnavailableError,
 )
 from twinmcp.auth.limits import Decision, Tier
+from twinmcp.auth.oauth_rpc import OAuthRpc
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
 
 STATUS_OF: dict[type[AuthError], grpc.StatusCode] = {
@@ -137,7 +138,7 @@ def _tier(value: int, *, default: Tier | None = None) -> Tier:
     return tier
 
 
-class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
+class AuthServicer(OAuthRpc, auth_pb2_grpc.AuthServiceServicer):
     def __init__(self, authority: Authority, store: AccountStore, cache_ttl_seconds: int) -> None:
         self._authority = authority
         self._store = store
@@ -148,10 +149,10 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.AuthenticateResponse:
         async def work() -> auth_pb2.AuthenticateResponse:
             principal = await self._authority.authenticate(
-                request.credential, request.client_address
+                request.credential, request.client_address, request.resource
             )
             return auth_pb2.AuthenticateResponse(
-                principal=_principal(principal), cache_ttl_seconds=self._cache_ttl
+                principal=_principal(principal), cache_ttl_seconds=self._ttl_for(principal)
             )
 
         return await _answer(context, work())

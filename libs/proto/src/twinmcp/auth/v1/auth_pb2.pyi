@@ -89,19 +89,25 @@ class AuthenticateRequest(_message.Message):
 
     CREDENTIAL_FIELD_NUMBER: _builtins.int
     CLIENT_ADDRESS_FIELD_NUMBER: _builtins.int
+    RESOURCE_FIELD_NUMBER: _builtins.int
     credential: _builtins.str
     """API key or session JWT; empty for anonymous"""
     client_address: _builtins.str
     """the caller's IP, used for anonymous limits"""
+    resource: _builtins.str
+    """The protected resource asking (the gateway's MCP URL). An OAuth access token is accepted
+    only when it was issued for exactly this resource; with none, OAuth tokens are refused.
+    """
     def __init__(
         self,
         *,
         credential: _builtins.str = ...,
         client_address: _builtins.str = ...,
+        resource: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_address", b"client_address", "credential", b"credential"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_address", b"client_address", "credential", b"credential", "resource", b"resource"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -792,3 +798,480 @@ class RefreshSessionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RefreshSessionResponse: _TypeAlias = RefreshSessionResponse  # noqa: Y015
+
+@_typing.final
+class RegisterOAuthClientRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_NAME_FIELD_NUMBER: _builtins.int
+    REDIRECT_URIS_FIELD_NUMBER: _builtins.int
+    GRANT_TYPES_FIELD_NUMBER: _builtins.int
+    RESPONSE_TYPES_FIELD_NUMBER: _builtins.int
+    TOKEN_ENDPOINT_AUTH_METHOD_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    client_name: _builtins.str
+    token_endpoint_auth_method: _builtins.str
+    """empty or "none" """
+    scope: _builtins.str
+    @_builtins.property
+    def redirect_uris(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def grant_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """empty: authorization_code, refresh_token"""
+
+    @_builtins.property
+    def response_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """empty: code"""
+
+    def __init__(
+        self,
+        *,
+        client_name: _builtins.str = ...,
+        redirect_uris: _abc.Iterable[_builtins.str] | None = ...,
+        grant_types: _abc.Iterable[_builtins.str] | None = ...,
+        response_types: _abc.Iterable[_builtins.str] | None = ...,
+        token_endpoint_auth_method: _builtins.str = ...,
+        scope: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_name", b"client_name", "grant_types", b"grant_types", "redirect_uris", b"redirect_uris", "response_types", b"response_types", "scope", b"scope", "token_endpoint_auth_method", b"token_endpoint_auth_method"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterOAuthClientRequest: _TypeAlias = RegisterOAuthClientRequest  # noqa: Y015
+
+@_typing.final
+class RegisterOAuthClientResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_ISSUED_AT_FIELD_NUMBER: _builtins.int
+    CLIENT_NAME_FIELD_NUMBER: _builtins.int
+    REDIRECT_URIS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    ERROR_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    client_id_issued_at: _builtins.int
+    client_name: _builtins.str
+    error: _builtins.str
+    """invalid_redirect_uri, invalid_client_metadata"""
+    error_description: _builtins.str
+    @_builtins.property
+    def redirect_uris(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+        client_id_issued_at: _builtins.int = ...,
+        client_name: _builtins.str = ...,
+        redirect_uris: _abc.Iterable[_builtins.str] | None = ...,
+        error: _builtins.str = ...,
+        error_description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "client_id_issued_at", b"client_id_issued_at", "client_name", b"client_name", "error", b"error", "error_description", b"error_description", "redirect_uris", b"redirect_uris"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterOAuthClientResponse: _TypeAlias = RegisterOAuthClientResponse  # noqa: Y015
+
+@_typing.final
+class StartAuthorizationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSE_TYPE_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CODE_CHALLENGE_FIELD_NUMBER: _builtins.int
+    CODE_CHALLENGE_METHOD_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    SERVED_RESOURCE_FIELD_NUMBER: _builtins.int
+    ISSUER_FIELD_NUMBER: _builtins.int
+    response_type: _builtins.str
+    client_id: _builtins.str
+    redirect_uri: _builtins.str
+    state: _builtins.str
+    code_challenge: _builtins.str
+    code_challenge_method: _builtins.str
+    scope: _builtins.str
+    resource: _builtins.str
+    """as sent by the client; empty means served_resource"""
+    served_resource: _builtins.str
+    """the gateway's resource; any other is invalid_target"""
+    issuer: _builtins.str
+    """for the `iss` of error redirects (RFC 9207)"""
+    def __init__(
+        self,
+        *,
+        response_type: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        redirect_uri: _builtins.str = ...,
+        state: _builtins.str = ...,
+        code_challenge: _builtins.str = ...,
+        code_challenge_method: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        resource: _builtins.str = ...,
+        served_resource: _builtins.str = ...,
+        issuer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "code_challenge", b"code_challenge", "code_challenge_method", b"code_challenge_method", "issuer", b"issuer", "redirect_uri", b"redirect_uri", "resource", b"resource", "response_type", b"response_type", "scope", b"scope", "served_resource", b"served_resource", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartAuthorizationRequest: _TypeAlias = StartAuthorizationRequest  # noqa: Y015
+
+@_typing.final
+class StartAuthorizationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_NAME_FIELD_NUMBER: _builtins.int
+    REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    ERROR_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    ERROR_REDIRECT_URL_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """set when valid: the pending request, for CompleteAuthorization"""
+    client_id: _builtins.str
+    client_name: _builtins.str
+    redirect_uri: _builtins.str
+    resource: _builtins.str
+    error: _builtins.str
+    """When invalid: the error, and where to send it. An empty error_redirect_url means the client
+    or redirect URI cannot be trusted: show the error, never redirect.
+    """
+    error_description: _builtins.str
+    error_redirect_url: _builtins.str
+    @_builtins.property
+    def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        client_name: _builtins.str = ...,
+        redirect_uri: _builtins.str = ...,
+        scopes: _abc.Iterable[_builtins.str] | None = ...,
+        resource: _builtins.str = ...,
+        error: _builtins.str = ...,
+        error_description: _builtins.str = ...,
+        error_redirect_url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "client_name", b"client_name", "error", b"error", "error_description", b"error_description", "error_redirect_url", b"error_redirect_url", "redirect_uri", b"redirect_uri", "request_id", b"request_id", "resource", b"resource", "scopes", b"scopes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartAuthorizationResponse: _TypeAlias = StartAuthorizationResponse  # noqa: Y015
+
+@_typing.final
+class CompleteAuthorizationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_FIELD_NUMBER: _builtins.int
+    IS_APPROVED_FIELD_NUMBER: _builtins.int
+    ISSUER_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    credential: _builtins.str
+    """the signing-in user's API key or session token"""
+    is_approved: _builtins.bool
+    issuer: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        credential: _builtins.str = ...,
+        is_approved: _builtins.bool = ...,
+        issuer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "is_approved", b"is_approved", "issuer", b"issuer", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteAuthorizationRequest: _TypeAlias = CompleteAuthorizationRequest  # noqa: Y015
+
+@_typing.final
+class CompleteAuthorizationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDIRECT_URL_FIELD_NUMBER: _builtins.int
+    ERROR_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    redirect_url: _builtins.str
+    """the client's redirect URI with code (or error), state and iss"""
+    error_description: _builtins.str
+    """Set when the credential was refused; the request stays pending so the user can retry."""
+    def __init__(
+        self,
+        *,
+        redirect_url: _builtins.str = ...,
+        error_description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_description", b"error_description", "redirect_url", b"redirect_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteAuthorizationResponse: _TypeAlias = CompleteAuthorizationResponse  # noqa: Y015
+
+@_typing.final
+class ExchangeOAuthTokenRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_TYPE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CODE_VERIFIER_FIELD_NUMBER: _builtins.int
+    REFRESH_TOKEN_FIELD_NUMBER: _builtins.int
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    grant_type: _builtins.str
+    code: _builtins.str
+    redirect_uri: _builtins.str
+    client_id: _builtins.str
+    code_verifier: _builtins.str
+    refresh_token: _builtins.str
+    resource: _builtins.str
+    scope: _builtins.str
+    def __init__(
+        self,
+        *,
+        grant_type: _builtins.str = ...,
+        code: _builtins.str = ...,
+        redirect_uri: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        code_verifier: _builtins.str = ...,
+        refresh_token: _builtins.str = ...,
+        resource: _builtins.str = ...,
+        scope: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "code", b"code", "code_verifier", b"code_verifier", "grant_type", b"grant_type", "redirect_uri", b"redirect_uri", "refresh_token", b"refresh_token", "resource", b"resource", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeOAuthTokenRequest: _TypeAlias = ExchangeOAuthTokenRequest  # noqa: Y015
+
+@_typing.final
+class ExchangeOAuthTokenResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    TOKEN_TYPE_FIELD_NUMBER: _builtins.int
+    EXPIRES_IN_FIELD_NUMBER: _builtins.int
+    REFRESH_TOKEN_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    ERROR_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    access_token: _builtins.str
+    token_type: _builtins.str
+    expires_in: _builtins.int
+    refresh_token: _builtins.str
+    scope: _builtins.str
+    error: _builtins.str
+    """invalid_request, invalid_grant, invalid_client, unsupported_grant_type..."""
+    error_description: _builtins.str
+    def __init__(
+        self,
+        *,
+        access_token: _builtins.str = ...,
+        token_type: _builtins.str = ...,
+        expires_in: _builtins.int = ...,
+        refresh_token: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        error: _builtins.str = ...,
+        error_description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "error", b"error", "error_description", b"error_description", "expires_in", b"expires_in", "refresh_token", b"refresh_token", "scope", b"scope", "token_type", b"token_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeOAuthTokenResponse: _TypeAlias = ExchangeOAuthTokenResponse  # noqa: Y015
+
+@_typing.final
+class RevokeOAuthTokenRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    token: _builtins.str
+    client_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        token: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "token", b"token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeOAuthTokenRequest: _TypeAlias = RevokeOAuthTokenRequest  # noqa: Y015
+
+@_typing.final
+class RevokeOAuthTokenResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeOAuthTokenResponse: _TypeAlias = RevokeOAuthTokenResponse  # noqa: Y015
+
+@_typing.final
+class OAuthGrant(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_NAME_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    IS_REVOKED_FIELD_NUMBER: _builtins.int
+    grant_id: _builtins.str
+    user_id: _builtins.str
+    client_id: _builtins.str
+    client_name: _builtins.str
+    resource: _builtins.str
+    is_revoked: _builtins.bool
+    @_builtins.property
+    def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        grant_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        client_name: _builtins.str = ...,
+        scopes: _abc.Iterable[_builtins.str] | None = ...,
+        resource: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        is_revoked: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "client_name", b"client_name", "created_at", b"created_at", "grant_id", b"grant_id", "is_revoked", b"is_revoked", "resource", b"resource", "scopes", b"scopes", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OAuthGrant: _TypeAlias = OAuthGrant  # noqa: Y015
+
+@_typing.final
+class ListOAuthGrantsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    CALLER_CREDENTIAL_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    caller_credential: _builtins.str
+    """as in CreateApiKeyRequest"""
+    client_id: _builtins.str
+    """optional filter"""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        caller_credential: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller_credential", b"caller_credential", "client_id", b"client_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOAuthGrantsRequest: _TypeAlias = ListOAuthGrantsRequest  # noqa: Y015
+
+@_typing.final
+class ListOAuthGrantsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def grants(self) -> _containers.RepeatedCompositeFieldContainer[Global___OAuthGrant]: ...
+    def __init__(
+        self,
+        *,
+        grants: _abc.Iterable[Global___OAuthGrant] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grants", b"grants"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOAuthGrantsResponse: _TypeAlias = ListOAuthGrantsResponse  # noqa: Y015
+
+@_typing.final
+class RevokeOAuthGrantRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    GRANT_ID_FIELD_NUMBER: _builtins.int
+    CALLER_CREDENTIAL_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    grant_id: _builtins.str
+    caller_credential: _builtins.str
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        grant_id: _builtins.str = ...,
+        caller_credential: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller_credential", b"caller_credential", "grant_id", b"grant_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeOAuthGrantRequest: _TypeAlias = RevokeOAuthGrantRequest  # noqa: Y015
+
+@_typing.final
+class RevokeOAuthGrantResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def grant(self) -> Global___OAuthGrant: ...
+    def __init__(
+        self,
+        *,
+        grant: Global___OAuthGrant | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["grant", b"grant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grant", b"grant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeOAuthGrantResponse: _TypeAlias = RevokeOAuthGrantResponse  # noqa: Y015

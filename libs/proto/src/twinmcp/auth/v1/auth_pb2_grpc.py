@@ -103,6 +103,41 @@ class AuthServiceStub:
                 request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionRequest.SerializeToString,
                 response_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionResponse.FromString,
                 _registered_method=True)
+        self.RegisterOAuthClient = channel.unary_unary(
+                '/twinmcp.auth.v1.AuthService/RegisterOAuthClient',
+                request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RegisterOAuthClientRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RegisterOAuthClientResponse.FromString,
+                _registered_method=True)
+        self.StartAuthorization = channel.unary_unary(
+                '/twinmcp.auth.v1.AuthService/StartAuthorization',
+                request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.StartAuthorizationRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.StartAuthorizationResponse.FromString,
+                _registered_method=True)
+        self.CompleteAuthorization = channel.unary_unary(
+                '/twinmcp.auth.v1.AuthService/CompleteAuthorization',
+                request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.CompleteAuthorizationRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.CompleteAuthorizationResponse.FromString,
+                _registered_method=True)
+        self.ExchangeOAuthToken = channel.unary_unary(
+                '/twinmcp.auth.v1.AuthService/ExchangeOAuthToken',
+                request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ExchangeOAuthTokenRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ExchangeOAuthTokenResponse.FromString,
+                _registered_method=True)
+        self.RevokeOAuthToken = channel.unary_unary(
+                '/twinmcp.auth.v1.AuthService/RevokeOAuthToken',
+                request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthTokenRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthTokenResponse.FromString,
+                _registered_method=True)
+        self.ListOAuthGrants = channel.unary_unary(
+                '/twinmcp.auth.v1.AuthService/ListOAuthGrants',
+                request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListOAuthGrantsRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListOAuthGrantsResponse.FromString,
+                _registered_method=True)
+        self.RevokeOAuthGrant = channel.unary_unary(
+                '/twinmcp.auth.v1.AuthService/RevokeOAuthGrant',
+                request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthGrantRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthGrantResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -198,6 +233,58 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterOAuthClient(self, request, context):
+        """OAuth 2.1 authorization server for MCP clients (the gateway serves the HTTP endpoints).
+        Protocol refusals (invalid_grant, invalid_client...) are answers with `error` set, not RPC
+        errors, so the gateway can relay them as RFC 6749 error responses.
+        Dynamic client registration (RFC 7591): public clients only, redirect URIs checked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartAuthorization(self, request, context):
+        """Validates an authorization request (client, redirect URI, PKCE, scope, resource) and keeps
+        it pending for the consent page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteAuthorization(self, request, context):
+        """The user approved (with a credential) or denied a pending request: the redirect to send.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExchangeOAuthToken(self, request, context):
+        """The token endpoint: authorization_code (with PKCE) and refresh_token (rotating) grants.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeOAuthToken(self, request, context):
+        """Revocation (RFC 7009): revokes the token's whole grant; unknown tokens are not an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOAuthGrants(self, request, context):
+        """A user's OAuth grants (one per authorization), listed and revoked as API keys are.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeOAuthGrant(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -260,6 +347,41 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.RefreshSession,
                     request_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionRequest.FromString,
                     response_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionResponse.SerializeToString,
+            ),
+            'RegisterOAuthClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterOAuthClient,
+                    request_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RegisterOAuthClientRequest.FromString,
+                    response_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RegisterOAuthClientResponse.SerializeToString,
+            ),
+            'StartAuthorization': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartAuthorization,
+                    request_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.StartAuthorizationRequest.FromString,
+                    response_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.StartAuthorizationResponse.SerializeToString,
+            ),
+            'CompleteAuthorization': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteAuthorization,
+                    request_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.CompleteAuthorizationRequest.FromString,
+                    response_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.CompleteAuthorizationResponse.SerializeToString,
+            ),
+            'ExchangeOAuthToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExchangeOAuthToken,
+                    request_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ExchangeOAuthTokenRequest.FromString,
+                    response_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ExchangeOAuthTokenResponse.SerializeToString,
+            ),
+            'RevokeOAuthToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeOAuthToken,
+                    request_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthTokenRequest.FromString,
+                    response_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthTokenResponse.SerializeToString,
+            ),
+            'ListOAuthGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOAuthGrants,
+                    request_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListOAuthGrantsRequest.FromString,
+                    response_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListOAuthGrantsResponse.SerializeToString,
+            ),
+            'RevokeOAuthGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeOAuthGrant,
+                    request_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthGrantRequest.FromString,
+                    response_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthGrantResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -595,6 +717,195 @@ class AuthService:
             '/twinmcp.auth.v1.AuthService/RefreshSession',
             twinmcp_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionRequest.SerializeToString,
             twinmcp_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterOAuthClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.auth.v1.AuthService/RegisterOAuthClient',
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.RegisterOAuthClientRequest.SerializeToString,
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.RegisterOAuthClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartAuthorization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.auth.v1.AuthService/StartAuthorization',
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.StartAuthorizationRequest.SerializeToString,
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.StartAuthorizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteAuthorization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.auth.v1.AuthService/CompleteAuthorization',
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.CompleteAuthorizationRequest.SerializeToString,
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.CompleteAuthorizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExchangeOAuthToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.auth.v1.AuthService/ExchangeOAuthToken',
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.ExchangeOAuthTokenRequest.SerializeToString,
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.ExchangeOAuthTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeOAuthToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.auth.v1.AuthService/RevokeOAuthToken',
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthTokenRequest.SerializeToString,
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOAuthGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.auth.v1.AuthService/ListOAuthGrants',
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListOAuthGrantsRequest.SerializeToString,
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListOAuthGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeOAuthGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.auth.v1.AuthService/RevokeOAuthGrant',
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthGrantRequest.SerializeToString,
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.RevokeOAuthGrantResponse.FromString,
             options,
             channel_credentials,
             insecure,

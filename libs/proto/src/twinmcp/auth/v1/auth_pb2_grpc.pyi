@@ -66,6 +66,25 @@ class AuthServiceStub:
     StartSignIn: _grpc.UnaryUnaryMultiCallable[_auth_pb2.StartSignInRequest, _auth_pb2.StartSignInResponse]
     CompleteSignIn: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CompleteSignInRequest, _auth_pb2.CompleteSignInResponse]
     RefreshSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RefreshSessionRequest, _auth_pb2.RefreshSessionResponse]
+    RegisterOAuthClient: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RegisterOAuthClientRequest, _auth_pb2.RegisterOAuthClientResponse]
+    """OAuth 2.1 authorization server for MCP clients (the gateway serves the HTTP endpoints).
+    Protocol refusals (invalid_grant, invalid_client...) are answers with `error` set, not RPC
+    errors, so the gateway can relay them as RFC 6749 error responses.
+    Dynamic client registration (RFC 7591): public clients only, redirect URIs checked.
+    """
+    StartAuthorization: _grpc.UnaryUnaryMultiCallable[_auth_pb2.StartAuthorizationRequest, _auth_pb2.StartAuthorizationResponse]
+    """Validates an authorization request (client, redirect URI, PKCE, scope, resource) and keeps
+    it pending for the consent page.
+    """
+    CompleteAuthorization: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CompleteAuthorizationRequest, _auth_pb2.CompleteAuthorizationResponse]
+    """The user approved (with a credential) or denied a pending request: the redirect to send."""
+    ExchangeOAuthToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ExchangeOAuthTokenRequest, _auth_pb2.ExchangeOAuthTokenResponse]
+    """The token endpoint: authorization_code (with PKCE) and refresh_token (rotating) grants."""
+    RevokeOAuthToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RevokeOAuthTokenRequest, _auth_pb2.RevokeOAuthTokenResponse]
+    """Revocation (RFC 7009): revokes the token's whole grant; unknown tokens are not an error."""
+    ListOAuthGrants: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListOAuthGrantsRequest, _auth_pb2.ListOAuthGrantsResponse]
+    """A user's OAuth grants (one per authorization), listed and revoked as API keys are."""
+    RevokeOAuthGrant: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RevokeOAuthGrantRequest, _auth_pb2.RevokeOAuthGrantResponse]
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -105,6 +124,25 @@ class AuthServiceAsyncStub(AuthServiceStub):
     StartSignIn: _aio.UnaryUnaryMultiCallable[_auth_pb2.StartSignInRequest, _auth_pb2.StartSignInResponse]  # type: ignore[assignment]
     CompleteSignIn: _aio.UnaryUnaryMultiCallable[_auth_pb2.CompleteSignInRequest, _auth_pb2.CompleteSignInResponse]  # type: ignore[assignment]
     RefreshSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.RefreshSessionRequest, _auth_pb2.RefreshSessionResponse]  # type: ignore[assignment]
+    RegisterOAuthClient: _aio.UnaryUnaryMultiCallable[_auth_pb2.RegisterOAuthClientRequest, _auth_pb2.RegisterOAuthClientResponse]  # type: ignore[assignment]
+    """OAuth 2.1 authorization server for MCP clients (the gateway serves the HTTP endpoints).
+    Protocol refusals (invalid_grant, invalid_client...) are answers with `error` set, not RPC
+    errors, so the gateway can relay them as RFC 6749 error responses.
+    Dynamic client registration (RFC 7591): public clients only, redirect URIs checked.
+    """
+    StartAuthorization: _aio.UnaryUnaryMultiCallable[_auth_pb2.StartAuthorizationRequest, _auth_pb2.StartAuthorizationResponse]  # type: ignore[assignment]
+    """Validates an authorization request (client, redirect URI, PKCE, scope, resource) and keeps
+    it pending for the consent page.
+    """
+    CompleteAuthorization: _aio.UnaryUnaryMultiCallable[_auth_pb2.CompleteAuthorizationRequest, _auth_pb2.CompleteAuthorizationResponse]  # type: ignore[assignment]
+    """The user approved (with a credential) or denied a pending request: the redirect to send."""
+    ExchangeOAuthToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.ExchangeOAuthTokenRequest, _auth_pb2.ExchangeOAuthTokenResponse]  # type: ignore[assignment]
+    """The token endpoint: authorization_code (with PKCE) and refresh_token (rotating) grants."""
+    RevokeOAuthToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.RevokeOAuthTokenRequest, _auth_pb2.RevokeOAuthTokenResponse]  # type: ignore[assignment]
+    """Revocation (RFC 7009): revokes the token's whole grant; unknown tokens are not an error."""
+    ListOAuthGrants: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListOAuthGrantsRequest, _auth_pb2.ListOAuthGrantsResponse]  # type: ignore[assignment]
+    """A user's OAuth grants (one per authorization), listed and revoked as API keys are."""
+    RevokeOAuthGrant: _aio.UnaryUnaryMultiCallable[_auth_pb2.RevokeOAuthGrantRequest, _auth_pb2.RevokeOAuthGrantResponse]  # type: ignore[assignment]
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     """Errors: UNAUTHENTICATED (bad, revoked, forged or expired credential), INVALID_ARGUMENT (a
@@ -213,5 +251,66 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.RefreshSessionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.RefreshSessionResponse, _abc.Awaitable[_auth_pb2.RefreshSessionResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RegisterOAuthClient(
+        self,
+        request: _auth_pb2.RegisterOAuthClientRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RegisterOAuthClientResponse, _abc.Awaitable[_auth_pb2.RegisterOAuthClientResponse]]:
+        """OAuth 2.1 authorization server for MCP clients (the gateway serves the HTTP endpoints).
+        Protocol refusals (invalid_grant, invalid_client...) are answers with `error` set, not RPC
+        errors, so the gateway can relay them as RFC 6749 error responses.
+        Dynamic client registration (RFC 7591): public clients only, redirect URIs checked.
+        """
+
+    @_abc_1.abstractmethod
+    def StartAuthorization(
+        self,
+        request: _auth_pb2.StartAuthorizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.StartAuthorizationResponse, _abc.Awaitable[_auth_pb2.StartAuthorizationResponse]]:
+        """Validates an authorization request (client, redirect URI, PKCE, scope, resource) and keeps
+        it pending for the consent page.
+        """
+
+    @_abc_1.abstractmethod
+    def CompleteAuthorization(
+        self,
+        request: _auth_pb2.CompleteAuthorizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.CompleteAuthorizationResponse, _abc.Awaitable[_auth_pb2.CompleteAuthorizationResponse]]:
+        """The user approved (with a credential) or denied a pending request: the redirect to send."""
+
+    @_abc_1.abstractmethod
+    def ExchangeOAuthToken(
+        self,
+        request: _auth_pb2.ExchangeOAuthTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ExchangeOAuthTokenResponse, _abc.Awaitable[_auth_pb2.ExchangeOAuthTokenResponse]]:
+        """The token endpoint: authorization_code (with PKCE) and refresh_token (rotating) grants."""
+
+    @_abc_1.abstractmethod
+    def RevokeOAuthToken(
+        self,
+        request: _auth_pb2.RevokeOAuthTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RevokeOAuthTokenResponse, _abc.Awaitable[_auth_pb2.RevokeOAuthTokenResponse]]:
+        """Revocation (RFC 7009): revokes the token's whole grant; unknown tokens are not an error."""
+
+    @_abc_1.abstractmethod
+    def ListOAuthGrants(
+        self,
+        request: _auth_pb2.ListOAuthGrantsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ListOAuthGrantsResponse, _abc.Awaitable[_auth_pb2.ListOAuthGrantsResponse]]:
+        """A user's OAuth grants (one per authorization), listed and revoked as API keys are."""
+
+    @_abc_1.abstractmethod
+    def RevokeOAuthGrant(
+        self,
+        request: _auth_pb2.RevokeOAuthGrantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RevokeOAuthGrantResponse, _abc.Awaitable[_auth_pb2.RevokeOAuthGrantResponse]]: ...
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -353,7 +353,9 @@ async def create_api_key(auth_port: int) -> str:
 
 
 @contextlib.asynccontextmanager
-async def client_stack(data_dir: Path, **gateway_env: str) -> AsyncIterator[ClientStack]:
+async def client_stack(
+    data_dir: Path, auth_env: dict[str, str] | None = None, **gateway_env: str
+) -> AsyncIterator[ClientStack]:
     common = {"TWINMCP_DATA_DIR": str(data_dir), "LOG_FORMAT": "text"}
     auth_settings = AuthSettings.from_env(
         {
@@ -363,6 +365,7 @@ async def client_stack(data_dir: Path, **gateway_env: str) -> AsyncIterator[Clie
             # The conformance suite sends a few hundred anonymous requests.
             "RATE_LIMIT_ANON_RPM": "100000",
             "RATE_LIMIT_ANON_RPD": "0",
+            **(auth_env or {}),
         }
     )
     auth = await start_auth(dataclasses.replace(auth_settings, host="127.0.0.1"))

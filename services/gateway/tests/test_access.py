@@ -138,7 +138,9 @@ class _CountingAuth:
     def __init__(self) -> None:
         self.authentications = 0
 
-    async def authenticate(self, credential: str, address: str) -> auth_pb2.AuthenticateResponse:
+    async def authenticate(
+        self, credential: str, address: str, resource: str = ""
+    ) -> auth_pb2.AuthenticateResponse:
         self.authentications += 1
         principal = auth_pb2.Principal(is_anonymous=True, rate_limit_subject=f"ip:{address}")
         return auth_pb2.AuthenticateResponse(principal=principal, cache_ttl_seconds=300)

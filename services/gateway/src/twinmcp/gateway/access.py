@@ -137,6 +137,8 @@ class Access:
     )
     _budgets: LRUCache[str, _Seen] = field(default_factory=lambda: LRUCache(_CACHE_LIMIT))
     is_limiter_degraded: bool | None = None
+    # This gateway's protected resource: OAuth tokens issued for another are refused.
+    resource: str = ""
 
     async def principal(self, credential: str, address: str) -> auth_pb2.Principal:
         # Anonymous answers depend on the address; keyed answers do not.
@@ -145,7 +147,7 @@ class Access:
         entry = self._cache.get(key)
         if entry is not None:
             return entry.principal
-        reply = await self.auth.authenticate(credential, address)
+        reply = await self.auth.authenticate(credential, address, self.resource)
         ttl = min(max(reply.cache_ttl_seconds, 0), self.max_cache_seconds)
         if ttl > 0:
             self._cache[key] = _Entry(reply.principal, now + ttl)

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from twinmcp.gateway import dashboard, mcp, rest, rest_search
+from twinmcp.gateway import dashboard, mcp, oauth, rest, rest_search
 from twinmcp.gateway.access import Access
 from twinmcp.gateway.answers import EdgeAnswers, follow_changes
 from twinmcp.gateway.clients import Peers
@@ -54,7 +54,11 @@ def create_app(settings: Settings) -> web.Application:
         app[GATEWAY] = Gateway(
             settings=settings,
             peers=peers,
-            access=Access(peers.auth, settings.auth_cache_max_seconds),
+            access=Access(
+                peers.auth,
+                settings.auth_cache_max_seconds,
+                resource=oauth.resource_url(settings),
+            ),
             tools=Tools(peers.search, policy),
         )
         yield
@@ -69,6 +73,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_route("GET", "/mcp", mcp.handle_not_allowed)
     app.router.add_route("DELETE", "/mcp", mcp.handle_not_allowed)
     app.router.add_route("OPTIONS", "/mcp", mcp.handle_preflight)
+    app.router.add_routes(oauth.routes)
     app.router.add_routes(rest_search.routes)
     app.router.add_routes(rest.routes)
     dashboard.setup(app, settings)

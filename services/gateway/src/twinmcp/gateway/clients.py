@@ -148,9 +148,11 @@ class AuthClient(_Client):
         self._sends: set[asyncio.Task[None]] = set()
 
     async def authenticate(
-        self, credential: str, client_address: str
+        self, credential: str, client_address: str, resource: str = ""
     ) -> auth_pb2.AuthenticateResponse:
-        request = auth_pb2.AuthenticateRequest(credential=credential, client_address=client_address)
+        request = auth_pb2.AuthenticateRequest(
+            credential=credential, client_address=client_address, resource=resource
+        )
         return await self._call(self.stub.Authenticate, request)
 
     async def check_rate_limit(
@@ -258,6 +260,43 @@ class AuthClient(_Client):
     async def refresh_session(self, refresh_token: str) -> auth_pb2.RefreshSessionResponse:
         request = auth_pb2.RefreshSessionRequest(refresh_token=refresh_token)
         return await self._call(self.stub.RefreshSession, request)
+
+    # The OAuth authorization server (gateway/oauth.py serves its HTTP side).
+
+    async def register_oauth_client(
+        self, request: auth_pb2.RegisterOAuthClientRequest
+    ) -> auth_pb2.RegisterOAuthClientResponse:
+        return await self._call(self.stub.RegisterOAuthClient, request)
+
+    async def start_authorization(
+        self, request: auth_pb2.StartAuthorizationRequest
+    ) -> auth_pb2.StartAuthorizationResponse:
+        return await self._call(self.stub.StartAuthorization, request)
+
+    async def complete_authorization(
+        self, request: auth_pb2.CompleteAuthorizationRequest
+    ) -> auth_pb2.CompleteAuthorizationResponse:
+        return await self._call(self.stub.CompleteAuthorization, request)
+
+    async def exchange_oauth_token(
+        self, request: auth_pb2.ExchangeOAuthTokenRequest
+    ) -> auth_pb2.ExchangeOAuthTokenResponse:
+        return await self._call(self.stub.ExchangeOAuthToken, request)
+
+    async def revoke_oauth_token(
+        self, request: auth_pb2.RevokeOAuthTokenRequest
+    ) -> auth_pb2.RevokeOAuthTokenResponse:
+        return await self._call(self.stub.RevokeOAuthToken, request)
+
+    async def list_oauth_grants(
+        self, request: auth_pb2.ListOAuthGrantsRequest
+    ) -> auth_pb2.ListOAuthGrantsResponse:
+        return await self._call(self.stub.ListOAuthGrants, request)
+
+    async def revoke_oauth_grant(
+        self, request: auth_pb2.RevokeOAuthGrantRequest
+    ) -> auth_pb2.RevokeOAuthGrantResponse:
+        return await self._call(self.stub.RevokeOAuthGrant, request)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from twinmcp.gateway.hosts import HostPolicy, parse_host
 from twinmcp.runtime.settings import (
     SettingsError,
     env_address,
+    env_bool,
     env_float,
     env_int,
     env_optional,
@@ -103,6 +104,10 @@ class Settings:
     # JWT_SECRET; empty: random per process), and whether GitHub sign-in is offered.
     dashboard_secret: str = field(default="", repr=False)
     is_github_sign_in: bool = False
+    # MCP sign-in: OAUTH_SERVER serves the OAuth authorization server (metadata, authorize,
+    # token...); MCP_REQUIRE_AUTH answers /mcp without credentials with a 401 challenge.
+    oauth_server: bool = False
+    mcp_require_auth: bool = False
 
     @property
     def host_policy(self) -> HostPolicy:
@@ -144,4 +149,6 @@ class Settings:
             ),
             dashboard_secret=env_str(env, "DASHBOARD_SECRET", env_str(env, "JWT_SECRET", "")),
             is_github_sign_in=bool(env_str(env, "OAUTH_CLIENT_ID", "")),
+            oauth_server=env_bool(env, "OAUTH_SERVER", default=False),
+            mcp_require_auth=env_bool(env, "MCP_REQUIRE_AUTH", default=False),
         )

@@ -10,7 +10,7 @@ from aiohttp import web
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
-from twinmcp.gateway import mcp
+from twinmcp.gateway import mcp, oauth
 from twinmcp.gateway.access import Budget, client_address, credential_from, credential_problem
 from twinmcp.gateway.clients import PeerError, PeerUnavailable, Unauthenticated
 from twinmcp.gateway.hosts import parse_host
@@ -185,7 +185,8 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
 
 async def _unauthenticated(request: web.Request, reason: str) -> web.Response:
     message = f"{reason} Send a valid API key as 'Authorization: Bearer <key>'."
-    headers = {"WWW-Authenticate": 'Bearer realm="twinmcp"'}
+    settings = request.app[GATEWAY].settings
+    headers = {"WWW-Authenticate": oauth.challenge(settings, "invalid_token")}
     if request.path == "/mcp":
         return mcp.error_response(
             request,
@@ -220,6 +221,9 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Unauthenticated as error:
         return await _unauthenticated(request, f"{error.message}.")
     request[PRINCIPAL] = principal
+    refusal = await oauth.refuse_on_mcp(request, principal)
+    if refusal is not None:
+        return refusal
     if path.startswith("/api/") and request.method != "OPTIONS":
         charged = await gateway.access.charge(principal)
         request[BUDGET] = charged

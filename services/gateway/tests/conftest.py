@@ -21,6 +21,7 @@ from twinmcp.runtime.grpcserver import RunningServer, ServerOptions, start_serve
 from twinmcp.runtime.telemetry import configure_telemetry
 from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.v1 import search_pb2, search_pb2_grpc
+from twinmcp.search.versionrange import best_match, is_partial, is_range
 
 MODERN = "2026-07-28"
 META = {
@@ -255,10 +256,10 @@ FASTAPI = search_pb2.Library(
 
 
 # As search's libraryid.py: what an id's owner and name, and a version name, may hold; a
-# range ("^1.2") is not a version name. Search refuses anything else as INVALID_ARGUMENT.
+# range ("^1.2", ">=1.4,<2") is resolved against the indexed versions (versionrange.py).
+# Search refuses anything else as INVALID_ARGUMENT.
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 _VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-+/]*$")
-_RANGE_MARK = re.compile(r"[\^~<>=*|]|\s")
 
 
 def _split_version(library_id: str, version: str) -> tuple[str, str]:
@@ -268,6 +269,14 @@ def _split_version(library_id: str, version: str) -> tuple[str, str]:
     if len(parts) > 2:
         embedded = "/".join(parts[2:])
     return "/" + "/".join(parts[:2]), (version or embedded).strip()
+
+
+def _select_version(known: list[str], version: str) -> str | None:
+    """As QueryDocs: the version named, else the best indexed one a range or partial admits."""
+    found = _find_version(known, version)
+    if found is not None or not (is_range(version) or is_partial(version)):
+        return found
+    return best_match(version, known)
 
 
 def _find_version(known: list[str], version: str) -> str | None:
@@ -322,12 +331,13 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"library_id {request.library_id!r} is not of the form /owner/repo",
             )
-        if version and not _VERSION_NAME.match(version):
-            kind = "is a range" if _RANGE_MARK.search(version) else "is not a valid version name"
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"version {version!r} {kind}")
+        if version and not _VERSION_NAME.match(version) and not is_range(version):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"version {version!r} is not a valid version name"
+            )
         library = await self._library_or_abort(library_id, context)
         known = [v.version for v in library.versions]
-        served = _find_version(known, version) if version else library.default_version
+        served = _select_version(known, version) if version else library.default_version
         if served is None:
             context.set_trailing_metadata(
                 (

@@ -27,7 +27,14 @@ DOCS = [
 ]
 
 
-async def _publish(port: int, version: str, *, make_default: bool) -> None:
+async def _publish(
+    port: int,
+    version: str,
+    *,
+    make_default: bool,
+    registry_source: str = "",
+    registry_releases: tuple[str, ...] = (),
+) -> None:
     """Indexes DOCS as `version` of LIBRARY_ID, as ingest would."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         index = index_pb2_grpc.IndexServiceStub(channel)
@@ -38,6 +45,8 @@ async def _publish(port: int, version: str, *, make_default: bool) -> None:
                     title="FastAPI",
                     source_type=search_pb2.SOURCE_TYPE_GITHUB,
                     package_names=["fastapi"],
+                    registry_source=registry_source,
+                    registry_releases=list(registry_releases),
                 ),
                 version=version,
                 make_default=make_default,
@@ -183,17 +192,76 @@ async def test_an_unindexed_version_is_a_tool_error_with_the_available_ones(stac
     assert f"libraryId '{LIBRARY_ID}/{DEFAULT}'" in text
 
 
-@pytest.mark.parametrize("version", ["^0.110.0", "~0.100", ">=0.100.0"])
-async def test_a_semver_range_is_refused_as_a_range(stack: Stack, version: str) -> None:
-    status, body = await _rest(
-        stack, "/api/v2/context", libraryId=f"{LIBRARY_ID}/{version}", query="q"
+@pytest.mark.parametrize(
+    ("version", "served"),
+    [("^0.110.0", DEFAULT), ("~0.100", OLDER), (">=0.100.0", DEFAULT), ("<0.105,>=0.1", OLDER)],
+)
+async def test_a_range_is_answered_with_the_best_indexed_version_it_admits(
+    stack: Stack, version: str, served: str
+) -> None:
+    status, text = await _rest(
+        stack, "/api/v2/context", libraryId=f"{LIBRARY_ID}/{version}", query="CORS"
     )
-    assert status == 400
-    assert body["error"] == "invalid_argument"
-    assert f"version '{version}' is a range" in body["message"]
-    is_error, text = await _tool(stack, f"{LIBRARY_ID}/{version}")
-    assert is_error
-    assert f"version '{version}' is a range" in text
+    assert status == 200, text
+    assert text.splitlines()[0] == _header(served)
+    is_error, tool_text = await _tool(stack, f"{LIBRARY_ID}@{version}")
+    assert not is_error
+    assert tool_text.splitlines()[0] == _header(served)
+
+
+@pytest.mark.parametrize("version", ["^0.200", "~=1.0"])
+async def test_a_range_no_indexed_version_fits_is_version_not_found(
+    stack: Stack, version: str
+) -> None:
+    status, body = await _rest(
+        stack, "/api/v2/context", libraryId=f"{LIBRARY_ID}@{version}", query="q"
+    )
+    assert status == 404
+    assert body["error"] == "version_not_found"
+    assert body["availableVersions"] == [DEFAULT, OLDER]
+
+
+async def test_an_unindexed_registry_version_names_the_release_and_how_to_ingest_it(
+    tmp_path: Path, open_stack: Callable[..., Any]
+) -> None:
+    env = {
+        "SEARCH_GRPC_HOST": "127.0.0.1",
+        "SEARCH_GRPC_PORT": "0",
+        "SEARCH_METRICS_PORT": "-1",
+        "TWINMCP_DATA_DIR": str(tmp_path),
+        "EMBEDDING_PROVIDER": "none",
+        "LOG_FORMAT": "text",
+    }
+    server = await start_search(SearchSettings.from_env(env))
+    releases = (DEFAULT, "0.109.2", "0.109.1", OLDER)
+    await _publish(
+        server.port,
+        DEFAULT,
+        make_default=True,
+        registry_source="pypi:fastapi",
+        registry_releases=releases,
+    )
+    async with open_stack(None, {}, server) as opened:
+        status, body = await _rest(
+            opened, "/api/v2/context", libraryId=f"{LIBRARY_ID}@0.109.x", query="CORS"
+        )
+        assert status == 404
+        assert body["error"] == "version_not_found"
+        assert body["availableVersions"] == [DEFAULT]
+        assert body["registryReleases"] == ["0.109.2", "0.109.1"]
+        assert body["ingestSource"] == "pypi:fastapi==0.109.2"
+        assert body["message"] == (
+            f"Version '0.109.x' of {LIBRARY_ID} is not indexed. Available versions: {DEFAULT}. "
+            "The package registry has 0.109.2, 0.109.1; ingest 0.109.2 with "
+            "`twinmcp ingest pypi:fastapi==0.109.2`."
+        )
+        is_error, text = await _tool(opened, f"{LIBRARY_ID}@0.109.x")
+        assert is_error
+        assert text.startswith(f"Version '0.109.x' of {LIBRARY_ID} is not indexed.")
+        assert text.endswith(
+            "The package registry has 0.109.2, 0.109.1; ingest 0.109.2 with "
+            "`twinmcp ingest pypi:fastapi==0.109.2`."
+        )
 
 
 @pytest.mark.parametrize(

@@ -145,6 +145,8 @@ async def publish_library(
     make_default: bool = True,
     package_names: Sequence[str] = (),
     key: str = "",
+    registry_source: str = "",
+    registry_releases: Sequence[str] = (),
 ) -> str:
     documents = (
         documents
@@ -161,6 +163,8 @@ async def publish_library(
                 source_type=search_pb2.SOURCE_TYPE_GITHUB,
                 stars=1000,
                 trust_score=8,
+                registry_source=registry_source,
+                registry_releases=list(registry_releases),
             ),
             version=version,
             idempotency_key=key,

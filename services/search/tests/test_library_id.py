@@ -30,9 +30,17 @@ def test_malformed_ids_are_invalid_input_with_a_hint(raw: str) -> None:
     assert str(error.value)
 
 
-@pytest.mark.parametrize("version", ["^3.0", "~3.0.1", ">=2.0", ">=1.0 <2", "1.0 || 2.0", "*"])
-def test_a_semver_range_is_refused_as_a_range_not_resolved(version: str) -> None:
+@pytest.mark.parametrize(
+    "version", ["^3.0", "~3.0.1", ">=2.0", ">=1.0 <2", "1.0 || 2.0", "*", "~=2.0", ">=1.4,<2"]
+)
+def test_a_range_or_specifier_is_kept_to_be_resolved_against_indexed_versions(
+    version: str,
+) -> None:
+    assert parse_library_id("/acme/webkit", version) == LibraryRef("/acme/webkit", version)
+    assert parse_library_id(f"/acme/webkit@{version}") == LibraryRef("/acme/webkit", version)
+
+
+def test_a_version_with_characters_no_range_uses_is_refused() -> None:
     with pytest.raises(InvalidInputError) as error:
-        parse_library_id("/acme/webkit", version)
-    assert "is a range" in str(error.value)
-    assert "indexed versions" in str(error.value)
+        parse_library_id("/acme/webkit", "1.0;drop")
+    assert "not a valid version name" in str(error.value)

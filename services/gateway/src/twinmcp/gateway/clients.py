@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import grpc
@@ -314,6 +314,20 @@ class VersionMissing:
     library_id: str
     version: str
     available: list[str]
+    # For a library ingested from a package registry: the registry's releases that fit the
+    # version asked, best first, and the source that ingests the first ("pypi:flask==3.0.3").
+    registry_releases: list[str] = field(default_factory=list)
+    ingest_source: str = ""
+
+    def ingest_hint(self) -> str:
+        """The sentence saying what the registry has and how to ingest it ("" for none)."""
+        if not self.ingest_source:
+            return ""
+        first = self.registry_releases[0] if self.registry_releases else self.ingest_source
+        return (
+            f"The package registry has {', '.join(self.registry_releases) or first}; "
+            f"ingest {first} with `twinmcp ingest {self.ingest_source}`."
+        )
 
 
 # What search answers a documentation lookup: the answer, or what is missing (search.proto).
@@ -340,10 +354,13 @@ def _missing_docs(
         return LibraryUnknown(library, listed("suggested-library-ids"))
     if error.code() == grpc.StatusCode.FAILED_PRECONDITION and "available-versions" in trailing:
         asked = trailing.get("requested-version")
+        source = trailing.get("ingest-source")
         return VersionMissing(
             library,
             asked if isinstance(asked, str) and asked else version,
             listed("available-versions"),
+            listed("registry-releases"),
+            source if isinstance(source, str) else "",
         )
     return None
 

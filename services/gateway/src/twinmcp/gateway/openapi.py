@@ -518,6 +518,19 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                             "description": "With 'version_not_found': the library's indexed "
                             "versions, the default first.",
                         },
+                        "registryReleases": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "With 'version_not_found' for a library ingested "
+                            "from a package registry: the registry's releases that fit the "
+                            "version asked (a name, semver range or PEP 440 specifier), best "
+                            "first.",
+                        },
+                        "ingestSource": {
+                            "type": "string",
+                            "description": "With 'version_not_found': the source that ingests "
+                            "the first of registryReleases (`twinmcp ingest <it>`), else empty.",
+                        },
                     },
                 },
                 "Ready": {

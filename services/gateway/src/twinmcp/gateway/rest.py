@@ -203,10 +203,13 @@ def _version_missing(missing: VersionMissing) -> web.Response:
         f"Version '{missing.version}' of {missing.library_id} is not indexed. Available "
         f"versions: {listed}"
     )
+    hint = missing.ingest_hint()
     body = {
         "error": "version_not_found",
-        "message": message,
+        "message": f"{message}. {hint}" if hint else message,
         "availableVersions": missing.available,
+        "registryReleases": missing.registry_releases,
+        "ingestSource": missing.ingest_source,
     }
     return web.json_response(body, status=404)
 

@@ -313,8 +313,10 @@ def _version_missing(missing: VersionMissing) -> ToolResult:
     base, available = missing.library_id, missing.available
     listed = ", ".join(available) if available else "none yet"
     example = f" e.g. libraryId '{base}/{available[0]}'" if available else ""
+    hint = missing.ingest_hint()
     return ToolResult(
         f"Version '{missing.version}' of {base} is not indexed. Available versions: {listed}. "
-        f"Ask for one of those{example}, or use '{base}' for the default version.",
+        f"Ask for one of those{example}, or use '{base}' for the default version."
+        + (f" {hint}" if hint else ""),
         is_error=True,
     )

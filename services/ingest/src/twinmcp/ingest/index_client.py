@@ -70,6 +70,8 @@ class IndexClient:
                         for p in target.packages
                     ],
                     aliases=list(target.aliases),
+                    registry_source=target.registry_source,
+                    registry_releases=list(target.registry_releases),
                 ),
                 version=target.version,
                 base_version=base_version,

@@ -48,6 +48,9 @@ class BuildTarget:
     # The library's identity read from the source (identity.py): other names, packages.
     aliases: tuple[str, ...] = ()
     packages: tuple[Package, ...] = ()
+    # A registry release's package as a source and the registry's releases (Materialised).
+    registry_source: str = ""
+    registry_releases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

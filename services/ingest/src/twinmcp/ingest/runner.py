@@ -174,6 +174,8 @@ class Worker:
             source_url=fetched.source_url,
             stars=fetched.stars,
             base_url=fetched.base_url,
+            registry_source=fetched.registry_source,
+            registry_releases=fetched.registry_releases,
         )
 
         async def report() -> None:

@@ -52,6 +52,7 @@ from twinmcp.search.resolution import Candidate, Match, Resolver, repo_name
 from twinmcp.search.snippets import SnippetRecord, printed_tokens
 from twinmcp.search.store import NewSnippet, Store
 from twinmcp.search.vectors import VectorStore
+from twinmcp.search.versionrange import best_match
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,11 @@ MAX_QUERY_CHARS = 2_000
 MAX_LIBRARY_NAME_CHARS = 256
 MAX_LIBRARY_ID_CHARS = MAX_ID_LENGTH
 MAX_VERSION_CHARS = 128
+# A registry release's library keeps at most this many release names (newest first).
+MAX_REGISTRY_RELEASES = 2_000
+MAX_REGISTRY_SOURCE_CHARS = 300
+# Registry releases named in the answer to an unindexed version, best first.
+MAX_FITTING_RELEASES = 5
 MAX_RANKER_CHARS = 32
 # Words of a ResolveLibrary query used as description evidence: more add cost, not accuracy.
 MAX_RESOLVE_QUERY_WORDS = 32
@@ -293,6 +299,12 @@ class SearchDomain:
                 rules=meta.rules,
                 packages=clean_packages(meta.packages),
                 aliases=clean_aliases(meta.aliases),
+                registry_source=meta.registry_source.strip()[:MAX_REGISTRY_SOURCE_CHARS],
+                registry_releases=tuple(
+                    v.strip()
+                    for v in meta.registry_releases[:MAX_REGISTRY_RELEASES]
+                    if 0 < len(v.strip()) <= MAX_VERSION_CHARS
+                ),
             )
         )
         for reason in dropped:
@@ -507,17 +519,10 @@ class SearchDomain:
         info = await self._library(ref.library_id)
         if info is None or not info.versions:
             raise await self._unknown_library(ref.library_id)
-        chosen = info.find(ref.version) if ref.version else info.default
+        chosen = info.select(ref.version) if ref.version else info.default
         available = [v.version for v in info.versions]
         if chosen is None:
-            raise VersionNotIndexedError(
-                f"version {ref.version!r} of {ref.library_id} is not indexed; available "
-                f"versions: {', '.join(available)}. Ask for one of them, or omit the version "
-                "for the default",
-                available,
-                library_id=ref.library_id,
-                version=ref.version,
-            )
+            raise version_not_indexed(info, ref.version)
         key = answer_key(chosen.build_id, text, budget, ranker)
         cached = await self.cache.get(key)
         if cached is not None:
@@ -745,6 +750,50 @@ class SearchDomain:
 def _suspects(snippets: Sequence[SnippetRecord]) -> list[str]:
     """Ids of the snippets that read as instructions aimed at AI agents."""
     return [s.snippet_id for s in snippets if snippet_injection(s) is not None]
+
+
+def version_not_indexed(info: LibraryInfo, asked: str) -> VersionNotIndexedError:
+    """The refusal of `asked`: what is indexed and, for a registry release's library, which
+    releases the registry has that fit and the source that ingests the best of them."""
+    library_id = info.meta.library_id
+    available = [v.version for v in info.versions]
+    message = f"version {asked!r} of {library_id} is not indexed; indexed: {', '.join(available)}."
+    source, releases = info.meta.registry_source, list(info.meta.registry_releases)
+    fitting: list[str] = []
+    hint = ""
+    if source and releases:
+        if asked in releases:
+            fitting = [asked]
+        else:
+            remaining = list(releases)
+            while len(fitting) < MAX_FITTING_RELEASES:
+                best = best_match(asked, remaining)
+                if best is None:
+                    break
+                fitting.append(best)
+                remaining.remove(best)
+        if fitting:
+            separator = "==" if source.startswith("pypi:") else "@"
+            hint = f"{source}{separator}{fitting[0]}"
+            message += (
+                f" {source} has {', '.join(fitting)}; ingest {fitting[0]} with "
+                f"`twinmcp ingest {hint}`, or ask for an indexed version"
+            )
+        else:
+            message += (
+                f" {source} has no release {asked!r}; its newest are "
+                f"{', '.join(releases[:MAX_FITTING_RELEASES])}. Ask for an indexed version"
+            )
+    else:
+        message += " Ask for one of them, or omit the version for the default"
+    return VersionNotIndexedError(
+        message,
+        available,
+        library_id=library_id,
+        version=asked,
+        registry_releases=fitting,
+        ingest_source=hint,
+    )
 
 
 def check_length(field_name: str, value: str, limit: int) -> None:

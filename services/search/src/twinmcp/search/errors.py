@@ -39,11 +39,17 @@ class VersionNotIndexedError(SearchError):
         available_versions: Sequence[str],
         library_id: str = "",
         version: str = "",
+        registry_releases: Sequence[str] = (),
+        ingest_source: str = "",
     ) -> None:
         super().__init__(message)
         self.available_versions = list(available_versions)
         self.library_id = library_id
         self.version = version
+        # For a registry release's library: the registry's releases that fit what was asked,
+        # best first, and the source that ingests the first ("pypi:flask==3.0.3").
+        self.registry_releases = list(registry_releases)
+        self.ingest_source = ingest_source
 
 
 class ConflictError(SearchError):

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from twinmcp.search.versionrange import best_match, is_partial, is_range
+
 SOURCE_TYPE_CATALOG = 6
 
 
@@ -31,6 +33,10 @@ class LibraryMeta:
     # The library's identity as ingest read it: the packages it documents, other names.
     packages: tuple[PackageRef, ...] = ()
     aliases: tuple[str, ...] = ()
+    # A registry release's library: its package as a source ("pypi:flask") and the registry's
+    # releases, newest first; empty for other sources.
+    registry_source: str = ""
+    registry_releases: tuple[str, ...] = ()
 
     @property
     def documented_packages(self) -> tuple[PackageRef, ...]:
@@ -77,6 +83,15 @@ class LibraryInfo:
             if info.version.lower().removeprefix("v") == bare:
                 return info
         return None
+
+    def select(self, asked: str) -> VersionInfo | None:
+        """The version named `asked`, else for a range (`^4.2`, `>=1.4,<2`) or a partial
+        version (`4`, `3.0`) the highest indexed version it admits; None when none does."""
+        found = self.find(asked)
+        if found is not None or not (is_range(asked) or is_partial(asked)):
+            return found
+        best = best_match(asked, [v.version for v in self.versions])
+        return self.find(best) if best is not None else None
 
 
 @dataclass(frozen=True)

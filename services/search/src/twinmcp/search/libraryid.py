@@ -7,11 +7,10 @@ import re
 from dataclasses import dataclass
 
 from twinmcp.search.errors import InvalidInputError
+from twinmcp.search.versionrange import is_range, is_selector_text
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-+/]*$")
-# What marks a semver range ("^1.2", "~1.2", ">=1.0 <2", "1.2 || 2.0", "*").
-_RANGE_MARK = re.compile(r"[\^~<>=*|]|\s")
 MAX_ID_LENGTH = 300
 
 
@@ -56,15 +55,12 @@ def parse_library_id(raw: str, explicit_version: str = "") -> LibraryRef:
     library_id = "/" + "/".join(parts[:2])
     chosen = explicit_version.strip() or version.strip()
     if chosen and not _VERSION.match(chosen):
-        if _RANGE_MARK.search(chosen):
-            raise InvalidInputError(
-                f"version {chosen!r} is a range; versions are matched by name, not resolved "
-                "from ranges. Ask for one of the library's indexed versions (listed with the "
-                "library), or omit the version for the default"
-            )
+        # A range or specifier (`^4.2`, `>=1.4,<2`) is resolved against the indexed versions.
+        if is_range(chosen) and is_selector_text(chosen):
+            return LibraryRef(library_id, chosen)
         raise InvalidInputError(
             f"version {chosen!r} is not a valid version name; use letters, digits, '.', '_', "
-            "'-', '+' and '/'"
+            "'-', '+' and '/', or a range such as ^4.2, 4.x or >=1.4,<2"
         )
     return LibraryRef(library_id, chosen)
 

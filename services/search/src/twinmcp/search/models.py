@@ -52,6 +52,8 @@ class LibraryRow(Base):
     rules: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     packages: Mapped[str] = mapped_column(Text, default="[]")  # JSON [[registry, name], ...]
     aliases: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    registry_source: Mapped[str] = mapped_column(String(300), default="")  # "pypi:flask"
+    registry_releases: Mapped[str] = mapped_column(Text, default="[]")  # JSON list, newest first
     default_version: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -27,6 +27,8 @@ LIBRARY_ID_KEY = "library-id"
 REQUESTED_VERSION_KEY = "requested-version"
 AVAILABLE_VERSIONS_KEY = "available-versions"
 SUGGESTIONS_KEY = "suggested-library-ids"
+REGISTRY_RELEASES_KEY = "registry-releases"
+INGEST_SOURCE_KEY = "ingest-source"
 
 STATUS_OF: dict[type[SearchError], grpc.StatusCode] = {
     InvalidInputError: grpc.StatusCode.INVALID_ARGUMENT,
@@ -47,6 +49,8 @@ async def _answer(context: grpc.aio.ServicerContext[Any, Any], call: Awaitable[T
             metadata.append((LIBRARY_ID_KEY, exc.library_id))
             metadata.append((REQUESTED_VERSION_KEY, exc.version))
             metadata.append((AVAILABLE_VERSIONS_KEY, ",".join(exc.available_versions)))
+            metadata.append((REGISTRY_RELEASES_KEY, ",".join(exc.registry_releases)))
+            metadata.append((INGEST_SOURCE_KEY, exc.ingest_source))
         if isinstance(exc, NotFoundError) and exc.library_id:
             metadata.append((LIBRARY_ID_KEY, exc.library_id))
             metadata.append((SUGGESTIONS_KEY, ",".join(exc.suggestions)))
@@ -261,6 +265,8 @@ def _meta(message: index_pb2.LibraryMetadata) -> LibraryMeta:
         rules=tuple(message.rules),
         packages=tuple(PackageRef(p.registry, p.name) for p in message.packages),
         aliases=tuple(message.aliases),
+        registry_source=message.registry_source,
+        registry_releases=tuple(message.registry_releases),
     )
 
 

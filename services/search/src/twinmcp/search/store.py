@@ -101,6 +101,8 @@ def _meta_json(meta: LibraryMeta) -> str:
             "rules": list(meta.rules),
             "packages": [[p.registry, p.name] for p in meta.packages],
             "aliases": list(meta.aliases),
+            "registry_source": meta.registry_source,
+            "registry_releases": list(meta.registry_releases),
         }
     )
 
@@ -119,6 +121,8 @@ def _meta_from_json(library_id: str, raw: str) -> LibraryMeta:
         rules=tuple(data.get("rules", ())),
         packages=packages_from_data(data.get("packages")),
         aliases=tuple(data.get("aliases", ())),
+        registry_source=str(data.get("registry_source", "")),
+        registry_releases=tuple(str(v) for v in data.get("registry_releases", ())),
     )
 
 
@@ -426,6 +430,10 @@ class Store:
             if meta.packages or meta.aliases or library.packages is None:
                 library.packages = packages_to_json(meta.packages)
                 library.aliases = json.dumps(list(meta.aliases))
+            # The newest build that knows the registry's release list refreshes it.
+            if meta.registry_source or library.registry_releases is None:
+                library.registry_source = meta.registry_source
+                library.registry_releases = json.dumps(list(meta.registry_releases))
             library.updated_at = now()
             await self._bump(session)
         return snippet_count, replaced
@@ -708,6 +716,8 @@ def _library_info(library: LibraryRow, builds: list[BuildRow], popularity: int) 
         rules=tuple(json.loads(library.rules or "[]")),
         packages=packages_from_json(library.packages),
         aliases=tuple(json.loads(library.aliases or "[]")),
+        registry_source=library.registry_source or "",
+        registry_releases=tuple(json.loads(library.registry_releases or "[]")),
     )
     # Cleaned on every read too: libraries stored before the caps may hold anything.
     meta, _ = clean_meta(stored)

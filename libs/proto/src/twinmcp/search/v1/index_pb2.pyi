@@ -37,6 +37,8 @@ class LibraryMetadata(_message.Message):
     RULES_FIELD_NUMBER: _builtins.int
     PACKAGES_FIELD_NUMBER: _builtins.int
     ALIASES_FIELD_NUMBER: _builtins.int
+    REGISTRY_SOURCE_FIELD_NUMBER: _builtins.int
+    REGISTRY_RELEASES_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     title: _builtins.str
     description: _builtins.str
@@ -44,6 +46,12 @@ class LibraryMetadata(_message.Message):
     source_url: _builtins.str
     trust_score: _builtins.float
     stars: _builtins.int
+    registry_source: _builtins.str
+    """For a build of a package registry release: the package as a source without a version
+    ("pypi:flask", "npm:@scope/name") and the registry's release versions, newest first, so
+    an unindexed version is answered with what the registry has and how to ingest it. A build
+    with none keeps the library's own.
+    """
     @_builtins.property
     def package_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -56,6 +64,8 @@ class LibraryMetadata(_message.Message):
 
     @_builtins.property
     def aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def registry_releases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -70,10 +80,12 @@ class LibraryMetadata(_message.Message):
         rules: _abc.Iterable[_builtins.str] | None = ...,
         packages: _abc.Iterable[_search_pb2.PackageRef] | None = ...,
         aliases: _abc.Iterable[_builtins.str] | None = ...,
+        registry_source: _builtins.str = ...,
+        registry_releases: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "description", b"description", "library_id", b"library_id", "package_names", b"package_names", "packages", b"packages", "rules", b"rules", "source_type", b"source_type", "source_url", b"source_url", "stars", b"stars", "title", b"title", "trust_score", b"trust_score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "description", b"description", "library_id", b"library_id", "package_names", b"package_names", "packages", b"packages", "registry_releases", b"registry_releases", "registry_source", b"registry_source", "rules", b"rules", "source_type", b"source_type", "source_url", b"source_url", "stars", b"stars", "title", b"title", "trust_score", b"trust_score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

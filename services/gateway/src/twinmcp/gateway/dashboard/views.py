@@ -630,7 +630,12 @@ def job_row(job: ingest_pb2.Job) -> dict[str, Any]:
 
 
 async def _jobs(
-    request: web.Request, visit: Visit, *, status: int = 200, error: str = ""
+    request: web.Request,
+    visit: Visit,
+    *,
+    status: int = 200,
+    error: str = "",
+    form: Mapping[str, str] | None = None,
 ) -> web.Response:
     reply = await request.app[GATEWAY].peers.ingest.list_jobs("", [], _JOBS_SHOWN)
     rows = [job_row(job) for job in reply.jobs]
@@ -641,28 +646,10 @@ async def _jobs(
         status=status,
         rows=rows,
         is_live=any(row["is_active"] for row in rows),
-        error=error,
-        submitted=request.query.get("submitted", "")[:64],
-    )
-
-
-def _source_form(
-    request: web.Request,
-    visit: Visit,
-    *,
-    status: int = 200,
-    error: str = "",
-    form: Mapping[str, str] | None = None,
-) -> web.Response:
-    # Its own page: the jobs page reloads itself while jobs run, which would lose typing.
-    return render(
-        request,
-        visit,
-        "source.html",
-        status=status,
         kinds=SOURCE_KINDS,
         error=error,
         form=dict(form or {}),
+        submitted=request.query.get("submitted", "")[:64],
     )
 
 
@@ -670,12 +657,6 @@ def _source_form(
 @page(is_admin=True)
 async def jobs(request: web.Request, visit: Visit) -> web.StreamResponse:
     return await _jobs(request, visit)
-
-
-@routes.get(f"{PREFIX}/sources")
-@page(is_admin=True)
-async def source_form(request: web.Request, visit: Visit) -> web.StreamResponse:
-    return _source_form(request, visit)
 
 
 @routes.post(f"{PREFIX}/sources")
@@ -699,9 +680,9 @@ async def add_source(request: web.Request, visit: Visit) -> web.StreamResponse:
         )
         reply = await request.app[GATEWAY].peers.ingest.submit_source(submit)
     except TextError as problem:
-        return _source_form(request, visit, status=400, error=str(problem), form=visit.form)
+        return await _jobs(request, visit, status=400, error=str(problem), form=visit.form)
     except PeerError as problem:
-        return _source_form(
+        return await _jobs(
             request, visit, status=problem.status, error=problem.message, form=visit.form
         )
     raise web.HTTPSeeOther(f"{PREFIX}/jobs?submitted={quote(reply.job.job_id)}")

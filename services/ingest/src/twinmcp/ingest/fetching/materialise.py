@@ -48,6 +48,10 @@ class Materialised:
     stars: int = 0
     base_url: str = ""
     notes: list[str] = field(default_factory=list)
+    # A registry release: the package as a source ("pypi:flask") and the registry's usable
+    # releases, newest first, stored with the library (search answers unindexed versions).
+    registry_source: str = ""
+    registry_releases: tuple[str, ...] = ()
 
 
 def archive_limits(settings: Settings) -> ArchiveLimits:
@@ -253,7 +257,15 @@ async def _registry(
         await asyncio.to_thread(registry.lay_out, root, release, settings.limits.max_file_bytes)
     )
     result = Materialised(
-        root, release.version, "", spec.kind.value, spec.location, release.title, release.summary
+        root,
+        release.version,
+        "",
+        spec.kind.value,
+        spec.location,
+        release.title,
+        release.summary,
+        registry_source=f"{release.registry.value}:{release.name}",
+        registry_releases=tuple(r.version for r in release.releases if not r.is_yanked),
     )
     result.notes.extend(notes)
     return result

@@ -706,3 +706,40 @@ async def test_registration_with_a_hostile_redirect_uri_is_refused(
         body = await answer.json()
     assert body["error"] in ("invalid_redirect_uri", "invalid_client_metadata")
     assert body["error_description"]
+
+
+async def test_a_browser_signed_in_to_the_dashboard_allows_without_pasting_a_key(
+    signin: OAuthStack,
+) -> None:
+    _, registered = await _register(signin.base, [REDIRECT_URI])
+    verifier, challenge = _pkce()
+    url = f"{signin.base}/oauth/authorize?{_authorize_query(registered['client_id'], challenge)}"
+    async with _browser() as browser:
+        async with browser.get(f"{signin.base}/dashboard/sign-in") as page:
+            html = await page.text()
+        async with browser.post(
+            f"{signin.base}/dashboard/sign-in",
+            data={"csrf": _hidden(html, "csrf"), "api_key": signin.api_key, "next": "/dashboard"},
+            allow_redirects=False,
+        ) as answer:
+            assert answer.status == 303, await answer.text()
+        async with browser.get(url) as page:
+            html = await page.text()
+        assert "signed in to the TwinMCP dashboard" in html
+        async with browser.post(
+            f"{signin.base}/oauth/authorize",
+            data={
+                "request_id": _hidden(html, "request_id"),
+                "csrf": _hidden(html, "csrf"),
+                "api_key": "",
+                "decision": "approve",
+            },
+            allow_redirects=False,
+        ) as answer:
+            assert answer.status == 303, await answer.text()
+            redirect = answer.headers["Location"]
+    code = parse_qs(urlsplit(redirect).query)["code"][0]
+    got = Authorized(registered["client_id"], verifier, code, redirect)
+    status, tokens = await _exchange(signin.base, got)
+    assert status == 200, tokens
+    assert (await _mcp(signin.base, tokens["access_token"]))[0] == 200

@@ -150,12 +150,12 @@ class OAuthServer:
         response_types: list[str],
         auth_method: str,
     ) -> ClientInfo:
-        """RFC 7591 registration of a public client; ClientMetadataError says what to fix."""
-        if auth_method not in ("", "none"):
-            raise ClientMetadataError(
-                f"token_endpoint_auth_method {auth_method!r} is not supported; register a "
-                "public client ('none') and use PKCE"
-            )
+        """RFC 7591 registration of a public client; ClientMetadataError says what to fix.
+
+        Every client is registered public (`none`, PKCE) whatever method it asks for: RFC 7591
+        3.2.1 lets the server substitute, and a desktop client cannot keep a secret anyway.
+        """
+        del auth_method
         unknown = set(grant_types) - {"authorization_code", "refresh_token"}
         if unknown:
             raise ClientMetadataError(

@@ -197,6 +197,33 @@ def _error_page(message: str, status: int = 400) -> web.Response:
     )
 
 
+def _dashboard_credential(request: web.Request) -> str:
+    """The credential this browser is signed in to the dashboard with, or ""."""
+    # Imported here: the dashboard package imports the middleware, which imports this module.
+    from twinmcp.gateway.dashboard.sessions import COOKIE  # noqa: PLC0415
+    from twinmcp.gateway.dashboard.views import DASHBOARD  # noqa: PLC0415
+
+    dashboard = request.app.get(DASHBOARD)
+    if dashboard is None:
+        return ""
+    session = dashboard.codec.open(request.cookies.get(COOKIE, ""))
+    return session.credential if session is not None else ""
+
+
+def _sign_in_choices(is_signed_in: bool, is_github: bool) -> str:
+    if is_signed_in:
+        return (
+            '<p class="notice">This browser is signed in to the TwinMCP dashboard: Allow uses '
+            "that account. Paste a key below only to use another one.</p>"
+        )
+    if is_github:
+        return (
+            '<p class="hint">No key at hand? <a href="/dashboard/sign-in/github">Sign in with '
+            "GitHub</a> on the dashboard, then come back to this page and reload it.</p>"
+        )
+    return ""
+
+
 def _consent_page(
     request_id: str,
     csrf: str,
@@ -205,6 +232,7 @@ def _consent_page(
     redirect_uri: str,
     scopes: list[str],
     error: str = "",
+    choices: str = "",
 ) -> web.Response:
     who = escape(client_name or "An MCP client")
     alert = f'<p class="error" role="alert" id="consent-error">{escape(error)}</p>' if error else ""
@@ -215,6 +243,7 @@ def _consent_page(
         "library documentation on your behalf, counted against your account's limits.</p>"
         f'<p class="hint">Scopes: {escape(" ".join(scopes))}. You will be sent back to '
         f"<code>{escape(redirect_uri)}</code>.</p></div>"
+        f"{choices}"
         '<form method="post" action="/oauth/authorize" class="card">'
         f'<input type="hidden" name="request_id" value="{escape(request_id)}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
@@ -257,6 +286,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
         start.client_id,
         start.redirect_uri,
         list(start.scopes),
+        choices=_sign_in_choices(bool(_dashboard_credential(request)), settings.is_github_sign_in),
     )
     _set_csrf(response, settings, csrf)
     return response
@@ -309,7 +339,7 @@ async def authorize_decision(request: web.Request) -> web.StreamResponse:
         done = await auth.complete_authorization(
             auth_pb2.CompleteAuthorizationRequest(
                 request_id=form.get("request_id", ""),
-                credential=form.get("api_key", "").strip(),
+                credential=form.get("api_key", "").strip() or _dashboard_credential(request),
                 is_approved=form.get("decision") == "approve",
                 issuer=settings.api_base_url,
             )

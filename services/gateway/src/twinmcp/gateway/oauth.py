@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway import mcp
-from twinmcp.gateway.access import credential_from
+from twinmcp.gateway.access import client_address, credential_from
 from twinmcp.gateway.clients import NotFound
 from twinmcp.gateway.config import Settings
 from twinmcp.gateway.state import GATEWAY, PRINCIPAL
@@ -103,6 +103,22 @@ def _oauth_error(error: str, description: str, status: int = 400) -> web.Respons
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer error="invalid_client"'
     return _json({"error": error, "error_description": description}, status, headers)
+
+
+async def _over_limit(request: web.Request) -> str:
+    """Why the caller's address may not register or start a sign-in now ("" when it may): each
+    costs a database row or a metadata fetch, so they count against the anonymous limit."""
+    gateway = request.app[GATEWAY]
+    address = client_address(
+        request.remote, request.headers.get("X-Forwarded-For"), gateway.settings.trusted_proxies
+    )
+    budget = await gateway.access.charge(await gateway.access.principal("", address))
+    if budget.is_allowed:
+        return ""
+    return (
+        f"Too many sign-in requests from this address; retry in "
+        f"{max(budget.retry_after_seconds, 1)} seconds."
+    )
 
 
 def _require_server(request: web.Request) -> Settings:
@@ -266,6 +282,9 @@ async def authorize(request: web.Request) -> web.StreamResponse:
         if len(request.query.getall(name, [])) > 1:
             return _error_page(f"The request repeats the parameter {name!r} (RFC 6749 3.1).")
     values = {name: request.query.get(name, "") for name in _AUTHORIZE_PARAMS}
+    refusal = await _over_limit(request)
+    if refusal:
+        return _error_page(refusal, 429)
     if any(len(value) > 4000 for value in values.values()):
         return _error_page("A parameter of the request is too long.")
     start = await request.app[GATEWAY].peers.auth.start_authorization(
@@ -326,6 +345,9 @@ async def _form(request: web.Request) -> dict[str, str]:
 async def authorize_decision(request: web.Request) -> web.StreamResponse:
     settings = _require_server(request)
     form = await _form(request)
+    refusal = await _over_limit(request)
+    if refusal:
+        return _error_page(refusal, 429)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     posted = form.get("csrf", "")
     if not cookie or not posted or not hmac.compare_digest(cookie.encode(), posted.encode()):
@@ -412,6 +434,9 @@ async def register(request: web.Request) -> web.Response:
     _require_server(request)
     if (request.content_length or 0) > _MAX_FORM_BYTES:
         return _oauth_error("invalid_client_metadata", "the registration is too large")
+    refusal = await _over_limit(request)
+    if refusal:
+        return _oauth_error("rate_limited", refusal, 429)
     try:
         body = await request.json()
         if not isinstance(body, dict):

@@ -743,3 +743,25 @@ async def test_a_browser_signed_in_to_the_dashboard_allows_without_pasting_a_key
     status, tokens = await _exchange(signin.base, got)
     assert status == 200, tokens
     assert (await _mcp(signin.base, tokens["access_token"]))[0] == 200
+
+
+async def test_typescript_sdk_signs_in_through_the_browser_then_queries_docs(
+    signin: OAuthStack, clients: Any
+) -> None:
+    done = await clients.run_node(
+        clients.JS_DIR / "ts-sdk-oauth.mjs",
+        signin.mcp,
+        signin.api_key,
+        clients.LIBRARY_ID,
+        clients.QUESTION,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.describe()
+    out = done.json()
+    assert out["signedIn"] is True
+    assert out["consentNamesClient"] is True
+    assert out["tokenPrefix"] == "tmoa_"
+    assert out["hasRefreshToken"] is True
+    assert out["tools"] == clients.TOOL_NAMES
+    assert out["docs"]["isError"] is False
+    assert clients.CORS_CODE in out["docs"]["text"]

@@ -654,20 +654,22 @@ async def test_client_id_metadata_documents_are_fetched_and_must_name_themselves
 
 
 @pytest.mark.parametrize(
-    "client_id",
+    ("client_id", "reason"),
     [
-        "https://10.0.0.7/client.json",
-        "https://192.168.1.1/client.json",
-        "https://169.254.169.254/latest/meta-data/client.json",
-        "https://[fd00::1]/client.json",
-        "https://[::ffff:10.0.0.1]/client.json",
-        "http://example.com/client.json",
-        "https://example.com/",
-        "https://user@example.com/client.json",
+        ("https://10.0.0.7/client.json", "private"),
+        ("https://192.168.1.1/client.json", "private"),
+        ("https://169.254.169.254/latest/meta-data/client.json", "private"),
+        ("https://[fd00::1]/client.json", "private"),
+        ("https://[::ffff:10.0.0.1]/client.json", "private"),
+        ("https://[64:ff9b::a00:1]/client.json", "private"),
+        ("https://[2002:a00:1::1]/client.json", "private"),
+        ("http://example.com/client.json", "must be an https URL"),
+        ("https://example.com/", "with a path"),
+        ("https://user@example.com/client.json", "no user name"),
     ],
 )
 async def test_hostile_client_metadata_urls_are_refused_without_a_redirect(
-    signin: OAuthStack, client_id: str
+    signin: OAuthStack, client_id: str, reason: str
 ) -> None:
     _, challenge = _pkce()
     async with (
@@ -679,6 +681,7 @@ async def test_hostile_client_metadata_urls_are_refused_without_a_redirect(
     ):
         assert answer.status == 400
         assert "Location" not in answer.headers
+        assert reason in await answer.text()
 
 
 @pytest.mark.parametrize(

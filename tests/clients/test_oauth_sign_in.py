@@ -8,6 +8,7 @@ import base64
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,6 +192,18 @@ async def test_python_sdk_signs_in_through_the_browser_then_lists_tools_and_quer
         )
         assert docs.is_error is False
         assert clients.CORS_CODE in docs.content[0].text  # type: ignore[union-attr]
+        # An hour later: the SDK refreshes by itself, and the refresh token rotates.
+        first = storage.tokens
+        assert first is not None
+        provider.context.token_expiry_time = time.time() - 1
+        again = await client.call_tool(
+            "query-docs", {"libraryId": clients.LIBRARY_ID, "query": clients.QUESTION}
+        )
+        assert again.is_error is False
+        assert storage.tokens is not None
+        assert storage.tokens.access_token != first.access_token
+        assert storage.tokens.refresh_token != first.refresh_token
+        assert len(browser.pages) == 1  # no second trip through the browser
     assert "SDK test client" in browser.pages[0]
     assert storage.tokens is not None and storage.tokens.access_token.startswith("tmoa_")
     assert storage.tokens.refresh_token is not None

@@ -32,7 +32,7 @@ from twinmcp.auth.limits import (
 )
 from twinmcp.auth.oauth_server import OAuthServer
 from twinmcp.auth.oauth_store import OAuthStore
-from twinmcp.auth.service import AuthServicer
+from twinmcp.auth.service import ERRORS, AuthServicer
 from twinmcp.auth.sessions import SessionTokens
 from twinmcp.auth.usage import UsageRecorder
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -209,6 +209,7 @@ async def start(settings: Settings, *, clock: Clock | None = None) -> AuthServer
             drain_seconds=settings.drain_seconds,
             grace_seconds=settings.grace_seconds,
         ),
+        errors=ERRORS,
     )
     await running.health.set(RATE_LIMIT_STORE_HEALTH, health_pb2.HealthCheckResponse.SERVING)
     if failover is not None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -14,7 +12,6 @@ from twinmcp.auth.accounts import AccountStore, ApiKey, User
 from twinmcp.auth.authority import Authority, Principal, Session
 from twinmcp.auth.errors import (
     AlreadyExistsError,
-    AuthError,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
@@ -25,16 +22,32 @@ from twinmcp.auth.errors import (
 from twinmcp.auth.limits import Decision, Tier
 from twinmcp.auth.oauth_rpc import OAuthRpc
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
+from twinmcp.runtime.grpcserver import ErrorTable
 
-STATUS_OF: dict[type[AuthError], grpc.StatusCode] = {
-    InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFoundError: grpc.StatusCode.NOT_FOUND,
-    AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
-    UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
-    PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
-    FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
-    UpstreamUnavailableError: grpc.StatusCode.UNAVAILABLE,
-}
+# A database that cannot be reached is the server's trouble: the caller is told to retry, and
+# the driver's message (which can name the connection) stays out of the answer.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError, ConnectionError)
+
+
+def _error_message(exc: BaseException) -> str:
+    if isinstance(exc, DATABASE_UNREACHABLE):
+        return "the auth database is unreachable; retry shortly"
+    return str(exc)
+
+
+ERRORS = ErrorTable(
+    {
+        InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
+        NotFoundError: grpc.StatusCode.NOT_FOUND,
+        AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
+        UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
+        PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
+        FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
+        UpstreamUnavailableError: grpc.StatusCode.UNAVAILABLE,
+        **dict.fromkeys(DATABASE_UNREACHABLE, grpc.StatusCode.UNAVAILABLE),
+    },
+    message=_error_message,
+)
 
 TIER_TO_PROTO = {
     Tier.ANONYMOUS: auth_pb2.TIER_ANONYMOUS,
@@ -42,24 +55,6 @@ TIER_TO_PROTO = {
     Tier.PREMIUM: auth_pb2.TIER_PREMIUM,
 }
 TIER_FROM_PROTO: dict[int, Tier] = {int(value): key for key, value in TIER_TO_PROTO.items()}
-
-Reply = TypeVar("Reply")
-
-logger = logging.getLogger(__name__)
-
-
-async def _answer(context: grpc.aio.ServicerContext[Any, Any], work: Awaitable[Reply]) -> Reply:
-    try:
-        return await work
-    except AuthError as exc:
-        await context.abort(STATUS_OF[type(exc)], str(exc))
-        raise  # abort raises; this line only satisfies the type checker
-    except (OperationalError, InterfaceError, ConnectionError) as exc:
-        logger.warning("database unreachable: %s", type(exc).__name__)
-        await context.abort(
-            grpc.StatusCode.UNAVAILABLE, "the auth database is unreachable; retry shortly"
-        )
-        raise
 
 
 def _timestamp(value: dt.datetime | None) -> Timestamp | None:
@@ -147,148 +142,97 @@ class AuthServicer(OAuthRpc, auth_pb2_grpc.AuthServiceServicer):
     async def Authenticate(
         self, request: auth_pb2.AuthenticateRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.AuthenticateResponse:
-        async def work() -> auth_pb2.AuthenticateResponse:
-            principal = await self._authority.authenticate(
-                request.credential, request.client_address, request.resource
-            )
-            return auth_pb2.AuthenticateResponse(
-                principal=_principal(principal), cache_ttl_seconds=self._ttl_for(principal)
-            )
-
-        return await _answer(context, work())
+        principal = await self._authority.authenticate(
+            request.credential, request.client_address, request.resource
+        )
+        return auth_pb2.AuthenticateResponse(
+            principal=_principal(principal), cache_ttl_seconds=self._ttl_for(principal)
+        )
 
     async def CheckRateLimit(
         self, request: auth_pb2.CheckRateLimitRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.CheckRateLimitResponse:
-        async def work() -> auth_pb2.CheckRateLimitResponse:
-            decision = await self._authority.check_rate_limit(
-                request.subject, _tier(request.tier), request.cost
-            )
-            return _decision(decision)
-
-        return await _answer(context, work())
+        decision = await self._authority.check_rate_limit(
+            request.subject, _tier(request.tier), request.cost
+        )
+        return _decision(decision)
 
     async def BatchCheckRateLimits(
         self,
         request: auth_pb2.BatchCheckRateLimitsRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> auth_pb2.BatchCheckRateLimitsResponse:
-        async def work() -> auth_pb2.BatchCheckRateLimitsResponse:
-            checks = [(check.subject, _tier(check.tier), check.cost) for check in request.checks]
-            decisions = await self._authority.check_rate_limits(checks)
-            return auth_pb2.BatchCheckRateLimitsResponse(
-                results=[_decision(decision) for decision in decisions]
-            )
-
-        return await _answer(context, work())
+        checks = [(check.subject, _tier(check.tier), check.cost) for check in request.checks]
+        decisions = await self._authority.check_rate_limits(checks)
+        return auth_pb2.BatchCheckRateLimitsResponse(
+            results=[_decision(decision) for decision in decisions]
+        )
 
     async def CreateApiKey(
         self, request: auth_pb2.CreateApiKeyRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.CreateApiKeyResponse:
-        async def work() -> auth_pb2.CreateApiKeyResponse:
-            key, secret = await self._authority.create_key(
-                request.user_id, request.name, request.scopes, request.caller_credential
-            )
-            return auth_pb2.CreateApiKeyResponse(key=_key(key), secret=secret)
-
-        return await _answer(context, work())
+        key, secret = await self._authority.create_key(
+            request.user_id, request.name, request.scopes, request.caller_credential
+        )
+        return auth_pb2.CreateApiKeyResponse(key=_key(key), secret=secret)
 
     async def ListApiKeys(
         self, request: auth_pb2.ListApiKeysRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.ListApiKeysResponse:
-        async def work() -> auth_pb2.ListApiKeysResponse:
-            found = await self._authority.list_keys(request.user_id, request.caller_credential)
-            return auth_pb2.ListApiKeysResponse(keys=[_key(key) for key in found])
-
-        return await _answer(context, work())
+        found = await self._authority.list_keys(request.user_id, request.caller_credential)
+        return auth_pb2.ListApiKeysResponse(keys=[_key(key) for key in found])
 
     async def RevokeApiKey(
         self, request: auth_pb2.RevokeApiKeyRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.RevokeApiKeyResponse:
-        async def work() -> auth_pb2.RevokeApiKeyResponse:
-            key = await self._authority.revoke_key(
-                request.user_id, request.key_id, request.caller_credential
-            )
-            return auth_pb2.RevokeApiKeyResponse(key=_key(key))
-
-        return await _answer(context, work())
+        key = await self._authority.revoke_key(
+            request.user_id, request.key_id, request.caller_credential
+        )
+        return auth_pb2.RevokeApiKeyResponse(key=_key(key))
 
     async def GetUsage(
         self, request: auth_pb2.GetUsageRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.GetUsageResponse:
-        async def work() -> auth_pb2.GetUsageResponse:
-            days = await self._authority.get_usage(request.user_id, request.key_id, request.days)
-            return auth_pb2.GetUsageResponse(
-                days=[
-                    auth_pb2.UsageDay(
-                        date=day.day.isoformat(), key_id=day.key_id, requests=day.requests
-                    )
-                    for day in days
-                ]
-            )
-
-        return await _answer(context, work())
+        days = await self._authority.get_usage(request.user_id, request.key_id, request.days)
+        return auth_pb2.GetUsageResponse(
+            days=[
+                auth_pb2.UsageDay(
+                    date=day.day.isoformat(), key_id=day.key_id, requests=day.requests
+                )
+                for day in days
+            ]
+        )
 
     async def CreateUser(
         self, request: auth_pb2.CreateUserRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.CreateUserResponse:
-        async def work() -> auth_pb2.CreateUserResponse:
-            user = await self._store.create_user(
-                request.login,
-                request.email,
-                _tier(request.tier, default=Tier.FREE),
-                request.is_admin,
-            )
-            return auth_pb2.CreateUserResponse(user=_user(user))
-
-        return await _answer(context, work())
+        user = await self._store.create_user(
+            request.login,
+            request.email,
+            _tier(request.tier, default=Tier.FREE),
+            request.is_admin,
+        )
+        return auth_pb2.CreateUserResponse(user=_user(user))
 
     async def GetUser(
         self, request: auth_pb2.GetUserRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.GetUserResponse:
-        async def work() -> auth_pb2.GetUserResponse:
-            return auth_pb2.GetUserResponse(user=_user(await self._store.get_user(request.user_id)))
-
-        return await _answer(context, work())
-
-    async def ListUsers(
-        self, request: auth_pb2.ListUsersRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> auth_pb2.ListUsersResponse:
-        async def work() -> auth_pb2.ListUsersResponse:
-            users, next_token = await self._authority.list_users(
-                request.caller_credential, request.page_size, request.page_token
-            )
-            return auth_pb2.ListUsersResponse(
-                users=[_user(user) for user in users], next_page_token=next_token
-            )
-
-        return await _answer(context, work())
+        return auth_pb2.GetUserResponse(user=_user(await self._store.get_user(request.user_id)))
 
     async def StartSignIn(
         self, request: auth_pb2.StartSignInRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.StartSignInResponse:
-        async def work() -> auth_pb2.StartSignInResponse:
-            start = await self._authority.start_sign_in(request.redirect_uri)
-            return auth_pb2.StartSignInResponse(
-                authorize_url=start.authorize_url, state=start.state
-            )
-
-        return await _answer(context, work())
+        start = await self._authority.start_sign_in(request.redirect_uri)
+        return auth_pb2.StartSignInResponse(authorize_url=start.authorize_url, state=start.state)
 
     async def CompleteSignIn(
         self, request: auth_pb2.CompleteSignInRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.CompleteSignInResponse:
-        async def work() -> auth_pb2.CompleteSignInResponse:
-            session, user = await self._authority.complete_sign_in(request.code, request.state)
-            return auth_pb2.CompleteSignInResponse(tokens=_tokens(session), user=_user(user))
-
-        return await _answer(context, work())
+        session, user = await self._authority.complete_sign_in(request.code, request.state)
+        return auth_pb2.CompleteSignInResponse(tokens=_tokens(session), user=_user(user))
 
     async def RefreshSession(
         self, request: auth_pb2.RefreshSessionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.RefreshSessionResponse:
-        async def work() -> auth_pb2.RefreshSessionResponse:
-            session = await self._authority.refresh_session(request.refresh_token)
-            return auth_pb2.RefreshSessionResponse(tokens=_tokens(session))
-
-        return await _answer(context, work())
+        session = await self._authority.refresh_session(request.refresh_token)
+        return auth_pb2.RefreshSessionResponse(tokens=_tokens(session))

@@ -12,7 +12,7 @@ from twinmcp.embedding import Embedder
 from twinmcp.ingest.config import Settings
 from twinmcp.ingest.pipeline import Documents
 from twinmcp.ingest.runner import Worker
-from twinmcp.ingest.service import IngestServicer
+from twinmcp.ingest.service import ERRORS, IngestServicer
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.ingest.wiring import Wiring, open_wiring
 from twinmcp.runtime.grpcserver import (
@@ -72,6 +72,7 @@ async def start(
             drain_seconds=settings.drain_seconds,
             grace_seconds=settings.grace_seconds,
         ),
+        errors=ERRORS,
     )
     stop = asyncio.Event()
     workers = [Worker(wiring.store, settings, wiring.parts) for _ in range(settings.workers)]

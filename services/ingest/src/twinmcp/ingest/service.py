@@ -22,19 +22,23 @@ from twinmcp.ingest.fetching.registry import newest_release, settle_release
 from twinmcp.ingest.jobs import Job, JobState, JobStore, SourceOptions, rfc3339
 from twinmcp.ingest.sources import REGISTRY_KINDS, SourceKind, check_library_id, parse_source
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from twinmcp.runtime.grpcserver import ErrorTable
 
 logger = logging.getLogger(__name__)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
-STATUS_FOR_ERROR: dict[type[Exception], grpc.StatusCode] = {
-    HostileInput: grpc.StatusCode.INVALID_ARGUMENT,
-    InvalidSource: grpc.StatusCode.INVALID_ARGUMENT,
-    JobNotFound: grpc.StatusCode.NOT_FOUND,
-    LibraryNotFound: grpc.StatusCode.NOT_FOUND,
-    QueueFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    SourceUnavailable: grpc.StatusCode.UNAVAILABLE,
-}
+ERRORS = ErrorTable(
+    {
+        HostileInput: grpc.StatusCode.INVALID_ARGUMENT,
+        InvalidSource: grpc.StatusCode.INVALID_ARGUMENT,
+        JobNotFound: grpc.StatusCode.NOT_FOUND,
+        LibraryNotFound: grpc.StatusCode.NOT_FOUND,
+        QueueFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
+        SourceUnavailable: grpc.StatusCode.UNAVAILABLE,
+        IngestError: grpc.StatusCode.FAILED_PRECONDITION,
+    }
+)
 
 # The longest strings a submission may carry: the columns hold them, and no real source,
 # version or ref comes near.
@@ -74,14 +78,6 @@ def job_to_proto(job: Job) -> ingest_pb2.Job:
     )
 
 
-async def _fail(context: Context, exc: IngestError) -> None:
-    for kind in type(exc).__mro__:
-        code = STATUS_FOR_ERROR.get(kind)
-        if code is not None:
-            await context.abort(code, str(exc))
-    await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-
-
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, store: JobStore, settings: Settings) -> None:
         self.store = store
@@ -90,35 +86,31 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def SubmitSource(
         self, request: ingest_pb2.SubmitSourceRequest, context: Context
     ) -> ingest_pb2.SubmitSourceResponse:
-        try:
-            self._check_options(request)
-            spec = parse_source(
-                request.source,
-                library_id=request.library_id,
-                ref=request.ref,
-                local_roots=self.settings.local_roots,
-            )
-            is_local = spec.kind in {SourceKind.LOCAL, SourceKind.ARCHIVE}
-            # A folder is stored resolved, so the same folder spelled twice is one job.
-            source = spec.location if is_local else request.source.strip()
-            version = request.version.strip()
-            if spec.kind in REGISTRY_KINDS:
-                # The registry settles the version and the library id (its repository) now,
-                # so the job, its merging with equal jobs and the reader all see the real ones.
-                release = await settle_release(spec, version, self.settings, request.library_id)
-                spec = replace(spec, library_id=check_library_id(release.library_id))
-                source, version = spec.location, release.version
-            options = SourceOptions(
-                ref=request.ref or spec.ref,
-                version=version,
-                max_pages=request.max_pages,
-                max_depth=request.max_depth,
-                make_default=request.make_default or not await self._has_library(spec.library_id),
-            )
-            job = await self.store.submit(spec.library_id, source, options)
-        except IngestError as exc:
-            await _fail(context, exc)
-            raise
+        self._check_options(request)
+        spec = parse_source(
+            request.source,
+            library_id=request.library_id,
+            ref=request.ref,
+            local_roots=self.settings.local_roots,
+        )
+        is_local = spec.kind in {SourceKind.LOCAL, SourceKind.ARCHIVE}
+        # A folder is stored resolved, so the same folder spelled twice is one job.
+        source = spec.location if is_local else request.source.strip()
+        version = request.version.strip()
+        if spec.kind in REGISTRY_KINDS:
+            # The registry settles the version and the library id (its repository) now,
+            # so the job, its merging with equal jobs and the reader all see the real ones.
+            release = await settle_release(spec, version, self.settings, request.library_id)
+            spec = replace(spec, library_id=check_library_id(release.library_id))
+            source, version = spec.location, release.version
+        options = SourceOptions(
+            ref=request.ref or spec.ref,
+            version=version,
+            max_pages=request.max_pages,
+            max_depth=request.max_depth,
+            make_default=request.make_default or not await self._has_library(spec.library_id),
+        )
+        job = await self.store.submit(spec.library_id, source, options)
         return ingest_pb2.SubmitSourceResponse(job=job_to_proto(job))
 
     def _check_options(self, request: ingest_pb2.SubmitSourceRequest) -> None:
@@ -146,11 +138,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def GetJob(
         self, request: ingest_pb2.GetJobRequest, context: Context
     ) -> ingest_pb2.GetJobResponse:
-        try:
-            job = await self.store.get(request.job_id)
-        except IngestError as exc:
-            await _fail(context, exc)
-            raise
+        job = await self.store.get(request.job_id)
         return ingest_pb2.GetJobResponse(job=job_to_proto(job))
 
     async def ListJobs(
@@ -167,50 +155,42 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def CancelJob(
         self, request: ingest_pb2.CancelJobRequest, context: Context
     ) -> ingest_pb2.CancelJobResponse:
-        try:
-            job = await self.store.cancel(request.job_id)
-        except IngestError as exc:
-            await _fail(context, exc)
-            raise
+        job = await self.store.cancel(request.job_id)
         return ingest_pb2.CancelJobResponse(job=job_to_proto(job))
 
     async def RefreshLibrary(
         self, request: ingest_pb2.RefreshLibraryRequest, context: Context
     ) -> ingest_pb2.RefreshLibraryResponse:
-        try:
-            last = await self.store.last_for_library(request.library_id)
-            if last is None:
-                raise LibraryNotFound(
-                    f"{request.library_id!r} was never ingested here; submit its source first"
-                )
-            spec = parse_source(last.source, library_id=last.library_id, ref=last.options.ref)
-            options = last.options
-            version = request.version.strip()
-            if version:
+        last = await self.store.last_for_library(request.library_id)
+        if last is None:
+            raise LibraryNotFound(
+                f"{request.library_id!r} was never ingested here; submit its source first"
+            )
+        spec = parse_source(last.source, library_id=last.library_id, ref=last.options.ref)
+        options = last.options
+        version = request.version.strip()
+        if version:
+            options = SourceOptions(
+                ref="",
+                version=version,
+                max_pages=options.max_pages,
+                max_depth=options.max_depth,
+                make_default=options.make_default,
+            )
+        elif spec.kind in REGISTRY_KINDS:
+            # A registry library follows the registry's newest usable release.
+            newest = await newest_release(spec, self.settings)
+            options = replace(options, version=newest)
+        elif options.ref and spec.kind in {SourceKind.GITHUB, SourceKind.GIT}:
+            # A library pinned to a release follows the newest release on refresh.
+            newest = await newest_tag(spec, self.settings)
+            if newest and newest != options.ref and options.ref == last.version:
                 options = SourceOptions(
-                    ref="",
-                    version=version,
+                    ref=newest,
+                    version=newest,
                     max_pages=options.max_pages,
                     max_depth=options.max_depth,
                     make_default=options.make_default,
                 )
-            elif spec.kind in REGISTRY_KINDS:
-                # A registry library follows the registry's newest usable release.
-                newest = await newest_release(spec, self.settings)
-                options = replace(options, version=newest)
-            elif options.ref and spec.kind in {SourceKind.GITHUB, SourceKind.GIT}:
-                # A library pinned to a release follows the newest release on refresh.
-                newest = await newest_tag(spec, self.settings)
-                if newest and newest != options.ref and options.ref == last.version:
-                    options = SourceOptions(
-                        ref=newest,
-                        version=newest,
-                        max_pages=options.max_pages,
-                        max_depth=options.max_depth,
-                        make_default=options.make_default,
-                    )
-            job = await self.store.submit(last.library_id, last.source, options)
-        except IngestError as exc:
-            await _fail(context, exc)
-            raise
+        job = await self.store.submit(last.library_id, last.source, options)
         return ingest_pb2.RefreshLibraryResponse(job=job_to_proto(job))

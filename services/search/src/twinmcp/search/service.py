@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
+from twinmcp.runtime.grpcserver import ErrorTable
 from twinmcp.search.changes import FeedClosed
 from twinmcp.search.crosslib import CrossAnswer, CrossLibrarySearch
 from twinmcp.search.domain import Answer, SearchDomain, SnippetInput, catalog_info
@@ -30,34 +31,32 @@ SUGGESTIONS_KEY = "suggested-library-ids"
 REGISTRY_RELEASES_KEY = "registry-releases"
 INGEST_SOURCE_KEY = "ingest-source"
 
-STATUS_OF: dict[type[SearchError], grpc.StatusCode] = {
-    InvalidInputError: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFoundError: grpc.StatusCode.NOT_FOUND,
-    VersionNotIndexedError: grpc.StatusCode.FAILED_PRECONDITION,
-    ConflictError: grpc.StatusCode.FAILED_PRECONDITION,
-}
 
-T = TypeVar("T")
+def _error_metadata(exc: BaseException) -> list[tuple[str, str]]:
+    if isinstance(exc, VersionNotIndexedError):
+        return [
+            (LIBRARY_ID_KEY, exc.library_id),
+            (REQUESTED_VERSION_KEY, exc.version),
+            (AVAILABLE_VERSIONS_KEY, ",".join(exc.available_versions)),
+            (REGISTRY_RELEASES_KEY, ",".join(exc.registry_releases)),
+            (INGEST_SOURCE_KEY, exc.ingest_source),
+        ]
+    if isinstance(exc, NotFoundError) and exc.library_id:
+        return [(LIBRARY_ID_KEY, exc.library_id), (SUGGESTIONS_KEY, ",".join(exc.suggestions))]
+    return []
 
 
-async def _answer(context: grpc.aio.ServicerContext[Any, Any], call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except SearchError as exc:
-        metadata: list[tuple[str, str]] = []
-        if isinstance(exc, VersionNotIndexedError):
-            metadata.append((LIBRARY_ID_KEY, exc.library_id))
-            metadata.append((REQUESTED_VERSION_KEY, exc.version))
-            metadata.append((AVAILABLE_VERSIONS_KEY, ",".join(exc.available_versions)))
-            metadata.append((REGISTRY_RELEASES_KEY, ",".join(exc.registry_releases)))
-            metadata.append((INGEST_SOURCE_KEY, exc.ingest_source))
-        if isinstance(exc, NotFoundError) and exc.library_id:
-            metadata.append((LIBRARY_ID_KEY, exc.library_id))
-            metadata.append((SUGGESTIONS_KEY, ",".join(exc.suggestions)))
-        if metadata:
-            context.set_trailing_metadata(tuple(metadata))
-        await context.abort(STATUS_OF.get(type(exc), grpc.StatusCode.FAILED_PRECONDITION), str(exc))
-        raise  # unreachable: abort raises
+ERRORS = ErrorTable(
+    {
+        InvalidInputError: grpc.StatusCode.INVALID_ARGUMENT,
+        NotFoundError: grpc.StatusCode.NOT_FOUND,
+        VersionNotIndexedError: grpc.StatusCode.FAILED_PRECONDITION,
+        ConflictError: grpc.StatusCode.FAILED_PRECONDITION,
+        # Any other search error (the store unreadable mid-call...) says what to do in its text.
+        SearchError: grpc.StatusCode.FAILED_PRECONDITION,
+    },
+    metadata=_error_metadata,
+)
 
 
 def _time(value: datetime | None) -> str:
@@ -169,76 +168,61 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     async def ResolveLibrary(
         self, request: search_pb2.ResolveLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.ResolveLibraryResponse:
-        async def run() -> search_pb2.ResolveLibraryResponse:
-            matches = await self.domain.resolve(request.library_name, request.query, request.limit)
-            out = []
-            for match in matches:
-                candidate = match.candidate
-                if candidate.is_documented:
-                    info, rank = await self.domain.get_library(candidate.library_id)
-                    library = library_message(info, rank or candidate.popularity_rank)
-                else:
-                    library = library_message(catalog_info(candidate))
-                out.append(
-                    search_pb2.LibraryMatch(
-                        library=library, score=match.score, match_reason=match.reason
-                    )
+        matches = await self.domain.resolve(request.library_name, request.query, request.limit)
+        out = []
+        for match in matches:
+            candidate = match.candidate
+            if candidate.is_documented:
+                info, rank = await self.domain.get_library(candidate.library_id)
+                library = library_message(info, rank or candidate.popularity_rank)
+            else:
+                library = library_message(catalog_info(candidate))
+            out.append(
+                search_pb2.LibraryMatch(
+                    library=library, score=match.score, match_reason=match.reason
                 )
-            return search_pb2.ResolveLibraryResponse(matches=out)
-
-        return await _answer(context, run())
+            )
+        return search_pb2.ResolveLibraryResponse(matches=out)
 
     async def QueryDocs(
         self, request: search_pb2.QueryDocsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.QueryDocsResponse:
-        async def run() -> search_pb2.QueryDocsResponse:
-            answer = await self.domain.query_docs(
-                request.library_id,
-                request.version,
-                request.query,
-                request.tokens,
-                request.ranker,
-            )
-            return answer_message(answer)
-
-        return await _answer(context, run())
+        answer = await self.domain.query_docs(
+            request.library_id,
+            request.version,
+            request.query,
+            request.tokens,
+            request.ranker,
+        )
+        return answer_message(answer)
 
     async def SearchDocs(
         self, request: search_pb2.SearchDocsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.SearchDocsResponse:
-        async def run() -> search_pb2.SearchDocsResponse:
-            answer = await self.crosslib.search(
-                request.query,
-                list(request.libraries),
-                request.version,
-                request.language,
-                request.tokens,
-            )
-            return search_message(answer)
-
-        return await _answer(context, run())
+        answer = await self.crosslib.search(
+            request.query,
+            list(request.libraries),
+            request.version,
+            request.language,
+            request.tokens,
+        )
+        return search_message(answer)
 
     async def GetLibrary(
         self, request: search_pb2.GetLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.GetLibraryResponse:
-        async def run() -> search_pb2.GetLibraryResponse:
-            info, rank = await self.domain.get_library(request.library_id)
-            return search_pb2.GetLibraryResponse(library=library_message(info, rank))
-
-        return await _answer(context, run())
+        info, rank = await self.domain.get_library(request.library_id)
+        return search_pb2.GetLibraryResponse(library=library_message(info, rank))
 
     async def ListLibraries(
         self, request: search_pb2.ListLibrariesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.ListLibrariesResponse:
-        async def run() -> search_pb2.ListLibrariesResponse:
-            infos, token = await self.domain.list_libraries(
-                request.page_size, request.page_token, request.include_catalog
-            )
-            return search_pb2.ListLibrariesResponse(
-                libraries=[library_message(i) for i in infos], next_page_token=token
-            )
-
-        return await _answer(context, run())
+        infos, token = await self.domain.list_libraries(
+            request.page_size, request.page_token, request.include_catalog
+        )
+        return search_pb2.ListLibrariesResponse(
+            libraries=[library_message(i) for i in infos], next_page_token=token
+        )
 
     async def WatchLibraries(
         self, request: search_pb2.WatchLibrariesRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -293,107 +277,83 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def BeginBuild(
         self, request: index_pb2.BeginBuildRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.BeginBuildResponse:
-        async def run() -> index_pb2.BeginBuildResponse:
-            build_id, completed = await self.domain.begin_build(
-                _meta(request.library),
-                request.version,
-                request.base_version,
-                request.embedding.model,
-                request.embedding.dimension,
-                request.idempotency_key,
-                request.make_default,
-            )
-            return index_pb2.BeginBuildResponse(build_id=build_id, completed_paths=completed)
-
-        return await _answer(context, run())
+        build_id, completed = await self.domain.begin_build(
+            _meta(request.library),
+            request.version,
+            request.base_version,
+            request.embedding.model,
+            request.embedding.dimension,
+            request.idempotency_key,
+            request.make_default,
+        )
+        return index_pb2.BeginBuildResponse(build_id=build_id, completed_paths=completed)
 
     async def PutDocument(
         self, request: index_pb2.PutDocumentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.PutDocumentResponse:
-        async def run() -> index_pb2.PutDocumentResponse:
-            count = await self.domain.put_document(
-                request.build_id,
-                request.path,
-                request.content_hash,
-                request.title,
-                [_snippet_input(s) for s in request.snippets],
-            )
-            return index_pb2.PutDocumentResponse(snippet_count=count)
-
-        return await _answer(context, run())
+        count = await self.domain.put_document(
+            request.build_id,
+            request.path,
+            request.content_hash,
+            request.title,
+            [_snippet_input(s) for s in request.snippets],
+        )
+        return index_pb2.PutDocumentResponse(snippet_count=count)
 
     async def CopyDocuments(
         self, request: index_pb2.CopyDocumentsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.CopyDocumentsResponse:
-        async def run() -> index_pb2.CopyDocumentsResponse:
-            documents, snippets = await self.domain.copy_documents(
-                request.build_id, list(request.paths)
-            )
-            return index_pb2.CopyDocumentsResponse(document_count=documents, snippet_count=snippets)
-
-        return await _answer(context, run())
+        documents, snippets = await self.domain.copy_documents(
+            request.build_id, list(request.paths)
+        )
+        return index_pb2.CopyDocumentsResponse(document_count=documents, snippet_count=snippets)
 
     async def ListDocumentHashes(
         self,
         request: index_pb2.ListDocumentHashesRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> index_pb2.ListDocumentHashesResponse:
-        async def run() -> index_pb2.ListDocumentHashesResponse:
-            version, hashes, model, dimension = await self.domain.document_hashes(
-                request.library_id, request.version
-            )
-            return index_pb2.ListDocumentHashesResponse(
-                version=version,
-                documents=[index_pb2.DocumentHash(path=p, content_hash=h) for p, h in hashes],
-                embedding=index_pb2.EmbeddingSpace(model=model, dimension=dimension),
-            )
-
-        return await _answer(context, run())
+        version, hashes, model, dimension = await self.domain.document_hashes(
+            request.library_id, request.version
+        )
+        return index_pb2.ListDocumentHashesResponse(
+            version=version,
+            documents=[index_pb2.DocumentHash(path=p, content_hash=h) for p, h in hashes],
+            embedding=index_pb2.EmbeddingSpace(model=model, dimension=dimension),
+        )
 
     async def PublishBuild(
         self, request: index_pb2.PublishBuildRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.PublishBuildResponse:
-        async def run() -> index_pb2.PublishBuildResponse:
-            library_id, version, count, withheld = await self.domain.publish(request.build_id)
-            return index_pb2.PublishBuildResponse(
-                library_id=library_id,
-                version=version,
-                snippet_count=count,
-                withheld_snippet_count=withheld,
-            )
-
-        return await _answer(context, run())
+        library_id, version, count, withheld = await self.domain.publish(request.build_id)
+        return index_pb2.PublishBuildResponse(
+            library_id=library_id,
+            version=version,
+            snippet_count=count,
+            withheld_snippet_count=withheld,
+        )
 
     async def AbortBuild(
         self, request: index_pb2.AbortBuildRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.AbortBuildResponse:
-        async def run() -> index_pb2.AbortBuildResponse:
-            await self.domain.abort(request.build_id)
-            return index_pb2.AbortBuildResponse()
-
-        return await _answer(context, run())
+        await self.domain.abort(request.build_id)
+        return index_pb2.AbortBuildResponse()
 
     async def ImportCatalog(
         self, request: index_pb2.ImportCatalogRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.ImportCatalogResponse:
-        async def run() -> index_pb2.ImportCatalogResponse:
-            count = await self.domain.import_catalog(
-                [
-                    CatalogEntry(
-                        e.registry.strip().lower(), e.name.strip(), e.popularity_rank, e.summary
-                    )
-                    for e in request.entries
-                ]
-            )
-            return index_pb2.ImportCatalogResponse(imported=count)
-
-        return await _answer(context, run())
+        count = await self.domain.import_catalog(
+            [
+                CatalogEntry(
+                    e.registry.strip().lower(), e.name.strip(), e.popularity_rank, e.summary
+                )
+                for e in request.entries
+            ]
+        )
+        return index_pb2.ImportCatalogResponse(imported=count)
 
     async def DeleteLibrary(
         self, request: index_pb2.DeleteLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.DeleteLibraryResponse:
-        async def run() -> index_pb2.DeleteLibraryResponse:
-            await self.domain.delete_library(request.library_id)
-            return index_pb2.DeleteLibraryResponse()
-
-        return await _answer(context, run())
+        await self.domain.delete_library(request.library_id)
+        return index_pb2.DeleteLibraryResponse()

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,6 +192,18 @@ async def test_python_sdk_signs_in_through_the_browser_then_lists_tools_and_quer
         )
         assert docs.is_error is False
         assert clients.CORS_CODE in docs.content[0].text  # type: ignore[union-attr]
+        # An hour later: the SDK refreshes by itself, and the refresh token rotates.
+        first = storage.tokens
+        assert first is not None
+        provider.context.token_expiry_time = time.time() - 1
+        again = await client.call_tool(
+            "query-docs", {"libraryId": clients.LIBRARY_ID, "query": clients.QUESTION}
+        )
+        assert again.is_error is False
+        assert storage.tokens is not None
+        assert storage.tokens.access_token != first.access_token
+        assert storage.tokens.refresh_token != first.refresh_token
+        assert len(browser.pages) == 1  # no second trip through the browser
     assert "SDK test client" in browser.pages[0]
     assert storage.tokens is not None and storage.tokens.access_token.startswith("tmoa_")
     assert storage.tokens.refresh_token is not None
@@ -654,20 +667,22 @@ async def test_client_id_metadata_documents_are_fetched_and_must_name_themselves
 
 
 @pytest.mark.parametrize(
-    "client_id",
+    ("client_id", "reason"),
     [
-        "https://10.0.0.7/client.json",
-        "https://192.168.1.1/client.json",
-        "https://169.254.169.254/latest/meta-data/client.json",
-        "https://[fd00::1]/client.json",
-        "https://[::ffff:10.0.0.1]/client.json",
-        "http://example.com/client.json",
-        "https://example.com/",
-        "https://user@example.com/client.json",
+        ("https://10.0.0.7/client.json", "private"),
+        ("https://192.168.1.1/client.json", "private"),
+        ("https://169.254.169.254/latest/meta-data/client.json", "private"),
+        ("https://[fd00::1]/client.json", "private"),
+        ("https://[::ffff:10.0.0.1]/client.json", "private"),
+        ("https://[64:ff9b::a00:1]/client.json", "private"),
+        ("https://[2002:a00:1::1]/client.json", "private"),
+        ("http://example.com/client.json", "must be an https URL"),
+        ("https://example.com/", "with a path"),
+        ("https://user@example.com/client.json", "no user name"),
     ],
 )
 async def test_hostile_client_metadata_urls_are_refused_without_a_redirect(
-    signin: OAuthStack, client_id: str
+    signin: OAuthStack, client_id: str, reason: str
 ) -> None:
     _, challenge = _pkce()
     async with (
@@ -679,6 +694,7 @@ async def test_hostile_client_metadata_urls_are_refused_without_a_redirect(
     ):
         assert answer.status == 400
         assert "Location" not in answer.headers
+        assert reason in await answer.text()
 
 
 @pytest.mark.parametrize(

@@ -262,6 +262,8 @@ async def test_an_admin_adds_a_folder_watches_its_job_succeed_and_queries_it(
     page.submit("/dashboard/sign-in")
 
     page.open("/dashboard/jobs")
+    page.click(page.driver.find_element(By.LINK_TEXT, "Add a source"))
+    page.shot("add-source")
     Select(page.driver.find_element(By.ID, "src-kind")).select_by_value("local")
     page.fill("src-source", str(tmp_path / "widgets"))
     page.fill("src-library", "/acme/widgets")

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 import pytest
 from aiohttp import web
+from sqlalchemy import text
 from twinmcp.auth.client_metadata import ClientMetadataError, MetadataDocuments
 from twinmcp.auth.oauth_server import pkce_challenge
 from twinmcp.auth.v1 import auth_pb2
@@ -183,3 +184,21 @@ async def test_metadata_documents_are_bounded_in_size_and_never_follow_redirects
     finally:
         await documents.close()
     assert hits == ["/client.json", "/big.json", "/moved.json"]
+
+
+async def test_expired_codes_and_tokens_are_dropped_when_a_later_sign_in_starts(
+    auth: Client, clock: FakeClock
+) -> None:
+    key = await _user_key(auth)
+    await _exchange(auth, *await _code(auth, key))
+
+    async def rows() -> tuple[int, int]:
+        async with auth.server.engine.connect() as connection:
+            codes = await connection.scalar(text("SELECT count(*) FROM auth_oauth_codes"))
+            tokens = await connection.scalar(text("SELECT count(*) FROM auth_oauth_tokens"))
+        return int(codes or 0), int(tokens or 0)
+
+    assert await rows() == (1, 2)
+    clock.advance(31 * 86400)  # past the refresh token's 30 days, and the hour kept after
+    await _code(auth, key)
+    assert await rows() == (1, 0)  # only the new code is left

@@ -152,6 +152,20 @@ class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
         day = auth_pb2.UsageDay(date="2026-01-01", key_id="k1", requests=3)
         return auth_pb2.GetUsageResponse(days=[day] if request.user_id == "u1" else [])
 
+    async def ListUsers(self, request: Any, context: Any) -> Any:
+        caller = self.keys.get(request.caller_credential)
+        if caller is None or "admin" not in caller.scopes:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "needs the 'admin' scope")
+        ids = sorted({p.user_id for p in self.keys.values() if p.user_id})
+        after = [i for i in ids if i > request.page_token]
+        size = request.page_size or 100
+        users = [
+            (await self.GetUser(auth_pb2.GetUserRequest(user_id=i), context)).user
+            for i in after[:size]
+        ]
+        token = after[size - 1] if len(after) > size else ""
+        return auth_pb2.ListUsersResponse(users=users, next_page_token=token)
+
     async def GetUser(self, request: Any, context: Any) -> Any:
         logins = {p.user_id: p.login for p in self.keys.values() if p.user_id}
         if request.user_id not in logins:

@@ -22,6 +22,7 @@ PAGES = [
     "/dashboard/libraries",
     "/dashboard/libraries/fastapi/fastapi",
     "/dashboard/jobs",
+    "/dashboard/sources",
     "/dashboard/users",
 ]
 FORMS = [
@@ -119,7 +120,7 @@ async def test_a_reader_is_refused_the_admin_pages_and_forms(
 ) -> None:
     status, _, _ = await browser.sign_in("read-key")
     assert status == 303
-    for path in ("/dashboard/jobs", "/dashboard/users"):
+    for path in ("/dashboard/jobs", "/dashboard/sources", "/dashboard/users"):
         status, _, page = await browser.get(path)
         assert status == 403, path
         assert "Administrators only" in page
@@ -409,7 +410,8 @@ async def test_an_admin_adds_sources_of_any_kind_and_sees_the_jobs(
     stack: Stack, browser: Browser
 ) -> None:
     await browser.sign_in("admin-key")
-    await browser.get("/dashboard/jobs")
+    _, _, page = await browser.get("/dashboard/sources")
+    assert 'http-equiv="refresh"' not in page  # typing is never interrupted by a reload
     status, headers, _ = await browser.post(
         "/dashboard/sources",
         {"kind": "pypi", "source": "requests==2.32.3", "version": "", "makeDefault": "on"},
@@ -421,6 +423,7 @@ async def test_an_admin_adds_sources_of_any_kind_and_sees_the_jobs(
     _, _, page = await browser.get(headers["Location"])
     assert f'data-job-id="{job.job_id}" data-state="queued"' in page
     assert 'http-equiv="refresh"' in page  # a queued job: the page follows it
+    await browser.get("/dashboard/sources")
     status, _, page = await browser.post(
         "/dashboard/sources", {"kind": "git", "source": "ftp://example.com/r"}
     )
@@ -450,15 +453,35 @@ async def test_an_admin_cancels_a_job_and_refreshes_a_library(
     assert 'http-equiv="refresh"' not in page
 
 
-async def test_an_admin_sees_users_and_their_tiers(browser: Browser) -> None:
+async def test_an_admin_sees_every_user_and_their_tiers_and_finds_one(
+    stack: Stack, browser: Browser
+) -> None:
     await browser.sign_in("admin-key")
+    status, _, page = await browser.get("/dashboard/users")
+    assert status == 200
+    rows = re.findall(r"<tr><td>([^<]*)</td><td><code>([^<]*)</code>.*?<td>(\w+)</td>", page)
+    assert [(login, user_id) for login, user_id, _ in rows] == [("u1", "u1"), ("u2", "u2")]
+    assert "free" in {tier for _, _, tier in rows}
+    assert "Next page" not in page
     status, _, page = await browser.get("/dashboard/users?user=u1")
     assert status == 200
-    assert "<code>u1</code>" in page and "<code>u2</code>" in page
-    assert "<td>free</td>" in page
+    assert "<code>u1</code>" in page and "<code>u2</code>" not in page
     status, _, page = await browser.get("/dashboard/users?user=nobody")
     assert status == 404
     assert "no user nobody" in page
+
+
+async def test_users_come_a_page_at_a_time(stack: Stack, browser: Browser) -> None:
+    for n in range(120):
+        stack.auth.add_key(f"user-key-{n}", f"user{n:03d}", ["read"], auth_pb2.TIER_FREE)
+    await browser.sign_in("admin-key")
+    _, _, page = await browser.get("/dashboard/users")
+    assert page.count("<tr><td>") == 100
+    after = re.search(r'href="/dashboard/users\?after=([^"]+)">Next page', page)
+    assert after is not None
+    _, _, second = await browser.get(f"/dashboard/users?after={after[1]}")
+    assert second.count("<tr><td>") == 22  # 120 + u1 + u2, less the first 100
+    assert "Next page" not in second
 
 
 async def test_pages_carry_a_strict_csp_and_hold_no_inline_script_or_style(

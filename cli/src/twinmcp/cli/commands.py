@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     create_user.add_argument("--email", default="")
     create_user.add_argument("--tier", choices=sorted(TIERS), default="free")
     create_user.add_argument("--admin", action="store_true")
+    users.add_parser("list", help="every user, with id, tier and admin flag")
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -264,7 +265,10 @@ def _print_connection_help(gateway_url: str, dashboard_url: str, first_key: str)
         console.print(f"  {first_key}", markup=False, highlight=False)
     else:
         console.print(f"Dashboard: {dashboard_url}")
-        console.print("  sign in with a user's API key (`twinmcp keys create --user-id <id>`)")
+        console.print(
+            "  sign in with a user's API key (`twinmcp users list`, then "
+            "`twinmcp keys create --user-id <id>`)"
+        )
     console.print(f"REST: {gateway_url}/api/v2/libs/search?libraryName=twinmcp&query=setup")
     console.print("Anonymous use works within the anonymous rate limit; an API key raises it:")
     console.print("  twinmcp users create me && twinmcp keys create --user-id <id>")
@@ -498,6 +502,8 @@ async def _catalog(args: argparse.Namespace, settings: CliSettings) -> int:
 
 
 async def _users(args: argparse.Namespace, settings: CliSettings) -> int:
+    if args.action == "list":
+        return await _list_users(settings)
     async with open_channel(settings.auth_addr) as channel:
         reply = await auth_pb2_grpc.AuthServiceStub(channel).CreateUser(
             auth_pb2.CreateUserRequest(
@@ -506,6 +512,31 @@ async def _users(args: argparse.Namespace, settings: CliSettings) -> int:
             timeout=settings.deadline_seconds,
         )
     console.print(f"user {reply.user.login}: id {reply.user.user_id}")
+    return 0
+
+
+async def _list_users(settings: CliSettings) -> int:
+    table = Table("login", "id", "tier", "admin", "created")
+    async with open_channel(settings.auth_addr) as channel:
+        stub = auth_pb2_grpc.AuthServiceStub(channel)
+        token = ""
+        while True:
+            page = await stub.ListUsers(
+                auth_pb2.ListUsersRequest(page_size=1000, page_token=token),
+                timeout=settings.deadline_seconds,
+            )
+            for user in page.users:
+                table.add_row(
+                    user.login,
+                    user.user_id,
+                    auth_pb2.Tier.Name(user.tier).removeprefix("TIER_").lower(),
+                    "yes" if user.is_admin else "",
+                    user.created_at.ToJsonString()[:10] if user.HasField("created_at") else "",
+                )
+            token = page.next_page_token
+            if not token:
+                break
+    console.print(table)
     return 0
 
 

@@ -155,6 +155,15 @@ class AccountStore:
             raise NotFoundError(f"no user with id {user_id!r}")
         return _user(row)
 
+    async def list_users(self, after_login: str, limit: int) -> list[User]:
+        """Up to `limit` users whose login sorts after `after_login`, in login order."""
+        query = (
+            select(UserRow).where(UserRow.login > after_login).order_by(UserRow.login).limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).scalars()
+            return [_user(row) for row in rows]
+
     async def find_user(self, user_id: str) -> User | None:
         async with self._sessions() as session:
             row = await session.get(UserRow, user_id)

@@ -30,6 +30,8 @@ MAX_SUBJECT_LENGTH = 200
 MAX_COST = 1000
 MAX_BATCH = 1000
 MAX_USAGE_DAYS = 366
+DEFAULT_USERS_PAGE = 100
+MAX_USERS_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,30 @@ class Authority:
                 )
         caller_key_id = caller.key_id if caller is not None else ""
         return await self._store.create_key(user_id, name, wanted, caller_key_id=caller_key_id)
+
+    async def list_users(
+        self, caller_credential: str, page_size: int, page_token: str
+    ) -> tuple[list[User], str]:
+        """A page of users in login order and the next page's token ("" after the last);
+        for an operator, or a credential with the admin scope checked afresh."""
+        if caller_credential:
+            caller = await self.authenticate(caller_credential, "")
+            if caller.is_anonymous:
+                raise UnauthenticatedError(
+                    "caller_credential is blank; send the caller's API key or session token"
+                )
+            if "admin" not in caller.scopes:
+                raise PermissionDeniedError(
+                    "listing users needs a credential with the 'admin' scope; this one has "
+                    f"{', '.join(caller.scopes) or 'none'}"
+                )
+        if not 0 <= page_size <= MAX_USERS_PAGE:
+            raise InvalidArgumentError(
+                f"page_size must be from 0 to {MAX_USERS_PAGE} (0: {DEFAULT_USERS_PAGE})"
+            )
+        size = page_size or DEFAULT_USERS_PAGE
+        users = await self._store.list_users(page_token, size + 1)
+        return users[:size], users[size - 1].login if len(users) > size else ""
 
     async def list_keys(self, user_id: str, caller_credential: str) -> list[ApiKey]:
         await self._key_manager(caller_credential, user_id)

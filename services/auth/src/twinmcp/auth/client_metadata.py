@@ -101,10 +101,26 @@ def is_metadata_url(client_id: str) -> bool:
     return client_id.startswith(("https://", "http://"))
 
 
+# IPv6 prefixes that deliver to the IPv4 address in their last 32 bits (NAT64, IPv4-compatible,
+# SIIT): that address is the one to judge. The local-use NAT64 prefix is never public.
+_IPV4_IN_LOW_BITS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+)
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        if any(ip in network for network in _IPV4_IN_LOW_BITS):
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if any(v4 is not None and not _is_public(str(v4)) for v4 in embedded):
+            return False
     return ip.is_global and not ip.is_multicast
 
 

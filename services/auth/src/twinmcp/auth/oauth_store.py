@@ -28,6 +28,7 @@ from twinmcp.auth.models import (
 CLIENT_PREFIX = "tmoc_"
 ACCESS_PREFIX = "tmoa_"
 REFRESH_PREFIX = "tmor_"
+_KEEP_AFTER_EXPIRY = dt.timedelta(hours=1)
 
 
 def _sha256(text: str) -> str:
@@ -143,8 +144,13 @@ class OAuthStore:
     async def save_request(self, pending: PendingRequest, lifetime: dt.timedelta) -> str:
         request_id = secrets.token_urlsafe(32)
         now = self.now()
+        # Starting a sign-in is rare next to token use: the moment to drop what is dead. Spent
+        # codes and tokens are kept until they expire so that a replay is still recognised.
+        dead = now - _KEEP_AFTER_EXPIRY
         async with self._sessions.begin() as session:
             await session.execute(delete(OAuthRequestRow).where(OAuthRequestRow.expires_at < now))
+            await session.execute(delete(OAuthCodeRow).where(OAuthCodeRow.expires_at < dead))
+            await session.execute(delete(OAuthTokenRow).where(OAuthTokenRow.expires_at < dead))
             session.add(
                 OAuthRequestRow(
                     id_hash=_sha256(request_id),

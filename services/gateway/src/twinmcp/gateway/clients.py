@@ -249,6 +249,14 @@ class AuthClient(_Client):
     async def get_user(self, user_id: str) -> auth_pb2.GetUserResponse:
         return await self._call(self.stub.GetUser, auth_pb2.GetUserRequest(user_id=user_id))
 
+    async def list_users(
+        self, page_size: int, page_token: str, *, caller_credential: str
+    ) -> auth_pb2.ListUsersResponse:
+        request = auth_pb2.ListUsersRequest(
+            page_size=page_size, page_token=page_token, caller_credential=caller_credential
+        )
+        return await self._call(self.stub.ListUsers, request)
+
     async def start_sign_in(self, redirect_uri: str) -> auth_pb2.StartSignInResponse:
         request = auth_pb2.StartSignInRequest(redirect_uri=redirect_uri)
         return await self._call(self.stub.StartSignIn, request)

@@ -88,6 +88,11 @@ class AuthServiceStub:
                 request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.GetUserRequest.SerializeToString,
                 response_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.GetUserResponse.FromString,
                 _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/twinmcp.auth.v1.AuthService/ListUsers',
+                request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
         self.StartSignIn = channel.unary_unary(
                 '/twinmcp.auth.v1.AuthService/StartSignIn',
                 request_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.StartSignInRequest.SerializeToString,
@@ -215,6 +220,14 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUsers(self, request, context):
+        """Users in login order, for an operator (no caller_credential) or a credential with the
+        "admin" scope, checked afresh as for key management (else PERMISSION_DENIED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StartSignIn(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -332,6 +345,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.GetUser,
                     request_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.GetUserRequest.FromString,
                     response_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.GetUserResponse.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.FromString,
+                    response_serializer=twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListUsersResponse.SerializeToString,
             ),
             'StartSignIn': grpc.unary_unary_rpc_method_handler(
                     servicer.StartSignIn,
@@ -636,6 +654,33 @@ class AuthService:
             '/twinmcp.auth.v1.AuthService/GetUser',
             twinmcp_dot_auth_dot_v1_dot_auth__pb2.GetUserRequest.SerializeToString,
             twinmcp_dot_auth_dot_v1_dot_auth__pb2.GetUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.auth.v1.AuthService/ListUsers',
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.SerializeToString,
+            twinmcp_dot_auth_dot_v1_dot_auth__pb2.ListUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,10 @@ class AuthServiceStub:
     CreateUser: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CreateUserRequest, _auth_pb2.CreateUserResponse]
     """User accounts and sign-in (GitHub OAuth, authorization code + state + PKCE)."""
     GetUser: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetUserRequest, _auth_pb2.GetUserResponse]
+    ListUsers: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListUsersRequest, _auth_pb2.ListUsersResponse]
+    """Users in login order, for an operator (no caller_credential) or a credential with the
+    "admin" scope, checked afresh as for key management (else PERMISSION_DENIED).
+    """
     StartSignIn: _grpc.UnaryUnaryMultiCallable[_auth_pb2.StartSignInRequest, _auth_pb2.StartSignInResponse]
     CompleteSignIn: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CompleteSignInRequest, _auth_pb2.CompleteSignInResponse]
     RefreshSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RefreshSessionRequest, _auth_pb2.RefreshSessionResponse]
@@ -121,6 +125,10 @@ class AuthServiceAsyncStub(AuthServiceStub):
     CreateUser: _aio.UnaryUnaryMultiCallable[_auth_pb2.CreateUserRequest, _auth_pb2.CreateUserResponse]  # type: ignore[assignment]
     """User accounts and sign-in (GitHub OAuth, authorization code + state + PKCE)."""
     GetUser: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetUserRequest, _auth_pb2.GetUserResponse]  # type: ignore[assignment]
+    ListUsers: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListUsersRequest, _auth_pb2.ListUsersResponse]  # type: ignore[assignment]
+    """Users in login order, for an operator (no caller_credential) or a credential with the
+    "admin" scope, checked afresh as for key management (else PERMISSION_DENIED).
+    """
     StartSignIn: _aio.UnaryUnaryMultiCallable[_auth_pb2.StartSignInRequest, _auth_pb2.StartSignInResponse]  # type: ignore[assignment]
     CompleteSignIn: _aio.UnaryUnaryMultiCallable[_auth_pb2.CompleteSignInRequest, _auth_pb2.CompleteSignInResponse]  # type: ignore[assignment]
     RefreshSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.RefreshSessionRequest, _auth_pb2.RefreshSessionResponse]  # type: ignore[assignment]
@@ -230,6 +238,16 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.GetUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.GetUserResponse, _abc.Awaitable[_auth_pb2.GetUserResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListUsers(
+        self,
+        request: _auth_pb2.ListUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ListUsersResponse, _abc.Awaitable[_auth_pb2.ListUsersResponse]]:
+        """Users in login order, for an operator (no caller_credential) or a credential with the
+        "admin" scope, checked afresh as for key management (else PERMISSION_DENIED).
+        """
 
     @_abc_1.abstractmethod
     def StartSignIn(

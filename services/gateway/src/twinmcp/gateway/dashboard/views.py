@@ -35,6 +35,7 @@ GITHUB_CALLBACK = "/auth/github/callback/dashboard"
 USAGE_DAYS = 14
 _LIBRARY_PAGES = 20  # of 100: the list shows at most 2,000 libraries
 _JOBS_SHOWN = 50
+_USERS_PAGE = 100
 _ACTIVE_JOBS = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
 _SCOPES = ("read", "admin")
 # What the add-source form offers: every kind ingest accepts (ingest.sources.SourceKind), with
@@ -630,12 +631,7 @@ def job_row(job: ingest_pb2.Job) -> dict[str, Any]:
 
 
 async def _jobs(
-    request: web.Request,
-    visit: Visit,
-    *,
-    status: int = 200,
-    error: str = "",
-    form: Mapping[str, str] | None = None,
+    request: web.Request, visit: Visit, *, status: int = 200, error: str = ""
 ) -> web.Response:
     reply = await request.app[GATEWAY].peers.ingest.list_jobs("", [], _JOBS_SHOWN)
     rows = [job_row(job) for job in reply.jobs]
@@ -646,10 +642,28 @@ async def _jobs(
         status=status,
         rows=rows,
         is_live=any(row["is_active"] for row in rows),
+        error=error,
+        submitted=request.query.get("submitted", "")[:64],
+    )
+
+
+def _source_form(
+    request: web.Request,
+    visit: Visit,
+    *,
+    status: int = 200,
+    error: str = "",
+    form: Mapping[str, str] | None = None,
+) -> web.Response:
+    # Its own page: the jobs page reloads itself while jobs run, which would lose typing.
+    return render(
+        request,
+        visit,
+        "source.html",
+        status=status,
         kinds=SOURCE_KINDS,
         error=error,
         form=dict(form or {}),
-        submitted=request.query.get("submitted", "")[:64],
     )
 
 
@@ -657,6 +671,12 @@ async def _jobs(
 @page(is_admin=True)
 async def jobs(request: web.Request, visit: Visit) -> web.StreamResponse:
     return await _jobs(request, visit)
+
+
+@routes.get(f"{PREFIX}/sources")
+@page(is_admin=True)
+async def source_form(request: web.Request, visit: Visit) -> web.StreamResponse:
+    return _source_form(request, visit)
 
 
 @routes.post(f"{PREFIX}/sources")
@@ -680,9 +700,9 @@ async def add_source(request: web.Request, visit: Visit) -> web.StreamResponse:
         )
         reply = await request.app[GATEWAY].peers.ingest.submit_source(submit)
     except TextError as problem:
-        return await _jobs(request, visit, status=400, error=str(problem), form=visit.form)
+        return _source_form(request, visit, status=400, error=str(problem), form=visit.form)
     except PeerError as problem:
-        return await _jobs(
+        return _source_form(
             request, visit, status=problem.status, error=problem.message, form=visit.form
         )
     raise web.HTTPSeeOther(f"{PREFIX}/jobs?submitted={quote(reply.job.job_id)}")
@@ -718,38 +738,50 @@ async def refresh_library(request: web.Request, visit: Visit) -> web.StreamRespo
 # -- admin: users ------------------------------------------------------------------------------
 
 
+def _user_row(user: auth_pb2.User) -> dict[str, Any]:
+    return {
+        "id": user.user_id,
+        "login": user.login,
+        "email": user.email,
+        "tier": auth_pb2.Tier.Name(user.tier).removeprefix("TIER_").lower(),
+        "is_admin": user.is_admin,
+        "created": user.created_at.ToJsonString() if user.created_at.seconds else "",
+    }
+
+
 @routes.get(f"{PREFIX}/users")
 @page(is_admin=True)
 async def users(request: web.Request, visit: Visit) -> web.StreamResponse:
-    assert visit.principal is not None
     auth = request.app[GATEWAY].peers.auth
     wanted = check_text("userId", request.query.get("user", "")).strip()
-    ids = [visit.principal.user_id] + (
-        [wanted] if wanted and wanted != visit.principal.user_id else []
-    )
-    found: list[auth_pb2.User] = []
-    error = ""
-    for user_id in ids:
+    after = check_text("after", request.query.get("after", ""))
+    if wanted:
         try:
-            found.append((await auth.get_user(user_id)).user)
+            found = [(await auth.get_user(wanted)).user]
         except PeerError as problem:
-            error = problem.message
+            return render(
+                request,
+                visit,
+                "users.html",
+                status=problem.status,
+                users=[],
+                wanted=wanted,
+                error=problem.message,
+                next_token="",
+            )
+        next_token = ""
+    else:
+        # Auth checks the signed-in credential afresh: only the admin scope lists users.
+        listed = await auth.list_users(
+            _USERS_PAGE, after, caller_credential=visit.session.credential
+        )
+        found, next_token = list(listed.users), listed.next_page_token
     return render(
         request,
         visit,
         "users.html",
-        status=404 if error and wanted else 200,
-        users=[
-            {
-                "id": user.user_id,
-                "login": user.login,
-                "email": user.email,
-                "tier": auth_pb2.Tier.Name(user.tier).removeprefix("TIER_").lower(),
-                "is_admin": user.is_admin,
-                "created": user.created_at.ToJsonString() if user.created_at.seconds else "",
-            }
-            for user in found
-        ],
+        users=[_user_row(user) for user in found],
         wanted=wanted,
-        error=error,
+        error="",
+        next_token=next_token,
     )

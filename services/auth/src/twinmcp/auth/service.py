@@ -222,15 +222,12 @@ class AuthServicer(OAuthRpc, auth_pb2_grpc.AuthServiceServicer):
     async def ListUsers(
         self, request: auth_pb2.ListUsersRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> auth_pb2.ListUsersResponse:
-        async def work() -> auth_pb2.ListUsersResponse:
-            users, next_token = await self._authority.list_users(
-                request.caller_credential, request.page_size, request.page_token
-            )
-            return auth_pb2.ListUsersResponse(
-                users=[_user(user) for user in users], next_page_token=next_token
-            )
-
-        return await _answer(context, work())
+        users, next_token = await self._authority.list_users(
+            request.caller_credential, request.page_size, request.page_token
+        )
+        return auth_pb2.ListUsersResponse(
+            users=[_user(user) for user in users], next_page_token=next_token
+        )
 
     async def StartSignIn(
         self, request: auth_pb2.StartSignInRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -158,8 +158,9 @@ class AuthServiceServicer:
     """
 
     def Authenticate(self, request, context):
-        """Turns a credential (API key or session token) into a principal. An empty credential yields
-        the anonymous principal for the given client address. A bad credential is UNAUTHENTICATED.
+        """Turns a credential (API key, session token, or OAuth access token issued for the request's
+        resource) into a principal. An empty credential yields the anonymous principal for the
+        given client address. A bad credential is UNAUTHENTICATED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -43,8 +43,9 @@ class AuthServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AuthServiceAsyncStub: ...
     Authenticate: _grpc.UnaryUnaryMultiCallable[_auth_pb2.AuthenticateRequest, _auth_pb2.AuthenticateResponse]
-    """Turns a credential (API key or session token) into a principal. An empty credential yields
-    the anonymous principal for the given client address. A bad credential is UNAUTHENTICATED.
+    """Turns a credential (API key, session token, or OAuth access token issued for the request's
+    resource) into a principal. An empty credential yields the anonymous principal for the
+    given client address. A bad credential is UNAUTHENTICATED.
     """
     CheckRateLimit: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CheckRateLimitRequest, _auth_pb2.CheckRateLimitResponse]
     """Counts one request against the subject's limits and says whether it is admitted. A request
@@ -105,8 +106,9 @@ class AuthServiceAsyncStub(AuthServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Authenticate: _aio.UnaryUnaryMultiCallable[_auth_pb2.AuthenticateRequest, _auth_pb2.AuthenticateResponse]  # type: ignore[assignment]
-    """Turns a credential (API key or session token) into a principal. An empty credential yields
-    the anonymous principal for the given client address. A bad credential is UNAUTHENTICATED.
+    """Turns a credential (API key, session token, or OAuth access token issued for the request's
+    resource) into a principal. An empty credential yields the anonymous principal for the
+    given client address. A bad credential is UNAUTHENTICATED.
     """
     CheckRateLimit: _aio.UnaryUnaryMultiCallable[_auth_pb2.CheckRateLimitRequest, _auth_pb2.CheckRateLimitResponse]  # type: ignore[assignment]
     """Counts one request against the subject's limits and says whether it is admitted. A request
@@ -170,8 +172,9 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.AuthenticateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.AuthenticateResponse, _abc.Awaitable[_auth_pb2.AuthenticateResponse]]:
-        """Turns a credential (API key or session token) into a principal. An empty credential yields
-        the anonymous principal for the given client address. A bad credential is UNAUTHENTICATED.
+        """Turns a credential (API key, session token, or OAuth access token issued for the request's
+        resource) into a principal. An empty credential yields the anonymous principal for the
+        given client address. A bad credential is UNAUTHENTICATED.
         """
 
     @_abc_1.abstractmethod

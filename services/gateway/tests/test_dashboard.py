@@ -13,6 +13,8 @@ import pytest
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway.dashboard.charts import usage_chart
 from twinmcp.gateway.dashboard.sessions import COOKIE, Session, SessionCodec
+from twinmcp.gateway.dashboard.views import DASHBOARD
+from twinmcp.gateway.state import GATEWAY
 from yarl import URL
 
 Stack = Any
@@ -298,7 +300,27 @@ async def test_a_revoked_session_key_ends_the_session_at_once(
     await other_browser.post(f"/dashboard/keys/{stack.auth.keys['read-key'].key_id}/revoke", {})
     status, headers, _ = await browser.get("/dashboard")
     assert status == 303
-    assert headers["Location"].startswith("/dashboard/sign-in")
+    assert headers["Location"].startswith("/dashboard/sign-in?ended=1")
+    _, _, page = await browser.get(headers["Location"])
+    assert "Your session ended" in page
+
+
+async def test_an_expired_github_session_is_refreshed_and_its_open_form_still_works(
+    stack: Stack, browser: Browser
+) -> None:
+    stack.auth.add_key("access", "u1", ["read"], auth_pb2.TIER_FREE)
+    stack.auth.add_key("access2", "u1", ["read"], auth_pb2.TIER_FREE)
+    sealed = stack.gateway.runner.app[DASHBOARD].codec.seal(
+        Session(credential="access", refresh_token="refresh")
+    )
+    browser.http.cookie_jar.update_cookies({COOKIE: sealed}, URL(stack.url))
+    _, _, page = await browser.get("/dashboard")
+    assert "Your account" in page
+    stack.auth.revoked.add(stack.auth.keys["access"].key_id)  # the access token expired
+    stack.gateway.runner.app[GATEWAY].access.forget_key(stack.auth.keys["access"].key_id)
+    status, _, page = await browser.post("/dashboard/keys", {"name": "after-refresh"})
+    assert status == 200, page
+    assert "after-refresh" in page
 
 
 async def test_usage_is_drawn_as_one_bar_per_day_against_the_daily_limit() -> None:

@@ -42,6 +42,10 @@ class Session:
         # A new CSRF token at sign-in: one planted before it is worthless after.
         return Session(credential=credential, refresh_token=refresh_token)
 
+    def refreshed(self, credential: str, refresh_token: str) -> Session:
+        # The same session with new tokens: its CSRF token stays, so an open form still works.
+        return replace(self, credential=credential, refresh_token=refresh_token)
+
     def with_oauth_state(self, state: str) -> Session:
         return replace(self, oauth_state=state)
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -112,7 +112,7 @@ async def _open_visit(request: web.Request) -> Visit:
             tokens = (
                 await request.app[GATEWAY].peers.auth.refresh_session(session.refresh_token)
             ).tokens
-            session = session.signed_in(tokens.access_token, tokens.refresh_token)
+            session = session.refreshed(tokens.access_token, tokens.refresh_token)
             principal = await access.principal(session.credential, _address(request))
         except Unauthenticated:
             return _ended()
@@ -215,10 +215,10 @@ def page(*, is_admin: bool = False, is_form: bool = False) -> Callable[[Page], A
         async def run(request: web.Request) -> web.StreamResponse:
             visit = await _open_visit(request)
             if visit.principal is None:
-                where = SIGN_IN
+                query = {"ended": "1"} if visit.notice else {}
                 if request.method == "GET":
-                    where += f"?next={quote(request.path_qs, safe='')}"
-                redirect = web.HTTPSeeOther(where)
+                    query["next"] = request.path_qs
+                redirect = web.HTTPSeeOther(f"{SIGN_IN}?{urlencode(query)}" if query else SIGN_IN)
                 if visit.notice:
                     redirect.del_cookie(COOKIE, path="/")
                 raise redirect
@@ -279,6 +279,8 @@ async def sign_in_form(request: web.Request) -> web.StreamResponse:
     visit = await _open_visit(request)
     if visit.principal is not None:
         raise web.HTTPSeeOther(_next_path(request.query.get("next", "")))
+    if request.query.get("ended") == "1":
+        visit.notice = _ended().notice
     return render(
         request, visit, "sign_in.html", next=_next_path(request.query.get("next", "")), error=""
     )

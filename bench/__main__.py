@@ -12,6 +12,7 @@ BENCHMARKS = (
     ("parse-and-chunk throughput (ingest)", "bench.chunk_report"),
     ("ingest and re-ingest of the dev corpora", "bench.ingest_bench"),
     ("query latency, index load, memory (search)", "bench.search_bench"),
+    ("local embedding model: snippets/s, query embedding latency", "bench.embedding_bench"),
     ("gateway throughput (MCP query-docs vs bare handlers)", "bench.gateway_bench"),
     ("process memory at rest", "bench.memory_bench"),
 )

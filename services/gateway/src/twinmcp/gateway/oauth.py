@@ -373,12 +373,11 @@ async def authorize_decision(request: web.Request) -> web.StreamResponse:
         response = _consent_page(
             form.get("request_id", ""),
             csrf,
-            done.client_name,
-            done.client_id,
-            done.redirect_uri,
-            list(done.scopes),
+            "",
+            "this application",
+            "",
+            [SCOPE],
             error=done.error_description,
-            choices=_sign_in_choices(False, settings.is_github_sign_in),
         )
         response.set_status(401)
         _set_csrf(response, settings, csrf)

@@ -1,0 +1,135 @@
+"""The packaged model through ONNX Runtime: close to sentence-transformers, offline, in order."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from twinmcp.embedding import EmbeddingError, create_embedder
+from twinmcp.embedding.local import LocalEmbedder, is_available, model_path
+
+pytestmark = pytest.mark.skipif(
+    not is_available(), reason="requirements/model.txt is not installed"
+)
+
+TEXTS = [
+    "enable CORS middleware",
+    "How do I set a timeout on an AsyncClient request?",
+    "Dependencies > Sub-dependencies\nYou can create dependencies that have sub-dependencies.\n"
+    "```python\nasync def query_extractor(q: str | None = None):\n    return q\n```",
+    "x" * 3000,  # longer than the model's 256 tokens: truncated, not refused
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-exports")
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415  optional model
+
+    model = SentenceTransformer(str(model_path()), device="cpu")
+    return np.asarray(model.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False))
+
+
+@pytest.mark.parametrize(("precision", "closest"), [("fp32", 0.9999), ("int8", 0.99)])
+async def test_the_onnx_model_embeds_like_the_sentence_transformers_model(
+    exports: Path, reference: np.ndarray, precision: str, closest: float
+) -> None:
+    embedder = LocalEmbedder(precision=precision, cache=exports)
+    vectors = np.asarray(await embedder.embed(TEXTS))
+    embedder.close()
+    assert vectors.shape == (len(TEXTS), 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosines = (vectors * reference).sum(axis=1)
+    # The real texts; int8 strays further on the degenerate ones (0.97 for "").
+    assert cosines[:3].min() > closest, cosines
+    assert cosines.min() > 0.95, cosines
+
+
+async def test_int8_vectors_carry_a_model_name_of_their_own(exports: Path) -> None:
+    # A build embedded in one precision is never searched with vectors of the other.
+    assert LocalEmbedder(precision="int8", cache=exports).model.endswith("+int8")
+    assert LocalEmbedder(precision="fp32", cache=exports).model == (
+        "sentence-transformers/all-MiniLM-L6-v2"
+    )
+
+
+async def test_texts_come_back_in_their_order_whatever_batch_they_were_sorted_into(
+    exports: Path,
+) -> None:
+    embedder = LocalEmbedder(precision="fp32", cache=exports, batch_size=2)
+    together = np.asarray(await embedder.embed(TEXTS))
+    alone = np.asarray([(await embedder.embed([text]))[0] for text in TEXTS])
+    embedder.close()
+    assert ((together * alone).sum(axis=1) > 0.9999).all()
+
+
+async def test_the_export_is_made_once_and_reused(exports: Path) -> None:
+    embedder = LocalEmbedder(precision="int8", cache=exports)
+    await embedder.embed(["warm"])
+    files = sorted(exports.glob("*.onnx"))
+    stamps = [f.stat().st_mtime_ns for f in files]
+    again = LocalEmbedder(precision="int8", cache=exports)
+    await again.embed(["warm"])
+    assert sorted(exports.glob("*.onnx")) == files
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+    assert not [p for p in exports.iterdir() if p.suffix != ".onnx"]  # no staging leftovers
+
+
+def test_an_unknown_precision_is_refused_with_the_choices() -> None:
+    with pytest.raises(EmbeddingError, match="int8, fp32"):
+        create_embedder({"EMBEDDING_PROVIDER": "local", "EMBEDDING_LOCAL_PRECISION": "fp16"})
+
+
+_OFFLINE_RUN = """
+import asyncio, json, socket, sys
+
+def refuse(*args, **kwargs):
+    raise AssertionError(f"network use: {args!r}")
+
+socket.socket.connect = refuse
+socket.create_connection = refuse
+from twinmcp.embedding import create_embedder
+
+embedder = create_embedder({"EMBEDDING_PROVIDER": "local", "EMBEDDING_CACHE_DIR": sys.argv[1]})
+print(json.dumps([embedder.model, asyncio.run(embedder.embed(["offline"]))[0][:4]]))
+"""
+
+
+def test_the_model_is_exported_and_loaded_from_the_installed_package_without_network(
+    tmp_path: Path,
+) -> None:
+    hub_home = tmp_path / "hub"
+    hub_home.mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}
+    }
+    env.update(
+        HF_HOME=str(hub_home),
+        HTTPS_PROXY="http://127.0.0.1:9",
+        HTTP_PROXY="http://127.0.0.1:9",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _OFFLINE_RUN, str(tmp_path / "cache")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    model, head = json.loads(done.stdout.strip().splitlines()[-1])
+    assert model.startswith("sentence-transformers/all-MiniLM-L6-v2") and len(head) == 4
+    assert list((tmp_path / "cache").glob("*.onnx"))
+    assert not any(hub_home.iterdir())  # nothing fetched or cached from a hub

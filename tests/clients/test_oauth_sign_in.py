@@ -634,7 +634,11 @@ async def test_a_wrong_key_on_the_consent_page_keeps_the_request_and_issues_noth
         ) as answer:
             assert answer.status == 401
             assert "Location" not in answer.headers
-            assert "not valid" in await answer.text()
+            again = await answer.text()
+    assert "not valid" in again
+    # The page comes back whole, for the same pending request, so the user can paste again.
+    assert "Allow hand client to use TwinMCP?" in again
+    assert _hidden(again, "request_id") == _hidden(html, "request_id")
 
 
 async def test_client_id_metadata_documents_are_fetched_and_must_name_themselves(

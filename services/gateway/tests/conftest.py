@@ -476,6 +476,7 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
 @dataclass
 class FakeIngest(ingest_pb2_grpc.IngestServiceServicer):
     jobs: dict[str, Any] = field(default_factory=dict)
+    follows: dict[str, Any] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def _new(self, library_id: str, source: str, version: str) -> Any:
@@ -530,6 +531,27 @@ class FakeIngest(ingest_pb2_grpc.IngestServiceServicer):
         return ingest_pb2.RefreshLibraryResponse(
             job=self._new(request.library_id, FASTAPI.source_url, request.version)
         )
+
+    async def FollowLibrary(self, request: Any, context: Any) -> Any:
+        """As ingest: only the one registry library (pypi:fastapi) can be followed."""
+        if request.library_id != FASTAPI.library_id:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.library_id} never ingested")
+        followed = ingest_pb2.FollowedLibrary(
+            library_id=request.library_id,
+            source="pypi:fastapi",
+            followed_at="2026-01-01T00:00:00Z",
+            newest_release="0.110.0",
+        )
+        self.follows[request.library_id] = followed
+        return ingest_pb2.FollowLibraryResponse(library=followed)
+
+    async def UnfollowLibrary(self, request: Any, context: Any) -> Any:
+        if self.follows.pop(request.library_id, None) is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.library_id} is not followed")
+        return ingest_pb2.UnfollowLibraryResponse()
+
+    async def ListFollowedLibraries(self, request: Any, context: Any) -> Any:
+        return ingest_pb2.ListFollowedLibrariesResponse(libraries=list(self.follows.values()))
 
 
 # -- wiring -------------------------------------------------------------------------------------

@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     cancel.add_argument("job_id")
     refresh = sub.add_parser("refresh", help="re-ingest a library from its source")
     refresh.add_argument("library_id")
+    follow = sub.add_parser(
+        "follow", help="ingest a registry library's new releases on a schedule from now on"
+    )
+    follow.add_argument("library_id")
+    follow.add_argument("--stop", action="store_true", help="stop following the library")
+    sub.add_parser("follows", help="list followed libraries")
 
     sub.add_parser("libraries", help="list indexed libraries")
     catalog = sub.add_parser("catalog", help="import package catalog TSV files")
@@ -141,6 +147,8 @@ def run(argv: list[str]) -> int:
         "job": _job,
         "cancel": _cancel,
         "refresh": _refresh,
+        "follow": follow_library,
+        "follows": list_follows,
         "libraries": _libraries,
         "catalog": _catalog,
         "users": _users,
@@ -425,6 +433,48 @@ async def _refresh(args: argparse.Namespace, settings: CliSettings) -> int:
         )
         job = await _follow(stub, reply.job, settings, f"Refreshing {args.library_id}")
     return 0 if job.state == ingest_pb2.JOB_STATE_SUCCEEDED else 1
+
+
+async def follow_library(args: argparse.Namespace, settings: CliSettings) -> int:
+    async with open_channel(settings.ingest_addr) as channel:
+        stub = ingest_pb2_grpc.IngestServiceStub(channel)
+        if args.stop:
+            await stub.UnfollowLibrary(
+                ingest_pb2.UnfollowLibraryRequest(library_id=args.library_id),
+                timeout=settings.deadline_seconds,
+            )
+            console.print(f"{args.library_id} is no longer followed")
+            return 0
+        reply = await stub.FollowLibrary(
+            ingest_pb2.FollowLibraryRequest(library_id=args.library_id),
+            timeout=settings.deadline_seconds,
+        )
+    followed = reply.library
+    console.print(
+        f"following {followed.library_id} ({followed.source}): newest release "
+        f"{followed.newest_release or 'none yet'}; each new release is ingested at the next "
+        "check (INGEST_FOLLOW_INTERVAL_SECONDS)"
+    )
+    return 0
+
+
+async def list_follows(args: argparse.Namespace, settings: CliSettings) -> int:
+    async with open_channel(settings.ingest_addr) as channel:
+        reply = await ingest_pb2_grpc.IngestServiceStub(channel).ListFollowedLibraries(
+            ingest_pb2.ListFollowedLibrariesRequest(), timeout=settings.deadline_seconds
+        )
+    table = Table("library", "source", "newest release", "last check", "queued", "last error")
+    for f in reply.libraries:
+        table.add_row(
+            f.library_id,
+            f.source,
+            f.newest_release,
+            f.checked_at or "not yet",
+            ", ".join(f.queued_versions),
+            f.last_error,
+        )
+    console.print(table)
+    return 0
 
 
 # --- libraries and catalog -------------------------------------------------------------------

@@ -163,7 +163,14 @@ class OAuthRpc:
                 try:
                     user = await self._authority.user_of(request.credential)
                 except (UnauthenticatedError, NotFoundError) as exc:
-                    return auth_pb2.CompleteAuthorizationResponse(error_description=str(exc))
+                    reply = auth_pb2.CompleteAuthorizationResponse(error_description=str(exc))
+                    pending = await oauth.pending(request.request_id)
+                    if pending is not None:
+                        reply.client_id = pending.client_id
+                        reply.client_name = pending.client_name
+                        reply.redirect_uri = pending.redirect_uri
+                        reply.scopes.extend(pending.scopes)
+                    return reply
                 url = await oauth.approve(request.request_id, user, request.issuer)
             if url is None:
                 raise NotFoundError(

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from twinmcp.gateway import dashboard, mcp, oauth, rest, rest_search
+from twinmcp.gateway import dashboard, mcp, oauth, rest, rest_registry, rest_search
 from twinmcp.gateway.access import Access
 from twinmcp.gateway.answers import EdgeAnswers, follow_changes
 from twinmcp.gateway.clients import Peers
@@ -75,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_route("OPTIONS", "/mcp", mcp.handle_preflight)
     app.router.add_routes(oauth.routes)
     app.router.add_routes(rest_search.routes)
+    app.router.add_routes(rest_registry.routes)
     app.router.add_routes(rest.routes)
     dashboard.setup(app, settings)
     return app

@@ -457,6 +457,18 @@ class IngestClient(_Client):
         request = ingest_pb2.RefreshLibraryRequest(library_id=library_id, version=version)
         return await self._call(self.stub.RefreshLibrary, request)
 
+    async def follow_library(self, library_id: str) -> ingest_pb2.FollowLibraryResponse:
+        request = ingest_pb2.FollowLibraryRequest(library_id=library_id)
+        return await self._call(self.stub.FollowLibrary, request)
+
+    async def unfollow_library(self, library_id: str) -> ingest_pb2.UnfollowLibraryResponse:
+        request = ingest_pb2.UnfollowLibraryRequest(library_id=library_id)
+        return await self._call(self.stub.UnfollowLibrary, request)
+
+    async def list_followed_libraries(self) -> ingest_pb2.ListFollowedLibrariesResponse:
+        request = ingest_pb2.ListFollowedLibrariesRequest()
+        return await self._call(self.stub.ListFollowedLibraries, request)
+
 
 def _channel(target: str) -> grpc.aio.Channel:
     # No tracing interceptor: grpc.aio runs one in an extra task per call; _call sends the

@@ -373,11 +373,12 @@ async def authorize_decision(request: web.Request) -> web.StreamResponse:
         response = _consent_page(
             form.get("request_id", ""),
             csrf,
-            "",
-            "this application",
-            "",
-            [SCOPE],
+            done.client_name,
+            done.client_id,
+            done.redirect_uri,
+            list(done.scopes),
             error=done.error_description,
+            choices=_sign_in_choices(False, settings.is_github_sign_in),
         )
         response.set_status(401)
         _set_csrf(response, settings, csrf)

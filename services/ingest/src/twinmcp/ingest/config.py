@@ -58,6 +58,8 @@ class Settings:
     heartbeat_seconds: float = 5.0
     poll_seconds: float = 1.0
     max_attempts: int = 3
+    # How often followed libraries' registries are asked for new releases; 0: never here.
+    follow_interval_seconds: float = 21600.0
     github_api_url: str = "https://api.github.com"
     github_token: Secret | None = None
     # Package registries for pypi:/npm: sources; "" asks pip's and npm's own configuration.
@@ -116,6 +118,9 @@ class Settings:
             "OPENAI_BASE_URL",
             "OPENAI_EMBEDDING_MODEL",
             "OPENAI_EMBEDDING_DIMENSIONS",
+            "EMBEDDING_LOCAL_PRECISION",
+            "EMBEDDING_CACHE_DIR",
+            "TWINMCP_DATA_DIR",
         )
         embedding_env = {key: env[key] for key in embedding_keys if env.get(key, "").strip()}
         provider = embedding_env.get("EMBEDDING_PROVIDER", "auto").strip().lower()
@@ -137,6 +142,9 @@ class Settings:
             heartbeat_seconds=heartbeat,
             poll_seconds=env_float(env, "INGEST_POLL_SECONDS", 1.0, minimum=0.01),
             max_attempts=env_int(env, "INGEST_MAX_ATTEMPTS", 3, minimum=1, maximum=100),
+            follow_interval_seconds=env_float(
+                env, "INGEST_FOLLOW_INTERVAL_SECONDS", 21600.0, minimum=0.0
+            ),
             github_api_url=(
                 env_url(
                     env,

@@ -29,3 +29,8 @@ class JobNotFound(IngestError):
 
 class LibraryNotFound(IngestError):
     pass
+
+
+class NotFollowable(IngestError):
+    """The library was not ingested from a package registry, so it has no releases to follow
+    (FAILED_PRECONDITION, the fallback of IngestError)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import grpc
 from twinmcp.embedding import Embedder
 from twinmcp.ingest.config import Settings
+from twinmcp.ingest.follows import make_follower
 from twinmcp.ingest.pipeline import Documents
 from twinmcp.ingest.runner import Worker
 from twinmcp.ingest.service import ERRORS, IngestServicer
@@ -78,6 +79,9 @@ async def start(
     workers = [Worker(wiring.store, settings, wiring.parts) for _ in range(settings.workers)]
     handle = IngestServer(running, wiring, workers, stop)
     handle.worker_tasks = [asyncio.create_task(w.run_forever(stop)) for w in workers]
+    if settings.follow_interval_seconds > 0:
+        follower = make_follower(wiring.store, settings)
+        handle.worker_tasks.append(asyncio.create_task(follower.run_forever(stop)))
     logger.info("ingest running %d in-process workers", len(workers))
     return handle
 

@@ -18,8 +18,15 @@ from twinmcp.ingest.errors import (
     SourceUnavailable,
 )
 from twinmcp.ingest.fetching.materialise import newest_tag
-from twinmcp.ingest.fetching.registry import newest_release, settle_release
+from twinmcp.ingest.fetching.registry import (
+    SUBMIT_TIMEOUT_SECONDS,
+    list_releases,
+    newest_release,
+    settle_release,
+)
+from twinmcp.ingest.follows import Follow, FollowStore
 from twinmcp.ingest.jobs import Job, JobState, JobStore, SourceOptions, rfc3339
+from twinmcp.ingest.registries import Registry, ReleaseInfo
 from twinmcp.ingest.sources import REGISTRY_KINDS, SourceKind, check_library_id, parse_source
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.grpcserver import ErrorTable
@@ -78,10 +85,27 @@ def job_to_proto(job: Job) -> ingest_pb2.Job:
     )
 
 
+def follow_to_proto(follow: Follow) -> ingest_pb2.FollowedLibrary:
+    return ingest_pb2.FollowedLibrary(
+        library_id=follow.library_id,
+        source=follow.source,
+        followed_at=rfc3339(follow.followed_at),
+        checked_at=rfc3339(follow.checked_at),
+        newest_release=follow.newest_release,
+        last_error=follow.last_error,
+        queued_versions=list(follow.queued),
+    )
+
+
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, store: JobStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+        self.follows = FollowStore(store.engine, store)
+
+    async def _releases_now(self, registry: Registry, name: str) -> list[ReleaseInfo]:
+        # The caller waits: bounded as a submission's registry lookup is.
+        return await list_releases(registry, name, self.settings, timeout=SUBMIT_TIMEOUT_SECONDS)
 
     async def SubmitSource(
         self, request: ingest_pb2.SubmitSourceRequest, context: Context
@@ -194,3 +218,24 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 )
         job = await self.store.submit(last.library_id, last.source, options)
         return ingest_pb2.RefreshLibraryResponse(job=job_to_proto(job))
+
+    async def FollowLibrary(
+        self, request: ingest_pb2.FollowLibraryRequest, context: Context
+    ) -> ingest_pb2.FollowLibraryResponse:
+        library_id = check_library_id(request.library_id.strip())
+        follow = await self.follows.follow(library_id, self._releases_now)
+        return ingest_pb2.FollowLibraryResponse(library=follow_to_proto(follow))
+
+    async def UnfollowLibrary(
+        self, request: ingest_pb2.UnfollowLibraryRequest, context: Context
+    ) -> ingest_pb2.UnfollowLibraryResponse:
+        await self.follows.unfollow(check_library_id(request.library_id.strip()))
+        return ingest_pb2.UnfollowLibraryResponse()
+
+    async def ListFollowedLibraries(
+        self, request: ingest_pb2.ListFollowedLibrariesRequest, context: Context
+    ) -> ingest_pb2.ListFollowedLibrariesResponse:
+        follows = await self.follows.all()
+        return ingest_pb2.ListFollowedLibrariesResponse(
+            libraries=[follow_to_proto(f) for f in follows]
+        )

@@ -8,6 +8,7 @@ import logging
 import signal
 
 from twinmcp.ingest.config import Settings
+from twinmcp.ingest.follows import make_follower
 from twinmcp.ingest.runner import Worker
 from twinmcp.ingest.wiring import open_wiring
 from twinmcp.runtime.logs import configure_logging
@@ -30,6 +31,8 @@ async def run_worker(settings: Settings) -> None:
     ]
     logger.info("ingest worker started: %s", ", ".join(w.worker_id for w in workers))
     tasks = [asyncio.create_task(w.run_forever(stop)) for w in workers]
+    if settings.follow_interval_seconds > 0:
+        tasks.append(asyncio.create_task(make_follower(wiring.store, settings).run_forever(stop)))
     await stop.wait()
     for task in tasks:
         task.cancel()

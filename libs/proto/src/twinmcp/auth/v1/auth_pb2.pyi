@@ -1061,19 +1061,34 @@ class CompleteAuthorizationResponse(_message.Message):
 
     REDIRECT_URL_FIELD_NUMBER: _builtins.int
     ERROR_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_NAME_FIELD_NUMBER: _builtins.int
+    REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
     redirect_url: _builtins.str
     """the client's redirect URI with code (or error), state and iss"""
     error_description: _builtins.str
-    """Set when the credential was refused; the request stays pending so the user can retry."""
+    """Set when the credential was refused; the request stays pending so the user can retry,
+    and what the consent page shows of it comes back to be shown again.
+    """
+    client_id: _builtins.str
+    client_name: _builtins.str
+    redirect_uri: _builtins.str
+    @_builtins.property
+    def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         redirect_url: _builtins.str = ...,
         error_description: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        client_name: _builtins.str = ...,
+        redirect_uri: _builtins.str = ...,
+        scopes: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_description", b"error_description", "redirect_url", b"redirect_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "client_name", b"client_name", "error_description", b"error_description", "redirect_uri", b"redirect_uri", "redirect_url", b"redirect_url", "scopes", b"scopes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -363,3 +363,156 @@ class RefreshLibraryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RefreshLibraryResponse: _TypeAlias = RefreshLibraryResponse  # noqa: Y015
+
+@_typing.final
+class FollowedLibrary(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIBRARY_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    FOLLOWED_AT_FIELD_NUMBER: _builtins.int
+    CHECKED_AT_FIELD_NUMBER: _builtins.int
+    NEWEST_RELEASE_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    QUEUED_VERSIONS_FIELD_NUMBER: _builtins.int
+    library_id: _builtins.str
+    source: _builtins.str
+    """the registry package, e.g. "pypi:flask", "npm:@scope/name" """
+    followed_at: _builtins.str
+    """RFC 3339"""
+    checked_at: _builtins.str
+    """the last check of the registry; empty before the first"""
+    newest_release: _builtins.str
+    """the newest usable release the last check saw"""
+    last_error: _builtins.str
+    """why the last check failed; empty when it worked"""
+    @_builtins.property
+    def queued_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """releases the last check queued jobs for"""
+
+    def __init__(
+        self,
+        *,
+        library_id: _builtins.str = ...,
+        source: _builtins.str = ...,
+        followed_at: _builtins.str = ...,
+        checked_at: _builtins.str = ...,
+        newest_release: _builtins.str = ...,
+        last_error: _builtins.str = ...,
+        queued_versions: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checked_at", b"checked_at", "followed_at", b"followed_at", "last_error", b"last_error", "library_id", b"library_id", "newest_release", b"newest_release", "queued_versions", b"queued_versions", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FollowedLibrary: _TypeAlias = FollowedLibrary  # noqa: Y015
+
+@_typing.final
+class FollowLibraryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIBRARY_ID_FIELD_NUMBER: _builtins.int
+    library_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        library_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FollowLibraryRequest: _TypeAlias = FollowLibraryRequest  # noqa: Y015
+
+@_typing.final
+class FollowLibraryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIBRARY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def library(self) -> Global___FollowedLibrary: ...
+    def __init__(
+        self,
+        *,
+        library: Global___FollowedLibrary | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["library", b"library"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library", b"library"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FollowLibraryResponse: _TypeAlias = FollowLibraryResponse  # noqa: Y015
+
+@_typing.final
+class UnfollowLibraryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIBRARY_ID_FIELD_NUMBER: _builtins.int
+    library_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        library_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnfollowLibraryRequest: _TypeAlias = UnfollowLibraryRequest  # noqa: Y015
+
+@_typing.final
+class UnfollowLibraryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnfollowLibraryResponse: _TypeAlias = UnfollowLibraryResponse  # noqa: Y015
+
+@_typing.final
+class ListFollowedLibrariesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFollowedLibrariesRequest: _TypeAlias = ListFollowedLibrariesRequest  # noqa: Y015
+
+@_typing.final
+class ListFollowedLibrariesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIBRARIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def libraries(self) -> _containers.RepeatedCompositeFieldContainer[Global___FollowedLibrary]: ...
+    def __init__(
+        self,
+        *,
+        libraries: _abc.Iterable[Global___FollowedLibrary] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["libraries", b"libraries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFollowedLibrariesResponse: _TypeAlias = ListFollowedLibrariesResponse  # noqa: Y015

@@ -59,6 +59,21 @@ class IngestServiceStub:
                 request_serializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.RefreshLibraryRequest.SerializeToString,
                 response_deserializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.RefreshLibraryResponse.FromString,
                 _registered_method=True)
+        self.FollowLibrary = channel.unary_unary(
+                '/twinmcp.ingest.v1.IngestService/FollowLibrary',
+                request_serializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.FollowLibraryRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.FollowLibraryResponse.FromString,
+                _registered_method=True)
+        self.UnfollowLibrary = channel.unary_unary(
+                '/twinmcp.ingest.v1.IngestService/UnfollowLibrary',
+                request_serializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.UnfollowLibraryRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.UnfollowLibraryResponse.FromString,
+                _registered_method=True)
+        self.ListFollowedLibraries = channel.unary_unary(
+                '/twinmcp.ingest.v1.IngestService/ListFollowedLibraries',
+                request_serializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.ListFollowedLibrariesRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.ListFollowedLibrariesResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -95,6 +110,31 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FollowLibrary(self, request, context):
+        """Follows a library ingested from a package registry (pypi:, npm:): every
+        INGEST_FOLLOW_INTERVAL_SECONDS one replica asks the registry and queues one job per new
+        usable release (not yanked, deprecated or a pre-release). Following an already followed
+        library answers it unchanged.
+        Errors: NOT_FOUND when the library was never ingested here; FAILED_PRECONDITION when it
+        was not ingested from a package registry; UNAVAILABLE when the registry cannot be asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnfollowLibrary(self, request, context):
+        """Stops following; NOT_FOUND when the library is not followed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFollowedLibraries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -122,6 +162,21 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.RefreshLibrary,
                     request_deserializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.RefreshLibraryRequest.FromString,
                     response_serializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.RefreshLibraryResponse.SerializeToString,
+            ),
+            'FollowLibrary': grpc.unary_unary_rpc_method_handler(
+                    servicer.FollowLibrary,
+                    request_deserializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.FollowLibraryRequest.FromString,
+                    response_serializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.FollowLibraryResponse.SerializeToString,
+            ),
+            'UnfollowLibrary': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnfollowLibrary,
+                    request_deserializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.UnfollowLibraryRequest.FromString,
+                    response_serializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.UnfollowLibraryResponse.SerializeToString,
+            ),
+            'ListFollowedLibraries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFollowedLibraries,
+                    request_deserializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.ListFollowedLibrariesRequest.FromString,
+                    response_serializer=twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.ListFollowedLibrariesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -259,6 +314,87 @@ class IngestService:
             '/twinmcp.ingest.v1.IngestService/RefreshLibrary',
             twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.RefreshLibraryRequest.SerializeToString,
             twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.RefreshLibraryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FollowLibrary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.ingest.v1.IngestService/FollowLibrary',
+            twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.FollowLibraryRequest.SerializeToString,
+            twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.FollowLibraryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnfollowLibrary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.ingest.v1.IngestService/UnfollowLibrary',
+            twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.UnfollowLibraryRequest.SerializeToString,
+            twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.UnfollowLibraryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFollowedLibraries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.ingest.v1.IngestService/ListFollowedLibraries',
+            twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.ListFollowedLibrariesRequest.SerializeToString,
+            twinmcp_dot_ingest_dot_v1_dot_ingest__pb2.ListFollowedLibrariesResponse.FromString,
             options,
             channel_credentials,
             insecure,

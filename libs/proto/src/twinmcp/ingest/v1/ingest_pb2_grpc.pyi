@@ -37,6 +37,17 @@ class IngestServiceStub:
     CancelJob: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.CancelJobRequest, _ingest_pb2.CancelJobResponse]
     RefreshLibrary: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.RefreshLibraryRequest, _ingest_pb2.RefreshLibraryResponse]
     """Re-ingests a library from the source it was last ingested from."""
+    FollowLibrary: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.FollowLibraryRequest, _ingest_pb2.FollowLibraryResponse]
+    """Follows a library ingested from a package registry (pypi:, npm:): every
+    INGEST_FOLLOW_INTERVAL_SECONDS one replica asks the registry and queues one job per new
+    usable release (not yanked, deprecated or a pre-release). Following an already followed
+    library answers it unchanged.
+    Errors: NOT_FOUND when the library was never ingested here; FAILED_PRECONDITION when it
+    was not ingested from a package registry; UNAVAILABLE when the registry cannot be asked.
+    """
+    UnfollowLibrary: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.UnfollowLibraryRequest, _ingest_pb2.UnfollowLibraryResponse]
+    """Stops following; NOT_FOUND when the library is not followed."""
+    ListFollowedLibraries: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.ListFollowedLibrariesRequest, _ingest_pb2.ListFollowedLibrariesResponse]
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -47,6 +58,17 @@ class IngestServiceAsyncStub(IngestServiceStub):
     CancelJob: _aio.UnaryUnaryMultiCallable[_ingest_pb2.CancelJobRequest, _ingest_pb2.CancelJobResponse]  # type: ignore[assignment]
     RefreshLibrary: _aio.UnaryUnaryMultiCallable[_ingest_pb2.RefreshLibraryRequest, _ingest_pb2.RefreshLibraryResponse]  # type: ignore[assignment]
     """Re-ingests a library from the source it was last ingested from."""
+    FollowLibrary: _aio.UnaryUnaryMultiCallable[_ingest_pb2.FollowLibraryRequest, _ingest_pb2.FollowLibraryResponse]  # type: ignore[assignment]
+    """Follows a library ingested from a package registry (pypi:, npm:): every
+    INGEST_FOLLOW_INTERVAL_SECONDS one replica asks the registry and queues one job per new
+    usable release (not yanked, deprecated or a pre-release). Following an already followed
+    library answers it unchanged.
+    Errors: NOT_FOUND when the library was never ingested here; FAILED_PRECONDITION when it
+    was not ingested from a package registry; UNAVAILABLE when the registry cannot be asked.
+    """
+    UnfollowLibrary: _aio.UnaryUnaryMultiCallable[_ingest_pb2.UnfollowLibraryRequest, _ingest_pb2.UnfollowLibraryResponse]  # type: ignore[assignment]
+    """Stops following; NOT_FOUND when the library is not followed."""
+    ListFollowedLibraries: _aio.UnaryUnaryMultiCallable[_ingest_pb2.ListFollowedLibrariesRequest, _ingest_pb2.ListFollowedLibrariesResponse]  # type: ignore[assignment]
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -84,5 +106,34 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ingest_pb2.RefreshLibraryResponse, _abc.Awaitable[_ingest_pb2.RefreshLibraryResponse]]:
         """Re-ingests a library from the source it was last ingested from."""
+
+    @_abc_1.abstractmethod
+    def FollowLibrary(
+        self,
+        request: _ingest_pb2.FollowLibraryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.FollowLibraryResponse, _abc.Awaitable[_ingest_pb2.FollowLibraryResponse]]:
+        """Follows a library ingested from a package registry (pypi:, npm:): every
+        INGEST_FOLLOW_INTERVAL_SECONDS one replica asks the registry and queues one job per new
+        usable release (not yanked, deprecated or a pre-release). Following an already followed
+        library answers it unchanged.
+        Errors: NOT_FOUND when the library was never ingested here; FAILED_PRECONDITION when it
+        was not ingested from a package registry; UNAVAILABLE when the registry cannot be asked.
+        """
+
+    @_abc_1.abstractmethod
+    def UnfollowLibrary(
+        self,
+        request: _ingest_pb2.UnfollowLibraryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.UnfollowLibraryResponse, _abc.Awaitable[_ingest_pb2.UnfollowLibraryResponse]]:
+        """Stops following; NOT_FOUND when the library is not followed."""
+
+    @_abc_1.abstractmethod
+    def ListFollowedLibraries(
+        self,
+        request: _ingest_pb2.ListFollowedLibrariesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.ListFollowedLibrariesResponse, _abc.Awaitable[_ingest_pb2.ListFollowedLibrariesResponse]]: ...
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -511,3 +511,11 @@ async def newest_release(spec: SourceSpec, settings: Settings) -> str:
         Registry(spec.kind.value), spec.repo, "", settings, timeout=SUBMIT_TIMEOUT_SECONDS
     )
     return release.version
+
+
+async def list_releases(
+    registry: Registry, name: str, settings: Settings, *, timeout: float = 0.0
+) -> list[ReleaseInfo]:
+    """Every release the registry lists for the package, newest first (followed libraries)."""
+    release = await resolve_release(registry, name, "", settings, timeout=timeout)
+    return list(release.releases)

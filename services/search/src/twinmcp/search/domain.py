@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -14,7 +15,7 @@ import numpy as np
 import orjson
 from cachetools import LRUCache, TTLCache
 from twinmcp.runtime.heap import build_long_lived
-from twinmcp.search.cache import AnswerCache, answer_key
+from twinmcp.search.cache import AnswerCache, RedisCache, answer_key
 from twinmcp.search.changes import EVERY_LIBRARY, ChangeFeed
 from twinmcp.search.errors import (
     ConflictError,
@@ -612,12 +613,24 @@ class SearchDomain:
         )
 
     async def _embed_query(self, embedder: QueryEmbedder, query: str) -> list[float]:
-        """The query's vector, from a small LRU keyed by model and whitespace-folded text."""
+        """The query's vector, from a small LRU keyed by model and whitespace-folded text, then
+        from Redis when the answer cache is shared by replicas (one replica's embedding serves
+        all), else from the model."""
         key = (embedder.model, " ".join(query.split()))
         vector = self._query_vectors.get(key)
-        if vector is None:
+        if vector is not None:
+            return vector
+        # The in-process answer cache would only hold a second copy of what the LRU holds.
+        shared = self.cache if isinstance(self.cache, RedisCache) else None
+        shared_key = query_vector_key(*key)
+        raw = await shared.get(shared_key) if shared is not None else None
+        if raw and len(raw) % 4 == 0:
+            vector = np.frombuffer(raw, dtype="<f4").astype(float).tolist()
+        else:
             vector = (await embedder.embed([key[1]]))[0]
-            self._query_vectors[key] = vector
+            if shared is not None:
+                await shared.set(shared_key, np.asarray(vector, dtype="<f4").tobytes())
+        self._query_vectors[key] = vector
         return vector
 
     async def _index(self, build_id: str) -> VersionIndex:
@@ -745,6 +758,12 @@ class SearchDomain:
             infos.append(catalog_info(candidate))
         next_token = after[size - 1].library_id if len(after) > size else ""
         return infos, next_token
+
+
+def query_vector_key(model: str, query: str) -> str:
+    """The shared cache's key of a query's vector: model and text hashed, so any text fits."""
+    digest = hashlib.sha256(f"{model}\0{query}".encode()).hexdigest()[:32]
+    return f"query-vector:{digest}"
 
 
 def _suspects(snippets: Sequence[SnippetRecord]) -> list[str]:

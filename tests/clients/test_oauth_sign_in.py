@@ -785,3 +785,20 @@ async def test_typescript_sdk_signs_in_through_the_browser_then_queries_docs(
     assert out["tools"] == clients.TOOL_NAMES
     assert out["docs"]["isError"] is False
     assert clients.CORS_CODE in out["docs"]["text"]
+
+
+async def test_an_access_token_reads_docs_but_cannot_mint_keys_or_grants(
+    signin: OAuthStack,
+) -> None:
+    got = await _authorize(signin)
+    _, tokens = await _exchange(signin.base, got)
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    async with aiohttp.ClientSession(headers=bearer) as http:
+        async with http.get(
+            f"{signin.base}/api/v2/libs/search", params={"libraryName": "fastapi"}
+        ) as answer:
+            assert answer.status == 200
+        async with http.post(f"{signin.base}/api/v1/account/keys", json={"name": "x"}) as answer:
+            assert answer.status == 401
+        async with http.get(f"{signin.base}/api/v1/account/grants") as answer:
+            assert answer.status == 401

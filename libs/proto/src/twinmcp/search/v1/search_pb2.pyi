@@ -217,21 +217,25 @@ class ResolveLibraryRequest(_message.Message):
     LIBRARY_NAME_FIELD_NUMBER: _builtins.int
     QUERY_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
     library_name: _builtins.str
     query: _builtins.str
     """what the user wants to do; used to break ties"""
     limit: _builtins.int
     """default 10"""
+    project: _builtins.str
+    """a registered project: each match says the version it locks"""
     def __init__(
         self,
         *,
         library_name: _builtins.str = ...,
         query: _builtins.str = ...,
         limit: _builtins.int = ...,
+        project: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_name", b"library_name", "limit", b"limit", "query", b"query"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_name", b"library_name", "limit", b"limit", "project", b"project", "query", b"query"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -244,9 +248,14 @@ class LibraryMatch(_message.Message):
     LIBRARY_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
     MATCH_REASON_FIELD_NUMBER: _builtins.int
+    LOCKED_VERSION_FIELD_NUMBER: _builtins.int
     score: _builtins.float
     match_reason: _builtins.str
     """"exact", "package", "fuzzy", "description" """
+    locked_version: _builtins.str
+    """The version the request's project locks of this library; "" without a project or when
+    the project locks none of its packages.
+    """
     @_builtins.property
     def library(self) -> Global___Library: ...
     def __init__(
@@ -255,10 +264,11 @@ class LibraryMatch(_message.Message):
         library: Global___Library | None = ...,
         score: _builtins.float = ...,
         match_reason: _builtins.str = ...,
+        locked_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["library", b"library"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["library", b"library", "match_reason", b"match_reason", "score", b"score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library", b"library", "locked_version", b"locked_version", "match_reason", b"match_reason", "score", b"score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -350,6 +360,7 @@ class QueryDocsRequest(_message.Message):
     QUERY_FIELD_NUMBER: _builtins.int
     TOKENS_FIELD_NUMBER: _builtins.int
     RANKER_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     """may carry a version: "/o/r/v1.2" or "/o/r@v1.2" """
     version: _builtins.str
@@ -362,6 +373,11 @@ class QueryDocsRequest(_message.Message):
     snippets (lower-cased words, title + content, no fields, fusion, diversity or relevance
     stop), packed in rank order into the budget; for side-by-side evaluation.
     """
+    project: _builtins.str
+    """A project registered with RegisterProject: without a version, the answer is for the
+    version the project locks of this library (the library's default when it locks none).
+    INVALID_ARGUMENT when no project has the name.
+    """
     def __init__(
         self,
         *,
@@ -370,10 +386,11 @@ class QueryDocsRequest(_message.Message):
         query: _builtins.str = ...,
         tokens: _builtins.int = ...,
         ranker: _builtins.str = ...,
+        project: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id", "query", b"query", "ranker", b"ranker", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id", "project", b"project", "query", b"query", "ranker", b"ranker", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -724,3 +741,104 @@ class SearchDocsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchDocsResponse: _TypeAlias = SearchDocsResponse  # noqa: Y015
+
+@_typing.final
+class LockedPackage(_message.Message):
+    """A package a project locks: {"pypi", "flask", "3.1.3"}."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGISTRY_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    registry: _builtins.str
+    """"pypi" or "npm" """
+    name: _builtins.str
+    version: _builtins.str
+    """the locked version"""
+    def __init__(
+        self,
+        *,
+        registry: _builtins.str = ...,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "registry", b"registry", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LockedPackage: _TypeAlias = LockedPackage  # noqa: Y015
+
+@_typing.final
+class RegisterProjectRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PACKAGES_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """letters, digits, '.', '_' and '-'; at most 100 characters"""
+    @_builtins.property
+    def packages(self) -> _containers.RepeatedCompositeFieldContainer[Global___LockedPackage]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        packages: _abc.Iterable[Global___LockedPackage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "packages", b"packages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterProjectRequest: _TypeAlias = RegisterProjectRequest  # noqa: Y015
+
+@_typing.final
+class ProjectPackage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PACKAGE_FIELD_NUMBER: _builtins.int
+    LIBRARY_ID_FIELD_NUMBER: _builtins.int
+    IS_VERSION_INDEXED_FIELD_NUMBER: _builtins.int
+    library_id: _builtins.str
+    """the documented library claiming the package; "" for none"""
+    is_version_indexed: _builtins.bool
+    """whether that library has the locked version indexed"""
+    @_builtins.property
+    def package(self) -> Global___LockedPackage: ...
+    def __init__(
+        self,
+        *,
+        package: Global___LockedPackage | None = ...,
+        library_id: _builtins.str = ...,
+        is_version_indexed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["package", b"package"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["is_version_indexed", b"is_version_indexed", "library_id", b"library_id", "package", b"package"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProjectPackage: _TypeAlias = ProjectPackage  # noqa: Y015
+
+@_typing.final
+class RegisterProjectResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PACKAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def packages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProjectPackage]: ...
+    def __init__(
+        self,
+        *,
+        packages: _abc.Iterable[Global___ProjectPackage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["packages", b"packages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterProjectResponse: _TypeAlias = RegisterProjectResponse  # noqa: Y015

@@ -34,6 +34,9 @@ class SearchServiceStub:
     `requested-version`     the version asked for, as given
     `available-versions`    the library's indexed versions
     `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+    `registry-releases`     for a library ingested from a package registry: the registry's
+    releases that fit the version asked, best first (may be "")
+    `ingest-source`         the source that ingests the first of them ("pypi:flask==3.0.3")
     """
 
     def __init__(self, channel):
@@ -67,6 +70,11 @@ class SearchServiceStub:
                 request_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.WatchLibrariesRequest.SerializeToString,
                 response_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.LibraryChange.FromString,
                 _registered_method=True)
+        self.RegisterProject = channel.unary_unary(
+                '/twinmcp.search.v1.SearchService/RegisterProject',
+                request_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.RegisterProjectRequest.SerializeToString,
+                response_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.RegisterProjectResponse.FromString,
+                _registered_method=True)
         self.SearchDocs = channel.unary_unary(
                 '/twinmcp.search.v1.SearchService/SearchDocs',
                 request_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.SearchDocsRequest.SerializeToString,
@@ -83,6 +91,9 @@ class SearchServiceServicer:
     `requested-version`     the version asked for, as given
     `available-versions`    the library's indexed versions
     `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+    `registry-releases`     for a library ingested from a package registry: the registry's
+    releases that fit the version asked, best first (may be "")
+    `ingest-source`         the source that ingests the first of them ("pypi:flask==3.0.3")
     """
 
     def ResolveLibrary(self, request, context):
@@ -109,8 +120,10 @@ class SearchServiceServicer:
         accepts, `tokens` is negative or `ranker` is unknown.
         NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
         entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
-        FAILED_PRECONDITION when the library is indexed but not the version asked for.
-        Trailing metadata: `library-id`, `requested-version`, `available-versions`.
+        FAILED_PRECONDITION when the library is indexed but not the version asked for (a name,
+        or a semver range / PEP 440 specifier no indexed version fits; a range is answered
+        with the highest indexed version it admits). Trailing metadata: `library-id`,
+        `requested-version`, `available-versions`, `registry-releases`, `ingest-source`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -138,6 +151,17 @@ class SearchServiceServicer:
         """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
         message has `is_sync` set; every later one names a library whose answers changed. A caller
         that loses the stream must drop what it kept: it may have missed changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterProject(self, request, context):
+        """Registers (or replaces) a named project's locked packages, as the caller read them from
+        its manifests and lockfiles; QueryDocs and ResolveLibrary then answer for the versions
+        it locks when given its name. Each package comes back with the documented library that
+        claims it and whether that library has the locked version indexed.
+        Errors: INVALID_ARGUMENT when the name or a package is malformed, or there are too many.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -187,6 +211,11 @@ def add_SearchServiceServicer_to_server(servicer, server):
                     request_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.WatchLibrariesRequest.FromString,
                     response_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.LibraryChange.SerializeToString,
             ),
+            'RegisterProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterProject,
+                    request_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.RegisterProjectRequest.FromString,
+                    response_serializer=twinmcp_dot_search_dot_v1_dot_search__pb2.RegisterProjectResponse.SerializeToString,
+            ),
             'SearchDocs': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchDocs,
                     request_deserializer=twinmcp_dot_search_dot_v1_dot_search__pb2.SearchDocsRequest.FromString,
@@ -209,6 +238,9 @@ class SearchService:
     `requested-version`     the version asked for, as given
     `available-versions`    the library's indexed versions
     `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+    `registry-releases`     for a library ingested from a package registry: the registry's
+    releases that fit the version asked, best first (may be "")
+    `ingest-source`         the source that ingests the first of them ("pypi:flask==3.0.3")
     """
 
     @staticmethod
@@ -336,6 +368,33 @@ class SearchService:
             '/twinmcp.search.v1.SearchService/WatchLibraries',
             twinmcp_dot_search_dot_v1_dot_search__pb2.WatchLibrariesRequest.SerializeToString,
             twinmcp_dot_search_dot_v1_dot_search__pb2.LibraryChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/twinmcp.search.v1.SearchService/RegisterProject',
+            twinmcp_dot_search_dot_v1_dot_search__pb2.RegisterProjectRequest.SerializeToString,
+            twinmcp_dot_search_dot_v1_dot_search__pb2.RegisterProjectResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,9 @@ class SearchServiceStub:
       `requested-version`     the version asked for, as given
       `available-versions`    the library's indexed versions
       `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+      `registry-releases`     for a library ingested from a package registry: the registry's
+                              releases that fit the version asked, best first (may be "")
+      `ingest-source`         the source that ingests the first of them ("pypi:flask==3.0.3")
     """
 
     @_typing.overload
@@ -63,8 +66,10 @@ class SearchServiceStub:
         accepts, `tokens` is negative or `ranker` is unknown.
       NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
         entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
-      FAILED_PRECONDITION when the library is indexed but not the version asked for.
-        Trailing metadata: `library-id`, `requested-version`, `available-versions`.
+      FAILED_PRECONDITION when the library is indexed but not the version asked for (a name,
+        or a semver range / PEP 440 specifier no indexed version fits; a range is answered
+        with the highest indexed version it admits). Trailing metadata: `library-id`,
+        `requested-version`, `available-versions`, `registry-releases`, `ingest-source`.
     """
     GetLibrary: _grpc.UnaryUnaryMultiCallable[_search_pb2.GetLibraryRequest, _search_pb2.GetLibraryResponse]
     """One library with its versions, documented or catalog-only.
@@ -79,6 +84,13 @@ class SearchServiceStub:
     """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
     message has `is_sync` set; every later one names a library whose answers changed. A caller
     that loses the stream must drop what it kept: it may have missed changes.
+    """
+    RegisterProject: _grpc.UnaryUnaryMultiCallable[_search_pb2.RegisterProjectRequest, _search_pb2.RegisterProjectResponse]
+    """Registers (or replaces) a named project's locked packages, as the caller read them from
+    its manifests and lockfiles; QueryDocs and ResolveLibrary then answer for the versions
+    it locks when given its name. Each package comes back with the documented library that
+    claims it and whether that library has the locked version indexed.
+    Errors: INVALID_ARGUMENT when the name or a package is malformed, or there are too many.
     """
     SearchDocs: _grpc.UnaryUnaryMultiCallable[_search_pb2.SearchDocsRequest, _search_pb2.SearchDocsResponse]
     """The snippets that answer `query` across libraries, in one ranking within `tokens`: the
@@ -103,6 +115,9 @@ class SearchServiceAsyncStub(SearchServiceStub):
       `requested-version`     the version asked for, as given
       `available-versions`    the library's indexed versions
       `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+      `registry-releases`     for a library ingested from a package registry: the registry's
+                              releases that fit the version asked, best first (may be "")
+      `ingest-source`         the source that ingests the first of them ("pypi:flask==3.0.3")
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -126,8 +141,10 @@ class SearchServiceAsyncStub(SearchServiceStub):
         accepts, `tokens` is negative or `ranker` is unknown.
       NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
         entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
-      FAILED_PRECONDITION when the library is indexed but not the version asked for.
-        Trailing metadata: `library-id`, `requested-version`, `available-versions`.
+      FAILED_PRECONDITION when the library is indexed but not the version asked for (a name,
+        or a semver range / PEP 440 specifier no indexed version fits; a range is answered
+        with the highest indexed version it admits). Trailing metadata: `library-id`,
+        `requested-version`, `available-versions`, `registry-releases`, `ingest-source`.
     """
     GetLibrary: _aio.UnaryUnaryMultiCallable[_search_pb2.GetLibraryRequest, _search_pb2.GetLibraryResponse]  # type: ignore[assignment]
     """One library with its versions, documented or catalog-only.
@@ -142,6 +159,13 @@ class SearchServiceAsyncStub(SearchServiceStub):
     """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
     message has `is_sync` set; every later one names a library whose answers changed. A caller
     that loses the stream must drop what it kept: it may have missed changes.
+    """
+    RegisterProject: _aio.UnaryUnaryMultiCallable[_search_pb2.RegisterProjectRequest, _search_pb2.RegisterProjectResponse]  # type: ignore[assignment]
+    """Registers (or replaces) a named project's locked packages, as the caller read them from
+    its manifests and lockfiles; QueryDocs and ResolveLibrary then answer for the versions
+    it locks when given its name. Each package comes back with the documented library that
+    claims it and whether that library has the locked version indexed.
+    Errors: INVALID_ARGUMENT when the name or a package is malformed, or there are too many.
     """
     SearchDocs: _aio.UnaryUnaryMultiCallable[_search_pb2.SearchDocsRequest, _search_pb2.SearchDocsResponse]  # type: ignore[assignment]
     """The snippets that answer `query` across libraries, in one ranking within `tokens`: the
@@ -165,6 +189,9 @@ class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
       `requested-version`     the version asked for, as given
       `available-versions`    the library's indexed versions
       `suggested-library-ids` documented libraries close to an unknown id, best first (may be "")
+      `registry-releases`     for a library ingested from a package registry: the registry's
+                              releases that fit the version asked, best first (may be "")
+      `ingest-source`         the source that ingests the first of them ("pypi:flask==3.0.3")
     """
 
     @_abc_1.abstractmethod
@@ -198,8 +225,10 @@ class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
             accepts, `tokens` is negative or `ranker` is unknown.
           NOT_FOUND when no documentation of the library is indexed (an unknown id, or a catalog
             entry only). Trailing metadata: `library-id`, `suggested-library-ids`.
-          FAILED_PRECONDITION when the library is indexed but not the version asked for.
-            Trailing metadata: `library-id`, `requested-version`, `available-versions`.
+          FAILED_PRECONDITION when the library is indexed but not the version asked for (a name,
+            or a semver range / PEP 440 specifier no indexed version fits; a range is answered
+            with the highest indexed version it admits). Trailing metadata: `library-id`,
+            `requested-version`, `available-versions`, `registry-releases`, `ingest-source`.
         """
 
     @_abc_1.abstractmethod
@@ -232,6 +261,19 @@ class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
         """What changes QueryDocs answers, for callers that keep answers (the gateway). The first
         message has `is_sync` set; every later one names a library whose answers changed. A caller
         that loses the stream must drop what it kept: it may have missed changes.
+        """
+
+    @_abc_1.abstractmethod
+    def RegisterProject(
+        self,
+        request: _search_pb2.RegisterProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_search_pb2.RegisterProjectResponse, _abc.Awaitable[_search_pb2.RegisterProjectResponse]]:
+        """Registers (or replaces) a named project's locked packages, as the caller read them from
+        its manifests and lockfiles; QueryDocs and ResolveLibrary then answer for the versions
+        it locks when given its name. Each package comes back with the documented library that
+        claims it and whether that library has the locked version indexed.
+        Errors: INVALID_ARGUMENT when the name or a package is malformed, or there are too many.
         """
 
     @_abc_1.abstractmethod

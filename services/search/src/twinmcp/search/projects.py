@@ -1,0 +1,95 @@
+"""Projects: the packages a named project locks, and which version of a library it locks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from twinmcp.search.errors import InvalidInputError
+from twinmcp.search.library import LibraryMeta
+
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+REGISTRIES = ("pypi", "npm")
+MAX_PROJECT_PACKAGES = 5_000
+MAX_PACKAGE_NAME_CHARS = 214  # npm's limit, above PyPI's
+MAX_LOCKED_VERSION_CHARS = 128
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    registry: str
+    name: str
+    version: str
+
+
+def check_project_name(name: str) -> str:
+    cleaned = name.strip()
+    if not PROJECT_NAME.match(cleaned):
+        raise InvalidInputError(
+            f"project name {name[:120]!r} is not valid; use up to 100 letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit"
+        )
+    return cleaned
+
+
+def check_packages(packages: Sequence[LockedPackage]) -> list[LockedPackage]:
+    """The packages as stored; refuses an unknown registry, an empty or over-long name."""
+    if len(packages) > MAX_PROJECT_PACKAGES:
+        raise InvalidInputError(
+            f"the project locks {len(packages)} packages; at most {MAX_PROJECT_PACKAGES} are "
+            "kept. Register its direct dependencies only"
+        )
+    kept: dict[tuple[str, str], LockedPackage] = {}
+    for package in packages:
+        registry = package.registry.strip().lower()
+        name, version = package.name.strip(), package.version.strip()
+        if registry not in REGISTRIES:
+            raise InvalidInputError(
+                f"package {name[:60]!r} names registry {registry[:20]!r}; use one of "
+                f"{', '.join(REGISTRIES)}"
+            )
+        if not name or len(name) > MAX_PACKAGE_NAME_CHARS:
+            raise InvalidInputError(
+                f"a package name must hold 1 to {MAX_PACKAGE_NAME_CHARS} characters"
+            )
+        if len(version) > MAX_LOCKED_VERSION_CHARS:
+            raise InvalidInputError(
+                f"the version of {name[:60]} is longer than {MAX_LOCKED_VERSION_CHARS} characters"
+            )
+        kept.setdefault(package_key(registry, name), LockedPackage(registry, name, version))
+    return list(kept.values())
+
+
+def package_key(registry: str, name: str) -> tuple[str, str]:
+    """How registries compare names: PEP 503 for PyPI, lower case for npm."""
+    if registry == "pypi":
+        return registry, re.sub(r"[-_.]+", "-", name).lower()
+    return registry, name.lower()
+
+
+def _library_keys(meta: LibraryMeta) -> tuple[set[tuple[str, str]], set[str]]:
+    """The (registry, name) keys a library documents, and names declared without a registry."""
+    keys: set[tuple[str, str]] = set()
+    bare: set[str] = set()
+    for package in meta.documented_packages:
+        if package.registry in REGISTRIES:
+            keys.add(package_key(package.registry, package.name))
+        elif not package.registry:
+            bare.add(package.name.lower())
+    registry, _, name = meta.registry_source.partition(":")
+    if registry in REGISTRIES and name:
+        keys.add(package_key(registry, name))
+    return keys, bare
+
+
+def locked_version(meta: LibraryMeta, packages: Iterable[LockedPackage]) -> str:
+    """The version the project locks of one of the library's packages; "" for none."""
+    keys, bare = _library_keys(meta)
+    for package in packages:
+        if not package.version:
+            continue
+        key = package_key(package.registry, package.name)
+        if key in keys or package.name.lower() in bare:
+            return package.version
+    return ""

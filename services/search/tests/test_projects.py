@@ -1,0 +1,123 @@
+"""Projects: answers at the versions a registered project locks, stated in the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from twinmcp.search.v1 import search_pb2
+
+
+def _locked(registry: str, name: str, version: str) -> search_pb2.LockedPackage:
+    return search_pb2.LockedPackage(registry=registry, name=name, version=version)
+
+
+async def _register(client: Any, name: str, *packages: search_pb2.LockedPackage) -> Any:
+    return await client.search.RegisterProject(
+        search_pb2.RegisterProjectRequest(name=name, packages=list(packages)), timeout=10
+    )
+
+
+async def _query(client: Any, library_id: str, **fields: Any) -> Any:
+    return await client.search.QueryDocs(
+        search_pb2.QueryDocsRequest(library_id=library_id, query="CORS", **fields), timeout=10
+    )
+
+
+async def _publish_flask_and_fastify(client: Any, kit: Any) -> None:
+    releases = ["3.1.3", "3.1.2", "3.0.3", "3.0.2"]
+    for version in ("3.0.3", "3.1.3"):
+        await kit.publish_library(
+            client,
+            "/pallets/flask",
+            version,
+            registry_source="pypi:flask",
+            registry_releases=releases,
+        )
+    await kit.publish_library(client, "/fastify/fastify", "5.0.0", package_names=["fastify"])
+
+
+async def test_a_project_answers_for_the_version_it_locks_and_says_which(
+    client: Any, kit: Any
+) -> None:
+    await _publish_flask_and_fastify(client, kit)
+    reply = await _register(
+        client,
+        "shop",
+        _locked("pypi", "Flask", "3.0.3"),
+        _locked("npm", "fastify", "4.28.1"),
+        _locked("pypi", "left-pad-py", "1.0"),
+    )
+    assert [(p.package.name, p.library_id, p.is_version_indexed) for p in reply.packages] == [
+        ("Flask", "/pallets/flask", True),
+        ("fastify", "/fastify/fastify", False),
+        ("left-pad-py", "", False),
+    ]
+    assert (await _query(client, "/pallets/flask", project="shop")).version == "3.0.3"
+    assert (await _query(client, "/pallets/flask")).version == "3.1.3"
+    # A version asked for wins over the project's.
+    assert (await _query(client, "/pallets/flask@3.1.3", project="shop")).version == "3.1.3"
+
+
+async def test_a_locked_version_not_indexed_is_refused_with_the_source_to_ingest(
+    client: Any, kit: Any
+) -> None:
+    await _publish_flask_and_fastify(client, kit)
+    await _register(client, "legacy", _locked("pypi", "flask", "3.0.2"))
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await _query(client, "/pallets/flask", project="legacy")
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    trailing = dict(error.value.trailing_metadata() or ())
+    assert trailing["requested-version"] == "3.0.2"
+    assert trailing["ingest-source"] == "pypi:flask==3.0.2"
+
+
+async def test_registering_again_replaces_the_project(client: Any, kit: Any) -> None:
+    await _publish_flask_and_fastify(client, kit)
+    await _register(client, "shop", _locked("pypi", "flask", "3.0.3"))
+    assert (await _query(client, "/pallets/flask", project="shop")).version == "3.0.3"
+    await _register(client, "shop", _locked("pypi", "flask", "3.1.3"))
+    # Another replica's copy is trusted for a few seconds; this one's is replaced at once.
+    assert (await _query(client, "/pallets/flask", project="shop")).version == "3.1.3"
+
+
+async def test_resolve_names_the_locked_version_of_each_match(client: Any, kit: Any) -> None:
+    await _publish_flask_and_fastify(client, kit)
+    await _register(client, "shop", _locked("pypi", "flask", "3.0.3"))
+    reply = await client.search.ResolveLibrary(
+        search_pb2.ResolveLibraryRequest(library_name="flask", project="shop"), timeout=10
+    )
+    first = reply.matches[0]
+    assert (first.library.library_id, first.locked_version) == ("/pallets/flask", "3.0.3")
+    plain = await client.search.ResolveLibrary(
+        search_pb2.ResolveLibraryRequest(library_name="flask"), timeout=10
+    )
+    assert plain.matches[0].locked_version == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "packages", "says"),
+    [
+        ("../etc", [], "project name"),
+        ("ok", [_locked("cargo", "serde", "1.0")], "registry"),
+        ("ok", [_locked("pypi", "", "1.0")], "package name"),
+    ],
+)
+async def test_a_malformed_project_is_invalid_argument(
+    client: Any, name: str, packages: list[search_pb2.LockedPackage], says: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await _register(client, name, *packages)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert says in (error.value.details() or "")
+
+
+async def test_an_unknown_project_is_invalid_argument_saying_how_to_register(
+    client: Any, kit: Any
+) -> None:
+    await _publish_flask_and_fastify(client, kit)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await _query(client, "/pallets/flask", project="nope")
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "/api/v1/admin/projects" in (error.value.details() or "")

@@ -13,7 +13,7 @@ from aiohttp import web
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway import mcp
 from twinmcp.gateway.access import client_address, credential_from
-from twinmcp.gateway.clients import NotFound
+from twinmcp.gateway.clients import InvalidArgument, NotFound, Unauthenticated
 from twinmcp.gateway.config import Settings
 from twinmcp.gateway.state import GATEWAY, PRINCIPAL
 
@@ -23,6 +23,10 @@ SCOPE = "read"  # what every MCP tool needs
 SCOPES_SUPPORTED = ("read", "offline_access")
 PRM_PATH = "/.well-known/oauth-protected-resource"
 CSRF_COOKIE = "twinmcp_oauth_csrf"
+# GitHub accepts sub-paths of the OAuth app's registered callback (/auth/github/callback).
+GITHUB_CALLBACK = "/auth/github/callback/mcp"
+# Which pending request a GitHub sign-in answers, and the state it must come back with.
+GITHUB_COOKIE = "twinmcp_oauth_github"
 _MAX_FORM_BYTES = 16 * 1024
 # The consent page runs no script and may not be framed (clickjacking); no form-action, since
 # a browser applies it to the redirect to the client that follows the form.
@@ -233,10 +237,7 @@ def _sign_in_choices(is_signed_in: bool, is_github: bool) -> str:
             "that account. Paste a key below only to use another one.</p>"
         )
     if is_github:
-        return (
-            '<p class="hint">No key at hand? <a href="/dashboard/sign-in/github">Sign in with '
-            "GitHub</a> on the dashboard, then come back to this page and reload it.</p>"
-        )
+        return '<p class="hint">No key at hand? Use "Allow with GitHub" below.</p>'
     return ""
 
 
@@ -249,8 +250,14 @@ def _consent_page(
     scopes: list[str],
     error: str = "",
     choices: str = "",
+    is_github: bool = False,
 ) -> web.Response:
     who = escape(client_name or "An MCP client")
+    github_button = (
+        '<button type="submit" name="decision" value="github">Allow with GitHub</button> '
+        if is_github
+        else ""
+    )
     alert = f'<p class="error" role="alert" id="consent-error">{escape(error)}</p>' if error else ""
     body = (
         f"<h1>Allow {who} to use TwinMCP?</h1>{alert}"
@@ -269,6 +276,7 @@ def _consent_page(
         '<p class="hint">The key is checked once and never given to the application; it gets '
         "its own token, which you can revoke (GET/DELETE /api/v1/account/grants).</p>"
         '<button type="submit" name="decision" value="approve">Allow</button> '
+        f"{github_button}"
         '<button type="submit" name="decision" value="deny">Deny</button>'
         "</form>"
     )
@@ -306,6 +314,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
         start.redirect_uri,
         list(start.scopes),
         choices=_sign_in_choices(bool(_dashboard_credential(request)), settings.is_github_sign_in),
+        is_github=settings.is_github_sign_in,
     )
     _set_csrf(response, settings, csrf)
     return response
@@ -357,6 +366,9 @@ async def authorize_decision(request: web.Request) -> web.StreamResponse:
             403,
         )
     auth = request.app[GATEWAY].peers.auth
+    if form.get("decision") == "github" and settings.is_github_sign_in:
+        # Consent given by this (CSRF-checked) click; GitHub only says who the user is.
+        return await _start_github(request, settings, form.get("request_id", ""))
     try:
         done = await auth.complete_authorization(
             auth_pb2.CompleteAuthorizationRequest(
@@ -379,12 +391,75 @@ async def authorize_decision(request: web.Request) -> web.StreamResponse:
             list(done.scopes),
             error=done.error_description,
             choices=_sign_in_choices(False, settings.is_github_sign_in),
+            is_github=settings.is_github_sign_in,
         )
         response.set_status(401)
         _set_csrf(response, settings, csrf)
         return response
     # 303: the browser follows with a GET, never re-posting the form to the client.
     raise web.HTTPSeeOther(done.redirect_url)
+
+
+async def _start_github(
+    request: web.Request, settings: Settings, request_id: str
+) -> web.StreamResponse:
+    start = await request.app[GATEWAY].peers.auth.start_sign_in(
+        f"{settings.api_base_url}{GITHUB_CALLBACK}"
+    )
+    response = web.Response(status=303, headers={"Location": start.authorize_url})
+    response.set_cookie(
+        GITHUB_COOKIE,
+        f"{request_id}.{start.state}",
+        path=GITHUB_CALLBACK,
+        httponly=True,
+        # Lax: the cookie must come back on GitHub's top-level redirect to the callback.
+        samesite="Lax",
+        secure=settings.api_base_url.startswith("https://"),
+        max_age=600,
+    )
+    return response
+
+
+@routes.get(GITHUB_CALLBACK)
+async def github_callback(request: web.Request) -> web.StreamResponse:
+    """GitHub's answer to "Allow with GitHub": the user it names approves the pending request."""
+    settings = _require_server(request)
+    request_id, _, expected = request.cookies.get(GITHUB_COOKIE, "").partition(".")
+    state = request.query.get("state", "")
+    if not (request_id and expected and state) or not hmac.compare_digest(
+        expected.encode(), state.encode()
+    ):
+        return _error_page(
+            "This GitHub sign-in was not started from this browser's consent page; start "
+            "again from your MCP client.",
+            403,
+        )
+    auth = request.app[GATEWAY].peers.auth
+    code = request.query.get("code", "")
+    try:
+        if code:
+            signed_in = await auth.complete_sign_in(code, state)
+            done = await auth.complete_authorization(
+                auth_pb2.CompleteAuthorizationRequest(
+                    request_id=request_id,
+                    credential=signed_in.tokens.access_token,
+                    is_approved=True,
+                    issuer=settings.api_base_url,
+                )
+            )
+        else:  # the user declined at GitHub
+            done = await auth.complete_authorization(
+                auth_pb2.CompleteAuthorizationRequest(
+                    request_id=request_id, is_approved=False, issuer=settings.api_base_url
+                )
+            )
+    except (NotFound, InvalidArgument, Unauthenticated) as error:
+        return _error_page(error.message, 400)
+    if done.error_description:
+        return _error_page(done.error_description, 401)
+    response = web.Response(status=303, headers={"Location": done.redirect_url})
+    response.del_cookie(GITHUB_COOKIE, path=GITHUB_CALLBACK)
+    return response
 
 
 # -- token, registration, revocation -----------------------------------------------------------

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from twinmcp.cli.lockfiles import Dependency, ManifestError, read_project
+from twinmcp.lockfiles import Dependency, ManifestError, read_project
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:

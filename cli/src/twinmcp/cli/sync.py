@@ -11,8 +11,8 @@ import grpc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from twinmcp.cli.lockfiles import Dependency, ManifestError, normalise, read_project
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from twinmcp.lockfiles import Dependency, ManifestError, normalise, read_project
 from twinmcp.search.v1 import search_pb2, search_pb2_grpc
 
 FINISHED = {

@@ -385,12 +385,18 @@ class SearchClient(_Client):
         self.answers = answers if answers is not None else EdgeAnswers(0)
 
     async def resolve_library(
-        self, library_name: str, query: str, limit: int = 10
+        self, library_name: str, query: str, limit: int = 10, project: str = ""
     ) -> search_pb2.ResolveLibraryResponse:
         request = search_pb2.ResolveLibraryRequest(
-            library_name=library_name, query=query, limit=limit
+            library_name=library_name, query=query, limit=limit, project=project
         )
         return await self._call(self.stub.ResolveLibrary, request)
+
+    async def register_project(
+        self, name: str, packages: list[search_pb2.LockedPackage]
+    ) -> search_pb2.RegisterProjectResponse:
+        request = search_pb2.RegisterProjectRequest(name=name, packages=packages)
+        return await self._call(self.stub.RegisterProject, request)
 
     async def get_library(self, library_id: str) -> search_pb2.GetLibraryResponse:
         request = search_pb2.GetLibraryRequest(library_id=library_id)
@@ -403,17 +409,22 @@ class SearchClient(_Client):
         return await self._call(self.stub.ListLibraries, request)
 
     async def query_docs(
-        self, library_id: str, query: str, tokens: int, version: str = ""
+        self, library_id: str, query: str, tokens: int, version: str = "", project: str = ""
     ) -> DocsLookup:
         """Search's answer, or what it said is missing: which library and which version is
-        search's call alone, so the answer is rendered as it comes."""
-        key = self.answers.key(library_id, version, query, tokens)
+        search's call alone, so the answer is rendered as it comes. `project` (a registered
+        name) asks for the version the project locks."""
+        # The project is part of the question: the same library may be answered at another
+        # version for it ("\x00" is in no version name).
+        key = self.answers.key(
+            library_id, f"{version}\x00{project}" if project else version, query, tokens
+        )
         kept = self.answers.get(key)
         if kept is not None:
             return kept
         stamp = self.answers.stamp()
         request = search_pb2.QueryDocsRequest(
-            library_id=library_id, query=query, tokens=tokens, version=version
+            library_id=library_id, query=query, tokens=tokens, version=version, project=project
         )
         try:
             reply = await self._send(self.stub.QueryDocs, request)

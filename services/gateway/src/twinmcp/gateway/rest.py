@@ -177,7 +177,10 @@ async def _context(request: web.Request, library_id: str, version: str, query: s
     if kind not in ("txt", "json"):
         raise BadRequest("'type' must be 'txt' or 'json'")
     budget = _budget(request)
-    lookup = await request.app[GATEWAY].peers.search.query_docs(library_id, query, budget, version)
+    project = _query_text(request, "project")
+    lookup = await request.app[GATEWAY].peers.search.query_docs(
+        library_id, query, budget, version, project
+    )
     if isinstance(lookup, LibraryUnknown):
         return _library_unknown(lookup)
     if isinstance(lookup, VersionMissing):

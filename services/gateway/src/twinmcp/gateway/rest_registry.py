@@ -1,13 +1,22 @@
-"""Admin REST for libraries from package registries: following their new releases."""
+"""Admin REST for libraries from package registries: following releases, registering projects."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiohttp import web
-from twinmcp.gateway.rest import _bad_request_wrapper, _require, _to_json
+from twinmcp.gateway.rest import BadRequest, _bad_request_wrapper, _json_body, _require, _to_json
 from twinmcp.gateway.state import GATEWAY
 from twinmcp.ingest.v1 import ingest_pb2
+from twinmcp.lockfiles import ManifestError, is_project_file, read_files
+from twinmcp.search.v1 import search_pb2
+
+# What one registration may carry: a project's manifests and lockfiles, not a repository.
+MAX_PROJECT_FILES = 50
+ACCEPTED_FILES = (
+    "requirements*.txt, requirements/*.txt, pyproject.toml, Pipfile, uv.lock, poetry.lock, "
+    "Pipfile.lock, package.json, package-lock.json, pnpm-lock.yaml, yarn.lock"
+)
 
 routes = web.RouteTableDef()
 
@@ -42,3 +51,76 @@ async def list_followed(request: web.Request) -> web.Response:
     _require(request, "admin")
     reply = await request.app[GATEWAY].peers.ingest.list_followed_libraries()
     return web.json_response({"libraries": [followed_json(f) for f in reply.libraries]})
+
+
+def _project_files(body: dict[str, Any]) -> dict[str, str]:
+    files = body.get("files")
+    if not isinstance(files, dict) or not files:
+        raise BadRequest(
+            "'files' must be an object of the project's manifests and lockfiles, path to "
+            f'content, e.g. {{"uv.lock": "..."}}; accepted: {ACCEPTED_FILES}'
+        )
+    if len(files) > MAX_PROJECT_FILES:
+        raise BadRequest(f"'files' holds {len(files)} files; send at most {MAX_PROJECT_FILES}")
+    out: dict[str, str] = {}
+    for path, content in files.items():
+        if not isinstance(content, str):
+            raise BadRequest(f"the content of {str(path)[:100]!r} must be a string")
+        cleaned = str(path).strip().removeprefix("./")
+        if not is_project_file(cleaned):
+            raise BadRequest(
+                f"{str(path)[:100]!r} is not a manifest or lockfile read here; accepted (paths "
+                f"from the project's root): {ACCEPTED_FILES}"
+            )
+        out[cleaned] = content
+    return out
+
+
+@routes.post("/api/v1/admin/projects")
+@_bad_request_wrapper
+async def register_project(request: web.Request) -> web.Response:
+    """Registers a named project from its manifests and lockfiles (their contents): query-docs
+    and resolve-library-id given its name answer for the versions it locks."""
+    _require(request, "admin")
+    body = await _json_body(request)
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("'name' is required: the project's name, e.g. 'shop'")
+    files = _project_files(body)
+    transitive = body.get("transitive", False)
+    if not isinstance(transitive, bool):
+        raise BadRequest("'transitive' must be true or false")
+    try:
+        dependencies = read_files(files, transitive=transitive)
+    except ManifestError as error:
+        raise BadRequest(str(error)) from None
+    locked = [d for d in dependencies if d.is_locked]
+    reply = await request.app[GATEWAY].peers.search.register_project(
+        name.strip(),
+        [
+            search_pb2.LockedPackage(registry=d.registry, name=d.name, version=d.version)
+            for d in locked
+        ],
+    )
+    packages = []
+    for item in reply.packages:
+        package = item.package
+        separator = "==" if package.registry == "pypi" else "@"
+        source = f"{package.registry}:{package.name}{separator}{package.version}"
+        packages.append(
+            {
+                "registry": package.registry,
+                "name": package.name,
+                "version": package.version,
+                "libraryId": item.library_id,
+                "isVersionIndexed": item.is_version_indexed,
+                # What to run when the locked version is not served yet.
+                "ingest": "" if item.is_version_indexed else f"twinmcp ingest {source}",
+            }
+        )
+    unlocked = [
+        {"registry": d.registry, "name": d.name, "declared": d.version, "foundIn": d.found_in}
+        for d in dependencies
+        if not d.is_locked
+    ]
+    return web.json_response({"name": name.strip(), "packages": packages, "unlocked": unlocked})

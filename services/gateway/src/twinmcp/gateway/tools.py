@@ -69,6 +69,15 @@ _TOKENS_SCHEMA = {
     ),
 }
 
+_PROJECT_SCHEMA = {
+    "type": "string",
+    "maxLength": MAX_NAME_CHARS,
+    "description": (
+        "Optional: a project registered with TwinMCP (its lockfiles); the answer is then for "
+        "the version of the library that project locks, and says which."
+    ),
+}
+
 TOOLS: list[dict[str, Any]] = [
     {
         "name": "resolve-library-id",
@@ -93,6 +102,7 @@ TOOLS: list[dict[str, Any]] = [
                         "candidates. Never include secrets or private code."
                     ),
                 },
+                "project": _PROJECT_SCHEMA,
             },
             "required": ["libraryName", "query"],
         },
@@ -122,6 +132,7 @@ TOOLS: list[dict[str, Any]] = [
                     ),
                 },
                 "tokens": _TOKENS_SCHEMA,
+                "project": _PROJECT_SCHEMA,
             },
             "required": ["libraryId", "query"],
         },
@@ -161,6 +172,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "library_id": ("libraryId", "libraryID", "library_id", "context7CompatibleLibraryID", "id"),
     "library_name": ("libraryName", "libraryname", "library_name", "name"),
     "tokens": ("tokens", "maxTokens", "max_tokens"),
+    "project": ("project", "projectName", "project_name"),
 }
 
 
@@ -260,10 +272,20 @@ class Tools:
         library_name = _text(
             arguments, "library_name", "libraryName", "give the library's name, e.g. 'fastapi'."
         )
+        project = _optional_text(arguments, "project", "project")
         answer = await self.search.resolve_library(
-            library_name, _optional_text(arguments, "query", "query")
+            library_name, _optional_text(arguments, "query", "query"), project=project
         )
-        return ToolResult(format_matches(list(answer.matches)))
+        text = format_matches(list(answer.matches))
+        locked = [m for m in answer.matches if m.locked_version]
+        if locked:
+            # Which ID to pass so query-docs answers the project's version (it says it too).
+            text += f"\n\nVersions locked by project '{project}':\n" + "\n".join(
+                f"- {m.library.library_id}: {m.locked_version} (query-docs with project "
+                f"'{project}' answers for it, or use '{m.library.library_id}/{m.locked_version}')"
+                for m in locked
+            )
+        return ToolResult(text)
 
     async def _query(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         label = "context7CompatibleLibraryID" if name == "get-library-docs" else "libraryId"
@@ -288,7 +310,8 @@ class Tools:
                 "ask one specific question, e.g. 'How to add CORS middleware'.",
             )
         budget = self.tokens.budget(arguments.get("tokens"))
-        lookup = await self.search.query_docs(library_id, query, budget)
+        project = _optional_text(arguments, "project", "project")
+        lookup = await self.search.query_docs(library_id, query, budget, project=project)
         if isinstance(lookup, LibraryUnknown):
             return _library_unknown(lookup)
         if isinstance(lookup, VersionMissing):

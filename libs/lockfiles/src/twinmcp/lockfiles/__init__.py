@@ -76,29 +76,39 @@ def read_project(root: Path, *, transitive: bool = False) -> list[Dependency]:
     """Every direct dependency of the project at `root` (all locked ones with `transitive`)."""
     if not root.is_dir():
         raise ManifestError(f"{root} is not a folder; give the project's folder")
-    python, node = _Ecosystem(PYPI), _Ecosystem(NPM)
-    for path in _requirements_files(root):
-        _requirements(path, python, root)
-    readers = {
-        "pyproject.toml": _pyproject,
-        "Pipfile": _pipfile,
-        "uv.lock": _uv_lock,
-        "poetry.lock": _poetry_lock,
-        "Pipfile.lock": _pipfile_lock,
-        "package.json": _package_json,
-        "package-lock.json": _package_lock,
-        "pnpm-lock.yaml": _pnpm_lock,
-        "yarn.lock": _yarn_lock,
-    }
-    for name, reader in readers.items():
+    files = {path.relative_to(root).as_posix(): _read(path) for path in _requirements_files(root)}
+    for name in _READERS:
         path = root / name
         if path.is_file():
+            files[name] = _read(path)
+    return read_files(files, transitive=transitive)
+
+
+def read_files(files: Mapping[str, str], *, transitive: bool = False) -> list[Dependency]:
+    """The same from the files' contents, keyed by their path in the project
+    (`requirements/dev.txt`, `package-lock.json`): for a project sent over the network."""
+    python, node = _Ecosystem(PYPI), _Ecosystem(NPM)
+    for origin in sorted(files):
+        if is_requirements_path(origin):
+            _requirements(files[origin].removeprefix("\ufeff"), python, origin)
+    for name, reader in _READERS.items():
+        if name in files:
             target = node if name in {"package.json", *NPM_LOCKS} else python
-            reader(_read(path), target, name)
+            reader(files[name].removeprefix("\ufeff"), target, name)
     found: list[Dependency] = []
     for ecosystem in (python, node):
         found.extend(_resolve(ecosystem, transitive=transitive))
     return found
+
+
+def is_requirements_path(path: str) -> bool:
+    """requirements*.txt at the project's root, or any .txt under requirements/."""
+    return bool(re.fullmatch(r"requirements[^/]*\.txt|requirements/[^/]+\.txt", path))
+
+
+def is_project_file(path: str) -> bool:
+    """Whether `path` (relative to the project's root) is a manifest or lockfile read here."""
+    return path in _READERS or is_requirements_path(path)
 
 
 def _read(path: Path) -> str:
@@ -153,9 +163,8 @@ def _requirements_files(root: Path) -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
-def _requirements(path: Path, python: _Ecosystem, root: Path) -> None:
-    origin = path.relative_to(root).as_posix()
-    text = _read(path).replace("\\\n", " ")
+def _requirements(text: str, python: _Ecosystem, origin: str) -> None:
+    text = text.replace("\\\n", " ")
     for raw in text.splitlines():
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith(("#", "-", "git+", "http://", "https://", "file:", ".")):
@@ -422,3 +431,16 @@ def describe(dependencies: Iterable[Dependency]) -> str:
     for dependency in dependencies:
         counts[dependency.registry] = counts.get(dependency.registry, 0) + 1
     return ", ".join(f"{n} from {registry}" for registry, n in sorted(counts.items())) or "none"
+
+
+_READERS = {
+    "pyproject.toml": _pyproject,
+    "Pipfile": _pipfile,
+    "uv.lock": _uv_lock,
+    "poetry.lock": _poetry_lock,
+    "Pipfile.lock": _pipfile_lock,
+    "package.json": _package_json,
+    "package-lock.json": _package_lock,
+    "pnpm-lock.yaml": _pnpm_lock,
+    "yarn.lock": _yarn_lock,
+}

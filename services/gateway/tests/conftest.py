@@ -20,6 +20,9 @@ from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.grpcserver import RunningServer, ServerOptions, start_server
 from twinmcp.runtime.telemetry import configure_telemetry
 from twinmcp.runtime.tokens import count_tokens
+from twinmcp.search.rendering import Header, render_docs
+from twinmcp.search.service import snippet_message
+from twinmcp.search.snippets import KIND_CODE, KIND_INFO, SnippetRecord
 from twinmcp.search.v1 import search_pb2, search_pb2_grpc
 from twinmcp.search.versionrange import best_match, is_partial, is_range
 
@@ -269,6 +272,23 @@ FASTAPI = search_pb2.Library(
 )
 
 
+def _record(snippet: search_pb2.Snippet) -> SnippetRecord:
+    kind = KIND_CODE if snippet.kind == search_pb2.SNIPPET_KIND_CODE else KIND_INFO
+    return SnippetRecord(
+        snippet.snippet_id,
+        kind,
+        snippet.title,
+        snippet.description,
+        snippet.language,
+        snippet.content,
+        tuple(snippet.breadcrumb),
+        snippet.source_path,
+        snippet.source_url,
+        snippet.anchor,
+        snippet.tokens,
+    )
+
+
 # As search's libraryid.py: what an id's owner and name, and a version name, may hold; a
 # range ("^1.2", ">=1.4,<2") is resolved against the indexed versions (versionrange.py).
 # Search refuses anything else as INVALID_ARGUMENT.
@@ -372,14 +392,19 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
                 break
             chosen.append(snippet)
             used += snippet.tokens
+        # Rendered by search's own code, as search answers: the text within the budget and
+        # the snippets it shows.
+        header = Header(library_id, library.title, served, known, list(library.rules), 0)
+        rendered = render_docs(header, [_record(s) for s in chosen], budget)
         return search_pb2.QueryDocsResponse(
             library_id=library_id,
             version=served,
-            snippets=chosen,
-            tokens_used=used,
+            snippets=[snippet_message(s, 0.0) for s in rendered.snippets],
+            tokens_used=count_tokens(rendered.text),
             available_versions=known,
             title=library.title,
             rules=library.rules,
+            text=rendered.text,
         )
 
     async def SearchDocs(self, request: Any, context: Any) -> Any:

@@ -24,6 +24,7 @@ class FakeStack(ingest_pb2_grpc.IngestServiceServicer, search_pb2_grpc.SearchSer
         self.libraries: dict[str, search_pb2.Library] = {}
         self.jobs: dict[str, ingest_pb2.Job] = {}
         self.submitted: list[str] = []
+        self.projects: dict[str, list[tuple[str, str, str]]] = {}
 
     def add_library(self, library_id: str, version: str, package: tuple[str, str]) -> None:
         library = self.libraries.setdefault(
@@ -65,6 +66,10 @@ class FakeStack(ingest_pb2_grpc.IngestServiceServicer, search_pb2_grpc.SearchSer
     async def ListJobs(self, request: Any, context: Any) -> Any:
         jobs = [j for j in self.jobs.values() if j.state in request.states or not request.states]
         return ingest_pb2.ListJobsResponse(jobs=jobs)
+
+    async def RegisterProject(self, request: Any, context: Any) -> Any:
+        self.projects[request.name] = [(p.registry, p.name, p.version) for p in request.packages]
+        return search_pb2.RegisterProjectResponse()
 
     async def ListLibraries(self, request: Any, context: Any) -> Any:
         return search_pb2.ListLibrariesResponse(libraries=list(self.libraries.values()))
@@ -150,3 +155,19 @@ async def test_a_folder_without_manifests_says_which_files_sync_reads(
     code, text = await _sync(tmp_path, channel)
     assert code == 1
     assert "No dependencies found" in text and "pnpm-lock.yaml" in text
+
+
+async def test_sync_with_a_project_name_registers_the_locked_versions_for_agents(
+    stack: tuple[FakeStack, grpc.aio.Channel], tmp_path: Path
+) -> None:
+    fake, channel = stack
+    fake.add_library("/pallets/click", "8.1.8", ("pypi", "click"))
+    (tmp_path / "requirements.txt").write_text("flask==3.1.3\nclick>=8\n")
+    console = Console(record=True, width=200, force_terminal=False)
+    code = await run_sync(
+        tmp_path, channel, channel, console, deadline=10.0, transitive=False, project="shop"
+    )
+    assert code == 0
+    # Only what the project locks: an unpinned range says nothing about the version in use.
+    assert fake.projects == {"shop": [("pypi", "flask", "3.1.3")]}
+    assert "Registered project 'shop' (1 locked packages)" in console.export_text()

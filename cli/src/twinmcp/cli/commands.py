@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--transitive", action="store_true", help="also every package the lockfiles pin"
     )
+    sync.add_argument(
+        "--project",
+        default="",
+        help="register the locked versions under this name: agents pass it as query-docs' project",
+    )
     jobs = sub.add_parser("jobs", help="list ingest jobs")
     jobs.add_argument("--library-id", default="")
     jobs.add_argument("--limit", type=int, default=20)
@@ -366,6 +371,7 @@ async def _sync(args: argparse.Namespace, settings: CliSettings) -> int:
             console,
             deadline=settings.deadline_seconds,
             transitive=args.transitive,
+            project=args.project.strip(),
         )
 
 

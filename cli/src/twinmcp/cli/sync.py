@@ -207,6 +207,24 @@ def table(rows: list[Row]) -> Table:
     return out
 
 
+async def register_project(
+    name: str,
+    dependencies: list[Dependency],
+    search: search_pb2_grpc.SearchServiceAsyncStub,
+    deadline: float,
+) -> search_pb2.RegisterProjectResponse:
+    """Registers the project's locked packages under `name` with search."""
+    request = search_pb2.RegisterProjectRequest(
+        name=name,
+        packages=[
+            search_pb2.LockedPackage(registry=d.registry, name=d.name, version=d.version)
+            for d in dependencies
+            if d.is_locked
+        ],
+    )
+    return await search.RegisterProject(request, timeout=deadline)
+
+
 async def run_sync(
     root: Path,
     ingest_channel: grpc.aio.Channel,
@@ -215,6 +233,7 @@ async def run_sync(
     *,
     deadline: float,
     transitive: bool,
+    project: str = "",
 ) -> int:
     try:
         dependencies = read_project(root, transitive=transitive)
@@ -237,6 +256,15 @@ async def run_sync(
         transitive=transitive,
     )
     console.print(table(rows))
+    if project:
+        await register_project(
+            project, dependencies, search_pb2_grpc.SearchServiceStub(search_channel), deadline
+        )
+        console.print(
+            f"Registered project '{project}' ({sum(d.is_locked for d in dependencies)} locked "
+            f"packages): agents that pass project '{project}' to query-docs or "
+            "resolve-library-id get the versions it locks."
+        )
     failed = [row for row in rows if not row.is_ok]
     if failed:
         console.print(f"{len(failed)} of {len(rows)} dependencies have no documentation indexed.")

@@ -296,6 +296,9 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 _VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-+/]*$")
 
 
+_PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
 def _split_version(library_id: str, version: str) -> tuple[str, str]:
     """("/o/r", version) of "/o/r/v", "/o/r@v" or "/o/r" with `version`; `version` wins."""
     library_id, _, embedded = library_id.partition("@")
@@ -493,6 +496,24 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
 
     async def ListLibraries(self, request: Any, context: Any) -> Any:
         return search_pb2.ListLibrariesResponse(libraries=list(self.libraries.values()))
+
+    async def RegisterProject(self, request: Any, context: Any) -> Any:
+        """As search: a malformed name is INVALID_ARGUMENT; FastAPI's package is claimed."""
+        if not _PROJECT_NAME.match(request.name):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"project name {request.name!r} is not valid"
+            )
+        return search_pb2.RegisterProjectResponse(
+            packages=[
+                search_pb2.ProjectPackage(
+                    package=p,
+                    library_id=FASTAPI.library_id if p.name.lower() == "fastapi" else "",
+                    is_version_indexed=p.name.lower() == "fastapi"
+                    and p.version in {v.version for v in FASTAPI.versions},
+                )
+                for p in request.packages
+            ]
+        )
 
 
 # -- ingest -------------------------------------------------------------------------------------

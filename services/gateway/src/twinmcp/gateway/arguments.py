@@ -25,6 +25,7 @@ LIMITS: Mapping[str, int] = {
     "topic": MAX_QUERY_CHARS,
     "libraries": MAX_NAME_CHARS,  # each library hint of a search
     "language": MAX_LANGUAGE_CHARS,
+    "project": MAX_NAME_CHARS,  # a registered project's name
 }
 
 

@@ -87,6 +87,41 @@ _JOB_RESPONSE = _json(
 )
 _ADMIN_ERRORS = _errors(400, 401, 403, 404, 409, 429, 502, 503)
 
+_FOLLOWED = {
+    "type": "object",
+    "properties": {
+        "libraryId": {"type": "string"},
+        "source": {"type": "string", "description": "The registry package, e.g. pypi:flask."},
+        "followedAt": {"type": "string"},
+        "checkedAt": {"type": "string"},
+        "newestRelease": {"type": "string"},
+        "lastError": {"type": "string"},
+        "queuedVersions": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_PROJECT = {
+    "type": "object",
+    "required": ["name", "packages", "unlocked"],
+    "properties": {
+        "name": {"type": "string"},
+        "packages": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "registry": {"type": "string"},
+                    "name": {"type": "string"},
+                    "version": {"type": "string"},
+                    "libraryId": {"type": "string"},
+                    "isVersionIndexed": {"type": "boolean"},
+                    "ingest": {"type": "string"},
+                },
+            },
+        },
+        "unlocked": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
 
 def openapi_document(base_url: str) -> dict[str, Any]:
     return {
@@ -183,6 +218,11 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         ),
                         _param("query", "The question."),
                         *_CONTEXT_PARAMS,
+                        _param(
+                            "project",
+                            "A project registered with POST /api/v1/admin/projects: without a "
+                            "version in libraryId, the answer is for the version it locks.",
+                        ),
                     ],
                     "responses": _CONTEXT_RESPONSES,
                 }
@@ -283,6 +323,84 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "operationId": "refreshLibrary",
                     "parameters": [_path("libraryId", "Library ID without the leading slash.")],
                     "responses": {"202": _JOB_RESPONSE, **_ADMIN_ERRORS},
+                }
+            },
+            "/api/v1/admin/libraries/{libraryId}/follow": {
+                "post": {
+                    "summary": "Follow a registry library: ingest its new releases (admin)",
+                    "operationId": "followLibrary",
+                    "parameters": [_path("libraryId", "Library ID without the leading slash.")],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["library"],
+                                "properties": {"library": _FOLLOWED},
+                            },
+                            "The followed library.",
+                        ),
+                        **_ADMIN_ERRORS,
+                    },
+                },
+                "delete": {
+                    "summary": "Stop following a library (admin)",
+                    "operationId": "unfollowLibrary",
+                    "parameters": [_path("libraryId", "Library ID without the leading slash.")],
+                    "responses": {"204": {"description": "No longer followed."}, **_ADMIN_ERRORS},
+                },
+            },
+            "/api/v1/admin/follows": {
+                "get": {
+                    "summary": "List followed libraries and their last check (admin)",
+                    "operationId": "listFollows",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["libraries"],
+                                "properties": {"libraries": {"type": "array", "items": _FOLLOWED}},
+                            },
+                            "The followed libraries.",
+                        ),
+                        **_errors(401, 403, 429, 502, 503),
+                    },
+                }
+            },
+            "/api/v1/admin/projects": {
+                "post": {
+                    "summary": "Register a project from its manifests and lockfiles (admin)",
+                    "description": (
+                        "`files` maps paths from the project's root to their contents: "
+                        "requirements*.txt, requirements/*.txt, pyproject.toml, Pipfile, uv.lock, "
+                        "poetry.lock, Pipfile.lock, package.json, package-lock.json, "
+                        "pnpm-lock.yaml, yarn.lock. The locked versions are registered under "
+                        "`name`; query-docs, resolve-library-id and /api/v2/context given "
+                        "`project` answer for them."
+                    ),
+                    "operationId": "registerProject",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["name", "files"],
+                                    "properties": {
+                                        "name": {"type": "string", "maxLength": 100},
+                                        "files": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                        "transitive": {"type": "boolean"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(_PROJECT, "Each locked package and its library."),
+                        **_errors(400, 401, 403, 413, 429, 502, 503),
+                    },
                 }
             },
             "/api/v1/admin/jobs": {

@@ -15,12 +15,22 @@ from twinmcp.ingest.follows import Follower, FollowStore
 from twinmcp.ingest.registries import Registry, ReleaseInfo
 from twinmcp.ingest.v1 import ingest_pb2
 
-from .test_registry_sources import StandIn, _harness, docpkg_sdist, standin
+from .conftest import wait_until
+from .test_registry_sources import StandIn, docpkg_sdist, standin
 
 __all__ = ["standin"]  # the stand-in registry fixture, shared with test_registry_sources
 
 SUCCEEDED = ingest_pb2.JOB_STATE_SUCCEEDED
 URLS = {"Source": "https://github.com/acme/docpkg"}
+
+
+async def _harness(harness: Callable[..., Any], registry: StandIn, interval: str = "0") -> Any:
+    """An ingest server on the stand-in registry; its own follower off unless `interval`."""
+    return await harness(
+        PYPI_INDEX_URL=registry.base_url,
+        NPM_REGISTRY_URL=registry.base_url,
+        INGEST_FOLLOW_INTERVAL_SECONDS=interval,
+    )
 
 
 def _follower(h: Any, interval: float) -> Follower:
@@ -162,3 +172,21 @@ async def test_only_libraries_ingested_from_a_registry_can_be_followed(
         await _follow(h, "/acme/local")
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "only registry libraries can be followed" in (error.value.details() or "")
+
+
+async def test_the_servers_follower_ingests_a_new_release_on_its_schedule(
+    harness: Callable[..., Any], standin: tuple[StandIn, web.AppRunner]
+) -> None:
+    registry, _ = standin
+    releases = {"1.0.0": docpkg_sdist("1.0.0")}
+    registry.add_pypi("docpkg", releases, project_urls=URLS)
+    h = await _harness(harness, registry, interval="0.2")
+    await h.ingest("pypi:docpkg")
+    await _follow(h, "/acme/docpkg")
+    registry.add_pypi("docpkg", {**releases, "1.1.0": docpkg_sdist("1.1.0")}, project_urls=URLS)
+
+    async def ingested() -> bool | None:
+        return h.fake.defaults.get("/acme/docpkg") == "1.1.0" or None
+
+    await wait_until(ingested, limit=30.0)
+    assert await _versions(h, "/acme/docpkg") == ["1.0.0", "1.1.0"]

@@ -130,7 +130,6 @@ def answer_message(answer: Answer) -> search_pb2.QueryDocsResponse:
         title=answer.title,
         rules=answer.rules,
         withheld_snippets=answer.withheld_snippets,
-        text=answer.text,
     )
 
 

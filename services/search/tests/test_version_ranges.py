@@ -134,3 +134,15 @@ async def test_a_later_build_from_another_source_keeps_the_registry_release_list
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await query(client, "/pallets/flask", "3.0.3")
     assert dict(error.value.trailing_metadata() or ())["ingest-source"] == "pypi:flask==3.0.3"
+
+
+async def test_search_docs_with_one_library_resolves_a_range_as_query_docs_does(
+    client: Any, kit: Any
+) -> None:
+    for version in ("4.2.1", "4.28.1", "5.0.0"):
+        await kit.publish_library(client, "/fastify/fastify", version, make_default=False)
+    reply = await client.search.SearchDocs(
+        search_pb2.SearchDocsRequest(query="CORS", libraries=["/fastify/fastify"], version="^4.2"),
+        timeout=10,
+    )
+    assert reply.hits and {hit.version for hit in reply.hits} == {"4.28.1"}

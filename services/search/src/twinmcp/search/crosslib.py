@@ -14,8 +14,14 @@ import numpy as np
 import orjson
 from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.cache import ANSWER_FORMAT
-from twinmcp.search.domain import MAX_QUERY_CHARS, MAX_VERSION_CHARS, SearchDomain, check_length
-from twinmcp.search.errors import InvalidInputError, VersionNotIndexedError
+from twinmcp.search.domain import (
+    MAX_QUERY_CHARS,
+    MAX_VERSION_CHARS,
+    SearchDomain,
+    check_length,
+    version_not_indexed,
+)
+from twinmcp.search.errors import InvalidInputError
 from twinmcp.search.lexical import query_terms
 from twinmcp.search.library import LibraryInfo, VersionInfo
 from twinmcp.search.libraryid import parse_library_id
@@ -466,17 +472,11 @@ class CrossLibrarySearch:
             if found is None or not found.versions:
                 raise InvalidInputError(f"library {hint[:80]!r} has no documentation indexed")
             info = found
-        chosen = info.find(asked) if asked else info.default
+        # As QueryDocs: a range takes the best indexed version it admits; a version not
+        # indexed is refused with what the registry has (domain.version_not_indexed).
+        chosen = info.select(asked) if asked else info.default
         if chosen is None:
-            available = [v.version for v in info.versions]
-            raise VersionNotIndexedError(
-                f"version {asked!r} of {info.meta.library_id} is not indexed; available "
-                f"versions: {', '.join(available)}. Ask for one of them, or omit the version "
-                "for the default",
-                available,
-                library_id=info.meta.library_id,
-                version=asked,
-            )
+            raise version_not_indexed(info, asked)
         return Target(info, chosen, REASON_HINT)
 
     async def _probed(self, query: str) -> list[Target]:

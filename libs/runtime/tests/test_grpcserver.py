@@ -9,7 +9,14 @@ import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from twinmcp.runtime.grpcserver import CannotListen, PortInUse, ServerOptions, start_server
+from twinmcp.runtime.grpcserver import (
+    CannotListen,
+    ErrorTable,
+    PortInUse,
+    RunningServer,
+    ServerOptions,
+    start_server,
+)
 from twinmcp.runtime.metrics import GRPC_REQUESTS
 from twinmcp.runtime.testing import free_port, wait_for_serving
 
@@ -96,6 +103,82 @@ async def test_an_unexpected_error_is_answered_internal_without_its_traceback() 
                 assert "secret internals" not in (exc.details() or "")
     finally:
         await running.stop()
+
+
+class _DomainError(Exception):
+    """A demo service's base error."""
+
+
+class _Missing(_DomainError):
+    def __init__(self, message: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
+
+
+class _Exhausted(_DomainError):
+    """Named by no row of the table: its base class answers for it."""
+
+
+def _suggestions(exc: BaseException) -> list[tuple[str, str]]:
+    return [("suggested-ids", ",".join(exc.suggestions))] if isinstance(exc, _Missing) else []
+
+
+_DEMO_ERRORS = ErrorTable(
+    {_Missing: grpc.StatusCode.NOT_FOUND, _DomainError: grpc.StatusCode.FAILED_PRECONDITION},
+    metadata=_suggestions,
+)
+
+
+async def _raising(error: Exception) -> RunningServer:
+    async def fail(_request: bytes, _context: object) -> bytes:
+        raise error
+
+    handler = grpc.method_handlers_generic_handler(
+        "demo.v1.Raising", {"Fail": grpc.unary_unary_rpc_method_handler(fail)}
+    )
+    return await start_server(
+        "raising",
+        lambda server: server.add_generic_rpc_handlers((handler,)),
+        [],
+        ServerOptions(host="127.0.0.1", port=0),
+        errors=_DEMO_ERRORS,
+    )
+
+
+async def _failure(error: Exception) -> grpc.aio.AioRpcError:
+    running = await _raising(error)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await channel.unary_unary("/demo.v1.Raising/Fail")(b"", timeout=5)
+    finally:
+        await running.stop()
+    return failed.value
+
+
+async def test_a_mapped_domain_error_is_answered_with_its_status_message_and_metadata() -> None:
+    before = GRPC_REQUESTS.labels("raising", "Fail", "NOT_FOUND")._value.get()
+    failure = await _failure(_Missing("no library 'x'; try one of 'a', 'b'", ["/o/a", "/o/b"]))
+    assert failure.code() == grpc.StatusCode.NOT_FOUND
+    assert failure.details() == "no library 'x'; try one of 'a', 'b'"
+    assert ("suggested-ids", "/o/a,/o/b") in tuple(failure.trailing_metadata() or ())
+    assert GRPC_REQUESTS.labels("raising", "Fail", "NOT_FOUND")._value.get() == before + 1
+
+
+async def test_a_domain_error_the_table_does_not_name_is_answered_as_its_base_class() -> None:
+    failure = await _failure(_Exhausted("the build was aborted; begin a new one"))
+    assert failure.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert failure.details() == "the build was aborted; begin a new one"
+    assert not any(key == "suggested-ids" for key, _ in failure.trailing_metadata() or ())
+
+
+async def test_an_unmapped_error_is_internal_and_its_message_stays_on_the_server(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failure = await _failure(KeyError("secret internals"))
+    assert failure.code() == grpc.StatusCode.INTERNAL
+    assert failure.details() == "Fail failed unexpectedly; the error is logged on the server"
+    assert "secret internals" in caplog.text
 
 
 async def test_a_taken_port_is_bound_once_the_process_holding_it_lets_go() -> None:

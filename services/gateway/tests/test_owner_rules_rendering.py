@@ -1,57 +1,23 @@
-"""How a library owner's rules and withheld snippets are framed in the text agents read."""
+"""What the JSON form of an answer says of its owner's rules and withheld snippets.
+
+The text form is search's (search/tests/test_owner_rules_rendering.py).
+"""
 
 from __future__ import annotations
 
-from twinmcp.gateway.rendering import context_json, render_docs
-from twinmcp.runtime.tokens import count_tokens
+from twinmcp.gateway.rendering import context_json
 from twinmcp.search.v1 import search_pb2
 
 
-def _answer(rules: list[str], withheld: int = 0) -> search_pb2.QueryDocsResponse:
-    return search_pb2.QueryDocsResponse(
+def test_the_json_form_carries_the_rules_and_the_count_of_withheld_snippets() -> None:
+    answer = search_pb2.QueryDocsResponse(
         library_id="/owner/widgets",
         title="Widgets",
         version="1.0",
-        available_versions=["1.0"],
-        rules=rules,
-        withheld_snippets=withheld,
-        snippets=[
-            search_pb2.Snippet(
-                snippet_id="a-1",
-                kind=search_pb2.SNIPPET_KIND_CODE,
-                title="Build it",
-                language="python",
-                content="build_widget(pinned=True)",
-                source_path="docs/widgets.md",
-                tokens=12,
-            )
-        ],
+        rules=["Pin the version."],
+        withheld_snippets=2,
+        text="# Widgets (/owner/widgets), version 1.0",
     )
-
-
-def test_rules_are_framed_as_the_maintainers_words_not_the_users() -> None:
-    text = render_docs(_answer(["Pin the version."]), 5000).text
-    heading = "## Rules from the library's maintainers (not instructions from the user)"
-    assert heading in text
-    assert "Rules of this library" not in text
-    assert text.index(heading) < text.index("- Pin the version.") < text.index("build_widget")
-
-
-def test_an_answer_says_how_many_snippets_were_withheld_as_suspected_prompt_injection() -> None:
-    text = render_docs(_answer([], withheld=2), 5000).text
-    assert "2 matching snippets were withheld" in text
-    assert "suspected prompt injection" in text
-    assert "was withheld" in render_docs(_answer([], withheld=1), 5000).text
-    assert "withheld" not in render_docs(_answer([]), 5000).text
-    assert context_json(_answer([], withheld=2), 5000)["withheldSnippets"] == 2
-
-
-def test_rules_search_fitted_into_a_fifth_of_the_budget_leave_the_snippet_in_the_answer() -> None:
-    # Search keeps rules, with their heading, within a fifth of the budget (50 tokens of it
-    # for the heading): the snippet still fits at a small budget.
-    rules = ["Always pin the widget version before you build anything."] * 3
-    budget = 500
-    assert sum(count_tokens(rule) + 3 for rule in rules) + 50 <= budget // 5
-    rendered = render_docs(_answer(rules), budget)
-    assert [s.snippet_id for s in rendered.snippets] == ["a-1"]
-    assert count_tokens(rendered.text) <= budget
+    body = context_json(answer)
+    assert body["withheldSnippets"] == 2
+    assert body["rules"] == ["Pin the version."]

@@ -122,6 +122,18 @@ async def test_v2_context_json_lists_ranked_snippets_within_budget(stack: Stack)
     assert body["infoSnippets"][0]["content"] == body["snippets"][1]["content"]
 
 
+async def test_v2_context_json_holds_the_snippets_its_text_form_shows(stack: Stack) -> None:
+    # One rule for both forms: search fits the text into the budget, header included, and the
+    # JSON lists the snippets that text shows (search.proto, QueryDocsResponse.text).
+    context = "/api/v2/context?libraryId=/fastapi/fastapi&query=examples&tokens=1400"
+    _, text = await _get(stack, context)
+    _, body = await _get(stack, context + "&type=json")
+    titles = [line.removeprefix("### ") for line in text.splitlines() if line.startswith("### ")]
+    assert titles == [s["title"] for s in body["snippets"]]
+    assert 2 <= len(titles) < 29
+    assert count_tokens(text) <= 1400
+
+
 async def test_v2_context_text_is_the_same_markdown_as_the_tool(stack: Stack) -> None:
     status, text = await _get(
         stack, "/api/v2/context?libraryId=/fastapi/fastapi&query=cors&tokens=800"

@@ -6,7 +6,7 @@ from typing import Any
 
 import grpc
 import pytest
-from twinmcp.search.snippets import SNIPPET_OVERHEAD_TOKENS
+from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.v1 import index_pb2, search_pb2
 
 
@@ -35,7 +35,11 @@ async def test_a_published_library_answers_with_the_relevant_snippet_first(
     assert reply.version == "1.0"
     assert reply.snippets[0].source_path == "docs/cors.md"
     assert "CORSMiddleware" in "".join(s.content for s in reply.snippets)
-    assert reply.tokens_used == sum(s.tokens + SNIPPET_OVERHEAD_TOKENS for s in reply.snippets)
+    # The text agents read is search's: header first, every snippet it holds, within the budget.
+    assert reply.text.startswith("# ")
+    assert "(/acme/webkit), version 1.0" in reply.text.splitlines()[0]
+    assert all(f"### {s.title}" in reply.text for s in reply.snippets)
+    assert reply.tokens_used == count_tokens(reply.text) <= 5000
     assert list(reply.available_versions) == ["1.0"]
 
 
@@ -243,7 +247,7 @@ async def test_an_empty_query_answers_the_overview_landing_pages_and_examples_fi
         ("docs/changelog.md", "Changelog"),
         ("docs/getting-started.md", "Run it"),
     ]
-    assert reply.tokens_used == sum(s.tokens + SNIPPET_OVERHEAD_TOKENS for s in reply.snippets)
+    assert reply.tokens_used == count_tokens(reply.text) <= 5000
     again = await query(client, "/acme/webkit", "  ", tokens=5000, ranker="bm25")
     assert [(s.source_path, s.title) for s in again.snippets] == order
 
@@ -269,9 +273,7 @@ async def test_the_bm25_ranker_answers_within_the_budget_and_is_cached_apart(
     assert not baseline.is_cached
     assert baseline.snippets and baseline.tokens_used <= 2000
     assert baseline.snippets[0].score == 1.0
-    assert baseline.tokens_used == sum(
-        s.tokens + SNIPPET_OVERHEAD_TOKENS for s in baseline.snippets
-    )
+    assert baseline.tokens_used == count_tokens(baseline.text)
     again = await query(client, "/acme/webkit", "background email", tokens=2000, ranker="BM25")
     assert again.is_cached
     assert [s.snippet_id for s in again.snippets] == [s.snippet_id for s in baseline.snippets]

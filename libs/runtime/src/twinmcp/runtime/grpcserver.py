@@ -9,7 +9,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,17 +24,56 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
+# Statuses that say the server, not the request, is at fault: a mapped error answered with one of
+# them is logged (its type only: a driver's message can carry a connection string).
+_SERVER_SIDE = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.DEADLINE_EXCEEDED}
+)
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc)
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """A service's one table from domain errors to gRPC status codes.
+
+    An error is looked up by its class, then its base classes in order, so a base class maps
+    every subclass the table does not name. The message is the caller's details (by default the
+    error's own text, which says what was wrong and what to do); `metadata` adds trailing
+    metadata (a missing library's suggestions...). Anything the table does not map is a bug:
+    logged and answered INTERNAL without its message.
+    """
+
+    status_of: Mapping[type[BaseException], grpc.StatusCode]
+    metadata: Callable[[BaseException], Sequence[tuple[str, str]]] | None = None
+    message: Callable[[BaseException], str] = _message
+
+    def status(self, exc: BaseException) -> grpc.StatusCode | None:
+        for kind in type(exc).__mro__:
+            code = self.status_of.get(kind)
+            if code is not None:
+                return code
+        return None
+
+
+NO_ERRORS = ErrorTable({})
+
+
 class ObservedCalls(grpc.aio.ServerInterceptor):
     """Continues the caller's trace and counts every unary call with its duration and status;
-    the one place an unexpected exception is logged and answered INTERNAL (no traceback leaks).
+    the one place a domain error becomes its status (the service's `ErrorTable`) and an
+    unexpected exception is logged and answered INTERNAL (no traceback leaks).
 
     Each method's handler is wrapped once and reused (building a handler per call cost as much
     as a cached answer); the per-call trace context comes from the call's own metadata.
     Streaming calls (the health service's Watch) pass through untouched.
     """
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, errors: ErrorTable = NO_ERRORS) -> None:
         self.service = service
+        self.errors = errors
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     async def intercept_service(
@@ -60,7 +99,7 @@ class ObservedCalls(grpc.aio.ServerInterceptor):
     def _observed(
         self, path: str, inner: Callable[[Any, Any], Awaitable[Any]]
     ) -> Callable[[Any, Any], Awaitable[Any]]:
-        service, method = self.service, path.rsplit("/", 1)[-1]
+        service, method, errors = self.service, path.rsplit("/", 1)[-1], self.errors
 
         async def observed(request: Any, context: Any) -> Any:
             started = time.perf_counter()
@@ -71,12 +110,8 @@ class ObservedCalls(grpc.aio.ServerInterceptor):
                         response = await inner(request, context)
                     except grpc.aio.AbortError:
                         raise
-                    except Exception:
-                        logger.exception("%s failed", path)
-                        await context.abort(
-                            grpc.StatusCode.INTERNAL,
-                            f"{method} failed unexpectedly; the error is logged on the server",
-                        )
+                    except Exception as exc:  # noqa: BLE001 (mapped or logged in _answer_error)
+                        await _answer_error(errors, path, method, exc, context)
                 status = context.code()
                 if status is not None and status != grpc.StatusCode.OK:
                     code = status.name
@@ -89,6 +124,27 @@ class ObservedCalls(grpc.aio.ServerInterceptor):
                 count_call(service, method, code, time.perf_counter() - started)
 
         return observed
+
+
+async def _answer_error(
+    errors: ErrorTable, path: str, method: str, exc: Exception, context: Any
+) -> None:
+    """Aborts the call with the error's mapped status, or INTERNAL when it is not mapped."""
+    status = errors.status(exc)
+    if status is None:
+        logger.exception("%s failed", path)
+        await context.abort(
+            grpc.StatusCode.INTERNAL,
+            f"{method} failed unexpectedly; the error is logged on the server",
+        )
+        return
+    if status in _SERVER_SIDE:
+        logger.warning("%s answered %s: %s", path, status.name, type(exc).__name__)
+    if errors.metadata is not None:
+        metadata = tuple(errors.metadata(exc))
+        if metadata:
+            context.set_trailing_metadata(metadata)
+    await context.abort(status, errors.message(exc))
 
 
 @dataclass(frozen=True)
@@ -180,11 +236,13 @@ async def start_server(
     options: ServerOptions,
     *,
     interceptors: Sequence[Any] = (),
+    errors: ErrorTable = NO_ERRORS,
 ) -> RunningServer:
-    """Creates, registers and starts a server; health says SERVING once it listens."""
+    """Creates, registers and starts a server; health says SERVING once it listens. `errors`
+    is the service's table from domain errors to status codes."""
     server = grpc.aio.server(
         # Last in the chain, so what it memoises per method is only the handler lookup.
-        interceptors=[*interceptors, ObservedCalls(name)],
+        interceptors=[*interceptors, ObservedCalls(name, errors)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

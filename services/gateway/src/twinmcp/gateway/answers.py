@@ -12,6 +12,7 @@ One race remains with several search replicas: a replica that has not yet heard 
 it. `max_age_seconds` bounds how long such an answer can be kept; with one search process
 there is no such race.
 Requests are still authenticated and counted against rate limits before the lookup.
+A kept answer carries the text search rendered within its budget, so a hit is served as it is.
 """
 
 from __future__ import annotations

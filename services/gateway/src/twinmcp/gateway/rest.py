@@ -186,9 +186,8 @@ async def _context(request: web.Request, library_id: str, version: str, query: s
     if isinstance(lookup, VersionMissing):
         return _version_missing(lookup)
     if kind == "json":
-        return web.json_response(context_json(lookup, budget))
-    text = request.app[GATEWAY].tools.texts.render(lookup, budget)
-    return web.Response(text=text, content_type="text/plain")
+        return web.json_response(context_json(lookup))
+    return web.Response(text=lookup.text, content_type="text/plain")
 
 
 def _library_unknown(missing: LibraryUnknown) -> web.Response:

@@ -14,7 +14,7 @@ from twinmcp.gateway.arguments import (
 )
 from twinmcp.gateway.clients import InvalidArgument, LibraryUnknown, SearchClient, VersionMissing
 from twinmcp.gateway.docsearch import SEARCH_TOOL, SEARCH_TOOL_NAME, search_tool
-from twinmcp.gateway.rendering import RenderedTexts, format_matches
+from twinmcp.gateway.rendering import format_matches
 
 ANNOTATIONS = {
     "readOnlyHint": True,
@@ -238,12 +238,9 @@ def _optional_text(arguments: dict[str, Any], key: str, label: str) -> str:
 class Tools:
     """Runs tool calls against the search service."""
 
-    def __init__(
-        self, search: SearchClient, tokens: TokenPolicy, texts: RenderedTexts | None = None
-    ) -> None:
+    def __init__(self, search: SearchClient, tokens: TokenPolicy) -> None:
         self.search = search
         self.tokens = tokens
-        self.texts = texts if texts is not None else RenderedTexts()
 
     async def call(self, name: str, raw_arguments: dict[str, Any]) -> ToolResult:
         arguments = canonical_arguments(raw_arguments)
@@ -316,7 +313,7 @@ class Tools:
             return _library_unknown(lookup)
         if isinstance(lookup, VersionMissing):
             return _version_missing(lookup)
-        return ToolResult(self.texts.render(lookup, budget))
+        return ToolResult(lookup.text)
 
 
 def _library_unknown(missing: LibraryUnknown) -> ToolResult:

@@ -17,9 +17,9 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 
-# Part of every key: answers cached before owner text was capped and screened (format 1) are
-# never served again.
-ANSWER_FORMAT = 2
+# Part of every key: answers cached before owner text was capped and screened (format 1), or
+# before QueryDocs answers carried their rendered text (format 2), are never served again.
+ANSWER_FORMAT = 3
 
 
 def answer_key(build_id: str, query: str, budget: int, ranker: str = "") -> str:

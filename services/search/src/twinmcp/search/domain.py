@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 from cachetools import LRUCache, TTLCache
 from twinmcp.runtime.heap import build_long_lived
+from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.cache import AnswerCache, RedisCache, answer_key
 from twinmcp.search.changes import EVERY_LIBRARY, ChangeFeed
 from twinmcp.search.errors import (
@@ -55,6 +56,7 @@ from twinmcp.search.ranking import (
     RankingParams,
     VersionIndex,
 )
+from twinmcp.search.rendering import Header, render_docs
 from twinmcp.search.resolution import Candidate, Match, Resolver, repo_name
 from twinmcp.search.snippets import SnippetRecord, printed_tokens
 from twinmcp.search.store import NewSnippet, Store
@@ -125,10 +127,14 @@ class Answer:
     build_id: str = ""
     # Snippets that matched but read as instructions to an agent (suspected prompt injection).
     withheld_snippets: int = 0
+    # The answer as agents read it, header included, within the budget (rendering.py); the
+    # snippets above are the ones it shows.
+    text: str = ""
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
             {
+                "text": self.text,
                 "library_id": self.library_id,
                 "version": self.version,
                 "title": self.title,
@@ -153,6 +159,7 @@ class Answer:
     def from_bytes(cls, raw: bytes) -> Answer:
         data = orjson.loads(raw)
         return cls(
+            text=data["text"],
             library_id=data["library_id"],
             version=data["version"],
             title=data["title"],
@@ -576,19 +583,28 @@ class SearchDomain:
         else:
             ranked = await self._rank(index, chosen.embedding_model, chosen.build_id, text)
             packed = await asyncio.to_thread(pack, ranked, room, is_withheld=is_withheld)
+        header = Header(
+            ref.library_id, info.meta.title, chosen.version, available, rules, packed.withheld
+        )
+        # Cleaned again when served: versions stored before the cleaning hold raw text.
+        cleaned = [clean_snippet(r.snippet) for r in packed.snippets]
+        # Packing estimated the markup; the rendering fits the exact budget, header included.
+        rendered = await asyncio.to_thread(render_docs, header, cleaned, budget)
         answer = Answer(
             library_id=ref.library_id,
             version=chosen.version,
             title=info.meta.title,
             rules=rules,
-            # Cleaned again when served: versions stored before the cleaning hold raw text.
+            # What the text shows is a prefix of what packing chose.
             snippets=[
-                ScoredSnippet(clean_snippet(r.snippet), round(r.score, 4)) for r in packed.snippets
+                ScoredSnippet(shown, round(r.score, 4))
+                for shown, r in zip(rendered.snippets, packed.snippets, strict=False)
             ],
-            tokens_used=packed.tokens_used,
+            tokens_used=count_tokens(rendered.text),
             available_versions=available,
             build_id=chosen.build_id,
             withheld_snippets=packed.withheld,
+            text=rendered.text,
         )
         await self.cache.set(key, answer.to_bytes())
         return answer

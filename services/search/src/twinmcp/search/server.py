@@ -23,7 +23,7 @@ from twinmcp.search.changes import ChangeFeed
 from twinmcp.search.config import Settings
 from twinmcp.search.domain import QueryEmbedder, SearchDomain
 from twinmcp.search.errors import StoreUnreadableError
-from twinmcp.search.service import IndexServicer, SearchServicer
+from twinmcp.search.service import ERRORS, IndexServicer, SearchServicer
 from twinmcp.search.store import Store
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
 from twinmcp.search.vectors import LocalVectorStore, PineconeVectorStore, VectorStore
@@ -174,6 +174,7 @@ async def start(settings: Settings) -> SearchServer:
             drain_seconds=settings.drain_seconds,
             grace_seconds=settings.grace_seconds,
         ),
+        errors=ERRORS,
     )
     server = SearchServer(running, domain, engine, settings.health_probe_seconds)
     # Thorough once, before anyone relies on it: migrations read only their own table.

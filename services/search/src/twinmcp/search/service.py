@@ -130,6 +130,7 @@ def answer_message(answer: Answer) -> search_pb2.QueryDocsResponse:
         title=answer.title,
         rules=answer.rules,
         withheld_snippets=answer.withheld_snippets,
+        text=answer.text,
     )
 
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from twinmcp.runtime.tokens import count_tokens
 
-# Tokens the gateway may spend per snippet on markup around the fields counted in
-# `SnippetRecord.tokens`: heading marks, "Source: " label, code fences with the language tag,
-# blank lines and the separator line. Packing charges `tokens + SNIPPET_OVERHEAD_TOKENS` per
-# snippet, so an answer printed within this overhead never exceeds the asked budget.
+# About what a snippet's markup takes around the fields counted in `SnippetRecord.tokens`:
+# heading marks, "Source: " label, code fences with the language tag, blank lines and the
+# separator line. Packing charges `tokens + SNIPPET_OVERHEAD_TOKENS` per snippet to choose
+# about what the text holds; QueryDocs's rendering (rendering.py) then fits the exact budget,
+# header included, so this is an estimate, not a promise to any caller.
 SNIPPET_OVERHEAD_TOKENS = 20
 
 KIND_CODE = "code"

@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etwinmcp/search/v1/search.proto\x12\x11twinmcp.search.v1\"u\n\x0eLibraryVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x15\n\rsnippet_count\x18\x02 \x01(\x03\x12\x13\n\x0btoken_count\x18\x03 \x01(\x03\x12\x12\n\nindexed_at\x18\x04 \x01(\t\x12\x12\n\nis_default\x18\x05 \x01(\x08\"\xbc\x03\n\x07Library\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x32\n\x0bsource_type\x18\x04 \x01(\x0e\x32\x1d.twinmcp.search.v1.SourceType\x12\x12\n\nsource_url\x18\x05 \x01(\t\x12\x15\n\rsnippet_count\x18\x06 \x01(\x03\x12\x13\n\x0btoken_count\x18\x07 \x01(\x03\x12\x13\n\x0btrust_score\x18\x08 \x01(\x01\x12\r\n\x05stars\x18\t \x01(\x03\x12\x17\n\x0fpopularity_rank\x18\n \x01(\x03\x12\x33\n\x08versions\x18\x0b \x03(\x0b\x32!.twinmcp.search.v1.LibraryVersion\x12\x17\n\x0f\x64\x65\x66\x61ult_version\x18\x0c \x01(\t\x12\x15\n\rpackage_names\x18\r \x03(\t\x12\r\n\x05rules\x18\x0e \x03(\t\x12\x12\n\nupdated_at\x18\x0f \x01(\t\x12/\n\x08packages\x18\x10 \x03(\x0b\x32\x1d.twinmcp.search.v1.PackageRef\x12\x0f\n\x07\x61liases\x18\x11 \x03(\t\",\n\nPackageRef\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\\\n\x15ResolveLibraryRequest\x12\x14\n\x0clibrary_name\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0f\n\x07project\x18\x04 \x01(\t\"x\n\x0cLibraryMatch\x12+\n\x07library\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Library\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x14\n\x0cmatch_reason\x18\x03 \x01(\t\x12\x16\n\x0elocked_version\x18\x04 \x01(\t\"J\n\x16ResolveLibraryResponse\x12\x30\n\x07matches\x18\x01 \x03(\x0b\x32\x1f.twinmcp.search.v1.LibraryMatch\"\xfe\x01\n\x07Snippet\x12\x12\n\nsnippet_id\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.twinmcp.search.v1.SnippetKind\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x12\n\nbreadcrumb\x18\x07 \x03(\t\x12\x13\n\x0bsource_path\x18\x08 \x01(\t\x12\x12\n\nsource_url\x18\t \x01(\t\x12\x0e\n\x06\x61nchor\x18\n \x01(\t\x12\x0e\n\x06tokens\x18\x0b \x01(\x05\x12\r\n\x05score\x18\x0c \x01(\x01\"w\n\x10QueryDocsRequest\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\x0e\n\x06tokens\x18\x04 \x01(\x05\x12\x0e\n\x06ranker\x18\x05 \x01(\t\x12\x0f\n\x07project\x18\x06 \x01(\t\"\xe3\x01\n\x11QueryDocsResponse\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12,\n\x08snippets\x18\x03 \x03(\x0b\x32\x1a.twinmcp.search.v1.Snippet\x12\x13\n\x0btokens_used\x18\x04 \x01(\x05\x12\x1a\n\x12\x61vailable_versions\x18\x05 \x03(\t\x12\x11\n\tis_cached\x18\x06 \x01(\x08\x12\r\n\x05title\x18\x07 \x01(\t\x12\r\n\x05rules\x18\x08 \x03(\t\x12\x19\n\x11withheld_snippets\x18\t \x01(\x05\"\'\n\x11GetLibraryRequest\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\"A\n\x12GetLibraryResponse\x12+\n\x07library\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Library\"V\n\x14ListLibrariesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x17\n\x0finclude_catalog\x18\x03 \x01(\x08\"_\n\x15ListLibrariesResponse\x12-\n\tlibraries\x18\x01 \x03(\x0b\x32\x1a.twinmcp.search.v1.Library\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x17\n\x15WatchLibrariesRequest\"I\n\rLibraryChange\x12\x0f\n\x07is_sync\x18\x01 \x01(\x08\x12\x13\n\x0bis_complete\x18\x02 \x01(\x08\x12\x12\n\nlibrary_id\x18\x03 \x01(\t\"h\n\x11SearchDocsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tlibraries\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x0e\n\x06tokens\x18\x05 \x01(\x05\"]\n\tSearchHit\x12+\n\x07snippet\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Snippet\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"\x93\x01\n\x0fSearchedLibrary\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x11\n\trelevance\x18\x04 \x01(\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x1a\n\x12\x61vailable_versions\x18\x06 \x03(\t\x12\r\n\x05rules\x18\x07 \x03(\t\"\xba\x01\n\x12SearchDocsResponse\x12*\n\x04hits\x18\x01 \x03(\x0b\x32\x1c.twinmcp.search.v1.SearchHit\x12\x35\n\tlibraries\x18\x02 \x03(\x0b\x32\".twinmcp.search.v1.SearchedLibrary\x12\x13\n\x0btokens_used\x18\x03 \x01(\x05\x12\x11\n\tis_cached\x18\x04 \x01(\x08\x12\x19\n\x11withheld_snippets\x18\x05 \x01(\x05\"@\n\rLockedPackage\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"Z\n\x16RegisterProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x32\n\x08packages\x18\x02 \x03(\x0b\x32 .twinmcp.search.v1.LockedPackage\"s\n\x0eProjectPackage\x12\x31\n\x07package\x18\x01 \x01(\x0b\x32 .twinmcp.search.v1.LockedPackage\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x1a\n\x12is_version_indexed\x18\x03 \x01(\x08\"N\n\x17RegisterProjectResponse\x12\x33\n\x08packages\x18\x01 \x03(\x0b\x32!.twinmcp.search.v1.ProjectPackage*Y\n\x0bSnippetKind\x12\x1c\n\x18SNIPPET_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11SNIPPET_KIND_CODE\x10\x01\x12\x15\n\x11SNIPPET_KIND_INFO\x10\x02*\xb8\x01\n\nSourceType\x12\x1b\n\x17SOURCE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12SOURCE_TYPE_GITHUB\x10\x01\x12\x13\n\x0fSOURCE_TYPE_GIT\x10\x02\x12\x17\n\x13SOURCE_TYPE_WEBSITE\x10\x03\x12\x17\n\x13SOURCE_TYPE_LLMSTXT\x10\x04\x12\x15\n\x11SOURCE_TYPE_LOCAL\x10\x05\x12\x17\n\x13SOURCE_TYPE_CATALOG\x10\x06\x32\xb2\x05\n\rSearchService\x12\x65\n\x0eResolveLibrary\x12(.twinmcp.search.v1.ResolveLibraryRequest\x1a).twinmcp.search.v1.ResolveLibraryResponse\x12V\n\tQueryDocs\x12#.twinmcp.search.v1.QueryDocsRequest\x1a$.twinmcp.search.v1.QueryDocsResponse\x12Y\n\nGetLibrary\x12$.twinmcp.search.v1.GetLibraryRequest\x1a%.twinmcp.search.v1.GetLibraryResponse\x12\x62\n\rListLibraries\x12\'.twinmcp.search.v1.ListLibrariesRequest\x1a(.twinmcp.search.v1.ListLibrariesResponse\x12^\n\x0eWatchLibraries\x12(.twinmcp.search.v1.WatchLibrariesRequest\x1a .twinmcp.search.v1.LibraryChange0\x01\x12h\n\x0fRegisterProject\x12).twinmcp.search.v1.RegisterProjectRequest\x1a*.twinmcp.search.v1.RegisterProjectResponse\x12Y\n\nSearchDocs\x12$.twinmcp.search.v1.SearchDocsRequest\x1a%.twinmcp.search.v1.SearchDocsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etwinmcp/search/v1/search.proto\x12\x11twinmcp.search.v1\"u\n\x0eLibraryVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x15\n\rsnippet_count\x18\x02 \x01(\x03\x12\x13\n\x0btoken_count\x18\x03 \x01(\x03\x12\x12\n\nindexed_at\x18\x04 \x01(\t\x12\x12\n\nis_default\x18\x05 \x01(\x08\"\xbc\x03\n\x07Library\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x32\n\x0bsource_type\x18\x04 \x01(\x0e\x32\x1d.twinmcp.search.v1.SourceType\x12\x12\n\nsource_url\x18\x05 \x01(\t\x12\x15\n\rsnippet_count\x18\x06 \x01(\x03\x12\x13\n\x0btoken_count\x18\x07 \x01(\x03\x12\x13\n\x0btrust_score\x18\x08 \x01(\x01\x12\r\n\x05stars\x18\t \x01(\x03\x12\x17\n\x0fpopularity_rank\x18\n \x01(\x03\x12\x33\n\x08versions\x18\x0b \x03(\x0b\x32!.twinmcp.search.v1.LibraryVersion\x12\x17\n\x0f\x64\x65\x66\x61ult_version\x18\x0c \x01(\t\x12\x15\n\rpackage_names\x18\r \x03(\t\x12\r\n\x05rules\x18\x0e \x03(\t\x12\x12\n\nupdated_at\x18\x0f \x01(\t\x12/\n\x08packages\x18\x10 \x03(\x0b\x32\x1d.twinmcp.search.v1.PackageRef\x12\x0f\n\x07\x61liases\x18\x11 \x03(\t\",\n\nPackageRef\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\\\n\x15ResolveLibraryRequest\x12\x14\n\x0clibrary_name\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0f\n\x07project\x18\x04 \x01(\t\"x\n\x0cLibraryMatch\x12+\n\x07library\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Library\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x14\n\x0cmatch_reason\x18\x03 \x01(\t\x12\x16\n\x0elocked_version\x18\x04 \x01(\t\"J\n\x16ResolveLibraryResponse\x12\x30\n\x07matches\x18\x01 \x03(\x0b\x32\x1f.twinmcp.search.v1.LibraryMatch\"\xfe\x01\n\x07Snippet\x12\x12\n\nsnippet_id\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.twinmcp.search.v1.SnippetKind\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x12\n\nbreadcrumb\x18\x07 \x03(\t\x12\x13\n\x0bsource_path\x18\x08 \x01(\t\x12\x12\n\nsource_url\x18\t \x01(\t\x12\x0e\n\x06\x61nchor\x18\n \x01(\t\x12\x0e\n\x06tokens\x18\x0b \x01(\x05\x12\r\n\x05score\x18\x0c \x01(\x01\"w\n\x10QueryDocsRequest\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\x0e\n\x06tokens\x18\x04 \x01(\x05\x12\x0e\n\x06ranker\x18\x05 \x01(\t\x12\x0f\n\x07project\x18\x06 \x01(\t\"\xf1\x01\n\x11QueryDocsResponse\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12,\n\x08snippets\x18\x03 \x03(\x0b\x32\x1a.twinmcp.search.v1.Snippet\x12\x13\n\x0btokens_used\x18\x04 \x01(\x05\x12\x1a\n\x12\x61vailable_versions\x18\x05 \x03(\t\x12\x11\n\tis_cached\x18\x06 \x01(\x08\x12\r\n\x05title\x18\x07 \x01(\t\x12\r\n\x05rules\x18\x08 \x03(\t\x12\x19\n\x11withheld_snippets\x18\t \x01(\x05\x12\x0c\n\x04text\x18\n \x01(\t\"\'\n\x11GetLibraryRequest\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\"A\n\x12GetLibraryResponse\x12+\n\x07library\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Library\"V\n\x14ListLibrariesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x17\n\x0finclude_catalog\x18\x03 \x01(\x08\"_\n\x15ListLibrariesResponse\x12-\n\tlibraries\x18\x01 \x03(\x0b\x32\x1a.twinmcp.search.v1.Library\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x17\n\x15WatchLibrariesRequest\"I\n\rLibraryChange\x12\x0f\n\x07is_sync\x18\x01 \x01(\x08\x12\x13\n\x0bis_complete\x18\x02 \x01(\x08\x12\x12\n\nlibrary_id\x18\x03 \x01(\t\"h\n\x11SearchDocsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tlibraries\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x0e\n\x06tokens\x18\x05 \x01(\x05\"]\n\tSearchHit\x12+\n\x07snippet\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Snippet\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"\x93\x01\n\x0fSearchedLibrary\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x11\n\trelevance\x18\x04 \x01(\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x1a\n\x12\x61vailable_versions\x18\x06 \x03(\t\x12\r\n\x05rules\x18\x07 \x03(\t\"\xba\x01\n\x12SearchDocsResponse\x12*\n\x04hits\x18\x01 \x03(\x0b\x32\x1c.twinmcp.search.v1.SearchHit\x12\x35\n\tlibraries\x18\x02 \x03(\x0b\x32\".twinmcp.search.v1.SearchedLibrary\x12\x13\n\x0btokens_used\x18\x03 \x01(\x05\x12\x11\n\tis_cached\x18\x04 \x01(\x08\x12\x19\n\x11withheld_snippets\x18\x05 \x01(\x05\"@\n\rLockedPackage\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"Z\n\x16RegisterProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x32\n\x08packages\x18\x02 \x03(\x0b\x32 .twinmcp.search.v1.LockedPackage\"s\n\x0eProjectPackage\x12\x31\n\x07package\x18\x01 \x01(\x0b\x32 .twinmcp.search.v1.LockedPackage\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x1a\n\x12is_version_indexed\x18\x03 \x01(\x08\"N\n\x17RegisterProjectResponse\x12\x33\n\x08packages\x18\x01 \x03(\x0b\x32!.twinmcp.search.v1.ProjectPackage*Y\n\x0bSnippetKind\x12\x1c\n\x18SNIPPET_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11SNIPPET_KIND_CODE\x10\x01\x12\x15\n\x11SNIPPET_KIND_INFO\x10\x02*\xb8\x01\n\nSourceType\x12\x1b\n\x17SOURCE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12SOURCE_TYPE_GITHUB\x10\x01\x12\x13\n\x0fSOURCE_TYPE_GIT\x10\x02\x12\x17\n\x13SOURCE_TYPE_WEBSITE\x10\x03\x12\x17\n\x13SOURCE_TYPE_LLMSTXT\x10\x04\x12\x15\n\x11SOURCE_TYPE_LOCAL\x10\x05\x12\x17\n\x13SOURCE_TYPE_CATALOG\x10\x06\x32\xb2\x05\n\rSearchService\x12\x65\n\x0eResolveLibrary\x12(.twinmcp.search.v1.ResolveLibraryRequest\x1a).twinmcp.search.v1.ResolveLibraryResponse\x12V\n\tQueryDocs\x12#.twinmcp.search.v1.QueryDocsRequest\x1a$.twinmcp.search.v1.QueryDocsResponse\x12Y\n\nGetLibrary\x12$.twinmcp.search.v1.GetLibraryRequest\x1a%.twinmcp.search.v1.GetLibraryResponse\x12\x62\n\rListLibraries\x12\'.twinmcp.search.v1.ListLibrariesRequest\x1a(.twinmcp.search.v1.ListLibrariesResponse\x12^\n\x0eWatchLibraries\x12(.twinmcp.search.v1.WatchLibrariesRequest\x1a .twinmcp.search.v1.LibraryChange0\x01\x12h\n\x0fRegisterProject\x12).twinmcp.search.v1.RegisterProjectRequest\x1a*.twinmcp.search.v1.RegisterProjectResponse\x12Y\n\nSearchDocs\x12$.twinmcp.search.v1.SearchDocsRequest\x1a%.twinmcp.search.v1.SearchDocsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'twinmcp.search.v1.search_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SNIPPETKIND']._serialized_start=2853
-  _globals['_SNIPPETKIND']._serialized_end=2942
-  _globals['_SOURCETYPE']._serialized_start=2945
-  _globals['_SOURCETYPE']._serialized_end=3129
+  _globals['_SNIPPETKIND']._serialized_start=2867
+  _globals['_SNIPPETKIND']._serialized_end=2956
+  _globals['_SOURCETYPE']._serialized_start=2959
+  _globals['_SOURCETYPE']._serialized_end=3143
   _globals['_LIBRARYVERSION']._serialized_start=53
   _globals['_LIBRARYVERSION']._serialized_end=170
   _globals['_LIBRARY']._serialized_start=173
@@ -52,35 +52,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYDOCSREQUEST']._serialized_start=1214
   _globals['_QUERYDOCSREQUEST']._serialized_end=1333
   _globals['_QUERYDOCSRESPONSE']._serialized_start=1336
-  _globals['_QUERYDOCSRESPONSE']._serialized_end=1563
-  _globals['_GETLIBRARYREQUEST']._serialized_start=1565
-  _globals['_GETLIBRARYREQUEST']._serialized_end=1604
-  _globals['_GETLIBRARYRESPONSE']._serialized_start=1606
-  _globals['_GETLIBRARYRESPONSE']._serialized_end=1671
-  _globals['_LISTLIBRARIESREQUEST']._serialized_start=1673
-  _globals['_LISTLIBRARIESREQUEST']._serialized_end=1759
-  _globals['_LISTLIBRARIESRESPONSE']._serialized_start=1761
-  _globals['_LISTLIBRARIESRESPONSE']._serialized_end=1856
-  _globals['_WATCHLIBRARIESREQUEST']._serialized_start=1858
-  _globals['_WATCHLIBRARIESREQUEST']._serialized_end=1881
-  _globals['_LIBRARYCHANGE']._serialized_start=1883
-  _globals['_LIBRARYCHANGE']._serialized_end=1956
-  _globals['_SEARCHDOCSREQUEST']._serialized_start=1958
-  _globals['_SEARCHDOCSREQUEST']._serialized_end=2062
-  _globals['_SEARCHHIT']._serialized_start=2064
-  _globals['_SEARCHHIT']._serialized_end=2157
-  _globals['_SEARCHEDLIBRARY']._serialized_start=2160
-  _globals['_SEARCHEDLIBRARY']._serialized_end=2307
-  _globals['_SEARCHDOCSRESPONSE']._serialized_start=2310
-  _globals['_SEARCHDOCSRESPONSE']._serialized_end=2496
-  _globals['_LOCKEDPACKAGE']._serialized_start=2498
-  _globals['_LOCKEDPACKAGE']._serialized_end=2562
-  _globals['_REGISTERPROJECTREQUEST']._serialized_start=2564
-  _globals['_REGISTERPROJECTREQUEST']._serialized_end=2654
-  _globals['_PROJECTPACKAGE']._serialized_start=2656
-  _globals['_PROJECTPACKAGE']._serialized_end=2771
-  _globals['_REGISTERPROJECTRESPONSE']._serialized_start=2773
-  _globals['_REGISTERPROJECTRESPONSE']._serialized_end=2851
-  _globals['_SEARCHSERVICE']._serialized_start=3132
-  _globals['_SEARCHSERVICE']._serialized_end=3822
+  _globals['_QUERYDOCSRESPONSE']._serialized_end=1577
+  _globals['_GETLIBRARYREQUEST']._serialized_start=1579
+  _globals['_GETLIBRARYREQUEST']._serialized_end=1618
+  _globals['_GETLIBRARYRESPONSE']._serialized_start=1620
+  _globals['_GETLIBRARYRESPONSE']._serialized_end=1685
+  _globals['_LISTLIBRARIESREQUEST']._serialized_start=1687
+  _globals['_LISTLIBRARIESREQUEST']._serialized_end=1773
+  _globals['_LISTLIBRARIESRESPONSE']._serialized_start=1775
+  _globals['_LISTLIBRARIESRESPONSE']._serialized_end=1870
+  _globals['_WATCHLIBRARIESREQUEST']._serialized_start=1872
+  _globals['_WATCHLIBRARIESREQUEST']._serialized_end=1895
+  _globals['_LIBRARYCHANGE']._serialized_start=1897
+  _globals['_LIBRARYCHANGE']._serialized_end=1970
+  _globals['_SEARCHDOCSREQUEST']._serialized_start=1972
+  _globals['_SEARCHDOCSREQUEST']._serialized_end=2076
+  _globals['_SEARCHHIT']._serialized_start=2078
+  _globals['_SEARCHHIT']._serialized_end=2171
+  _globals['_SEARCHEDLIBRARY']._serialized_start=2174
+  _globals['_SEARCHEDLIBRARY']._serialized_end=2321
+  _globals['_SEARCHDOCSRESPONSE']._serialized_start=2324
+  _globals['_SEARCHDOCSRESPONSE']._serialized_end=2510
+  _globals['_LOCKEDPACKAGE']._serialized_start=2512
+  _globals['_LOCKEDPACKAGE']._serialized_end=2576
+  _globals['_REGISTERPROJECTREQUEST']._serialized_start=2578
+  _globals['_REGISTERPROJECTREQUEST']._serialized_end=2668
+  _globals['_PROJECTPACKAGE']._serialized_start=2670
+  _globals['_PROJECTPACKAGE']._serialized_end=2785
+  _globals['_REGISTERPROJECTRESPONSE']._serialized_start=2787
+  _globals['_REGISTERPROJECTRESPONSE']._serialized_end=2865
+  _globals['_SEARCHSERVICE']._serialized_start=3146
+  _globals['_SEARCHSERVICE']._serialized_end=3836
 # @@protoc_insertion_point(module_scope)

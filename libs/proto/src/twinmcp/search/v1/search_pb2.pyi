@@ -409,20 +409,31 @@ class QueryDocsResponse(_message.Message):
     TITLE_FIELD_NUMBER: _builtins.int
     RULES_FIELD_NUMBER: _builtins.int
     WITHHELD_SNIPPETS_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     """without version"""
     version: _builtins.str
     """the version served"""
     tokens_used: _builtins.int
+    """tokens of `text`"""
     is_cached: _builtins.bool
     title: _builtins.str
     withheld_snippets: _builtins.int
     """Snippets that matched the question but read as instructions aimed at AI agents
     (suspected prompt injection) and were left out; say so to the reader.
     """
+    text: _builtins.str
+    """The answer as agents read it (Context7's text): the header (title, version, other versions,
+    the withheld note, the owner's rules with their framing) and the snippets, never more than
+    `tokens` counted with cl100k on the whole text. Snippets go in rank order and stop at the
+    first that does not fit; a first snippet too big on its own is cut and marked
+    "… (truncated to fit the token budget)". `snippets` are exactly the ones this text shows
+    (a cut one with the content shown, marked the same way), so a JSON form built from them
+    follows the same rule; `tokens_used` counts this text.
+    """
     @_builtins.property
     def snippets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Snippet]:
-        """rank order"""
+        """rank order, the ones `text` shows"""
 
     @_builtins.property
     def available_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
@@ -444,10 +455,11 @@ class QueryDocsResponse(_message.Message):
         title: _builtins.str = ...,
         rules: _abc.Iterable[_builtins.str] | None = ...,
         withheld_snippets: _builtins.int = ...,
+        text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "is_cached", b"is_cached", "library_id", b"library_id", "rules", b"rules", "snippets", b"snippets", "title", b"title", "tokens_used", b"tokens_used", "version", b"version", "withheld_snippets", b"withheld_snippets"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "is_cached", b"is_cached", "library_id", b"library_id", "rules", b"rules", "snippets", b"snippets", "text", b"text", "title", b"title", "tokens_used", b"tokens_used", "version", b"version", "withheld_snippets", b"withheld_snippets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -31,7 +31,7 @@ MAX_TOKENS = 256
 # Texts per ONNX Runtime call. Sorted by length first, so a batch pads little.
 BATCH_SIZE = 32
 # Bumped when the exported graph changes, so an old export in the cache is not reused.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
 
 
 def is_available() -> bool:
@@ -133,13 +133,17 @@ def export_onnx(source: Path, target: Path, precision: str) -> None:
             logging.getLogger().addFilter(advice)
             try:
                 # MatMul weights only, per channel: quantising the embedding table as well, or
-                # per tensor, moved vectors to cosine 0.89 of the float ones.
+                # per tensor, moved vectors to cosine 0.89 of the float ones. The feed-forward
+                # output projections stay float: their inputs (after GELU) have outliers that
+                # an 8-bit scale flattens, and quantising them too halved the vectors' cosine
+                # margin (mean 0.994 instead of 0.997) and cost 0.016 of MRR.
                 quantize_dynamic(
                     str(float_file),
                     str(final_file),
                     weight_type=QuantType.QInt8,
                     per_channel=True,
                     op_types_to_quantize=["MatMul"],
+                    nodes_to_exclude=_feed_forward_outputs(str(float_file)),
                 )
             finally:
                 logging.getLogger().removeFilter(advice)
@@ -147,6 +151,20 @@ def export_onnx(source: Path, target: Path, precision: str) -> None:
     finally:
         for leftover in (float_file, final_file):
             leftover.unlink(missing_ok=True)
+
+
+def _feed_forward_outputs(onnx_file: str) -> list[str]:
+    """The names of the MatMul nodes projecting each layer's feed-forward block back."""
+    import onnx  # noqa: PLC0415  optional (requirements/model.txt)
+
+    graph = onnx.load(onnx_file, load_external_data=False).graph
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul"
+        and node.name.endswith("/output/dense/MatMul")
+        and "/attention/" not in node.name
+    ]
 
 
 class _DropRecords(logging.Filter):

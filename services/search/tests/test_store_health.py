@@ -34,6 +34,15 @@ def _scramble(database: Path, pages: list[int] | None = None) -> None:
     database.write_bytes(bytes(data))
 
 
+def _scramble_log(log: Path) -> None:
+    """Overwrites a write-ahead log's frames (its 32-byte header kept), when there is one."""
+    if not log.exists():
+        return
+    data = bytearray(log.read_bytes())
+    data[32:] = b"\xa5" * (len(data) - 32)
+    log.write_bytes(bytes(data))
+
+
 def _pages_of_search_tables(database: Path) -> list[int]:
     with sqlite3.connect(database) as connection:
         assert connection.execute("PRAGMA page_size").fetchone()[0] == 4096
@@ -99,6 +108,9 @@ async def test_a_database_corrupted_while_serving_turns_health_not_serving(
         assert (await watch.read()).status == SERVING
         await client.server.engine.dispose()  # no connection keeps pages read before
         _scramble(tmp_path / "search.db")
+        # A probe may have held a connection through dispose(), so the write-ahead log can
+        # still hold good copies of the pages; they are scrambled too.
+        _scramble_log(tmp_path / "search.db-wal")
         # The periodic probe notices without being asked.
         assert (await watch.read()).status == NOT_SERVING
         watch.cancel()

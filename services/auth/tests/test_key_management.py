@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+from sqlalchemy import update
 from twinmcp.auth.accounts import AccountStore
 from twinmcp.auth.errors import UnauthenticatedError
 from twinmcp.auth.keys import granted_scopes
+from twinmcp.auth.models import UserRow
 from twinmcp.auth.sessions import SessionTokens
 from twinmcp.auth.v1 import auth_pb2
 
@@ -234,3 +236,31 @@ async def test_a_key_revoked_after_its_check_still_cannot_mint(
         await store.create_key(user_id, "late", ["read"], caller_key_id=caller.key.key_id)
 
     assert await _key_ids(auth, user_id) == [caller.key.key_id]
+
+
+async def test_an_admin_key_loses_admin_when_its_user_is_demoted(sqlite_auth: Client) -> None:
+    user_id = await _user(sqlite_auth, "demoted", is_admin=True)
+    admin = (await _operator_key(sqlite_auth, user_id, "admin")).secret
+    both = (await _operator_key(sqlite_auth, user_id, "admin", "read")).secret
+
+    async def scopes(credential: str) -> list[str]:
+        reply = await sqlite_auth.stub.Authenticate(
+            auth_pb2.AuthenticateRequest(credential=credential), timeout=10
+        )
+        return list(reply.principal.scopes)
+
+    assert await scopes(admin) == ["admin"]
+    async with sqlite_auth.server.engine.begin() as connection:
+        await connection.execute(
+            update(UserRow).where(UserRow.id == user_id).values(is_admin=False)
+        )
+
+    # The key still reads docs (admin implies read) but administers nothing, nor mints.
+    assert await scopes(admin) == ["read"]
+    assert await scopes(both) == ["read"]
+    error = await _refused(_create(sqlite_auth, user_id, admin, "admin"))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    error = await _refused(
+        sqlite_auth.stub.ListUsers(auth_pb2.ListUsersRequest(caller_credential=admin), timeout=10)
+    )
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -104,7 +104,7 @@ class Authority:
                 key.key_id,
                 user.login,
                 user.tier,
-                key.scopes,
+                _held_now(key.scopes, user),
                 False,
                 f"key:{key.key_id}",
             )
@@ -121,7 +121,7 @@ class Authority:
                 "",
                 user.login,
                 user.tier,
-                held.scopes,
+                _held_now(held.scopes, user),
                 False,
                 f"user:{user.user_id}",
                 held.expires_at.timestamp(),
@@ -340,6 +340,18 @@ class Authority:
         await self._usage.flush()
         since = self._store.now().date() - dt.timedelta(days=days - 1)
         return await self._store.get_usage(user_id, key_id.strip(), since)
+
+
+def _held_now(scopes: Sequence[str], user: User) -> tuple[str, ...]:
+    """The scopes a credential carries today: 'admin' only while its user is an admin.
+
+    Scopes are stored when a key or grant is made; a user demoted since must not keep
+    administering through a credential made before. Such a key keeps the 'read' that 'admin'
+    implies, so it still reads docs.
+    """
+    if user.is_admin:
+        return tuple(scopes)
+    return tuple(dict.fromkeys("read" if scope == "admin" else scope for scope in scopes))
 
 
 def _valid_cost(subject: str, cost: int) -> int:

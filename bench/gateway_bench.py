@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from twinmcp.cli.stack import wait_for_http
-from twinmcp.runtime.testing import free_port
+from twinmcp.runtime.ports import free_port
 
 from bench.stackctl import CORPUS, ingest_folders, throwaway_stack
 

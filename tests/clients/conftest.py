@@ -23,7 +23,7 @@ from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
 from twinmcp.gateway.config import Settings as GatewaySettings
 from twinmcp.gateway.server import RunningGateway
 from twinmcp.gateway.server import start as start_gateway
-from twinmcp.runtime.testing import free_port
+from twinmcp.runtime.ports import free_port
 from twinmcp.search.config import Settings as SearchSettings
 from twinmcp.search.server import SearchServer
 from twinmcp.search.server import start as start_search

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from twinmcp.runtime.testing import free_port
+from twinmcp.runtime.ports import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -30,7 +30,7 @@ from mcp.shared.auth import (
 )
 from twinmcp.gateway.config import Settings as GatewaySettings
 from twinmcp.gateway.server import start as start_gateway
-from twinmcp.runtime.testing import free_port
+from twinmcp.runtime.ports import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

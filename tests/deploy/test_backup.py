@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 import redis
-from twinmcp.runtime.testing import free_port
+from twinmcp.runtime.ports import free_port
 
 WAIT_SECONDS = 60.0
 SCRIPTS = ("lib.sh", "wal-archive.sh", "pg-base-backup.sh", "pg-restore.sh", "s3/setup.sh")

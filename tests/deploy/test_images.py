@@ -19,7 +19,7 @@ import grpc
 import pytest
 import yaml
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from twinmcp.runtime.testing import free_port
+from twinmcp.runtime.ports import free_port
 
 SERVICES = ("gateway", "auth", "search", "ingest")
 PORTS = {

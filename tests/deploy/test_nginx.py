@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from support.edge import load_render_local
 from support.system_tools import nginx as nginx_binary
-from twinmcp.runtime.testing import free_port
+from twinmcp.runtime.ports import free_port
 
 WAIT_SECONDS = 10.0
 

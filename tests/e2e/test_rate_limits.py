@@ -10,10 +10,11 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 import redis.asyncio as redis
+from support.databases import REDIS_TEST_URL
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
 from twinmcp.cli.stack import SERVICES, ServiceSpec, Stack
 from twinmcp.runtime.channels import open_channel
-from twinmcp.runtime.testing import REDIS_TEST_URL, free_port
+from twinmcp.runtime.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -19,12 +19,13 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+from support.databases import REDIS_TEST_URL, fresh_postgres_database
 from support.edge import running_nginx
 from support.system_tools import nginx as nginx_binary
 from twinmcp.cli.stack import ServiceSpec, Stack, wait_for_http
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.channels import open_channel
-from twinmcp.runtime.testing import REDIS_TEST_URL, free_port, fresh_postgres_database
+from twinmcp.runtime.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

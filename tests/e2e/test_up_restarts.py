@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from twinmcp.cli.stack import RestartPolicy, ServiceGaveUp, ServiceSpec, Stack, wait_for_http
-from twinmcp.runtime.testing import free_port
+from twinmcp.runtime.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

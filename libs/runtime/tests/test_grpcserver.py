@@ -18,7 +18,7 @@ from twinmcp.runtime.grpcserver import (
     start_server,
 )
 from twinmcp.runtime.metrics import GRPC_REQUESTS
-from twinmcp.runtime.testing import free_port, wait_for_serving
+from twinmcp.runtime.ports import free_port, wait_for_serving
 
 
 async def test_a_started_server_reports_serving_then_not_serving_while_draining() -> None:

@@ -16,10 +16,11 @@ from urllib.parse import urlencode
 import grpc
 import pytest
 from aiohttp import web
+from support.databases import REDIS_TEST_URL, fresh_postgres_database
 from twinmcp.auth.config import Settings
 from twinmcp.auth.server import AuthServer, start
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
-from twinmcp.runtime.testing import REDIS_TEST_URL, free_port, fresh_postgres_database
+from twinmcp.runtime.ports import free_port
 
 JWT_SECRET = "test-secret-" + "x" * 40
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
-from twinmcp.runtime.testing import free_port, wait_for_serving
+from twinmcp.runtime.ports import free_port, wait_for_serving
 
 
 @pytest.mark.e2e

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from moto.server import ThreadedMotoServer
 from twinmcp.ingest.v1 import ingest_pb2
-from twinmcp.runtime.testing import free_port
+from twinmcp.runtime.ports import free_port
 
 SUCCEEDED = ingest_pb2.JOB_STATE_SUCCEEDED
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared/eval/corpus"

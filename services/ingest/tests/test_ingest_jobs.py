@@ -14,10 +14,10 @@ from typing import Any
 
 import grpc
 import pytest
+from support.databases import fresh_postgres_database
 from twinmcp.ingest.jobs import JobState, SourceOptions
 from twinmcp.ingest.v1 import ingest_pb2
 from twinmcp.ingest.wiring import open_store
-from twinmcp.runtime.testing import fresh_postgres_database
 
 SUCCEEDED = ingest_pb2.JOB_STATE_SUCCEEDED
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared/eval/corpus"

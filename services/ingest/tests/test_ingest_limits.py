@@ -9,11 +9,11 @@ from typing import Any
 
 import grpc
 import pytest
+from support.databases import fresh_postgres_database
 from twinmcp.ingest.errors import QueueFull
 from twinmcp.ingest.jobs import SourceOptions
 from twinmcp.ingest.v1 import ingest_pb2
 from twinmcp.ingest.wiring import open_store
-from twinmcp.runtime.testing import fresh_postgres_database
 
 INT32_MAX = 2**31 - 1
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
-from twinmcp.runtime.testing import fresh_postgres_database
+from support.databases import fresh_postgres_database
 from twinmcp.search.config import Settings
 from twinmcp.search.server import SearchServer, start
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc

@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
-from twinmcp.runtime.testing import REDIS_TEST_URL, fresh_postgres_database
+from support.databases import REDIS_TEST_URL, fresh_postgres_database
 from twinmcp.search.changes import ChangeFeed
 from twinmcp.search.v1 import index_pb2, search_pb2
 

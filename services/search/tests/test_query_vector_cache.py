@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 import redis.asyncio as redis
-from twinmcp.runtime.testing import REDIS_TEST_URL
+from support.databases import REDIS_TEST_URL
 from twinmcp.search.cache import MemoryCache, RedisCache
 from twinmcp.search.changes import ChangeFeed
 from twinmcp.search.domain import SearchDomain

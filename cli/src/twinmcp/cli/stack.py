@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 import aiohttp
-from twinmcp.runtime.testing import free_port, wait_for_serving
+from twinmcp.runtime.ports import free_port, wait_for_serving
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from typing import Protocol
 import numpy as np
 import orjson
 from cachetools import LRUCache, TTLCache
-from twinmcp.runtime.heap import build_long_lived
 from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.cache import AnswerCache, RedisCache, answer_key
 from twinmcp.search.changes import EVERY_LIBRARY, ChangeFeed
@@ -24,6 +23,7 @@ from twinmcp.search.errors import (
     NotFoundError,
     VersionNotIndexedError,
 )
+from twinmcp.search.heap import build_long_lived
 from twinmcp.search.identity import build_resolver, clean_aliases, clean_packages
 from twinmcp.search.library import (
     SOURCE_TYPE_CATALOG,

@@ -6,7 +6,7 @@ import gc
 from collections.abc import Iterator
 
 import pytest
-from twinmcp.runtime.heap import build_long_lived
+from twinmcp.search.heap import build_long_lived
 
 
 @pytest.fixture(autouse=True)

@@ -305,6 +305,20 @@ async def test_a_revoked_session_key_ends_the_session_at_once(
     assert "Your session ended" in page
 
 
+async def test_an_admin_key_revoked_at_auth_loses_the_admin_pages_despite_the_cache(
+    stack: Stack, browser: Browser
+) -> None:
+    stack.auth.cache_ttl_seconds = 60  # a plain page would go on trusting the cached answer
+    await browser.sign_in("admin-key")
+    assert (await browser.get("/dashboard/users"))[0] == 200
+    stack.auth.revoked.add(stack.auth.keys["admin-key"].key_id)  # at auth, not via the gateway
+
+    status, headers, _ = await browser.get("/dashboard/users")
+
+    assert status == 303
+    assert headers["Location"].startswith("/dashboard/sign-in?ended=1")
+
+
 async def test_an_expired_github_session_is_refreshed_and_its_open_form_still_works(
     stack: Stack, browser: Browser
 ) -> None:

@@ -95,8 +95,9 @@ def _is_https(request: web.Request) -> bool:
     return request.secure or request.app[GATEWAY].settings.api_base_url.startswith("https://")
 
 
-async def _open_visit(request: web.Request) -> Visit:
-    """The browser's session and, when it is signed in, who it is (asked of auth, cached)."""
+async def _open_visit(request: web.Request, *, is_fresh: bool = False) -> Visit:
+    """The browser's session and, when it is signed in, who it is (asked of auth, cached;
+    `is_fresh` asks auth anew, for admin pages, as the admin API does)."""
     session = request.app[DASHBOARD].codec.open(request.cookies.get(COOKIE, ""))
     if session is None:
         return Visit(Session(), is_dirty=True)
@@ -104,7 +105,7 @@ async def _open_visit(request: web.Request) -> Visit:
         return Visit(session)
     access = request.app[GATEWAY].access
     try:
-        principal = await access.principal(session.credential, _address(request))
+        principal = await access.principal(session.credential, _address(request), is_fresh=is_fresh)
     except Unauthenticated:
         if not session.refresh_token:
             return _ended()
@@ -213,7 +214,7 @@ def page(*, is_admin: bool = False, is_form: bool = False) -> Callable[[Page], A
 
     def wrap(handler: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def run(request: web.Request) -> web.StreamResponse:
-            visit = await _open_visit(request)
+            visit = await _open_visit(request, is_fresh=is_admin)
             if visit.principal is None:
                 query = {"ended": "1"} if visit.notice else {}
                 if request.method == "GET":

@@ -26,6 +26,7 @@ PAGES = [
     "/dashboard/jobs",
     "/dashboard/sources",
     "/dashboard/users",
+    "/dashboard/projects",
 ]
 FORMS = [
     "/dashboard/keys",
@@ -33,8 +34,34 @@ FORMS = [
     "/dashboard/sources",
     "/dashboard/jobs/job-1/cancel",
     "/dashboard/refresh",
+    "/dashboard/projects",
+    "/dashboard/projects/ingest",
     "/dashboard/sign-out",
 ]
+# A real project: its pyproject declares three packages, its uv.lock locks two of them.
+PYPROJECT = """[project]
+name = "shop"
+version = "0.1.0"
+dependencies = ["fastapi>=0.100", "pydantic>=2", "httpx"]
+"""
+UV_LOCK = """version = 1
+requires-python = ">=3.11"
+
+[[package]]
+name = "fastapi"
+version = "0.110.0"
+dependencies = [{ name = "pydantic" }]
+
+[[package]]
+name = "pydantic"
+version = "2.6.0"
+
+[[package]]
+name = "shop"
+version = "0.1.0"
+source = { editable = "." }
+dependencies = [{ name = "fastapi" }, { name = "pydantic" }]
+"""
 
 
 class Browser:
@@ -51,14 +78,24 @@ class Browser:
             return reply.status, dict(reply.headers), self.page
 
     async def post(
-        self, path: str, form: dict[str, Any], *, with_csrf: bool = True
+        self,
+        path: str,
+        form: dict[str, Any],
+        *,
+        with_csrf: bool = True,
+        files: dict[str, bytes] | None = None,
     ) -> tuple[int, dict[str, str], str]:
+        """Sends `form`, and `files` (file name to content) as a browser uploads them."""
         data = aiohttp.FormData()
         if with_csrf:
             data.add_field("csrf", self.csrf())
         for name, value in form.items():
             for item in value if isinstance(value, list) else [value]:
                 data.add_field(name, item)
+        for filename, content in (files or {}).items():
+            data.add_field(
+                "files", content, filename=filename, content_type="application/octet-stream"
+            )
         async with self.http.post(
             f"{self.stack.url}{path}", data=data, allow_redirects=False
         ) as reply:
@@ -122,15 +159,29 @@ async def test_a_reader_is_refused_the_admin_pages_and_forms(
 ) -> None:
     status, _, _ = await browser.sign_in("read-key")
     assert status == 303
-    for path in ("/dashboard/jobs", "/dashboard/sources", "/dashboard/users"):
+    for path in (
+        "/dashboard/jobs",
+        "/dashboard/sources",
+        "/dashboard/users",
+        "/dashboard/projects",
+    ):
         status, _, page = await browser.get(path)
         assert status == 403, path
         assert "Administrators only" in page
     await browser.get("/dashboard")
-    for path in ("/dashboard/sources", "/dashboard/refresh", "/dashboard/jobs/job-1/cancel"):
-        form = {"kind": "github", "source": "https://github.com/o/r", "libraryId": "/o/r"}
-        status, _, _ = await browser.post(path, form)
+    for path in (
+        "/dashboard/sources",
+        "/dashboard/refresh",
+        "/dashboard/jobs/job-1/cancel",
+        "/dashboard/projects",
+        "/dashboard/projects/ingest",
+    ):
+        form = {"kind": "github", "source": "pypi:requests==2.32.3", "libraryId": "/o/r"}
+        status, _, page = await browser.post(
+            path, {**form, "name": "shop"}, files={"uv.lock": UV_LOCK.encode()}
+        )
         assert status == 403, path
+        assert "Administrators only" in page, path
     assert not stack.ingest.jobs
     _, _, page = await browser.get("/dashboard")
     assert "/dashboard/jobs" not in page  # no admin links for a reader
@@ -583,3 +634,146 @@ async def test_static_files_are_served(browser: Browser) -> None:
 
 def _newest(stack: Stack) -> str:
     return max(stack.auth.api_keys, key=lambda key_id: int(key_id[1:]))
+
+
+# -- projects ----------------------------------------------------------------------------------
+
+
+async def test_an_admin_registers_a_project_from_its_lockfile_and_ingests_the_missing(
+    stack: Stack, browser: Browser
+) -> None:
+    await browser.sign_in("admin-key")
+    status, _, page = await browser.get("/dashboard/projects")
+    assert status == 200
+    assert 'enctype="multipart/form-data"' in page
+    assert '<label for="prj-files">' in page
+    status, _, page = await browser.post(
+        "/dashboard/projects",
+        {"name": "shop"},
+        files={"pyproject.toml": PYPROJECT.encode(), "uv.lock": UV_LOCK.encode()},
+    )
+    assert status == 200, page
+    assert "Project shop" in page
+    rows = dict(re.findall(r'<tr data-package="([^"]+)" data-indexed="(yes|no)">', page))
+    assert rows == {"pypi:fastapi": "yes", "pypi:pydantic": "no"}
+    assert '<a href="/dashboard/libraries/fastapi/fastapi">/fastapi/fastapi</a>' in page
+    assert "<td>0.110.0</td>" in page and "<td>2.6.0</td>" in page
+    assert "twinmcp ingest pypi:pydantic==2.6.0" in page
+    assert "<td>pypi:httpx</td><td>any</td><td>pyproject.toml</td>" in page  # not locked
+    assert not stack.ingest.jobs  # registering alone ingests nothing
+    sources = re.findall(r'<input type="hidden" name="source" value="([^"]+)">', page)
+    assert sources == ["pypi:pydantic==2.6.0"]
+    status, headers, _ = await browser.post("/dashboard/projects/ingest", {"source": sources})
+    assert (status, headers["Location"]) == (303, "/dashboard/jobs?ingested=1")
+    (job,) = stack.ingest.jobs.values()
+    assert (job.source, job.library_id, job.version) == (
+        "pypi:pydantic==2.6.0",
+        "/pypi/pydantic",
+        "2.6.0",
+    )
+    _, _, page = await browser.get(headers["Location"])
+    assert "1 locked versions submitted" in page
+    assert f'data-job-id="{job.job_id}" data-state="queued"' in page
+
+
+async def test_a_pasted_lockfile_registers_as_an_uploaded_one(browser: Browser) -> None:
+    await browser.sign_in("admin-key")
+    await browser.get("/dashboard/projects")
+    status, _, page = await browser.post(
+        "/dashboard/projects",
+        {"name": "shop", "pastedPath": "./uv.lock", "pastedContent": UV_LOCK, "transitive": "on"},
+    )
+    assert status == 200, page
+    rows = dict(re.findall(r'<tr data-package="([^"]+)" data-indexed="(yes|no)">', page))
+    assert rows == {"pypi:fastapi": "yes", "pypi:pydantic": "no"}
+
+
+@pytest.mark.parametrize(
+    ("form", "files", "status", "said"),
+    [
+        ({"name": "shop"}, {}, 400, "choose the project's manifests and lockfiles"),
+        ({"name": ""}, {"uv.lock": b"version = 1"}, 400, "'name' is required"),
+        ({"name": "shop"}, {"notes.md": b"# hi"}, 400, "is not a manifest or lockfile"),
+        ({"name": "shop"}, {"uv.lock": b"\xff\xfe"}, 400, "is not UTF-8 text"),
+        ({"name": "shop"}, {"pyproject.toml": b"[[[[ not toml"}, 400, "pyproject.toml"),
+        ({"name": "shop"}, {"package.json": b"[" * 100_000}, 400, "nests its data too deeply"),
+        ({"name": "shop", "pastedContent": UV_LOCK}, {}, 400, "name the pasted file"),
+        ({"name": "../shop"}, {"uv.lock": UV_LOCK.encode()}, 400, "is not valid"),
+        (
+            {"name": "shop"},
+            {f"requirements-{n}.txt": b"flask==3.0.0" for n in range(51)},
+            400,
+            "send at most 50",
+        ),
+        ({"name": "shop"}, {"uv.lock": b"#" * (2 * 1024 * 1024)}, 413, "Request Entity Too Large"),
+    ],
+    ids=[
+        "none",
+        "no-name",
+        "unknown",
+        "not-utf8",
+        "bad-toml",
+        "deep",
+        "unnamed",
+        "bad-name",
+        "51",
+        "huge",
+    ],
+)
+async def test_a_bad_project_form_is_a_page_saying_what_and_registers_nothing(
+    browser: Browser, form: dict[str, str], files: dict[str, bytes], status: int, said: str
+) -> None:
+    await browser.sign_in("admin-key")
+    await browser.get("/dashboard/projects")
+    got, _, page = await browser.post("/dashboard/projects", form, files=files)
+    assert got == status, page
+    assert said in html.unescape(page)
+    assert "Project shop" not in page
+    assert "Traceback" not in page
+
+
+async def test_a_project_form_or_ingest_without_the_csrf_token_is_refused(
+    stack: Stack, browser: Browser
+) -> None:
+    await browser.sign_in("admin-key")
+    await browser.get("/dashboard/projects")
+    status, _, page = await browser.post(
+        "/dashboard/projects",
+        {"name": "shop"},
+        with_csrf=False,
+        files={"uv.lock": UV_LOCK.encode()},
+    )
+    assert status == 403
+    assert "Form refused" in page
+    status, _, _ = await browser.post(
+        "/dashboard/projects/ingest", {"source": "pypi:pydantic==2.6.0"}, with_csrf=False
+    )
+    assert status == 403
+    assert not stack.ingest.jobs
+
+
+async def test_ingesting_a_project_submits_only_registry_packages(
+    stack: Stack, browser: Browser
+) -> None:
+    await browser.sign_in("admin-key")
+    await browser.get("/dashboard/projects")
+    status, _, page = await browser.post(
+        "/dashboard/projects/ingest", {"source": ["npm:@scope/ui@1.2.0", "/etc"]}
+    )
+    assert status == 400
+    assert "1 of 2 submitted; refused: '/etc' is not a registry package" in html.unescape(page)
+    (job,) = stack.ingest.jobs.values()
+    assert (job.source, job.library_id, job.version) == (
+        "npm:@scope/ui@1.2.0",
+        "/npm/scope/ui",
+        "1.2.0",
+    )
+
+
+async def test_the_add_source_page_explains_registry_packages(browser: Browser) -> None:
+    await browser.sign_in("admin-key")
+    _, _, page = await browser.get("/dashboard/sources")
+    assert '<option value="pypi"' in page and '<option value="npm"' in page
+    assert 'aria-describedby="src-hint"' in page
+    assert "<code>name==version</code>" in page and "<code>name@version</code>" in page
+    assert '<a href="/dashboard/projects">register the project</a>' in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from twinmcp.gateway.clients import SearchClient
 from twinmcp.gateway.rest import BadRequest, _bad_request_wrapper, _json_body, _require, _to_json
 from twinmcp.gateway.state import GATEWAY
 from twinmcp.ingest.v1 import ingest_pb2
@@ -53,8 +54,8 @@ async def list_followed(request: web.Request) -> web.Response:
     return web.json_response({"libraries": [followed_json(f) for f in reply.libraries]})
 
 
-def _project_files(body: dict[str, Any]) -> dict[str, str]:
-    files = body.get("files")
+def project_files(files: object) -> dict[str, str]:
+    """The project files sent, path to content, checked: a known manifest or lockfile each."""
     if not isinstance(files, dict) or not files:
         raise BadRequest(
             "'files' must be an object of the project's manifests and lockfiles, path to "
@@ -76,27 +77,24 @@ def _project_files(body: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-@routes.post("/api/v1/admin/projects")
-@_bad_request_wrapper
-async def register_project(request: web.Request) -> web.Response:
-    """Registers a named project from its manifests and lockfiles (their contents): query-docs
-    and resolve-library-id given its name answer for the versions it locks."""
-    _require(request, "admin")
-    body = await _json_body(request)
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
+def project_name(raw: object) -> str:
+    if not isinstance(raw, str) or not raw.strip():
         raise BadRequest("'name' is required: the project's name, e.g. 'shop'")
-    files = _project_files(body)
-    transitive = body.get("transitive", False)
-    if not isinstance(transitive, bool):
-        raise BadRequest("'transitive' must be true or false")
+    return raw.strip()
+
+
+async def register_project_files(
+    search: SearchClient, name: str, files: dict[str, str], *, transitive: bool = False
+) -> dict[str, Any]:
+    """Reads a project's checked files (`_project_files`) and registers its locked packages
+    with search: the answer of POST /api/v1/admin/projects, shared with the dashboard."""
     try:
         dependencies = read_files(files, transitive=transitive)
     except ManifestError as error:
         raise BadRequest(str(error)) from None
     locked = [d for d in dependencies if d.is_locked]
-    reply = await request.app[GATEWAY].peers.search.register_project(
-        name.strip(),
+    reply = await search.register_project(
+        name,
         [
             search_pb2.LockedPackage(registry=d.registry, name=d.name, version=d.version)
             for d in locked
@@ -105,8 +103,6 @@ async def register_project(request: web.Request) -> web.Response:
     packages = []
     for item in reply.packages:
         package = item.package
-        separator = "==" if package.registry == "pypi" else "@"
-        source = f"{package.registry}:{package.name}{separator}{package.version}"
         packages.append(
             {
                 "registry": package.registry,
@@ -115,7 +111,9 @@ async def register_project(request: web.Request) -> web.Response:
                 "libraryId": item.library_id,
                 "isVersionIndexed": item.is_version_indexed,
                 # What to run when the locked version is not served yet.
-                "ingest": "" if item.is_version_indexed else f"twinmcp ingest {source}",
+                "ingest": ""
+                if item.is_version_indexed
+                else f"twinmcp ingest {registry_source(package)}",
             }
         )
     unlocked = [
@@ -123,4 +121,28 @@ async def register_project(request: web.Request) -> web.Response:
         for d in dependencies
         if not d.is_locked
     ]
-    return web.json_response({"name": name.strip(), "packages": packages, "unlocked": unlocked})
+    return {"name": name, "packages": packages, "unlocked": unlocked}
+
+
+def registry_source(package: search_pb2.LockedPackage) -> str:
+    """The ingest source of a locked package: pypi:name==version or npm:name@version."""
+    separator = "==" if package.registry == "pypi" else "@"
+    return f"{package.registry}:{package.name}{separator}{package.version}"
+
+
+@routes.post("/api/v1/admin/projects")
+@_bad_request_wrapper
+async def register_project(request: web.Request) -> web.Response:
+    """Registers a named project from its manifests and lockfiles (their contents): query-docs
+    and resolve-library-id given its name answer for the versions it locks."""
+    _require(request, "admin")
+    body = await _json_body(request)
+    name = project_name(body.get("name"))
+    files = project_files(body.get("files"))
+    transitive = body.get("transitive", False)
+    if not isinstance(transitive, bool):
+        raise BadRequest("'transitive' must be true or false")
+    answer = await register_project_files(
+        request.app[GATEWAY].peers.search, name, files, transitive=transitive
+    )
+    return web.json_response(answer)

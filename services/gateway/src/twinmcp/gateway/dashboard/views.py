@@ -20,6 +20,14 @@ from twinmcp.gateway.dashboard.charts import client_configs, usage_chart
 from twinmcp.gateway.dashboard.sessions import COOKIE, MAX_AGE_SECONDS, Session, SessionCodec
 from twinmcp.gateway.hosts import host_of_url
 from twinmcp.gateway.rendering import is_documented, package_labels
+from twinmcp.gateway.rest import BadRequest
+from twinmcp.gateway.rest_registry import (
+    ACCEPTED_FILES,
+    MAX_PROJECT_FILES,
+    project_files,
+    project_name,
+    register_project_files,
+)
 from twinmcp.gateway.state import GATEWAY
 from twinmcp.ingest.v1 import ingest_pb2
 from twinmcp.runtime.tokens import count_tokens
@@ -51,6 +59,7 @@ SOURCE_KINDS = (
     ("npm", "npm package", "hono@4"),
 )
 _REGISTRY_KINDS = ("pypi", "npm")
+_MAX_PROJECT_INGESTS = 500  # a large lockfile's packages, not a bulk import
 
 
 @dataclass
@@ -647,6 +656,7 @@ async def _jobs(
         is_live=any(row["is_active"] for row in rows),
         error=error,
         submitted=request.query.get("submitted", "")[:64],
+        ingested=request.query.get("ingested", "")[:6],
     )
 
 
@@ -736,6 +746,147 @@ async def refresh_library(request: web.Request, visit: Visit) -> web.StreamRespo
     except PeerError as problem:
         return await _jobs(request, visit, status=problem.status, error=problem.message)
     raise web.HTTPSeeOther(f"{PREFIX}/jobs?submitted={quote(reply.job.job_id)}")
+
+
+# -- admin: projects ---------------------------------------------------------------------------
+
+
+def _project_form(
+    request: web.Request,
+    visit: Visit,
+    *,
+    status: int = 200,
+    error: str = "",
+    answer: Mapping[str, Any] | None = None,
+) -> web.Response:
+    missing = [p for p in (answer or {}).get("packages", []) if not p["isVersionIndexed"]]
+    return render(
+        request,
+        visit,
+        "project.html",
+        status=status,
+        error=error,
+        form=dict(visit.form) if answer is None else {},
+        answer=answer,
+        missing_sources=[p["ingest"].removeprefix("twinmcp ingest ") for p in missing],
+        accepted=ACCEPTED_FILES,
+        max_files=MAX_PROJECT_FILES,
+    )
+
+
+async def _posted_files(request: web.Request, visit: Visit) -> dict[str, str]:
+    """The uploaded files and the pasted one, path to text (the form is already read and
+    within the app's body cap, as the REST body is)."""
+    posted = await request.post()  # kept by aiohttp since the page wrapper read it
+    sent: list[tuple[str, bytes | str]] = []
+    for item in posted.getall("files", []):
+        if isinstance(item, web.FileField) and item.filename:
+            sent.append((item.filename, item.file.read()))
+    pasted_path = _text(visit, "pastedPath")
+    pasted = visit.form.get("pastedContent", "")
+    if pasted.strip():
+        if not pasted_path:
+            raise TextError(
+                "name the pasted file with its path from the project's root, e.g. 'uv.lock'"
+            )
+        sent.append((pasted_path, pasted))
+    if not sent:
+        raise TextError(
+            "choose the project's manifests and lockfiles to upload, or paste one; "
+            f"accepted: {ACCEPTED_FILES}"
+        )
+    if len(sent) > MAX_PROJECT_FILES:
+        raise TextError(f"{len(sent)} files were sent; send at most {MAX_PROJECT_FILES}")
+    files: dict[str, str] = {}
+    for path, content in sent:
+        try:
+            text = content.decode("utf-8") if isinstance(content, bytes) else content
+            text.encode("utf-8")  # a lone surrogate is not text either
+        except UnicodeError:
+            raise TextError(f"{path[:100]!r} is not UTF-8 text; send the file as it is") from None
+        if path.strip().removeprefix("./") in files:
+            raise TextError(f"{path[:100]!r} was sent twice; send each file once")
+        files[path.strip().removeprefix("./")] = text
+    return project_files(files)
+
+
+@routes.get(f"{PREFIX}/projects")
+@page(is_admin=True)
+async def project_form(request: web.Request, visit: Visit) -> web.StreamResponse:
+    return _project_form(request, visit)
+
+
+@routes.post(f"{PREFIX}/projects")
+@page(is_admin=True, is_form=True)
+async def register_project(request: web.Request, visit: Visit) -> web.StreamResponse:
+    """What POST /api/v1/admin/projects does, from uploaded files, answered as a table."""
+    try:
+        name = project_name(_text(visit, "name"))
+        files = await _posted_files(request, visit)
+        answer = await register_project_files(
+            request.app[GATEWAY].peers.search,
+            name,
+            files,
+            transitive=visit.form.get("transitive") == "on",
+        )
+    except (TextError, BadRequest) as problem:
+        return _project_form(request, visit, status=400, error=str(problem))
+    except RecursionError:
+        # The JSON and TOML readers recurse once per nesting level.
+        return _project_form(
+            request,
+            visit,
+            status=400,
+            error="a file nests its data too deeply to be a manifest or lockfile; send the "
+            "project's own files",
+        )
+    except PeerError as problem:
+        return _project_form(request, visit, status=problem.status, error=problem.message)
+    return _project_form(request, visit, answer=answer)
+
+
+@routes.post(f"{PREFIX}/projects/ingest")
+@page(is_admin=True, is_form=True)
+async def ingest_project(request: web.Request, visit: Visit) -> web.StreamResponse:
+    """Submits the locked versions not indexed yet, as `twinmcp sync` does: registry sources,
+    each its own job, none made the default version."""
+    posted = await request.post()
+    sources = [s for s in posted.getall("source", []) if isinstance(s, str)]
+    if not sources:
+        return await _jobs(request, visit, status=400, error="no package was sent to ingest")
+    if len(sources) > _MAX_PROJECT_INGESTS:
+        return await _jobs(
+            request,
+            visit,
+            status=400,
+            error=f"{len(sources)} packages were sent; send at most {_MAX_PROJECT_INGESTS}",
+        )
+    ingest = request.app[GATEWAY].peers.ingest
+    failures: list[str] = []
+    status = 200
+    for raw in sources:
+        try:
+            source = check_text("source", raw).strip()
+            if not source.startswith(tuple(f"{kind}:" for kind in _REGISTRY_KINDS)):
+                raise TextError(f"{source[:100]!r} is not a registry package (pypi: or npm:)")
+            await ingest.submit_source(
+                ingest_pb2.SubmitSourceRequest(source=source, make_default=False)
+            )
+        except TextError as problem:
+            failures.append(str(problem))
+            status = 400
+        except PeerError as problem:
+            failures.append(f"{raw[:100]}: {problem.message}")
+            status = problem.status
+    if failures:
+        submitted = len(sources) - len(failures)
+        return await _jobs(
+            request,
+            visit,
+            status=status,
+            error=f"{submitted} of {len(sources)} submitted; refused: " + "; ".join(failures),
+        )
+    raise web.HTTPSeeOther(f"{PREFIX}/jobs?ingested={len(sources)}")
 
 
 # -- admin: users ------------------------------------------------------------------------------

@@ -142,3 +142,29 @@ async def test_a_key_revoked_through_the_gateway_is_refused_there_at_once(keys: 
 
     status, body = await keys.call("GET", "/api/v2/libs/search?libraryName=flask", read)
     assert status == 401, body
+
+
+async def test_an_admin_key_revoked_elsewhere_is_refused_on_admin_routes_at_once(
+    keys: KeyStack,
+) -> None:
+    user_id, admin, _read = await keys.admin_user()
+    status, body = await keys.call("GET", "/api/v1/account/keys", admin)  # cached at the gateway
+    assert status == 200, body
+    admin_id = next(key["keyId"] for key in body["keys"] if key["name"] == "admin")
+    # Revoked by the operator (or through another gateway): this gateway's cache still has it.
+    await keys.auth.RevokeApiKey(
+        auth_pb2.RevokeApiKeyRequest(user_id=user_id, key_id=admin_id), timeout=10
+    )
+
+    calls = [
+        ("POST", "/api/v1/admin/sources", {"source": "https://example.com/d", "version": "1"}),
+        ("POST", "/api/v1/admin/libraries/acme/widgets/refresh", None),
+        ("POST", "/api/v1/admin/libraries/npm/react/follow", None),
+        ("GET", "/api/v1/admin/follows", None),
+        ("GET", "/api/v1/admin/jobs", None),
+        ("POST", "/api/v1/admin/projects", {"name": "web", "files": {}}),
+    ]
+    for method, path, payload in calls:
+        status, body = await keys.call(method, path, admin, payload)
+        assert status == 401, (path, body)
+        assert "revoked" in body["message"], path

@@ -173,3 +173,61 @@ async def test_a_full_budget_cache_keeps_showing_the_other_callers_budgets() -> 
         await access.charge(principal)
     assert access.last_budget(principals[0]) is None
     assert all(access.last_budget(p) is not None for p in principals[1:])
+
+
+ADMIN_CALLS = [
+    ("POST", "/api/v1/admin/sources", {"source": "https://example.com/docs", "version": "1.0"}),
+    ("POST", "/api/v1/admin/libraries/acme/widgets/refresh", None),
+    ("POST", "/api/v1/admin/libraries/npm/react/follow", None),
+    ("DELETE", "/api/v1/admin/libraries/npm/react/follow", None),
+    ("GET", "/api/v1/admin/follows", None),
+    ("GET", "/api/v1/admin/jobs", None),
+    ("POST", "/api/v1/admin/projects", {"name": "web", "files": {}}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_CALLS)
+async def test_an_admin_key_revoked_at_auth_is_refused_on_admin_routes_despite_the_cache(
+    stack: Stack, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    # A long TTL: without a fresh check the cached principal would serve the admin call.
+    stack.auth.cache_ttl_seconds = 60
+    headers = {"Authorization": "Bearer admin-key"}
+    assert (await _status(stack, headers))[0] == 200  # now cached at this gateway
+    admin_id = stack.auth.keys["admin-key"].key_id
+    stack.auth.revoked.add(admin_id)  # revoked at auth, not through this gateway
+    jobs_before = dict(stack.ingest.jobs)
+
+    async with stack.http.request(
+        method, f"{stack.url}{path}", json=body, headers=headers
+    ) as reply:
+        status, answer = reply.status, await reply.json()
+
+    assert status == 401, answer
+    assert "revoked" in answer["message"]
+    assert stack.ingest.jobs == jobs_before
+    # The refusal also drops the stale answer, so the key's other calls end at once too.
+    assert (await _status(stack, headers))[0] == 401
+
+
+async def test_admin_routes_ask_auth_on_every_call_and_other_routes_use_the_cache(
+    stack: Stack,
+) -> None:
+    stack.auth.cache_ttl_seconds = 60
+    headers = {"Authorization": "Bearer admin-key"}
+    for _ in range(3):
+        assert (await _status(stack, headers))[0] == 200
+    assert stack.auth.authenticate_calls == 1
+    for _ in range(3):
+        assert (await _status(stack, headers, "/api/v1/admin/jobs"))[0] == 200
+    assert stack.auth.authenticate_calls == 4
+
+
+async def test_an_admin_demoted_at_auth_loses_admin_routes_at_once(stack: Stack) -> None:
+    stack.auth.cache_ttl_seconds = 60
+    headers = {"Authorization": "Bearer admin-key"}
+    assert (await _status(stack, headers, "/api/v1/admin/jobs"))[0] == 200
+    del stack.auth.keys["admin-key"].scopes[:]
+    stack.auth.keys["admin-key"].scopes.append("read")
+
+    assert (await _status(stack, headers, "/api/v1/admin/jobs"))[0] == 403

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache, TLRUCache
 from twinmcp.auth.v1 import auth_pb2
-from twinmcp.gateway.clients import AuthClient
+from twinmcp.gateway.clients import AuthClient, Unauthenticated
 
 # Context7's clients send their key under any of these; Authorization wins when several are set.
 CREDENTIAL_HEADERS = ("X-API-Key", "Context7-API-Key", "X-Context7-API-Key")
@@ -140,14 +140,23 @@ class Access:
     # This gateway's protected resource: OAuth tokens issued for another are refused.
     resource: str = ""
 
-    async def principal(self, credential: str, address: str) -> auth_pb2.Principal:
+    async def principal(
+        self, credential: str, address: str, *, is_fresh: bool = False
+    ) -> auth_pb2.Principal:
+        """Who `credential` is; `is_fresh` asks auth even when an answer is cached, for rare
+        calls that must see a revocation or demotion made elsewhere at once (admin routes)."""
         # Anonymous answers depend on the address; keyed answers do not.
         key = (credential, "" if credential else address)
         now = time.monotonic()
-        entry = self._cache.get(key)
+        entry = None if is_fresh else self._cache.get(key)
         if entry is not None:
             return entry.principal
-        reply = await self.auth.authenticate(credential, address, self.resource)
+        try:
+            reply = await self.auth.authenticate(credential, address, self.resource)
+        except Unauthenticated:
+            # A stale cached answer must not keep serving this credential's other calls.
+            self._cache.pop(key, None)
+            raise
         ttl = min(max(reply.cache_ttl_seconds, 0), self.max_cache_seconds)
         if ttl > 0:
             self._cache[key] = _Entry(reply.principal, now + ttl)

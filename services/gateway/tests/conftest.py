@@ -13,6 +13,12 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from mcp_types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    PROTOCOL_VERSION_META_KEY,
+)
+from mcp_types.version import LATEST_MODERN_VERSION
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
 from twinmcp.gateway.config import Settings
 from twinmcp.gateway.server import RunningGateway, start
@@ -26,11 +32,11 @@ from twinmcp.search.snippets import KIND_CODE, KIND_INFO, SnippetRecord
 from twinmcp.search.v1 import search_pb2, search_pb2_grpc
 from twinmcp.search.versionrange import best_match, is_partial, is_range
 
-MODERN = "2026-07-28"
+MODERN = LATEST_MODERN_VERSION
 META = {
-    "io.modelcontextprotocol/protocolVersion": MODERN,
-    "io.modelcontextprotocol/clientCapabilities": {},
-    "io.modelcontextprotocol/clientInfo": {"name": "tests", "version": "1"},
+    PROTOCOL_VERSION_META_KEY: MODERN,
+    CLIENT_CAPABILITIES_META_KEY: {},
+    CLIENT_INFO_META_KEY: {"name": "tests", "version": "1"},
 }
 
 _provider = configure_telemetry("gateway-tests", {})
@@ -541,22 +547,6 @@ class FakeIngest(ingest_pb2_grpc.IngestServiceServicer):
         if request.source.startswith("ftp:"):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "source must be a folder, git or https URL"
-            )
-        registry, _, package = request.source.partition(":")
-        if registry in {"pypi", "npm"}:
-            # As ingest settles a registry source: /<registry>/<name> (no repository is
-            # named here) at the pinned release.
-            if registry == "pypi":
-                name, _, version = package.partition("==")
-            else:  # a scoped name starts with its own "@"
-                rest, _, version = package[1:].partition("@")
-                name = package[:1] + rest
-            return ingest_pb2.SubmitSourceResponse(
-                job=self._new(
-                    request.library_id or f"/{registry}/{name.removeprefix('@')}",
-                    request.source,
-                    request.version or version,
-                )
             )
         library_id = request.library_id or "/" + "/".join(
             request.source.rstrip("/").split("/")[-2:]

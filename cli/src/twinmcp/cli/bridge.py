@@ -15,11 +15,12 @@ from collections.abc import Callable
 from typing import IO, Any
 
 import aiohttp
+from mcp_types import PROTOCOL_VERSION_META_KEY
+from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 
 logger = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
-PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 
 
 def routing_headers(message: dict[str, Any], negotiated: str | None) -> dict[str, str]:
@@ -28,7 +29,7 @@ def routing_headers(message: dict[str, Any], negotiated: str | None) -> dict[str
     legacy messages after `initialize` carry the negotiated version."""
     params = message.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None
-    version = meta.get(PROTOCOL_VERSION_KEY) if isinstance(meta, dict) else None
+    version = meta.get(PROTOCOL_VERSION_META_KEY) if isinstance(meta, dict) else None
     if isinstance(version, str):
         headers = {"MCP-Protocol-Version": version}
         method = message.get("method")
@@ -103,7 +104,7 @@ async def bridge_stdio(url: str, api_key: str, stdin: IO[bytes], stdout: IO[byte
                         "jsonrpc": "2.0",
                         "id": message["id"],
                         "error": {
-                            "code": -32603,
+                            "code": INTERNAL_ERROR,
                             "message": f"TwinMCP at {url} could not be reached: {exc}",
                         },
                     }
@@ -119,7 +120,7 @@ async def bridge_stdio(url: str, api_key: str, stdin: IO[bytes], stdout: IO[byte
                     {
                         "jsonrpc": "2.0",
                         "id": None,
-                        "error": {"code": -32600, "message": "message too large"},
+                        "error": {"code": INVALID_REQUEST, "message": "message too large"},
                     }
                 )
                 continue
@@ -134,7 +135,7 @@ async def bridge_stdio(url: str, api_key: str, stdin: IO[bytes], stdout: IO[byte
                     {
                         "jsonrpc": "2.0",
                         "id": None,
-                        "error": {"code": -32700, "message": "Parse error: invalid JSON"},
+                        "error": {"code": PARSE_ERROR, "message": "Parse error: invalid JSON"},
                     }
                 )
                 continue
@@ -143,7 +144,7 @@ async def bridge_stdio(url: str, api_key: str, stdin: IO[bytes], stdout: IO[byte
                     {
                         "jsonrpc": "2.0",
                         "id": None,
-                        "error": {"code": -32600, "message": "expected one JSON object"},
+                        "error": {"code": INVALID_REQUEST, "message": "expected one JSON object"},
                     }
                 )
                 continue

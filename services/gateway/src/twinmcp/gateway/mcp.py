@@ -19,6 +19,24 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from aiohttp import web
+from mcp_types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    PROTOCOL_VERSION_META_KEY,
+    SERVER_INFO_META_KEY,
+)
+from mcp_types.jsonrpc import (
+    HEADER_MISMATCH,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    UNSUPPORTED_PROTOCOL_VERSION,
+)
+from mcp_types.version import (
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    MODERN_PROTOCOL_VERSIONS,
+)
 from twinmcp.gateway.arguments import find_unpaired_surrogate, shown, unpaired_surrogate
 from twinmcp.gateway.clients import PeerError, PeerUnavailable
 from twinmcp.gateway.state import BUDGET, GATEWAY, PRINCIPAL
@@ -26,21 +44,8 @@ from twinmcp.gateway.tools import TOOL_NAMES, TOOLS
 
 logger = logging.getLogger(__name__)
 
-MODERN_VERSIONS = ("2026-07-28",)
-LEGACY_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
-SUPPORTED_VERSIONS = (*MODERN_VERSIONS, *LEGACY_VERSIONS)
-
-PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
-CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
-SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
-
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-HEADER_MISMATCH = -32020
-UNSUPPORTED_PROTOCOL_VERSION = -32022
+# Advertised newest first, the order a client reads as the server's preference.
+SUPPORTED_VERSIONS = (*reversed(MODERN_PROTOCOL_VERSIONS), *reversed(HANDSHAKE_PROTOCOL_VERSIONS))
 
 # HTTP status of a modern-era JSON-RPC error (streamable-http.mdx); legacy handler errors stay 200.
 _MODERN_STATUS = {
@@ -172,10 +177,10 @@ def _meta_of(message: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def is_modern(message: Mapping[str, Any], header_version: str | None) -> bool:
     """A dual-era server picks the era from how the client speaks (versioning.mdx)."""
-    if header_version is not None and header_version not in LEGACY_VERSIONS:
+    if header_version is not None and header_version not in HANDSHAKE_PROTOCOL_VERSIONS:
         return True
     meta = _meta_of(message)
-    return meta is not None and PROTOCOL_VERSION_KEY in meta
+    return meta is not None and PROTOCOL_VERSION_META_KEY in meta
 
 
 def check_modern_envelope(message: Mapping[str, Any], headers: Mapping[str, str]) -> str:
@@ -191,20 +196,22 @@ def check_modern_envelope(message: Mapping[str, Any], headers: Mapping[str, str]
             raise unsupported_version(header_version)
         raise RpcError(
             INVALID_PARAMS,
-            f"params._meta must be an object carrying the required '{PROTOCOL_VERSION_KEY}' "
-            f"and '{CLIENT_CAPABILITIES_KEY}' keys",
+            f"params._meta must be an object carrying the required '{PROTOCOL_VERSION_META_KEY}' "
+            f"and '{CLIENT_CAPABILITIES_META_KEY}' keys",
         )
-    missing = [key for key in (PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY) if key not in meta]
+    missing = [
+        key for key in (PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY) if key not in meta
+    ]
     if missing:
         raise RpcError(
             INVALID_PARAMS, f"params._meta is missing the required key(s): {', '.join(missing)}"
         )
-    body_version = meta[PROTOCOL_VERSION_KEY]
+    body_version = meta[PROTOCOL_VERSION_META_KEY]
     if header_version is None or header_version != body_version:
         raise RpcError(
             HEADER_MISMATCH,
             f"Header mismatch: MCP-Protocol-Version header {header_version!r} does not match "
-            f"the body's {PROTOCOL_VERSION_KEY} {body_version!r}",
+            f"the body's {PROTOCOL_VERSION_META_KEY} {body_version!r}",
         )
     method = message.get("method")
     if headers.get("Mcp-Method") != method:
@@ -224,8 +231,8 @@ def check_modern_envelope(message: Mapping[str, Any], headers: Mapping[str, str]
                 f"the body's tool name {name!r}",
             )
     if not isinstance(body_version, str):
-        raise RpcError(INVALID_PARAMS, f"{PROTOCOL_VERSION_KEY} must be a string")
-    if body_version not in MODERN_VERSIONS:
+        raise RpcError(INVALID_PARAMS, f"{PROTOCOL_VERSION_META_KEY} must be a string")
+    if body_version not in MODERN_PROTOCOL_VERSIONS:
         raise unsupported_version(body_version)
     return body_version
 
@@ -424,7 +431,7 @@ async def handle_not_allowed(request: web.Request) -> web.Response:
 
 
 def _modern_result(result: dict[str, Any]) -> dict[str, Any]:
-    return {"resultType": "complete", **result, "_meta": {SERVER_INFO_KEY: SERVER_INFO}}
+    return {"resultType": "complete", **result, "_meta": {SERVER_INFO_META_KEY: SERVER_INFO}}
 
 
 async def _dispatch_modern(
@@ -452,7 +459,7 @@ async def _dispatch_legacy(
 ) -> dict[str, Any]:
     if method == "initialize":
         asked = params.get("protocolVersion")
-        negotiated = asked if asked in LEGACY_VERSIONS else LEGACY_VERSIONS[0]
+        negotiated = asked if asked in HANDSHAKE_PROTOCOL_VERSIONS else LATEST_HANDSHAKE_VERSION
         return {
             "protocolVersion": negotiated,
             "capabilities": {"tools": {"listChanged": False}},

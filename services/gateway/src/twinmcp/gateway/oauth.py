@@ -10,6 +10,7 @@ from html import escape
 from typing import Any
 
 from aiohttp import web
+from mcp_types.jsonrpc import INVALID_REQUEST
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway import mcp
 from twinmcp.gateway.access import client_address, credential_from
@@ -89,7 +90,7 @@ async def refuse_on_mcp(request: web.Request, principal: auth_pb2.Principal) -> 
     return mcp.error_response(
         request,
         await mcp.request_id_of(request),
-        mcp.INVALID_REQUEST,
+        INVALID_REQUEST,
         message,
         status,
         headers={"WWW-Authenticate": challenge(settings, error)},

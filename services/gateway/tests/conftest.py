@@ -548,6 +548,22 @@ class FakeIngest(ingest_pb2_grpc.IngestServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "source must be a folder, git or https URL"
             )
+        registry, _, package = request.source.partition(":")
+        if registry in {"pypi", "npm"}:
+            # As ingest settles a registry source: /<registry>/<name> (no repository is
+            # named here) at the pinned release.
+            if registry == "pypi":
+                name, _, version = package.partition("==")
+            else:  # a scoped name starts with its own "@"
+                rest, _, version = package[1:].partition("@")
+                name = package[:1] + rest
+            return ingest_pb2.SubmitSourceResponse(
+                job=self._new(
+                    request.library_id or f"/{registry}/{name.removeprefix('@')}",
+                    request.source,
+                    request.version or version,
+                )
+            )
         library_id = request.library_id or "/" + "/".join(
             request.source.rstrip("/").split("/")[-2:]
         )

@@ -36,6 +36,9 @@ HTTP_LATENCY = Histogram(
 
 # Paths that need no caller identity: probes, metrics, the API description, sign-in.
 _PUBLIC_PREFIXES = ("/health", "/ready", "/metrics", "/openapi.json", "/auth/")
+# Admin calls are rare and powerful: each asks auth afresh, so a key revoked or a user demoted
+# through another replica loses them at once, not when this gateway's cached answer expires.
+ADMIN_PREFIX = "/api/v1/admin/"
 
 
 def error_json(
@@ -218,7 +221,9 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if problem is not None:
         return await _unauthenticated(request, problem)
     try:
-        principal = await gateway.access.principal(credential, address)
+        principal = await gateway.access.principal(
+            credential, address, is_fresh=path.startswith(ADMIN_PREFIX)
+        )
     except Unauthenticated as error:
         return await _unauthenticated(request, f"{error.message}.")
     request[PRINCIPAL] = principal

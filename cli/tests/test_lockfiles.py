@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from twinmcp.lockfiles import Dependency, ManifestError, read_project
+from twinmcp.lockfiles import Dependency, ManifestError, read_files, read_project
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
@@ -310,3 +310,20 @@ def test_a_broken_manifest_is_an_error_naming_the_file(tmp_path: Path) -> None:
         read_project(tmp_path)
     with pytest.raises(ManifestError, match="is not a folder"):
         read_project(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("package.json", "[" * 100_000),
+        ("package-lock.json", '{"packages": ' * 50_000),
+        ("pyproject.toml", "a = " + "[" * 50_000),
+        ("uv.lock", "a = " + "{ b = " * 50_000),
+        ("pnpm-lock.yaml", "a: " + "[" * 100_000),
+    ],
+)
+def test_a_manifest_nested_past_the_parsers_reach_is_an_error_naming_the_file(
+    name: str, text: str
+) -> None:
+    with pytest.raises(ManifestError, match=rf"{name.replace('.', '[.]')} nests its values too"):
+        read_files({name: text})

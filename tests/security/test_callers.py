@@ -600,25 +600,15 @@ async def _sign_in(
         return reply.headers["Location"]
 
 
-# Found by this suite, not in issue 13's probe: json/tomllib recurse per nesting level, and the
-# RecursionError of a deeply nested manifest escapes libs/lockfiles as a 500 with a traceback.
-DEEP_MANIFEST = pytest.mark.xfail(
-    strict=True, reason="issue 14 projects: a deeply nested manifest is a 500, not yet fixed"
-)
-
-
 class TestProjectFiles:
     @pytest.mark.parametrize(
         "files",
         [
-            pytest.param({"package.json": "[" * 100_000}, id="deep-json", marks=DEEP_MANIFEST),
-            pytest.param(
-                {"package-lock.json": '{"packages": ' * 50_000}, id="deep-lock", marks=DEEP_MANIFEST
-            ),
+            # Found by this suite, not by issue 13's probe: the parsers recurse per nesting level.
+            pytest.param({"package.json": "[" * 100_000}, id="deep-json"),
+            pytest.param({"package-lock.json": '{"packages": ' * 50_000}, id="deep-lock"),
             pytest.param({"pyproject.toml": "[[[[ not toml"}, id="bad-toml"),
-            pytest.param(
-                {"pyproject.toml": "a = " + "[" * 50_000}, id="deep-toml", marks=DEEP_MANIFEST
-            ),
+            pytest.param({"pyproject.toml": "a = " + "[" * 50_000}, id="deep-toml"),
             pytest.param({"../../etc/passwd": "root:x:0:0"}, id="climbing-path"),
             pytest.param({"requirements.txt": "\ud800"}, id="surrogate"),
             pytest.param({f"requirements-{n}.txt": "flask==3.0.0" for n in range(51)}, id="51"),

@@ -194,6 +194,17 @@ def _toml(text: str, origin: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{origin} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise _too_deep(origin) from None
+
+
+def _too_deep(origin: str) -> ManifestError:
+    # The JSON, TOML and YAML parsers recurse once per nesting level; a file nested past
+    # Python's recursion limit is no manifest a package manager writes, only a hostile one.
+    return ManifestError(
+        f"{origin} nests its values too deeply to read (arrays or tables inside each other "
+        "thousands of levels down); send the file as the package manager wrote it"
+    )
 
 
 def _mapping(value: object) -> dict[str, Any]:
@@ -332,6 +343,8 @@ def _json(text: str, origin: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{origin} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _too_deep(origin) from None
     if not isinstance(data, dict):
         raise ManifestError(f"{origin} does not hold a JSON object")
     return data
@@ -381,6 +394,8 @@ def _pnpm_lock(text: str, node: _Ecosystem, origin: str) -> None:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ManifestError(f"{origin} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise _too_deep(origin) from None
     if not isinstance(data, dict):
         raise ManifestError(f"{origin} does not hold a YAML mapping")
     importer = _dig(data, "importers", ".")

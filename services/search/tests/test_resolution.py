@@ -301,3 +301,116 @@ def test_a_documented_library_wins_over_a_catalog_entry_of_its_name_asked_in_any
 def test_an_agent_noun_in_a_description_meets_its_verb_in_summaries() -> None:
     assert description_terms("javascript linter") == description_terms("javascript lint")
     assert description_terms("code formatter") == description_terms("code format")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("dateparse", "/pypi/python-dateparse"),  # not dateparser, one letter away
+        ("imgkit", "/pypi/imgkit-python"),  # not imgkite, one letter away
+        ("forgekit", "/npm/node-forgekit"),
+    ],
+)
+def test_a_common_name_finds_the_package_named_by_its_registrys_convention(
+    name: str, expected: str
+) -> None:
+    resolver = Resolver(
+        [
+            _catalog("python-dateparse", "Extensions to the datetime module", 13, "pypi"),
+            _catalog("dateparser", "Date parsing from natural language", 300, "pypi"),
+            _catalog("imgkit-python", "Wrapper package for ImgKit bindings", 500, "pypi"),
+            _catalog("imgkite", "Conversion between image kites", 6000, "pypi"),
+            _catalog("node-forgekit", "TLS and crypto in JavaScript", 1100),
+            _catalog("forgekits", "Kits for forges", 9000),
+        ]
+    )
+    assert resolver.resolve(name, query=name)[0].candidate.library_id == expected
+
+
+def _scoped(name: str, summary: str, rank: int) -> Candidate:
+    library_id = "/npm/" + name.lstrip("@").replace("/", "__")
+    return Candidate(library_id, name, summary, False, "npm", [name], rank)
+
+
+def test_a_scope_named_alone_means_its_core_package() -> None:
+    resolver = Resolver(
+        [
+            _scoped("@nestkit/common", "Decorators and pipes for Nestkit", 2800),
+            _scoped("@nestkit/core", "The core of Nestkit", 2900),
+            _scoped("@nestkit/testing", "Nestkit testing", 3700),
+            _catalog("nextkit", "The React framework", 40),
+        ]
+    )
+    for name in ("nestkit", "@nestkit", "Nestkit"):
+        assert resolver.resolve(name)[0].candidate.library_id == "/npm/nestkit__core", name
+
+
+def test_a_scope_without_a_core_package_means_its_most_downloaded_member() -> None:
+    resolver = Resolver(
+        [
+            _scoped("@queryco/react-query", "Hooks for fetching", 1456),
+            _scoped("@queryco/query-core", "The engine", 1399),
+            _scoped("@queryco/devtools", "Devtools", 5000),
+        ]
+    )
+    assert resolver.resolve("queryco")[0].candidate.library_id == "/npm/queryco__query-core"
+
+
+def test_a_package_named_like_a_scope_keeps_its_name_unless_the_scope_is_asked_with_its_at() -> (
+    None
+):
+    resolver = Resolver(
+        [
+            _catalog("babelkit", "Internationalization utilities", 90, "pypi"),
+            _scoped("@babelkit/core", "Babelkit compiler core", 93),
+            _scoped("@babelkit/parser", "A JavaScript parser", 95),
+        ]
+    )
+    assert resolver.resolve("babelkit")[0].candidate.library_id == "/pypi/babelkit"
+    assert resolver.resolve("@babelkit")[0].candidate.library_id == "/npm/babelkit__core"
+
+
+def _brand_catalog() -> list[Candidate]:
+    return [
+        _catalog("shapers", "The model-definition framework for machine learning", 246, "pypi"),
+        _catalog(
+            "optimal",
+            "An extension of the Hugging Face Shapers library for hardware partners",
+            3279,
+            "pypi",
+        ),
+        _catalog("hubkit", "Client library for the Hugging Face hub", 20, "pypi"),
+        _catalog("face-tools", "Hugging face detection tools", 150, "pypi"),
+    ]
+
+
+def test_a_package_asked_with_its_brand_resolves_to_the_package() -> None:
+    # "optimal" covers all three words, hubkit is far more used: neither is what was named.
+    resolver = Resolver(_brand_catalog())
+    top = resolver.resolve("hugging face shapers")[0]
+    assert (top.candidate.library_id, top.reason) == ("/pypi/shapers", "package")
+
+
+def test_words_that_together_name_a_package_are_not_read_as_brand_and_name() -> None:
+    resolver = Resolver(
+        [
+            _catalog("router", "Simple middleware-style router", 30),
+            _catalog("vue-router", "", 3652),
+            _catalog("vue-router-helper", "Helpers for Vue Router and its router", 8000),
+        ]
+    )
+    assert resolver.resolve("vue router")[0].candidate.library_id == "/npm/vue-router"
+
+
+def test_a_summary_opening_with_the_description_beats_a_more_used_one_with_its_words_apart() -> (
+    None
+):
+    resolver = Resolver(
+        [
+            _catalog("ansi-paint", "ANSI escape codes for styling strings in the terminal", 2),
+            _catalog("paintkit", "Terminal string styling done right", 4),
+            _catalog("typecheck-rt", "Fast runtime-static type-checker", 396, "pypi"),
+        ]
+    )
+    top = resolver.resolve("terminal string styling for node")[0]
+    assert top.candidate.library_id == "/npm/paintkit"

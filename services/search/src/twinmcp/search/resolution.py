@@ -101,6 +101,24 @@ GENERIC_REPO_NAMES = frozenset(
     ["docs", "doc", "website", "site", "www", "documentation", "web", "homepage", "pages"]
 )
 
+# A scoped npm family asked by its scope ("@angular", "nestjs") means the family's main package:
+# the member named `core` or like the scope, else the most downloaded one. Asked with the `@`
+# it outranks a bare package of that name (`@babel` is not pypi's babel); without, it does not
+# (`angular`, the package, is what that name spells).
+SCOPE_WEIGHT = 0.96
+SCOPE_EXPLICIT_WEIGHT = 1.02
+# "amazon sagemaker", "hugging face transformers": the last word names a package and the whole
+# phrase is how that package's own summary, or one naming it, calls it ("an extension of the
+# Hugging Face Transformers library"): the words before it are its brand, not a description.
+BRANDED_NAME_WEIGHT = 0.97
+# A summary that opens with the description's words in their order ("Terminal string styling
+# done right" for "terminal string styling", "Async http client/server framework") is the
+# package's tagline: what it says it is, and how people then describe it. That outweighs a more
+# downloaded neighbour with the same words scattered ("styling strings in the terminal") or
+# with them further in, qualifying something else ("... runtime-static type-checker").
+PHRASE_WEIGHT = 0.09
+PHRASE_MIN_TERMS = 3
+
 MATCH_EXACT = "exact"
 MATCH_PACKAGE = "package"
 MATCH_FUZZY = "fuzzy"
@@ -235,6 +253,13 @@ class Resolver:
         ).astype(np.float32)
         self._registry = np.asarray([c.registry for c in self.candidates])
         self._successor = _successors(self.candidates)
+        self._scopes = _scope_mains(self.candidates)
+        self._spaced = [_spaced(c.description) for c in self.candidates]
+        order = np.argsort(self._ref_target, kind="stable")
+        self._referrer_sources = self._ref_source[order]
+        self._referrer_bounds = np.searchsorted(
+            self._ref_target[order], np.arange(len(self.candidates) + 1)
+        )
 
     def resolve(self, library_name: str, query: str = "", limit: int = 10) -> list[Match]:
         """The best candidates, best first."""
@@ -260,6 +285,16 @@ class Resolver:
                     offer(position, 0.97 * weight, MATCH_PACKAGE)
                 for position in self._unversioned.get(variant, ()):
                     offer(position, 0.97 * weight, MATCH_PACKAGE)
+            scope_main = self._scopes.get(key)
+            if scope_main is not None:
+                explicit = name.strip().startswith("@") and "/" not in name
+                offer(
+                    scope_main, SCOPE_EXPLICIT_WEIGHT if explicit else SCOPE_WEIGHT, MATCH_PACKAGE
+                )
+            # Unless the words together are a package's name ("vue router" is vue-router).
+            is_named = key in self._exact or key in self._package
+            for position in [] if is_named else self._branded(name):
+                offer(position, BRANDED_NAME_WEIGHT, MATCH_PACKAGE)
             if not scores or len(key) >= 4:
                 # The fast indel ratio picks the near names; edit distance with transpositions
                 # then scores them: "lodahs" is one slip from "lodash" but two from "lodash-es",
@@ -287,11 +322,18 @@ class Resolver:
                 offer(position, coverage, MATCH_DESCRIPTION)
         prior = self._described_prior if is_description else 0.15 * self._prior
         description_bonus = dict(described)
+        phrased = (
+            self._phrased(f"{name} {query}".strip(), [p for p, _ in described])
+            if is_description
+            else set()
+        )
         ranked: list[Match] = []
         for position, (similarity, reason) in scores.items():
             candidate = self.candidates[position]
             score = similarity + float(prior[position])
             score += 0.05 * description_bonus.get(position, 0.0)
+            if position in phrased:
+                score += PHRASE_WEIGHT
             if registry_hint and candidate.registry and candidate.registry != registry_hint:
                 score -= 0.08
             ranked.append(Match(candidate, round(score, 4), reason))
@@ -344,6 +386,35 @@ class Resolver:
         best = np.argpartition(-ranking, count - 1)[:count]
         best = best[np.argsort(-ranking[best], kind="stable")]
         return [(int(p), DESCRIPTION_MATCH_WEIGHT * float(relevance[p])) for p in best]
+
+    def _branded(self, name: str) -> list[int]:
+        """Packages the name calls by brand and name: its last word names the package, and
+        the whole phrase is how the package's summary, or a summary naming it, calls it."""
+        words = _NON_ALNUM.sub(" ", name.lower()).split()
+        if len(words) < 2:
+            return []
+        last = words[-1]
+        phrase = f" {' '.join(words)} "
+        found: list[int] = []
+        for position in {*self._exact.get(last, ()), *self._package.get(last, ())}:
+            start, end = self._referrer_bounds[position], self._referrer_bounds[position + 1]
+            speakers = [position, *self._referrer_sources[start:end].tolist()]
+            if any(phrase in self._spaced[s] for s in speakers):
+                found.append(position)
+        return found
+
+    def _phrased(self, text: str, positions: Sequence[int]) -> set[int]:
+        """Of these candidates, those whose summary opens with the text's content words."""
+        words = [w for w in text.split() if w.lower() not in _GENERIC_WORDS]
+        content = [w for w in words if compact(w) not in _ECOSYSTEM_WORDS]
+        terms = description_terms(" ".join(content))
+        if len(terms) < PHRASE_MIN_TERMS:
+            return set()
+        return {
+            p
+            for p in positions
+            if description_terms(self.candidates[p].description)[: len(terms)] == terms
+        }
 
     def _anchored(self, term: str) -> FloatArray | None:
         """0..ANCHOR_CREDIT per candidate: what share of the packages naming it use the term."""
@@ -478,6 +549,29 @@ def _successors(candidates: Sequence[Candidate]) -> dict[int, int]:
     return successors
 
 
+def _spaced(text: str) -> str:
+    """Lower-cased words separated by single spaces, with a space at each end."""
+    return f" {' '.join(_NON_ALNUM.sub(' ', text.lower()).split())} "
+
+
+def _scope_mains(candidates: Sequence[Candidate]) -> dict[str, int]:
+    """Compacted npm scope ("angular", "nestjs") -> its main package: the member named `core`
+    or like the scope, else the most downloaded."""
+    best: dict[str, tuple[tuple[int, int], int]] = {}
+    for position, candidate in enumerate(candidates):
+        for package in candidate.names:
+            scope, slash, member = package.lower().lstrip("@").partition("/")
+            if not package.startswith("@") or not slash or not scope:
+                continue
+            is_main = member in ("core", scope)
+            rank = candidate.popularity_rank if candidate.popularity_rank > 0 else 10**9
+            order = (0 if is_main else 1, rank)
+            key = compact(scope)
+            if key not in best or order < best[key][0]:
+                best[key] = (order, position)
+    return {key: position for key, (_order, position) in best.items()}
+
+
 def _name_parts(name: str) -> list[str]:
     """Leading runs of a package name's segments: "@jest/core" -> jest, "pytest-asyncio-x" ->
     pytest, pytest-asyncio. A family shares its first segments; last ones ("-cli", "-utils")
@@ -496,6 +590,9 @@ def _variants(key: str) -> list[tuple[str, float]]:
         if key.startswith(prefix) and len(key) > len(prefix) + 2:
             variants.append((key[len(prefix) :], 0.9))
     variants.append((key + "js", 0.95))
+    # Registry conventions around the common name: opencv-python, python-dateutil, node-forge.
+    if len(key) >= 3:
+        variants.extend([(key + "python", 0.93), ("python" + key, 0.93), ("node" + key, 0.93)])
     return variants
 
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import psutil
-from twinmcp.runtime.database import create_engine, migrate
+from twinmcp.database import create_engine, migrate
 from twinmcp.search.cache import MemoryCache
 from twinmcp.search.domain import SearchDomain, SnippetInput
 from twinmcp.search.library import LibraryMeta

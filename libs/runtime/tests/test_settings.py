@@ -1,7 +1,6 @@
 """Settings parsing: bad values stop start-up with the variable's name."""
 
 import pytest
-from twinmcp.runtime.database import database_url
 from twinmcp.runtime.settings import (
     Secret,
     SettingsError,
@@ -64,12 +63,3 @@ def test_secrets_never_show_in_reprs() -> None:
     assert "sk-very-secret" not in repr(secret)
     assert "sk-very-secret" not in f"{secret}"
     assert secret.get() == "sk-very-secret"
-
-
-def test_database_url_picks_async_drivers(tmp_path: object) -> None:
-    url = database_url({"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"}, "auth")
-    assert url.startswith("postgresql+asyncpg://")
-    local = database_url({"TWINMCP_DATA_DIR": str(tmp_path)}, "auth")
-    assert local.startswith("sqlite+aiosqlite:///") and local.endswith("auth.db")
-    with pytest.raises(SettingsError, match="DATABASE_URL"):
-        database_url({"DATABASE_URL": "mysql://x"}, "auth")

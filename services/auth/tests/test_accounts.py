@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import inspect, text
 from twinmcp.auth.server import MIGRATIONS, VERSION_TABLE
 from twinmcp.auth.v1 import auth_pb2
-from twinmcp.runtime.database import create_engine, database_url, migrate
+from twinmcp.database import create_engine, database_url, migrate
 
 if TYPE_CHECKING:
-    from conftest import Client, FakeClock, Servers
     from twinmcp.auth.config import Settings
+
+    from conftest import Client, FakeClock, Servers
 
 JWT_SECRET = "test-secret-" + "x" * 40
 

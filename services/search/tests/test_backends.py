@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as redis
 from aiohttp import web
 from support.databases import REDIS_TEST_URL
-from twinmcp.runtime.database import create_engine, migrate
+from twinmcp.database import create_engine, migrate
 from twinmcp.search.cache import MemoryCache
 from twinmcp.search.domain import SearchDomain, SnippetInput
 from twinmcp.search.library import LibraryMeta

@@ -36,7 +36,7 @@ from twinmcp.auth.service import ERRORS, AuthServicer
 from twinmcp.auth.sessions import SessionTokens
 from twinmcp.auth.usage import UsageRecorder
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
-from twinmcp.runtime.database import create_engine, migrate
+from twinmcp.database import create_engine, migrate
 from twinmcp.runtime.grpcserver import (
     RunningServer,
     ServerOptions,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twinmcp.runtime.database import database_pool_size, database_url
+from twinmcp.database import database_pool_size, database_url
 from twinmcp.runtime.settings import (
     Secret,
     SettingsError,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
+from twinmcp.database import create_engine, migrate
 from twinmcp.embedding import Embedder, EmbeddingError, create_embedder
 from twinmcp.ingest.config import Settings
 from twinmcp.ingest.enrichment import ChatEnricher
@@ -16,7 +17,6 @@ from twinmcp.ingest.pipeline import DefaultDocuments, Documents
 from twinmcp.ingest.rawstore import LocalRawStore, RawStore, S3RawStore
 from twinmcp.ingest.runner import Collaborators
 from twinmcp.runtime.channels import open_channel
-from twinmcp.runtime.database import create_engine, migrate
 from twinmcp.runtime.settings import SettingsError
 
 MIGRATIONS = Path(__file__).parent / "migrations"

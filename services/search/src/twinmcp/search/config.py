@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from twinmcp.runtime.database import database_pool_size, database_url
+from twinmcp.database import database_pool_size, database_url
 from twinmcp.runtime.settings import (
     Secret,
     SettingsError,

@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from twinmcp.runtime.database import create_engine, migrate
+from twinmcp.database import create_engine, migrate
 from twinmcp.runtime.grpcserver import (
     RunningServer,
     ServerOptions,

@@ -104,7 +104,7 @@ def run_alembic_env(target_metadata: MetaData) -> None:
     """The body of a service's migrations/env.py: runs with the connection `migrate` passed."""
     connection = context.config.attributes.get("connection")
     if connection is None:
-        raise RuntimeError("run migrations through twinmcp.runtime.database.migrate")
+        raise RuntimeError("run migrations through twinmcp.database.migrate")
     version_table = context.config.get_main_option("version_table") or "alembic_version"
     context.configure(
         connection=connection,

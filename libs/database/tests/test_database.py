@@ -1,4 +1,4 @@
-"""Migrations: replicas that start together on one database migrate it once, without errors."""
+"""Database URLs get async drivers; replicas starting together on one database migrate it once."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from twinmcp.runtime.database import create_engine, migrate
+from twinmcp.database import create_engine, database_url, migrate
+from twinmcp.runtime.settings import SettingsError
 
 ENV = """
 from sqlalchemy import Column, Integer, MetaData, Table
-from twinmcp.runtime.database import run_alembic_env
+from twinmcp.database import run_alembic_env
 
 metadata = MetaData()
 Table("things", metadata, Column("id", Integer, primary_key=True))
@@ -57,3 +58,12 @@ async def test_replicas_migrating_one_sqlite_file_together_all_succeed(
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+def test_database_url_picks_async_drivers(tmp_path: object) -> None:
+    url = database_url({"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"}, "auth")
+    assert url.startswith("postgresql+asyncpg://")
+    local = database_url({"TWINMCP_DATA_DIR": str(tmp_path)}, "auth")
+    assert local.startswith("sqlite+aiosqlite:///") and local.endswith("auth.db")
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        database_url({"DATABASE_URL": "mysql://x"}, "auth")

@@ -17,8 +17,9 @@ from twinmcp.auth.sessions import SessionTokens
 from twinmcp.auth.v1 import auth_pb2
 
 if TYPE_CHECKING:
-    from conftest import Client, Servers
     from twinmcp.auth.config import Settings
+
+    from conftest import Client, Servers
 
 JWT_SECRET = "test-secret-" + "x" * 40
 

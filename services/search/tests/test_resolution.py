@@ -412,5 +412,8 @@ def test_a_summary_opening_with_the_description_beats_a_more_used_one_with_its_w
             _catalog("typecheck-rt", "Fast runtime-static type-checker", 396, "pypi"),
         ]
     )
-    top = resolver.resolve("terminal string styling for node")[0]
-    assert top.candidate.library_id == "/npm/paintkit"
+    description = "terminal string styling for node"
+    # Asked alone, and as REST asks: with the query repeating the name.
+    for query in ("", description):
+        top = resolver.resolve(description, query=query)[0]
+        assert top.candidate.library_id == "/npm/paintkit", query

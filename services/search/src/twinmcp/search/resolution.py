@@ -322,11 +322,9 @@ class Resolver:
                 offer(position, coverage, MATCH_DESCRIPTION)
         prior = self._described_prior if is_description else 0.15 * self._prior
         description_bonus = dict(described)
-        phrased = (
-            self._phrased(f"{name} {query}".strip(), [p for p, _ in described])
-            if is_description
-            else set()
-        )
+        # The name is the description; the query is the task (or, through REST, the name
+        # again), so only the name is read as a tagline.
+        phrased = self._phrased(name, [p for p, _ in described]) if is_description else set()
         ranked: list[Match] = []
         for position, (similarity, reason) in scores.items():
             candidate = self.candidates[position]

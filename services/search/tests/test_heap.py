@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ from twinmcp.search.heap import build_long_lived
 
 @pytest.fixture(autouse=True)
 def _thawed() -> Iterator[None]:
+    gc.enable()
     yield
     gc.unfreeze()
     gc.enable()
@@ -44,3 +46,26 @@ def test_a_collector_switched_off_by_the_caller_stays_off() -> None:
     gc.disable()
     build_long_lived(list, range(3))
     assert not gc.isenabled()
+
+
+def test_overlapping_builds_keep_the_collector_off_until_the_last_one_ends() -> None:
+    outer_started = threading.Event()
+    outer_may_end = threading.Event()
+    seen: list[bool] = []
+
+    def outer() -> None:
+        outer_started.set()
+        outer_may_end.wait(10)
+
+    worker = threading.Thread(target=build_long_lived, args=(outer,))
+    worker.start()
+    assert outer_started.wait(10)
+
+    def inner() -> None:
+        outer_may_end.set()
+        worker.join(10)  # the build that began first ends first
+        seen.append(gc.isenabled())
+
+    build_long_lived(inner)
+    assert seen == [False]
+    assert gc.isenabled()

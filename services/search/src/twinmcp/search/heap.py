@@ -12,6 +12,7 @@ alive at the moment of freezing would stay, and builds are rare (a publish, a co
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -19,16 +20,31 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+_lock = threading.Lock()
+_builds = 0  # builds running now, in any thread
+_was_enabled = True  # the collector's state before the first of them began
+
+
 def build_long_lived(build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """`build(*args, **kwargs)` with the collector paused, then the survivors frozen."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    """`build(*args, **kwargs)` with the collector paused, then the survivors frozen.
+
+    Builds may overlap in worker threads: the collector stays off until the last one ends and
+    then returns to the state it had before the first began.
+    """
+    global _builds, _was_enabled
+    with _lock:
+        if _builds == 0:
+            _was_enabled = gc.isenabled()
+        _builds += 1
+        gc.disable()
     try:
         return build(*args, **kwargs)
     finally:
-        if was_enabled:
-            gc.enable()
-        gc.freeze()
+        with _lock:
+            _builds -= 1
+            if _builds == 0 and _was_enabled:
+                gc.enable()
+            gc.freeze()
 
 
 __all__ = ["build_long_lived"]

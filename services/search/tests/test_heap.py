@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
+from twinmcp.search import heap
 from twinmcp.search.heap import build_long_lived
 
 
 @pytest.fixture(autouse=True)
 def _thawed() -> Iterator[None]:
+    # A search server of an earlier test may still be building in a worker thread.
+    deadline = time.monotonic() + 60
+    while heap.is_building() and time.monotonic() < deadline:
+        time.sleep(0.05)
     gc.enable()
     yield
     gc.unfreeze()

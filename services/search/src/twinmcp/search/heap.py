@@ -47,4 +47,10 @@ def build_long_lived(build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -
             gc.freeze()
 
 
-__all__ = ["build_long_lived"]
+def is_building() -> bool:
+    """True while a build runs in some thread (the collector is then off on purpose)."""
+    with _lock:
+        return _builds > 0
+
+
+__all__ = ["build_long_lived", "is_building"]

@@ -56,3 +56,9 @@ def test_secrets_do_not_show_in_the_settings_repr(tmp_path: Path) -> None:
     assert jwt_secret not in repr(settings)
     assert "oauth-secret-value" not in repr(settings)
     assert "database-secret-value" not in repr(settings)
+
+
+def test_the_listen_address_is_a_setting(tmp_path: Path) -> None:
+    assert Settings.from_env({"TWINMCP_DATA_DIR": str(tmp_path)}).host == "0.0.0.0"
+    env = {"TWINMCP_DATA_DIR": str(tmp_path), "AUTH_GRPC_HOST": "127.0.0.1"}
+    assert Settings.from_env(env).host == "127.0.0.1"

@@ -29,3 +29,9 @@ def test_the_secrets_are_still_read_for_the_code_that_needs_them(tmp_path: Path)
     settings = Settings.from_env({"TWINMCP_DATA_DIR": str(tmp_path), **SECRETS})
     assert settings.embedding_env["OPENAI_API_KEY"] == SECRETS["OPENAI_API_KEY"]
     assert "database-secret-value" in settings.database_url
+
+
+def test_the_listen_address_is_a_setting(tmp_path: Path) -> None:
+    assert Settings.from_env({"TWINMCP_DATA_DIR": str(tmp_path)}).host == "0.0.0.0"
+    env = {"TWINMCP_DATA_DIR": str(tmp_path), "INGEST_GRPC_HOST": "127.0.0.1"}
+    assert Settings.from_env(env).host == "127.0.0.1"

@@ -264,6 +264,9 @@ def local_environment(base: Mapping[str, str]) -> dict[str, str]:
         ("INGEST", "INGEST_GRPC_PORT"),
     ):
         env.setdefault(f"{service}_ADDR", f"127.0.0.1:{env[var]}")
+        # The gRPC ports check no caller (whoever reaches auth can create an admin): on one
+        # machine they listen on loopback only; the gateway is what others reach.
+        env.setdefault(f"{service}_GRPC_HOST", "127.0.0.1")
     return env
 
 

@@ -75,6 +75,7 @@ class Settings:
         positive = {"minimum": 1}
         return cls(
             grpc_port=env_port(env, "AUTH_GRPC_PORT", 50051),
+            host=env_str(env, "AUTH_GRPC_HOST", "0.0.0.0"),
             metrics_port=env_int(env, "AUTH_METRICS_PORT", 9101, minimum=-1, maximum=65535),
             database_url=database_url(env, "auth"),
             database_pool_size=database_pool_size(env),

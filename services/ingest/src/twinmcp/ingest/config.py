@@ -46,6 +46,7 @@ class Limits:
 @dataclass(frozen=True)
 class Settings:
     grpc_port: int = 50053
+    host: str = "0.0.0.0"  # INGEST_GRPC_HOST: the address the gRPC server listens on
     metrics_port: int = 9103
     drain_seconds: float = 0.0
     grace_seconds: float = 10.0
@@ -131,6 +132,7 @@ class Settings:
             )
         return cls(
             grpc_port=env_port(env, "INGEST_GRPC_PORT", 50053),
+            host=env_str(env, "INGEST_GRPC_HOST", "0.0.0.0"),
             metrics_port=env_int(env, "INGEST_METRICS_PORT", 9103, minimum=-1, maximum=65535),
             drain_seconds=env_float(env, "SHUTDOWN_DRAIN_SECONDS", 0.0, minimum=0.0),
             grace_seconds=env_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0),

@@ -69,6 +69,7 @@ async def start(
         [SERVICE_NAME],
         ServerOptions(
             port=settings.grpc_port,
+            host=settings.host,
             metrics_port=settings.metrics_port,
             drain_seconds=settings.drain_seconds,
             grace_seconds=settings.grace_seconds,

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from twinmcp.search.config import Settings as SearchSettings
-from twinmcp.search.server import start as start_search
 
+from .real_search import start_real_search
 from .test_search_contract import DEFAULT, LIBRARY_ID, OLDER, _publish, _rest, _tool
 
 Stack = Any
@@ -23,15 +22,7 @@ FILES = {
 
 @pytest.fixture
 async def stack(tmp_path: Path, open_stack: Callable[..., Any]) -> AsyncIterator[Stack]:
-    env = {
-        "SEARCH_GRPC_HOST": "127.0.0.1",
-        "SEARCH_GRPC_PORT": "0",
-        "SEARCH_METRICS_PORT": "-1",
-        "TWINMCP_DATA_DIR": str(tmp_path),
-        "EMBEDDING_PROVIDER": "none",
-        "LOG_FORMAT": "text",
-    }
-    server = await start_search(SearchSettings.from_env(env))
+    server = await start_real_search(tmp_path)
     releases = (DEFAULT, "0.109.2", OLDER, "0.99.0")
     for version, is_default in ((OLDER, False), (DEFAULT, True)):
         await _publish(

@@ -10,11 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from twinmcp.search.config import Settings as SearchSettings
-from twinmcp.search.server import start as start_search
-from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2
+from twinmcp.search.v1 import index_pb2, search_pb2
+
+from .real_search import publish_docs, start_real_search
 
 Stack = Any
 
@@ -36,44 +35,15 @@ async def _publish(
     registry_releases: tuple[str, ...] = (),
 ) -> None:
     """Indexes DOCS as `version` of LIBRARY_ID, as ingest would."""
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        index = index_pb2_grpc.IndexServiceStub(channel)
-        begun = await index.BeginBuild(
-            index_pb2.BeginBuildRequest(
-                library=index_pb2.LibraryMetadata(
-                    library_id=LIBRARY_ID,
-                    title="FastAPI",
-                    source_type=search_pb2.SOURCE_TYPE_GITHUB,
-                    package_names=["fastapi"],
-                    registry_source=registry_source,
-                    registry_releases=list(registry_releases),
-                ),
-                version=version,
-                make_default=make_default,
-            ),
-            timeout=10,
-        )
-        snippets = [
-            index_pb2.IndexedSnippet(
-                snippet=search_pb2.Snippet(
-                    kind=search_pb2.SNIPPET_KIND_INFO,
-                    title=title,
-                    content=content,
-                    source_path="docs/cors.md",
-                )
-            )
-            for title, content in DOCS
-        ]
-        await index.PutDocument(
-            index_pb2.PutDocumentRequest(
-                build_id=begun.build_id,
-                path="docs/cors.md",
-                content_hash=f"cors-{version}",
-                snippets=snippets,
-            ),
-            timeout=10,
-        )
-        await index.PublishBuild(index_pb2.PublishBuildRequest(build_id=begun.build_id), timeout=30)
+    library = index_pb2.LibraryMetadata(
+        library_id=LIBRARY_ID,
+        title="FastAPI",
+        source_type=search_pb2.SOURCE_TYPE_GITHUB,
+        package_names=["fastapi"],
+        registry_source=registry_source,
+        registry_releases=list(registry_releases),
+    )
+    await publish_docs(port, library, version, DOCS, path="docs/cors.md", make_default=make_default)
 
 
 @pytest.fixture(params=["real search", "FakeSearch"])
@@ -87,15 +57,7 @@ async def stack(
         async with open_stack(fake_search, {}) as opened:
             yield opened
         return
-    env = {
-        "SEARCH_GRPC_HOST": "127.0.0.1",
-        "SEARCH_GRPC_PORT": "0",
-        "SEARCH_METRICS_PORT": "-1",
-        "TWINMCP_DATA_DIR": str(tmp_path),  # SQLite
-        "EMBEDDING_PROVIDER": "none",
-        "LOG_FORMAT": "text",
-    }
-    server = await start_search(SearchSettings.from_env(env))
+    server = await start_real_search(tmp_path)
     await _publish(server.port, OLDER, make_default=False)
     await _publish(server.port, DEFAULT, make_default=True)
     async with open_stack(None, {}, server) as opened:
@@ -224,15 +186,7 @@ async def test_a_range_no_indexed_version_fits_is_version_not_found(
 async def test_an_unindexed_registry_version_names_the_release_and_how_to_ingest_it(
     tmp_path: Path, open_stack: Callable[..., Any]
 ) -> None:
-    env = {
-        "SEARCH_GRPC_HOST": "127.0.0.1",
-        "SEARCH_GRPC_PORT": "0",
-        "SEARCH_METRICS_PORT": "-1",
-        "TWINMCP_DATA_DIR": str(tmp_path),
-        "EMBEDDING_PROVIDER": "none",
-        "LOG_FORMAT": "text",
-    }
-    server = await start_search(SearchSettings.from_env(env))
+    server = await start_real_search(tmp_path)
     releases = (DEFAULT, "0.109.2", "0.109.1", OLDER)
     await _publish(
         server.port,

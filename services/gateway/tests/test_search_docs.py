@@ -7,13 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from mcp.client.client import Client
 from twinmcp.runtime.tokens import count_tokens
-from twinmcp.search.config import Settings as SearchSettings
-from twinmcp.search.server import start as start_search
-from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2
+from twinmcp.search.v1 import index_pb2, search_pb2
+
+from .real_search import publish_docs, start_real_search
 
 Stack = Any
 
@@ -36,56 +35,20 @@ HTTP_DOCS = [
 
 
 async def _publish(port: int, library_id: str, version: str, docs: list[tuple[str, str]]) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        index = index_pb2_grpc.IndexServiceStub(channel)
-        begun = await index.BeginBuild(
-            index_pb2.BeginBuildRequest(
-                library=index_pb2.LibraryMetadata(
-                    library_id=library_id,
-                    title=library_id.rsplit("/", 1)[-1].title(),
-                    source_type=search_pb2.SOURCE_TYPE_GITHUB,
-                    package_names=[library_id.rsplit("/", 1)[-1]],
-                    rules=[f"Pin {library_id.rsplit('/', 1)[-1]} in production."],
-                ),
-                version=version,
-                make_default=True,
-            ),
-            timeout=10,
-        )
-        snippets = [
-            index_pb2.IndexedSnippet(
-                snippet=search_pb2.Snippet(
-                    kind=search_pb2.SNIPPET_KIND_INFO,
-                    title=title,
-                    content=content,
-                    source_path="docs/guide.md",
-                )
-            )
-            for title, content in docs
-        ]
-        await index.PutDocument(
-            index_pb2.PutDocumentRequest(
-                build_id=begun.build_id,
-                path="docs/guide.md",
-                content_hash=f"h-{library_id}-{version}",
-                snippets=snippets,
-            ),
-            timeout=10,
-        )
-        await index.PublishBuild(index_pb2.PublishBuildRequest(build_id=begun.build_id), timeout=30)
+    name = library_id.rsplit("/", 1)[-1]
+    library = index_pb2.LibraryMetadata(
+        library_id=library_id,
+        title=name.title(),
+        source_type=search_pb2.SOURCE_TYPE_GITHUB,
+        package_names=[name],
+        rules=[f"Pin {name} in production."],
+    )
+    await publish_docs(port, library, version, docs, path="docs/guide.md")
 
 
 @pytest.fixture
 async def stack(tmp_path: Path, open_stack: Callable[..., Any]) -> AsyncIterator[Stack]:
-    env = {
-        "SEARCH_GRPC_HOST": "127.0.0.1",
-        "SEARCH_GRPC_PORT": "0",
-        "SEARCH_METRICS_PORT": "-1",
-        "TWINMCP_DATA_DIR": str(tmp_path),
-        "EMBEDDING_PROVIDER": "none",
-        "LOG_FORMAT": "text",
-    }
-    server = await start_search(SearchSettings.from_env(env))
+    server = await start_real_search(tmp_path)
     await _publish(server.port, "/acme/webkit", "2.0", WEB_DOCS)
     await _publish(server.port, "/acme/fetcher", "1.0", HTTP_DOCS)
     async with open_stack(None, {}, server) as opened:

@@ -213,9 +213,16 @@ class IndexCache:
         self._sizes.pop(build_id, None)
         self._locks.pop(build_id, None)
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     @property
     def total_bytes(self) -> int:
         return sum(self._sizes.values())
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max
 
 
 @dataclass
@@ -750,11 +757,16 @@ class SearchDomain:
                 )
                 await self.store.store_index(build_id, index)
             self.indexes.put(index)
+            # bench.scale_bench reads these lines: cold-load times and what the cache holds.
             logger.info(
-                "loaded index %s (%d snippets) in %.1f ms",
+                "loaded index %s (%d snippets) in %.1f ms; the index cache holds %d indexes, "
+                "%.1f of %.0f MiB",
                 build_id,
                 len(index.snippets),
                 (time.perf_counter() - started) * 1000,
+                len(self.indexes),
+                self.indexes.total_bytes / 2**20,
+                self.indexes.max_bytes / 2**20,
             )
             return index
 

@@ -5,7 +5,7 @@ The text form is search's (search/tests/test_owner_rules_rendering.py).
 
 from __future__ import annotations
 
-from twinmcp.gateway.rendering import context_json
+from twinmcp.gateway.rendering import context_answer
 from twinmcp.search.v1 import search_pb2
 
 
@@ -18,6 +18,6 @@ def test_the_json_form_carries_the_rules_and_the_count_of_withheld_snippets() ->
         withheld_snippets=2,
         text="# Widgets (/owner/widgets), version 1.0",
     )
-    body = context_json(answer)
+    body = context_answer(answer).model_dump(mode="json")
     assert body["withheldSnippets"] == 2
     assert body["rules"] == ["Pin the version."]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+from twinmcp.gateway import schemas
 from twinmcp.gateway.arguments import (
     MAX_LANGUAGE_CHARS,
     MAX_NAME_CHARS,
@@ -20,7 +21,7 @@ from twinmcp.gateway.rendering import (
     RULES_FRAMING,
     SEPARATOR,
     format_snippet,
-    snippet_json,
+    snippet_answer,
 )
 from twinmcp.runtime.tokens import count_tokens, truncate_to_tokens
 from twinmcp.search.v1 import search_pb2
@@ -215,40 +216,40 @@ def render_search(answer: search_pb2.SearchDocsResponse, budget: int) -> str:
     return text
 
 
-def search_json(answer: search_pb2.SearchDocsResponse, budget: int) -> dict[str, Any]:
+def search_answer(answer: search_pb2.SearchDocsResponse, budget: int) -> schemas.DocsSearch:
     """The JSON form: hits in rank order within the budget, each with its library and version."""
-    hits: list[dict[str, Any]] = []
+    hits: list[schemas.SearchedSnippet] = []
     used = 0
     for hit in answer.hits:
-        item = snippet_json(hit.snippet)
-        if used + item["tokens"] > budget and hits:
+        item = snippet_answer(hit.snippet)
+        if used + item.tokens > budget and hits:
             break
-        used += item["tokens"]
+        used += item.tokens
         hits.append(
-            {
-                **item,
-                "libraryId": hit.library_id,
-                "version": hit.version,
-                "score": round(hit.snippet.score, 4),
-            }
+            schemas.SearchedSnippet(
+                **dict(item),
+                libraryId=hit.library_id,
+                version=hit.version,
+                score=round(hit.snippet.score, 4),
+            )
         )
-    return {
-        "libraries": [
-            {
-                "id": lib.library_id,
-                "title": lib.title,
-                "version": lib.version,
-                "relevance": round(lib.relevance, 4),
-                "reason": lib.reason,
-                "availableVersions": list(lib.available_versions),
-                "rules": list(lib.rules),
-            }
+    return schemas.DocsSearch(
+        libraries=[
+            schemas.SearchedLibrary(
+                id=lib.library_id,
+                title=lib.title,
+                version=lib.version,
+                relevance=round(lib.relevance, 4),
+                reason=lib.reason,
+                availableVersions=list(lib.available_versions),
+                rules=list(lib.rules),
+            )
             for lib in answer.libraries
         ],
-        "withheldSnippets": answer.withheld_snippets,
-        "tokens": used,
-        "snippets": hits,
-    }
+        withheldSnippets=answer.withheld_snippets,
+        tokens=used,
+        snippets=hits,
+    )
 
 
 async def search_tool(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from twinmcp.gateway import schemas
 from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.v1 import search_pb2
 
@@ -116,84 +115,80 @@ def format_snippet(snippet: search_pb2.Snippet) -> str:
     return "\n\n".join(parts)
 
 
-def snippet_json(snippet: search_pb2.Snippet) -> dict[str, Any]:
-    return {
-        "kind": "code" if snippet.kind == search_pb2.SNIPPET_KIND_CODE else "info",
-        "title": snippet.title,
-        "description": snippet.description,
-        "language": snippet.language,
-        "content": snippet.content,
-        "tokens": snippet.tokens or count_tokens(snippet.content),
-        "breadcrumb": list(snippet.breadcrumb),
-        "source": {
-            "path": snippet.source_path,
-            "url": snippet.source_url,
-            "anchor": snippet.anchor,
-        },
-    }
+def snippet_answer(snippet: search_pb2.Snippet) -> schemas.Snippet:
+    return schemas.Snippet(
+        kind="code" if snippet.kind == search_pb2.SNIPPET_KIND_CODE else "info",
+        title=snippet.title,
+        description=snippet.description,
+        language=snippet.language,
+        content=snippet.content,
+        tokens=snippet.tokens or count_tokens(snippet.content),
+        breadcrumb=list(snippet.breadcrumb),
+        source=schemas.SnippetSource(
+            path=snippet.source_path, url=snippet.source_url, anchor=snippet.anchor
+        ),
+    )
 
 
-def context_json(answer: search_pb2.QueryDocsResponse) -> dict[str, Any]:
+def context_answer(answer: search_pb2.QueryDocsResponse) -> schemas.Context:
     """The JSON form of an answer: the snippets its text shows (search fitted them into the
     budget, search.proto), in rank order, Context7's arrays too."""
-    snippets = [snippet_json(snippet) for snippet in answer.snippets]
-    used = sum(item["tokens"] for item in snippets)
+    snippets = [snippet_answer(snippet) for snippet in answer.snippets]
     code = [
-        {
-            "codeTitle": s["title"],
-            "codeDescription": s["description"],
-            "codeLanguage": s["language"],
-            "codeTokens": s["tokens"],
-            "codeId": s["source"]["url"] or s["source"]["path"],
-            "pageTitle": " > ".join(s["breadcrumb"]),
-            "codeList": [{"language": s["language"], "code": s["content"]}],
-        }
+        schemas.CodeSnippet(
+            codeTitle=s.title,
+            codeDescription=s.description,
+            codeLanguage=s.language,
+            codeTokens=s.tokens,
+            codeId=s.source.url or s.source.path,
+            pageTitle=" > ".join(s.breadcrumb),
+            codeList=[schemas.CodeListItem(language=s.language, code=s.content)],
+        )
         for s in snippets
-        if s["kind"] == "code"
+        if s.kind == "code"
     ]
     info = [
-        {
-            "pageId": s["source"]["url"] or s["source"]["path"],
-            "breadcrumb": " > ".join(s["breadcrumb"]) or s["title"],
-            "content": s["content"],
-            "contentTokens": s["tokens"],
-        }
+        schemas.InfoSnippet(
+            pageId=s.source.url or s.source.path,
+            breadcrumb=" > ".join(s.breadcrumb) or s.title,
+            content=s.content,
+            contentTokens=s.tokens,
+        )
         for s in snippets
-        if s["kind"] == "info"
+        if s.kind == "info"
     ]
-    return {
-        "libraryId": answer.library_id,
-        "title": answer.title,
-        "version": answer.version,
-        "availableVersions": list(answer.available_versions),
-        "rules": list(answer.rules),
-        "withheldSnippets": answer.withheld_snippets,
-        "tokens": used,
-        "snippets": snippets,
-        "codeSnippets": code,
-        "infoSnippets": info,
-    }
+    return schemas.Context(
+        libraryId=answer.library_id,
+        title=answer.title,
+        version=answer.version,
+        availableVersions=list(answer.available_versions),
+        rules=list(answer.rules),
+        withheldSnippets=answer.withheld_snippets,
+        tokens=sum(s.tokens for s in snippets),
+        snippets=snippets,
+        codeSnippets=code,
+        infoSnippets=info,
+    )
 
 
-def library_json(library: search_pb2.Library) -> dict[str, Any]:
-    """One result of /api/v2/libs/search, in Context7's shape."""
-    return {
-        "id": library.library_id,
-        "title": library.title,
-        "description": library.description,
-        "branch": library.default_version or "main",
-        "lastUpdateDate": library.updated_at,
-        "state": "initial"
-        if library.source_type == search_pb2.SOURCE_TYPE_CATALOG
-        else "finalized",
-        "totalTokens": library.token_count,
-        "totalSnippets": library.snippet_count,
-        "stars": library.stars,
-        "trustScore": library.trust_score,
-        "versions": [v.version for v in library.versions if v.version],
-        "source": library.source_url,
-        "packages": [{"registry": p.registry, "name": p.name} for p in library.packages],
-        "aliases": list(library.aliases),
-        "documented": is_documented(library),
-        **({} if is_documented(library) else {"note": no_documentation_note(library)}),
-    }
+def library_answer(library: search_pb2.Library) -> schemas.Library:
+    """One result of /api/v2/libs/search, in Context7's shape (`note` only when undocumented)."""
+    is_indexed = is_documented(library)
+    return schemas.Library(
+        id=library.library_id,
+        title=library.title,
+        description=library.description,
+        branch=library.default_version or "main",
+        lastUpdateDate=library.updated_at,
+        state="initial" if library.source_type == search_pb2.SOURCE_TYPE_CATALOG else "finalized",
+        totalTokens=library.token_count,
+        totalSnippets=library.snippet_count,
+        stars=library.stars,
+        trustScore=library.trust_score,
+        versions=[v.version for v in library.versions if v.version],
+        source=library.source_url,
+        packages=[schemas.PackageRef(registry=p.registry, name=p.name) for p in library.packages],
+        aliases=list(library.aliases),
+        documented=is_indexed,
+        note=None if is_indexed else no_documentation_note(library),
+    )

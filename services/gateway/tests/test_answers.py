@@ -116,7 +116,7 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 
 def _answers(stack: Stack) -> EdgeAnswers:
-    answers: EdgeAnswers = stack.gateway.runner.app[GATEWAY].peers.search.answers
+    answers: EdgeAnswers = stack.gateway.runner.app[GATEWAY].tools.docs.answers
     return answers
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache, TLRUCache
 from twinmcp.auth.v1 import auth_pb2
-from twinmcp.gateway.clients import AuthClient, Unauthenticated
+from twinmcp.gateway.clients.auth import AuthClient
+from twinmcp.gateway.errors import Unauthenticated
 
 # Context7's clients send their key under any of these; Authorization wins when several are set.
 CREDENTIAL_HEADERS = ("X-API-Key", "Context7-API-Key", "X-Context7-API-Key")

@@ -10,8 +10,9 @@ from aiohttp import web
 from twinmcp.gateway import dashboard, mcp, oauth, rest, rest_registry, rest_search
 from twinmcp.gateway.access import Access
 from twinmcp.gateway.answers import EdgeAnswers, follow_changes
-from twinmcp.gateway.clients import Peers
+from twinmcp.gateway.clients.peers import Peers
 from twinmcp.gateway.config import Settings
+from twinmcp.gateway.lookups import DocsLookups
 from twinmcp.gateway.middleware import (
     access_middleware,
     error_middleware,
@@ -43,7 +44,6 @@ def create_app(settings: Settings) -> web.Application:
             settings.search_addr,
             settings.ingest_addr,
             settings.grpc_deadline_seconds,
-            answers,
         )
         following = None
         if answers.max_bytes > 0:
@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> web.Application:
                 settings.auth_cache_max_seconds,
                 resource=oauth.resource_url(settings),
             ),
-            tools=Tools(peers.search, policy),
+            tools=Tools(peers.search, DocsLookups(peers.search, answers), policy),
         )
         yield
         if following is not None:

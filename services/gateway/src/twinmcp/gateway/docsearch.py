@@ -3,10 +3,8 @@ and the search-docs tool."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import grpc
 from twinmcp.gateway import schemas
 from twinmcp.gateway.arguments import (
     MAX_LANGUAGE_CHARS,
@@ -16,7 +14,7 @@ from twinmcp.gateway.arguments import (
     check_text,
     shown,
 )
-from twinmcp.gateway.clients import SearchClient, VersionMissing, _missing_docs, translate
+from twinmcp.gateway.clients.search import SearchClient, VersionMissing
 from twinmcp.gateway.rendering import (
     RULES_FRAMING,
     SEPARATOR,
@@ -28,8 +26,6 @@ from twinmcp.search.v1 import search_pb2
 
 # Search's own limit on hints: a question is about a few libraries, not a catalog.
 MAX_LIBRARIES = 4
-
-SearchLookup = search_pb2.SearchDocsResponse | VersionMissing
 
 SEARCH_TOOL_NAME = "search-docs"
 SEARCH_DESCRIPTION = """\
@@ -131,29 +127,6 @@ def parse_libraries(raw: object) -> list[str]:
             "few the question is about, or none to let the server choose."
         )
     return hints
-
-
-async def search_docs(
-    client: SearchClient,
-    query: str,
-    libraries: Sequence[str],
-    version: str,
-    language: str,
-    tokens: int,
-) -> SearchLookup:
-    """Search's answer, or the version it said is not indexed (search.proto, SearchDocs)."""
-    request = search_pb2.SearchDocsRequest(
-        query=query, libraries=list(libraries), version=version, language=language, tokens=tokens
-    )
-    try:
-        reply: search_pb2.SearchDocsResponse = await client._send(client.stub.SearchDocs, request)
-    except grpc.aio.AioRpcError as error:
-        named = libraries[0] if len(libraries) == 1 else ""
-        missing = _missing_docs(error, named, version)
-        if isinstance(missing, VersionMissing):
-            return missing
-        raise translate(client.service, error) from None
-    return reply
 
 
 def _library_line(library_id: str, version: str) -> str:
@@ -273,7 +246,7 @@ async def search_tool(
         language = _optional(arguments, "language")
     except (SearchInputError, TextError) as error:
         return str(error), True
-    lookup = await search_docs(client, query, hints, version, language, budget)
+    lookup = await client.search_docs(query, hints, version, language, budget)
     if isinstance(lookup, VersionMissing):
         listed = ", ".join(lookup.available) or "none yet"
         return (

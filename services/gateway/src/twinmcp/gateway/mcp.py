@@ -38,7 +38,7 @@ from mcp_types.version import (
     MODERN_PROTOCOL_VERSIONS,
 )
 from twinmcp.gateway.arguments import find_unpaired_surrogate, shown, unpaired_surrogate
-from twinmcp.gateway.clients import PeerError, PeerUnavailable
+from twinmcp.gateway.errors import PeerError, PeerUnavailable
 from twinmcp.gateway.state import BUDGET, GATEWAY, PRINCIPAL
 from twinmcp.gateway.tools import TOOL_NAMES, TOOLS
 

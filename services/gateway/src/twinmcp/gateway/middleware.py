@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 from twinmcp.gateway import mcp, oauth
 from twinmcp.gateway.access import Budget, client_address, credential_from, credential_problem
-from twinmcp.gateway.clients import PeerError, PeerUnavailable, Unauthenticated
+from twinmcp.gateway.errors import PeerError, PeerUnavailable, Unauthenticated
 from twinmcp.gateway.hosts import parse_host
 from twinmcp.gateway.state import BUDGET, GATEWAY, PRINCIPAL
 

@@ -14,8 +14,8 @@ from mcp_types.jsonrpc import INVALID_REQUEST
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway import mcp
 from twinmcp.gateway.access import client_address, credential_from
-from twinmcp.gateway.clients import InvalidArgument, NotFound, Unauthenticated
 from twinmcp.gateway.config import Settings
+from twinmcp.gateway.errors import InvalidArgument, NotFound, Unauthenticated
 from twinmcp.gateway.state import GATEWAY, PRINCIPAL
 
 routes = web.RouteTableDef()

@@ -14,7 +14,8 @@ from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway import schemas
 from twinmcp.gateway.access import credential_from
 from twinmcp.gateway.arguments import TextError, check_text, find_unpaired_surrogate
-from twinmcp.gateway.clients import InvalidArgument, LibraryUnknown, VersionMissing
+from twinmcp.gateway.clients.search import LibraryUnknown, VersionMissing
+from twinmcp.gateway.errors import InvalidArgument
 from twinmcp.gateway.middleware import error_json
 from twinmcp.gateway.openapi import openapi_document
 from twinmcp.gateway.rendering import context_answer, library_answer
@@ -187,7 +188,7 @@ async def _context(
     asked: ContextParams | ContextV1Params,
 ) -> web.Response:
     project = asked.project if isinstance(asked, ContextParams) else ""
-    lookup = await request.app[GATEWAY].peers.search.query_docs(
+    lookup = await request.app[GATEWAY].tools.docs.query_docs(
         library_id, query, _budget(request, asked.tokens), version, project
     )
     if isinstance(lookup, LibraryUnknown):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from twinmcp.gateway.clients import SearchClient
+from twinmcp.gateway.clients.search import SearchClient
 from twinmcp.gateway.rest import _bad_request_wrapper, _json_body, _require, _to_json, json_answer
 from twinmcp.gateway.schemas import (
     InputError,

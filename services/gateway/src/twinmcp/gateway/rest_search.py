@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 from twinmcp.gateway.arguments import TextError
-from twinmcp.gateway.clients import VersionMissing
+from twinmcp.gateway.clients.search import VersionMissing
 from twinmcp.gateway.docsearch import (
     SearchInputError,
     parse_libraries,
     render_search,
     search_answer,
-    search_docs,
 )
 from twinmcp.gateway.rest import _bad_request_wrapper, _budget, _version_missing, json_answer
 from twinmcp.gateway.schemas import DocsSearchParams, InputError, params
@@ -29,8 +28,8 @@ async def search_v3(request: web.Request) -> web.Response:
     except (SearchInputError, TextError) as error:
         raise InputError(str(error)) from None
     budget = _budget(request, asked.tokens)
-    client = request.app[GATEWAY].peers.search
-    lookup = await search_docs(client, asked.query, hints, asked.version, asked.language, budget)
+    search = request.app[GATEWAY].peers.search
+    lookup = await search.search_docs(asked.query, hints, asked.version, asked.language, budget)
     if isinstance(lookup, VersionMissing):
         return _version_missing(lookup)
     if asked.type == "json":

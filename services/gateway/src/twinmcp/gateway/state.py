@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway.access import Access, Budget
-from twinmcp.gateway.clients import Peers
+from twinmcp.gateway.clients.peers import Peers
 from twinmcp.gateway.config import Settings
 from twinmcp.gateway.tools import Tools
 

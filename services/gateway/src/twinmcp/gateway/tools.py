@@ -12,8 +12,10 @@ from twinmcp.gateway.arguments import (
     check_text,
     shown,
 )
-from twinmcp.gateway.clients import InvalidArgument, LibraryUnknown, SearchClient, VersionMissing
+from twinmcp.gateway.clients.search import LibraryUnknown, SearchClient, VersionMissing
 from twinmcp.gateway.docsearch import SEARCH_TOOL, SEARCH_TOOL_NAME, search_tool
+from twinmcp.gateway.errors import InvalidArgument
+from twinmcp.gateway.lookups import DocsLookups
 from twinmcp.gateway.rendering import format_matches
 
 ANNOTATIONS = {
@@ -236,10 +238,11 @@ def _optional_text(arguments: dict[str, Any], key: str, label: str) -> str:
 
 
 class Tools:
-    """Runs tool calls against the search service."""
+    """Runs tool calls against the search service (query-docs through the kept answers)."""
 
-    def __init__(self, search: SearchClient, tokens: TokenPolicy) -> None:
+    def __init__(self, search: SearchClient, docs: DocsLookups, tokens: TokenPolicy) -> None:
         self.search = search
+        self.docs = docs
         self.tokens = tokens
 
     async def call(self, name: str, raw_arguments: dict[str, Any]) -> ToolResult:
@@ -308,7 +311,7 @@ class Tools:
             )
         budget = self.tokens.budget(arguments.get("tokens"))
         project = _optional_text(arguments, "project", "project")
-        lookup = await self.search.query_docs(library_id, query, budget, project=project)
+        lookup = await self.docs.query_docs(library_id, query, budget, project=project)
         if isinstance(lookup, LibraryUnknown):
             return _library_unknown(lookup)
         if isinstance(lookup, VersionMissing):

@@ -7,7 +7,6 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 from twinmcp.gateway.arguments import TextError
-from twinmcp.gateway.clients import PeerError
 from twinmcp.gateway.config import Settings
 from twinmcp.gateway.dashboard.sessions import SessionCodec
 from twinmcp.gateway.dashboard.views import (
@@ -18,6 +17,7 @@ from twinmcp.gateway.dashboard.views import (
     error_page,
     routes,
 )
+from twinmcp.gateway.errors import PeerError
 from twinmcp.gateway.middleware import Handler
 
 _HERE = Path(__file__).parent

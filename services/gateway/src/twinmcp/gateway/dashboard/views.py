@@ -15,9 +15,9 @@ from aiohttp import web
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway.access import client_address, credential_problem
 from twinmcp.gateway.arguments import TextError, check_text
-from twinmcp.gateway.clients import PeerError, Unauthenticated
 from twinmcp.gateway.dashboard.charts import client_configs, usage_chart
 from twinmcp.gateway.dashboard.sessions import COOKIE, MAX_AGE_SECONDS, Session, SessionCodec
+from twinmcp.gateway.errors import PeerError, Unauthenticated
 from twinmcp.gateway.hosts import host_of_url
 from twinmcp.gateway.rendering import is_documented, package_labels
 from twinmcp.gateway.rest_registry import (
@@ -568,7 +568,7 @@ async def _playground(request: web.Request, library_id: str) -> PlaygroundAnswer
     if not result.is_error:
         # The same lookup the tool made (kept at the edge when answers are kept): which
         # version search served and how many snippets it chose.
-        lookup = await gateway.peers.search.query_docs(asked, query, budget)
+        lookup = await gateway.tools.docs.query_docs(asked, query, budget)
         if isinstance(lookup, search_pb2.QueryDocsResponse):
             served, snippets = lookup.version, len(lookup.snippets)
     return PlaygroundAnswer(

@@ -402,6 +402,35 @@ def test_words_that_together_name_a_package_are_not_read_as_brand_and_name() -> 
     assert resolver.resolve("vue router")[0].candidate.library_id == "/npm/vue-router"
 
 
+def _maker_catalog() -> list[Candidate]:
+    return [
+        _catalog("widgetry", "A declarative library for building user interfaces", 20),
+        _catalog("acme-utils", "Utilities used by other Acme projects", 400),
+        _catalog("acme-cloud", "Acme Cloud client. Acme Storage and Acme Queue for Acme users", 90),
+        _catalog("statekit", "Predictable state container for widgetry apps", 300),
+        _catalog("widgetry-state", "State management for widgetry", 900),
+        _catalog("stateful", "Manage state, session state and state machines", 5000),
+        _catalog("tasker", "Task management and process management in one tool", 700),
+        _catalog("keyring-plus", "Secret management for apps", 800),
+    ]
+
+
+def test_a_package_named_beside_its_maker_resolves_to_the_package() -> None:
+    # "Acme" is capitalised wherever summaries use it: a maker, not a description of acme-utils.
+    resolver = Resolver(_maker_catalog())
+    for query in ("acme widgetry", "Acme Widgetry"):
+        top = resolver.resolve(query)[0]
+        assert (top.candidate.library_id, top.reason) == ("/npm/widgetry", "package"), query
+
+
+def test_a_package_named_beside_common_words_is_read_as_a_description() -> None:
+    # "state" and "management" are common words of summaries: this asks for what manages
+    # state in widgetry apps, not for widgetry by name (popularity may still rank it).
+    resolver = Resolver(_maker_catalog())
+    matches = resolver.resolve("widgetry state management")
+    assert matches and all(m.reason == "description" for m in matches)
+
+
 def test_a_summary_opening_with_the_description_beats_a_more_used_one_with_its_words_apart() -> (
     None
 ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +55,8 @@ _ECOSYSTEM_WORDS = frozenset(
     ]
 )
 _NAME_SEPARATOR = re.compile(r"([-_./])")
+_SENTENCES = re.compile(r"[.!?:;]\s+|\s+[-\u2013\u2014]\s+|[()\[\]]")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _MENTION = re.compile(r"@?[a-z0-9][a-z0-9._/-]*")
 # A package named with its major version: "beautifulsoup4", "boto3", "pyqt5".
 _MAJOR_SUFFIX = re.compile(r"(?<=[a-z])\d$")
@@ -111,6 +113,14 @@ SCOPE_EXPLICIT_WEIGHT = 1.02
 # phrase is how that package's own summary, or one naming it, calls it ("an extension of the
 # Hugging Face Transformers library"): the words before it are its brand, not a description.
 BRANDED_NAME_WEIGHT = 0.97
+# "facebook react", "hugging face tokenizers", "psf requests": a short query whose other words
+# are all makers' names. A maker's name is a proper noun where summaries use it (capitalised
+# inside a sentence in at least MAKER_CAPITALISED of at least MAKER_MIN_USES uses: "Google",
+# "Hugging Face", not "state" or "management"), or a word summaries hardly use ("psf"). Tuned on
+# BRANDS of bench/search_resolution.py (2026-12-04).
+MAKER_CAPITALISED = 0.6
+MAKER_MIN_USES = 3
+MAKER_MAX_WORDS = 4
 # A summary that opens with the description's words in their order ("Terminal string styling
 # done right" for "terminal string styling", "Async http client/server framework") is the
 # package's tagline: what it says it is, and how people then describe it. That outweighs a more
@@ -251,6 +261,8 @@ class Resolver:
             + REACH_WEIGHT * self._reach
             + DOCUMENTED_WEIGHT * documented
         ).astype(np.float32)
+        self._popularity = popularity
+        self._uses, self._capitalised = _capitalisation(c.description for c in self.candidates)
         self._registry = np.asarray([c.registry for c in self.candidates])
         self._successor = _successors(self.candidates)
         self._scopes = _scope_mains(self.candidates)
@@ -293,7 +305,9 @@ class Resolver:
                 )
             # Unless the words together are a package's name ("vue router" is vue-router).
             is_named = key in self._exact or key in self._package
-            for position in [] if is_named else self._branded(name):
+            # A summary's own phrase ("plotly dash") is stronger evidence than makers' names.
+            branded = [] if is_named else self._branded(name) or self._made_by(name)
+            for position in branded:
                 offer(position, BRANDED_NAME_WEIGHT, MATCH_PACKAGE)
             if not scores or len(key) >= 4:
                 # The fast indel ratio picks the near names; edit distance with transpositions
@@ -401,6 +415,45 @@ class Resolver:
                 found.append(position)
         return found
 
+    def _made_by(self, name: str) -> list[int]:
+        """The packages a short query names beside their makers ("facebook react").
+
+        The name is the query word that names the most used package (exactly, as a package, or
+        without its major version: "jinja" is jinja2); every other word must be a maker's name
+        (see MAKER_CAPITALISED), and one at least must not be a language ("python requests"
+        is left to the other rules).
+        """
+        words = name.split()
+        if not 2 <= len(words) <= MAKER_MAX_WORDS:
+            return []
+        named: list[tuple[float, int, list[int]]] = []
+        for at, word in enumerate(words):
+            key = compact(word)
+            found = [
+                *self._exact.get(key, ()),
+                *self._package.get(key, ()),
+                *self._unversioned.get(key, ()),
+            ]
+            if found:
+                named.append((max(float(self._popularity[p]) for p in found), at, found))
+        if not named:
+            return []
+        _, at, found = max(named, key=lambda item: (item[0], -item[1]))
+        others = [compact(w) for i, w in enumerate(words) if i != at]
+        if all(w in _ECOSYSTEM_WORDS for w in others):
+            return []
+        if not all(w in _ECOSYSTEM_WORDS or self._is_maker(w) for w in others):
+            return []
+        return found
+
+    def _is_maker(self, word: str) -> bool:
+        if not word or word in _GENERIC_WORDS:
+            return False
+        uses = self._uses.get(word, 0)
+        if uses < MAKER_MIN_USES:
+            return True
+        return self._capitalised.get(word, 0) >= MAKER_CAPITALISED * uses
+
     def _phrased(self, text: str, positions: Sequence[int]) -> set[int]:
         """Of these candidates, those whose summary opens with the text's content words."""
         words = [w for w in text.split() if w.lower() not in _GENERIC_WORDS]
@@ -466,6 +519,21 @@ def _covered(
     top = float(lexical.max()) or 1.0
     covered: FloatArray = coverage * (CENTRALITY_FLOOR + (1.0 - CENTRALITY_FLOOR) * lexical / top)
     return covered
+
+
+def _capitalisation(summaries: Iterable[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """How often each word is used inside the summaries' sentences (not first in one), and how
+    often capitalised there: proper nouns (makers, products) stand out from common words."""
+    uses: dict[str, int] = {}
+    capitalised: dict[str, int] = {}
+    for summary in summaries:
+        for sentence in _SENTENCES.split(summary):
+            for word in _WORD.findall(sentence)[1:]:
+                lower = word.lower()
+                uses[lower] = uses.get(lower, 0) + 1
+                if word[0].isupper():
+                    capitalised[lower] = capitalised.get(lower, 0) + 1
+    return uses, capitalised
 
 
 def _owners(candidates: Sequence[Candidate]) -> dict[tuple[str, str], list[int]]:

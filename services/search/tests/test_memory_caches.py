@@ -78,3 +78,21 @@ async def test_the_query_vector_cache_keeps_recent_questions_when_full() -> None
     assert embedder.calls == 4097
     await domain._embed_query(embedder, "question 0")
     assert embedder.calls == 4098
+
+
+async def test_the_answer_cache_keeps_answers_within_its_byte_bound() -> None:
+    cache = MemoryCache(max_entries=1_000, max_bytes=10_000)
+    for number in range(30):
+        await cache.set(f"answer:{number}", b"x" * 1_000)
+        assert cache.total_bytes <= 10_000
+    assert await cache.get("answer:29") == b"x" * 1_000
+    assert await cache.get("answer:19") is None
+    assert await cache.get("answer:20") == b"x" * 1_000
+
+
+async def test_an_answer_larger_than_the_whole_answer_cache_is_not_kept() -> None:
+    cache = MemoryCache(max_entries=10, max_bytes=100)
+    await cache.set("answer:small", b"x" * 50)
+    await cache.set("answer:huge", b"x" * 101)
+    assert await cache.get("answer:huge") is None
+    assert await cache.get("answer:small") == b"x" * 50

@@ -36,6 +36,7 @@ class Settings:
     # host, and the environment only labels the index in logs.
     pinecone_environment: str
     index_cache_mb: int
+    answer_cache_mb: int
     drain_seconds: float
     grace_seconds: float
     # How often the database is read to keep health true to it (NOT_SERVING when it cannot be).
@@ -67,6 +68,7 @@ class Settings:
             pinecone_controller_host=env_optional(env, "PINECONE_CONTROLLER_HOST") or "",
             pinecone_environment=env_optional(env, "PINECONE_ENVIRONMENT") or "",
             index_cache_mb=env_int(env, "SEARCH_INDEX_CACHE_MB", 1024, minimum=16),
+            answer_cache_mb=env_int(env, "SEARCH_ANSWER_CACHE_MB", 64, minimum=1),
             drain_seconds=env_float(env, "SHUTDOWN_DRAIN_SECONDS", 0.0, minimum=0.0),
             grace_seconds=env_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0),
             health_probe_seconds=env_float(env, "SEARCH_HEALTH_PROBE_SECONDS", 15.0, minimum=0.01),

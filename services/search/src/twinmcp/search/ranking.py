@@ -12,12 +12,12 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 from twinmcp.search.lexical import FieldSpec, FloatArray, LexicalIndex, query_terms
-from twinmcp.search.snippets import KIND_CODE, SnippetRecord
+from twinmcp.search.snippets import KIND_CODE, SnippetRecord, SnippetTable
 from twinmcp.search.tokenizer import plain_tokenize, word_pairs
 
 # Bump when the persisted layout or the way fields are tokenised changes: older blobs are then
-# rebuilt from the snippet rows on load.
-INDEX_FORMAT = 5
+# rebuilt from the snippet rows on load. 6: snippets as one buffer of JSON arrays (SnippetTable).
+INDEX_FORMAT = 6
 
 # title, breadcrumb, description, content, source path
 FIELDS = (
@@ -29,6 +29,7 @@ FIELDS = (
 )
 
 _MINHASH_SIZE = 32
+_WORD_OVERHEAD = 110
 _MINHASH_PRIME = (1 << 31) - 1
 _rng = np.random.default_rng(20240611)
 _MINHASH_A = _rng.integers(1, _MINHASH_PRIME, _MINHASH_SIZE, dtype=np.int64)
@@ -101,7 +102,7 @@ class VersionIndex:
     """Everything needed to answer queries on one published build, without the database."""
 
     build_id: str
-    snippets: list[SnippetRecord]
+    snippets: SnippetTable
     lexical: LexicalIndex
     document_of: npt.NDArray[np.int32]
     section_of: npt.NDArray[np.int32]
@@ -111,6 +112,7 @@ class VersionIndex:
     _positions: dict[str, int] | None = field(default=None, repr=False)
     _centroids: FloatArray | None = field(default=None, repr=False)
     _plain: LexicalIndex | None = field(default=None, repr=False)
+    _memory_bytes: int | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -138,7 +140,7 @@ class VersionIndex:
             vectors = _normalise(vectors)
         return cls(
             build_id,
-            list(snippets),
+            SnippetTable.pack(snippets),
             lexical,
             document_of,
             section_of,
@@ -165,15 +167,23 @@ class VersionIndex:
 
     @property
     def memory_bytes(self) -> int:
-        text = sum(len(s.content) + len(s.title) + len(s.description) + 200 for s in self.snippets)
-        arrays = (
-            self.lexical.indptr.nbytes
-            + self.lexical.doc_ids.nbytes
-            + self.lexical.scores.nbytes
-            + self.minhashes.nbytes
-            + (self.vectors.nbytes if self.vectors is not None else 0)
-        )
-        return text + arrays + 80 * len(self.lexical.vocabulary)
+        """What the index holds in memory, about: the index cache's bound counts this."""
+        if self._memory_bytes is None:
+            arrays = (
+                self.snippets.nbytes
+                + self.lexical.indptr.nbytes
+                + self.lexical.doc_ids.nbytes
+                + self.lexical.scores.nbytes
+                + self.document_of.nbytes
+                + self.section_of.nbytes
+                + self.minhashes.nbytes
+                + (self.vectors.nbytes if self.vectors is not None else 0)
+            )
+            # A vocabulary entry: the word as a str object (49 bytes + its length), its int
+            # and the dict's slot, measured with tracemalloc at about 110 bytes + the length.
+            words = sum(len(w) for w in self.lexical.vocabulary)
+            self._memory_bytes = arrays + words + _WORD_OVERHEAD * len(self.lexical.vocabulary)
+        return self._memory_bytes
 
     def search(
         self,
@@ -365,17 +375,12 @@ class VersionIndex:
             "build_id": self.build_id,
             "embedding_model": self.embedding_model,
             "doc_count": self.lexical.doc_count,
-            "snippets": [
-                [
-                    s.snippet_id, s.kind, s.title, s.description, s.language, s.content,
-                    list(s.breadcrumb), s.source_path, s.source_url, s.anchor, s.tokens,
-                ]
-                for s in self.snippets
-            ],
-        }  # fmt: skip
+        }
         vocabulary = sorted(self.lexical.vocabulary, key=self.lexical.vocabulary.__getitem__)
         arrays: dict[str, npt.NDArray[np.generic]] = {
             "header": np.frombuffer(orjson.dumps(header), dtype=np.uint8),
+            "snippet_data": np.frombuffer(self.snippets.data, dtype=np.uint8),
+            "snippet_offsets": self.snippets.offsets,
             "vocabulary": np.frombuffer("\n".join(vocabulary).encode(), dtype=np.uint8),
             "indptr": self.lexical.indptr,
             "doc_ids": self.lexical.doc_ids,
@@ -409,10 +414,7 @@ class VersionIndex:
             document_of = data["document_of"]
             section_of = data["section_of"]
             minhashes = data["minhashes"]
-        snippets = [
-            SnippetRecord(r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6]), r[7], r[8], r[9], r[10])
-            for r in header["snippets"]
-        ]
+            snippets = SnippetTable(data["snippet_data"].tobytes(), data["snippet_offsets"])
         return cls(
             header["build_id"],
             snippets,

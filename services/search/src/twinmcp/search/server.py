@@ -119,7 +119,7 @@ def build_domain(settings: Settings, engine: AsyncEngine) -> SearchDomain:
     cache: AnswerCache = (
         RedisCache(settings.redis_url, settings.redis_cache_ttl, settings.redis_key_prefix)
         if settings.redis_url
-        else MemoryCache()
+        else MemoryCache(max_bytes=settings.answer_cache_mb << 20)
     )
     vectors: VectorStore = LocalVectorStore()
     if settings.pinecone_api_key is not None:

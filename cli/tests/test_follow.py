@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
-from twinmcp.cli import commands
+from twinmcp.cli import jobs
 from twinmcp.cli.config import CliSettings
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
@@ -50,13 +50,13 @@ async def test_follow_marks_the_library_and_says_its_newest_release(
 ) -> None:
     fake, settings = ingest
     args = argparse.Namespace(library_id="/pallets/flask", stop=False)
-    assert await commands.follow_library(args, settings) == 0
+    assert await jobs.follow_library(args, settings) == 0
     assert list(fake.follows) == ["/pallets/flask"]
     assert "following /pallets/flask (pypi:flask): newest release 3.1.3" in capsys.readouterr().out
-    assert await commands.list_follows(argparse.Namespace(), settings) == 0
+    assert await jobs.list_follows(argparse.Namespace(), settings) == 0
     assert "pypi:flask" in capsys.readouterr().out
     stop = argparse.Namespace(library_id="/pallets/flask", stop=True)
-    assert await commands.follow_library(stop, settings) == 0
+    assert await jobs.follow_library(stop, settings) == 0
     assert fake.follows == {}
 
 
@@ -65,5 +65,5 @@ async def test_following_an_unknown_library_is_the_services_error(
 ) -> None:
     _, settings = ingest
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await commands.follow_library(argparse.Namespace(library_id="/a/b", stop=False), settings)
+        await jobs.follow_library(argparse.Namespace(library_id="/a/b", stop=False), settings)
     assert error.value.code() == grpc.StatusCode.NOT_FOUND

@@ -17,6 +17,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -62,7 +64,11 @@ class CatalogEntryRow(Base):
     """A package from a registry's catalog; resolution offers it even without documentation."""
 
     __tablename__ = "search_catalog_entries"
-    __table_args__ = (UniqueConstraint("registry", "name"),)
+    __table_args__ = (
+        UniqueConstraint("registry", "name"),
+        # Store._popularity reads entries by lower-cased name (migration 0005).
+        Index("ix_search_catalog_entries_lower_name", func.lower(text("name"))),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     registry_name: Mapped[str] = mapped_column("registry", String(40))

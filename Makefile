@@ -90,7 +90,7 @@ proto-check: install
 	rm -rf $$tmp
 
 bench: install-model-reference
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 # Measures the model's ranking `make run` serves, the keyword ranking served without the model
 # (EMBEDDING_PROVIDER=none) and the BM25 baseline.

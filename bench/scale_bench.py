@@ -417,6 +417,34 @@ async def drop_database(name: str, admin_dsn: str = ADMIN_DSN) -> None:
         await admin.close()
 
 
+async def existing_libraries(url: str, plan: Sequence[LibrarySpec]) -> list[Written]:
+    """The plan's libraries a kept database already holds (a prefix of the plan), for --reuse."""
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT library_id, build_id, snippet_count FROM search_builds "
+            "WHERE state = 'published'"
+        )
+    finally:
+        await connection.close()
+    found = {row["library_id"]: (row["build_id"], int(row["snippet_count"])) for row in rows}
+    written = []
+    for spec in plan:
+        if spec.library_id not in found:
+            break
+        build_id, count = found[spec.library_id]
+        written.append(Written(spec, build_id, count, 0.0, 0.0, 0.0, 0.0))
+    return written
+
+
+async def database_exists(name: str, admin_dsn: str = ADMIN_DSN) -> bool:
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        return bool(await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await admin.close()
+
+
 async def database_bytes(url: str) -> int:
     connection = await asyncpg.connect(url)
     try:
@@ -506,7 +534,9 @@ class RssSampler:
 
 
 @contextlib.asynccontextmanager
-async def search_process(url: str, cache_mb: int | None) -> AsyncIterator[tuple[Stack, Path]]:
+async def search_process(
+    url: str, cache_mb: int | None, service_env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[Stack, Path]]:
     """`python -m twinmcp.search` on the database, logging to a file; yields it and the log."""
     with tempfile.TemporaryDirectory(prefix="twinmcp-scale-") as data:
         extra = {
@@ -514,6 +544,7 @@ async def search_process(url: str, cache_mb: int | None) -> AsyncIterator[tuple[
             "EMBEDDING_PROVIDER": "none",
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "text",
+            **(service_env or {}),
         }
         if cache_mb is not None:
             extra["SEARCH_INDEX_CACHE_MB"] = str(cache_mb)
@@ -596,6 +627,7 @@ async def measure(
     queries: int,
     resolution: bool = True,
     seed: int = SEED,
+    service_env: dict[str, str] | None = None,
 ) -> Figures:
     """Starts the search process on the database and measures it (see the module docstring)."""
     figures = Figures(
@@ -608,7 +640,7 @@ async def measure(
     pool = dev_pool()
     questions = [q.query for q in load_questions()]
     by_build = {w.build_id: w for w in written}
-    async with search_process(url, cache_mb) as (stack, log):
+    async with search_process(url, cache_mb, service_env) as (stack, log):
         tail = LogTail(log)
         rss = RssSampler(stack.processes["search"].pid)
         figures.rss_start_mib = rss.now() / 2**20
@@ -728,22 +760,31 @@ async def run(
     small_cache_mb: int,
     workers: int,
     keep: bool,
+    reuse: bool = False,
+    service_env: dict[str, str] | None = None,
     admin_dsn: str = ADMIN_DSN,
     database: str = DATABASE,
 ) -> list[Figures]:
     plan = plan_libraries(max(steps), mean_size)
     total = time.perf_counter()
-    url = await create_database(database, admin_dsn)
-    print(f"database {database} created; importing the package catalogs", flush=True)
-    async_url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    began = time.perf_counter()
-    entries = await import_catalog(url)
-    print(f"  {entries:,} catalog entries in {time.perf_counter() - began:.1f}s", flush=True)
     written: list[Written] = []
+    if reuse and await database_exists(database, admin_dsn):
+        url = database_url(database, admin_dsn)
+        written = await existing_libraries(url, plan)
+        print(f"database {database} kept from an earlier run: {len(written)} libraries")
+    else:
+        url = await create_database(database, admin_dsn)
+        print(f"database {database} created; importing the package catalogs", flush=True)
+        began = time.perf_counter()
+        entries = await import_catalog(url)
+        print(f"  {entries:,} catalog entries in {time.perf_counter() - began:.1f}s", flush=True)
+    async_url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
     results: list[Figures] = []
     try:
         for step in steps:
             new = plan[len(written) : step]
+            if not new and step < len(written):
+                raise SystemExit(f"--reuse: the kept database holds more than {step} libraries")
             began = time.perf_counter()
             fresh = await asyncio.to_thread(write_libraries, async_url, new, workers)
             written.extend(fresh)
@@ -759,13 +800,20 @@ async def run(
                 flush=True,
             )
             size = await database_bytes(url)
-            figures = await measure(url, written, cache_mb=None, queries=queries)
+            figures = await measure(
+                url, written, cache_mb=None, queries=queries, service_env=service_env
+            )
             figures.database_mib = size / 2**20
             figures.write_seconds = seconds
             results.append(figures)
             print(f"  measured in {figures.seconds:.0f}s", flush=True)
         bounded = await measure(
-            url, written, cache_mb=small_cache_mb, queries=queries, resolution=False
+            url,
+            written,
+            cache_mb=small_cache_mb,
+            queries=queries,
+            resolution=False,
+            service_env=service_env,
         )
         bounded.database_mib = results[-1].database_mib
         results.append(bounded)
@@ -786,6 +834,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--quick", action="store_true", help="10 -> 50 libraries of ~300 snippets")
     parser.add_argument("--keep", action="store_true", help=f"leave the {DATABASE} database")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure a database kept by --keep (same plan), writing only what it lacks",
+    )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of the search process (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.libraries, args.mean_snippets, args.queries = "10,50", 300, 300
@@ -795,6 +855,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--libraries takes numbers separated by commas, not {args.libraries!r}")
     if not steps or steps[0] < 1:
         parser.error("--libraries needs at least one step of one library or more")
+    service_env = {}
+    for item in args.service_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--service-env takes NAME=VALUE, not {item!r}")
+        service_env[name] = value
     results = asyncio.run(
         run(
             steps,
@@ -803,6 +869,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             small_cache_mb=args.small_cache_mb,
             workers=args.workers,
             keep=args.keep,
+            reuse=args.reuse,
+            service_env=service_env,
         )
     )
     print(

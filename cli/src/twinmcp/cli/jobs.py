@@ -7,10 +7,17 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from twinmcp.cli.config import CliSettings
-from twinmcp.cli.output import console
+from twinmcp.cli.output import console, job_detail
 from twinmcp.cli.sync import run_sync
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.channels import open_channel
@@ -78,13 +85,16 @@ async def watch_job(
     settings: CliSettings,
     label: str,
 ) -> ingest_pb2.Job:
-    """Polls a job until it finishes, drawing a progress bar over its files."""
+    """Polls a job until it finishes, drawing a progress bar over its files with what it is
+    doing (how many snippets embedded so far), the time taken and the time left."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(label, total=None, detail="queued")
@@ -97,11 +107,7 @@ async def watch_job(
             ).job
             p = job.progress
             progress.update(
-                task,
-                total=p.files_total or None,
-                completed=p.files_done + p.files_skipped,
-                detail=f"{p.phase or ingest_pb2.JobState.Name(job.state).lower()[10:]} "
-                f"{p.snippets} snippets",
+                task, total=p.files_total or None, completed=p.files_done, detail=job_detail(job)
             )
     state = ingest_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
     colour = "green" if job.state == ingest_pb2.JOB_STATE_SUCCEEDED else "red"
@@ -160,7 +166,8 @@ def _job_row(table: Table, job: ingest_pb2.Job) -> None:
         job.library_id,
         job.version,
         ingest_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower(),
-        f"{p.files_done + p.files_skipped}/{p.files_total}",
+        # files_done counts the unchanged files (files_skipped) too.
+        f"{p.files_done}/{p.files_total}",
         str(p.snippets),
         job.created_at,
         job.error[:60],

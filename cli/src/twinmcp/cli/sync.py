@@ -9,8 +9,16 @@ from pathlib import Path
 
 import grpc
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from twinmcp.cli.output import job_detail
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.lockfiles import Dependency, ManifestError, normalise, read_project
 from twinmcp.search.v1 import search_pb2, search_pb2_grpc
@@ -152,6 +160,8 @@ async def sync_project(
         MofNCompleteColumn(),
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(
@@ -163,6 +173,10 @@ async def sync_project(
         progress.update(task, completed=len(todo) - len(pending))
         while pending:
             await asyncio.sleep(POLL_SECONDS)
+            # A running job counts for the share of its files done: the bar (and the time left
+            # it implies) moves while a large library embeds, not only when one finishes.
+            share = 0.0
+            detail = ""
             for row in list(pending):
                 job = (
                     await ingest.GetJob(
@@ -171,6 +185,10 @@ async def sync_project(
                 ).job
                 row.snippets, row.version = job.progress.snippets, job.version or row.version
                 if job.state not in FINISHED:
+                    if job.progress.files_total:
+                        share += min(job.progress.files_done / job.progress.files_total, 1.0)
+                    if not detail and job.state == ingest_pb2.JOB_STATE_RUNNING:
+                        detail = f"{row.dependency.name}: {job_detail(job)}"
                     continue
                 pending.remove(row)
                 if job.state == ingest_pb2.JOB_STATE_SUCCEEDED:
@@ -178,11 +196,10 @@ async def sync_project(
                 else:
                     state = ingest_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
                     row.status = f"{state}: {job.error or 'no reason given'}"
-            running = next((r for r in pending), None)
             progress.update(
                 task,
-                completed=len(todo) - len(pending),
-                detail=f"{running.dependency.name} ..." if running else "done",
+                completed=len(todo) - len(pending) + share,
+                detail=detail or (f"{pending[0].dependency.name} queued" if pending else "done"),
             )
     return rows
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-from twinmcp.cli.commands import read_catalog
+from twinmcp.cli.catalog import read_catalog
 from twinmcp.embedding.local import is_available as model_installed
 from twinmcp.runtime.channels import open_channel
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc

@@ -14,7 +14,7 @@ from twinmcp.ingest.dedupe import dedupe
 from twinmcp.ingest.documents import DocumentError, SnippetDraft, load_source_config
 from twinmcp.ingest.parsing.includes import IncludeResolver
 from twinmcp.ingest.selection import select_documents
-from twinmcp.runtime.tokens import count_tokens
+from twinmcp.tokens import count_tokens
 
 EVAL_DIR = Path(__file__).resolve().parents[1] / "../shared/eval"
 _dedupe_seconds = 0.0

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from twinmcp.runtime.tokens import truncate_to_tokens
 from twinmcp.search.packing import Packed, pack
 from twinmcp.search.ranking import DEFAULT_PARAMS, RankingParams, VersionIndex
 from twinmcp.search.snippets import SnippetRecord
+from twinmcp.tokens import truncate_to_tokens
 
 from bench.search_corpus import QUESTIONS, iter_libraries, library_snippets
 from bench.search_resolution import report as resolution_report

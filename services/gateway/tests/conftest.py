@@ -25,12 +25,12 @@ from twinmcp.gateway.server import RunningGateway, start
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.grpcserver import RunningServer, ServerOptions, start_server
 from twinmcp.runtime.telemetry import configure_telemetry
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.rendering import Header, render_docs
 from twinmcp.search.service import snippet_message
 from twinmcp.search.snippets import KIND_CODE, KIND_INFO, SnippetRecord
 from twinmcp.search.v1 import search_pb2, search_pb2_grpc
 from twinmcp.search.versionrange import best_match, is_partial, is_range
+from twinmcp.tokens import count_tokens
 
 MODERN = LATEST_MODERN_VERSION
 META = {

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway.state import GATEWAY
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.v1 import search_pb2
+from twinmcp.tokens import count_tokens
 
 Stack = Any
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.v1 import search_pb2
+from twinmcp.tokens import count_tokens
 
 Stack = Any
 ADMIN = {"Authorization": "Bearer admin-key"}

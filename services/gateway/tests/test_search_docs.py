@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from mcp.client.client import Client
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.v1 import index_pb2, search_pb2
+from twinmcp.tokens import count_tokens
 
 from .real_search import publish_docs, start_real_search
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from twinmcp.ingest.chunking import parse_document
 from twinmcp.ingest.dedupe import dedupe
 from twinmcp.ingest.documents import SnippetDraft
-from twinmcp.runtime.tokens import count_tokens
+from twinmcp.tokens import count_tokens
 
 EVAL = Path(__file__).resolve().parents[3] / "../shared/eval"
 FASTAPI = EVAL / "corpus/fastapi__fastapi"

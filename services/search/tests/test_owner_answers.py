@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import update
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.models import LibraryRow
 from twinmcp.search.ownertext import MAX_RULE_CHARS, MAX_RULES
 from twinmcp.search.v1 import index_pb2, search_pb2
+from twinmcp.tokens import count_tokens
 
 WIDGET_DOC = [
     (

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.rendering import Header, render_docs
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord
+from twinmcp.tokens import count_tokens
 
 SNIPPET = SnippetRecord(
     snippet_id="a-1",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.library import LibraryMeta
 from twinmcp.search.ownertext import (
     MAX_RULE_CHARS,
@@ -21,6 +20,7 @@ from twinmcp.search.ownertext import (
     strip_invisible,
 )
 from twinmcp.search.snippets import SnippetRecord
+from twinmcp.tokens import count_tokens
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "eval" / "corpus"
 

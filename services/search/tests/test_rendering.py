@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-from twinmcp.runtime.tokens import count_tokens, truncate_to_tokens
 from twinmcp.search.rendering import (
     NO_MATCH,
     SEPARATOR,
@@ -15,6 +14,7 @@ from twinmcp.search.rendering import (
     render_docs,
 )
 from twinmcp.search.snippets import KIND_CODE, KIND_INFO, SnippetRecord, printed_tokens
+from twinmcp.tokens import count_tokens, truncate_to_tokens
 
 _WORDS = [
     "client",

@@ -6,8 +6,8 @@ from typing import Any
 
 import grpc
 import pytest
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.v1 import index_pb2, search_pb2
+from twinmcp.tokens import count_tokens
 
 HTTP_DOC = [
     (

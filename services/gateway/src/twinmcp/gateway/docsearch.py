@@ -21,8 +21,8 @@ from twinmcp.gateway.rendering import (
     format_snippet,
     snippet_answer,
 )
-from twinmcp.runtime.tokens import count_tokens, truncate_to_tokens
 from twinmcp.search.v1 import search_pb2
+from twinmcp.tokens import count_tokens, truncate_to_tokens
 
 # Search's own limit on hints: a question is about a few libraries, not a catalog.
 MAX_LIBRARIES = 4

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from twinmcp.gateway import schemas
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.v1 import search_pb2
+from twinmcp.tokens import count_tokens
 
 # search-docs answers (docsearch.py) are still rendered here, in the markup search renders
 # query-docs answers in (search/rendering.py).

@@ -14,7 +14,7 @@ from twinmcp.ingest.parsing.includes import IncludeResolver
 from twinmcp.ingest.parsing.markdown import parse_markdown, plain_heading
 from twinmcp.ingest.parsing.notebook import parse_notebook
 from twinmcp.ingest.parsing.rst import looks_like_rst, parse_rst
-from twinmcp.runtime.tokens import count_tokens
+from twinmcp.tokens import count_tokens
 
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 MARKDOWN_SUFFIXES = frozenset({".md", ".mdx", ".markdown"})

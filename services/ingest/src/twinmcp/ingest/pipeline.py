@@ -24,7 +24,7 @@ from twinmcp.ingest.identity import Package, read_identity
 from twinmcp.ingest.jobs import Progress
 from twinmcp.ingest.rawstore import RawStore
 from twinmcp.ingest.selection import explain_no_documents, select_documents
-from twinmcp.runtime.tokens import truncate_to_tokens
+from twinmcp.tokens import truncate_to_tokens
 
 logger = logging.getLogger(__name__)
 

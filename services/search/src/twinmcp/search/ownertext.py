@@ -15,9 +15,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.library import LibraryMeta
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord
+from twinmcp.tokens import count_tokens
 
 MAX_RULES = 20
 MAX_RULE_CHARS = 500

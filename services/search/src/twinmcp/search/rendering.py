@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from twinmcp.runtime.tokens import count_tokens, truncate_to_tokens
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord, printed_tokens
+from twinmcp.tokens import count_tokens, truncate_to_tokens
 
 SEPARATOR = "\n\n--------------------------------\n\n"
 # Rules come from the library's owner (twinmcp.json / context7.json), not from the user: an

@@ -9,7 +9,7 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 import orjson
-from twinmcp.runtime.tokens import count_tokens
+from twinmcp.tokens import count_tokens
 
 # About what a snippet's markup takes around the fields counted in `SnippetRecord.tokens`:
 # heading marks, "Source: " label, code fences with the language tag, blank lines and the

@@ -30,8 +30,8 @@ from twinmcp.gateway.rest_registry import (
 from twinmcp.gateway.schemas import InputError, Project
 from twinmcp.gateway.state import GATEWAY
 from twinmcp.ingest.v1 import ingest_pb2
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.v1 import search_pb2
+from twinmcp.tokens import count_tokens
 
 routes = web.RouteTableDef()
 

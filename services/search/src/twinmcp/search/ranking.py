@@ -48,14 +48,12 @@ class RankingParams:
     """Knobs of the ranking pipeline; the defaults are the measured best (bench/search_quality)."""
 
     # "spread": max-normalised BM25 plus cosine measured from the median snippet up (best
-    # measured); "linear": both max-normalised; "rrf": reciprocal rank fusion.
+    # measured, and the only one the services use); "linear" (both max-normalised) and "rrf"
+    # (reciprocal rank fusion) are kept for bench/search_quality.py --fusion to compare against.
     fusion: str = "spread"
     rrf_k: float = 60.0
     dense_weight: float = 0.5  # share of the dense score in spread/linear fusion
     document_weight: float = 0.2  # share of the best score of the snippet's page
-    section_weight: float = 0.0  # share of the best score of the snippet's section
-    # Weight of the query's similarity to the page centroid; measured: no gain over 80 questions.
-    page_vector_weight: float = 0.0
     candidates: int = 60
     # Per section and kind: a section's prose and its code complement each other; two code
     # examples of one section mostly repeat. The best snippet's section has only the page cap.
@@ -110,7 +108,6 @@ class VersionIndex:
     vectors: FloatArray | None  # rows L2-normalised; None without a local vector index
     embedding_model: str
     _positions: dict[str, int] | None = field(default=None, repr=False)
-    _centroids: FloatArray | None = field(default=None, repr=False)
     _plain: LexicalIndex | None = field(default=None, repr=False)
     _memory_bytes: int | None = field(default=None, repr=False)
 
@@ -148,16 +145,6 @@ class VersionIndex:
             vectors,
             embedding_model,
         )
-
-    def _page_centroids(self) -> FloatArray | None:
-        """The normalised mean vector of each page's snippets (computed once, on first use)."""
-        if self.vectors is None:
-            return None
-        if self._centroids is None:
-            sums = np.zeros((int(self.document_of.max()) + 1, self.vectors.shape[1]), np.float32)
-            np.add.at(sums, self.document_of, self.vectors)
-            self._centroids = _normalise(sums)
-        return self._centroids
 
     def positions(self) -> dict[str, int]:
         """Snippet id -> position, for matching an external vector store's answers."""
@@ -211,23 +198,11 @@ class VersionIndex:
                 if 0 <= position < n:
                     dense[position] = similarity
         fused = _fuse(lexical, dense, params)
-        if dense is not None and params.page_vector_weight > 0 and query_vector is not None:
-            centroids = self._page_centroids()
-            if centroids is not None:
-                page = centroids @ _normalise(query_vector.reshape(1, -1))[0]
-                floor = float(np.median(page))
-                spread = np.clip((page - floor) / ((float(page.max()) - floor) or 1.0), 0, None)
-                fused = fused + params.page_vector_weight * spread[self.document_of]
-        if params.document_weight > 0 or params.section_weight > 0:
+        if params.document_weight > 0:
             best_of_document = np.zeros(int(self.document_of.max()) + 1, dtype=np.float32)
             np.maximum.at(best_of_document, self.document_of, fused)
-            best_of_section = np.zeros(int(self.section_of.max()) + 1, dtype=np.float32)
-            np.maximum.at(best_of_section, self.section_of, fused)
-            own = 1 - params.document_weight - params.section_weight
-            fused = (
-                own * fused
-                + params.document_weight * best_of_document[self.document_of]
-                + params.section_weight * best_of_section[self.section_of]
+            fused = (1 - params.document_weight) * fused + params.document_weight * (
+                best_of_document[self.document_of]
             )
         top = float(fused.max())
         if top <= 0:

@@ -55,13 +55,13 @@ import psutil
 from twinmcp.cli.stack import ServiceSpec, Stack, isolated_environment
 from twinmcp.database import create_engine, migrate
 from twinmcp.runtime.channels import open_channel
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.library import LibraryMeta, PackageRef
 from twinmcp.search.ranking import VersionIndex
 from twinmcp.search.server import MIGRATIONS, VERSION_TABLE
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord
 from twinmcp.search.store import Store, snippet_key
 from twinmcp.search.v1 import search_pb2, search_pb2_grpc
+from twinmcp.tokens import count_tokens
 
 from bench.search_corpus import iter_libraries, library_snippets
 from bench.search_quality import load_questions
@@ -807,6 +807,8 @@ async def run(
             figures.write_seconds = seconds
             results.append(figures)
             print(f"  measured in {figures.seconds:.0f}s", flush=True)
+            for line in report([figures]):
+                print(f"    {line}", flush=True)
         bounded = await measure(
             url,
             written,

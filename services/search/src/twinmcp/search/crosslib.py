@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import orjson
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.cache import ANSWER_FORMAT
 from twinmcp.search.domain import (
     MAX_QUERY_CHARS,
@@ -37,6 +36,7 @@ from twinmcp.search.resolution import (
     strip_version,
 )
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord, cost
+from twinmcp.tokens import count_tokens
 
 MAX_HINTS = 4
 MAX_HINT_CHARS = 300

@@ -14,7 +14,6 @@ from typing import Protocol
 import numpy as np
 import orjson
 from cachetools import LRUCache, TTLCache
-from twinmcp.runtime.tokens import count_tokens
 from twinmcp.search.cache import AnswerCache, RedisCache, answer_key
 from twinmcp.search.changes import EVERY_LIBRARY, ChangeFeed
 from twinmcp.search.errors import (
@@ -62,6 +61,7 @@ from twinmcp.search.snippets import SnippetRecord, printed_tokens
 from twinmcp.search.store import NewSnippet, Store
 from twinmcp.search.vectors import VectorStore
 from twinmcp.search.versionrange import best_match
+from twinmcp.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -175,3 +176,15 @@ def test_a_model_that_is_not_a_bert_encoder_is_refused_by_name(tmp_path: Path) -
 
     with pytest.raises(ValueError, match="only BERT encoders with exact GELU"):
         build_encoder(tmp_path)
+
+
+def test_the_export_leaves_no_quantiser_notes_in_the_service_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from twinmcp.embedding.local import export_onnx  # noqa: PLC0415  beside its one test
+
+    caplog.set_level(logging.DEBUG)
+    export_onnx(model_path(), tmp_path / "model.onnx", "int8")
+
+    assert (tmp_path / "model.onnx").is_file()
+    assert not [r.getMessage() for r in caplog.records if "onnxruntime" in r.pathname]

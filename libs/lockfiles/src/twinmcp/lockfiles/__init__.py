@@ -350,6 +350,10 @@ def _json(text: str, origin: str) -> dict[str, Any]:
     return data
 
 
+# npm specifiers naming a folder of the project, not a registry package.
+_LOCAL_SPECS = ("file:", "link:", "workspace:")
+
+
 def _package_json(text: str, node: _Ecosystem, origin: str) -> None:
     data = _json(text, origin)
     for section in ("dependencies", "devDependencies", "optionalDependencies"):
@@ -357,7 +361,7 @@ def _package_json(text: str, node: _Ecosystem, origin: str) -> None:
         if not isinstance(table, dict):
             continue
         for name, spec in table.items():
-            if not isinstance(spec, str) or spec.startswith(("file:", "link:", "workspace:")):
+            if not isinstance(spec, str) or spec.startswith(_LOCAL_SPECS):
                 continue
             node.has_manifest = True
             node.declare(name, spec, origin)
@@ -367,6 +371,16 @@ def _package_lock(text: str, node: _Ecosystem, origin: str) -> None:
     data = _json(text, origin)
     packages = data.get("packages")
     if isinstance(packages, dict):  # lockfileVersion 2 and 3
+        # The root entry copies package.json's dependencies: the lockfile alone names the
+        # direct ones (read after package.json, whose declarations come first).
+        root = packages.get("")
+        for section in ("dependencies", "devDependencies", "optionalDependencies"):
+            table = root.get(section) if isinstance(root, dict) else None
+            if isinstance(table, dict):
+                for name, spec in table.items():
+                    if isinstance(spec, str) and not spec.startswith(_LOCAL_SPECS):
+                        node.has_manifest = True
+                        node.declare(str(name), spec, origin)
         for path, entry in packages.items():
             if not path.startswith("node_modules/") or not isinstance(entry, dict):
                 continue
@@ -439,6 +453,115 @@ def _yarn_lock(text: str, node: _Ecosystem, origin: str) -> None:
                 node.by_range[(name, spec)] = version.group(1)
                 node.lock(name, version.group(1), origin)
             entries = []
+
+
+# --- one file's contents, its format found from the text ------------------------------------
+
+# The formats a file's contents are recognised in, as the file names that hold them.
+CONTENT_FORMATS = (
+    "package-lock.json",
+    "package.json",
+    "pnpm-lock.yaml",
+    "yarn.lock",
+    "uv.lock",
+    "poetry.lock",
+    "Pipfile.lock",
+    "Pipfile",
+    "pyproject.toml",
+    "requirements.txt",
+)
+# Matched against a line with its white space taken out, so no pattern backtracks over it.
+_SPECIFIER = r"(?:===?|~=|!=|<=|>=|<|>)[A-Za-z0-9.*+!_-]+"
+_REQUIREMENT_LINE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[A-Za-z0-9._,-]*\])?"
+    rf"(?:\(?{_SPECIFIER}(?:,{_SPECIFIER})*\)?)?(?:;.*)?"
+)
+_REQUIREMENT_URL_LINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?@.+")
+# A name followed by the end of the line or punctuation, never by another word (prose).
+_REQUIREMENT_START = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:$|[\[(<>=!~;@])")
+_PNPM_MARKER = re.compile(r"^lockfileVersion:\s*['\"]?\d", re.MULTILINE)
+_YARN_MARKER = re.compile(r"^(?:# yarn lockfile v1\s*|__metadata:\s*)$", re.MULTILINE)
+_YARN_ENTRY = re.compile(r'^"?@?[^@\s"]+@[^\n]*"?:\s*\n\s+version:?\s', re.MULTILINE)
+
+
+def detect_format(text: str) -> str | None:
+    """The file name whose format `text` is in ("uv.lock", "requirements.txt", ...), judged
+    from the contents alone; None when it reads as none of CONTENT_FORMATS."""
+    stripped = text.removeprefix("\ufeff").strip()
+    if not stripped:
+        return None
+    if stripped[0] == "{":
+        return _json_format(stripped)
+    if _PNPM_MARKER.search(stripped):
+        return "pnpm-lock.yaml"
+    if _YARN_MARKER.search(stripped) or _YARN_ENTRY.search(stripped):
+        return "yarn.lock"
+    try:
+        data = tomllib.loads(stripped)
+    except tomllib.TOMLDecodeError:
+        return "requirements.txt" if _is_requirements(stripped) else None
+    except RecursionError:
+        raise _too_deep("the text") from None
+    return _toml_format(data)
+
+
+def _json_format(text: str) -> str | None:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    except RecursionError:
+        raise _too_deep("the text") from None
+    if not isinstance(data, dict):
+        return None
+    if "lockfileVersion" in data:
+        return "package-lock.json"  # npm-shrinkwrap.json has the same shape
+    if "_meta" in data and ("default" in data or "develop" in data):
+        return "Pipfile.lock"
+    sections = ("name", "dependencies", "devDependencies", "optionalDependencies")
+    return "package.json" if any(key in data for key in sections) else None
+
+
+def _toml_format(data: dict[str, Any]) -> str | None:
+    if isinstance(data.get("package"), list):
+        metadata = _mapping(data.get("metadata"))
+        # Poetry writes [metadata] with its lock-version and content-hash; uv writes neither.
+        is_poetry = "content-hash" in metadata or "lock-version" in metadata
+        return "poetry.lock" if is_poetry else "uv.lock"
+    if any(key in data for key in ("project", "tool", "build-system", "dependency-groups")):
+        return "pyproject.toml"
+    if any(key in data for key in ("packages", "dev-packages", "requires", "source")):
+        return "Pipfile"
+    return None
+
+
+def _is_requirements(text: str) -> bool:
+    """Whether every line is a requirement, an option or a URL, and one is a requirement."""
+    has_requirement = False
+    for raw in text.replace("\\\n", " ").splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-", "git+", "http://", "https://", "file:", ".")):
+            continue
+        line = line.split(" --", 1)[0]
+        compact = "".join(line.split())
+        if not _REQUIREMENT_START.match(line) or not (
+            _REQUIREMENT_LINE.fullmatch(compact) or _REQUIREMENT_URL_LINE.fullmatch(compact)
+        ):
+            return False
+        has_requirement = True
+    return has_requirement
+
+
+def read_contents(text: str, *, transitive: bool = False) -> tuple[str, list[Dependency]]:
+    """One manifest or lockfile given as its contents, without its name: the format found
+    (`detect_format`) and its dependencies, as `read_files` reads that file."""
+    found = detect_format(text)
+    if found is None:
+        raise ManifestError(
+            "the text is none of the manifests and lockfiles read here; send the whole contents "
+            f"of one of: {', '.join(CONTENT_FORMATS)}"
+        )
+    return found, read_files({found: text}, transitive=transitive)
 
 
 def describe(dependencies: Iterable[Dependency]) -> str:

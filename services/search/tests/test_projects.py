@@ -121,3 +121,46 @@ async def test_an_unknown_project_is_invalid_argument_saying_how_to_register(
         await _query(client, "/pallets/flask", project="nope")
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "/api/v1/admin/projects" in (error.value.details() or "")
+
+
+async def test_packages_sent_with_a_query_are_answered_as_a_registered_project(
+    client: Any, kit: Any
+) -> None:
+    await _publish_flask_and_fastify(client, kit)
+    sent = [_locked("pypi", "flask", "3.0.3"), _locked("npm", "left-pad", "1.3.0")]
+    answer = await _query(client, "/pallets/flask", locked_packages=sent)
+    assert (answer.version, answer.locked_version) == ("3.0.3", "3.0.3")
+    # A project that locks none of the library's packages: the default, and no locked version.
+    other = await _query(client, "/pallets/flask", locked_packages=sent[1:])
+    assert (other.version, other.locked_version) == ("3.1.3", "")
+    plain = await _query(client, "/pallets/flask")
+    assert (plain.version, plain.locked_version) == ("3.1.3", "")
+    reply = await client.search.ResolveLibrary(
+        search_pb2.ResolveLibraryRequest(library_name="flask", locked_packages=sent), timeout=10
+    )
+    assert (reply.matches[0].library.library_id, reply.matches[0].locked_version) == (
+        "/pallets/flask",
+        "3.0.3",
+    )
+
+
+async def test_a_registered_project_says_its_locked_version_in_the_answer(
+    client: Any, kit: Any
+) -> None:
+    await _publish_flask_and_fastify(client, kit)
+    await _register(client, "shop", _locked("pypi", "flask", "3.0.3"))
+    answer = await _query(client, "/pallets/flask", project="shop")
+    assert (answer.version, answer.locked_version) == ("3.0.3", "3.0.3")
+    # Asked for another version: that one is served, and the answer says what the project locks.
+    asked = await _query(client, "/pallets/flask@3.1.3", project="shop")
+    assert (asked.version, asked.locked_version) == ("3.1.3", "3.0.3")
+
+
+async def test_malformed_packages_sent_with_a_query_are_invalid_argument(
+    client: Any, kit: Any
+) -> None:
+    await _publish_flask_and_fastify(client, kit)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await _query(client, "/pallets/flask", locked_packages=[_locked("cargo", "serde", "1")])
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "registry" in (error.value.details() or "")

@@ -533,6 +533,7 @@ class SearchDomain:
         budget: int,
         ranker: str = "",
         project: str = "",
+        locked: Sequence[LockedPackage] = (),
     ) -> Answer:
         check_length("library_id", library_id, MAX_LIBRARY_ID_CHARS)
         check_length("version", version, MAX_VERSION_CHARS)
@@ -555,9 +556,9 @@ class SearchDomain:
         if info is None or not info.versions:
             raise await self._unknown_library(ref.library_id)
         asked = ref.version
-        if project and not asked:
+        if (project or locked) and not asked:
             # The version the project locks; a library it does not lock answers its default.
-            asked = locked_version(info.meta, await self.project_packages(project))
+            asked = locked_version(info.meta, await self.project_locks(project, locked))
         chosen = info.select(asked) if asked else info.default
         available = [v.version for v in info.versions]
         if chosen is None:
@@ -652,9 +653,18 @@ class SearchDomain:
         self._projects[name] = packages
         return packages
 
-    async def locked_versions(self, library_ids: Sequence[str], project: str) -> dict[str, str]:
+    async def project_locks(
+        self, project: str, locked: Sequence[LockedPackage]
+    ) -> list[LockedPackage]:
+        """The packages a request's project locks: the registered project's when it names one,
+        else the ones it sent (checked as a registration's)."""
+        return await self.project_packages(project) if project else check_packages(locked)
+
+    async def locked_versions(
+        self, library_ids: Sequence[str], project: str, locked: Sequence[LockedPackage] = ()
+    ) -> dict[str, str]:
         """The version the project locks of each documented library among `library_ids`."""
-        packages = await self.project_packages(project)
+        packages = await self.project_locks(project, locked)
         out: dict[str, str] = {}
         for library_id in library_ids:
             info = await self._library(library_id)

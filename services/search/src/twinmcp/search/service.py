@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -162,6 +162,10 @@ def search_message(answer: CrossAnswer) -> search_pb2.SearchDocsResponse:
     )
 
 
+def _locked(packages: Iterable[search_pb2.LockedPackage]) -> list[LockedPackage]:
+    return [LockedPackage(p.registry, p.name, p.version) for p in packages]
+
+
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     def __init__(self, domain: SearchDomain) -> None:
         self.domain = domain
@@ -172,9 +176,11 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     ) -> search_pb2.ResolveLibraryResponse:
         matches = await self.domain.resolve(request.library_name, request.query, request.limit)
         locked: dict[str, str] = {}
-        if request.project:
+        if request.project or request.locked_packages:
             documented = [m.candidate.library_id for m in matches if m.candidate.is_documented]
-            locked = await self.domain.locked_versions(documented, request.project)
+            locked = await self.domain.locked_versions(
+                documented, request.project, _locked(request.locked_packages)
+            )
         out = []
         for match in matches:
             candidate = match.candidate
@@ -203,8 +209,15 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             request.tokens,
             request.ranker,
             project=request.project,
+            locked=_locked(request.locked_packages),
         )
-        return answer_message(answer)
+        message = answer_message(answer)
+        if request.project or request.locked_packages:
+            locks = await self.domain.locked_versions(
+                [answer.library_id], request.project, _locked(request.locked_packages)
+            )
+            message.locked_version = locks.get(answer.library_id, "")
+        return message
 
     async def RegisterProject(
         self,

@@ -218,6 +218,7 @@ class ResolveLibraryRequest(_message.Message):
     QUERY_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     PROJECT_FIELD_NUMBER: _builtins.int
+    LOCKED_PACKAGES_FIELD_NUMBER: _builtins.int
     library_name: _builtins.str
     query: _builtins.str
     """what the user wants to do; used to break ties"""
@@ -225,6 +226,12 @@ class ResolveLibraryRequest(_message.Message):
     """default 10"""
     project: _builtins.str
     """a registered project: each match says the version it locks"""
+    @_builtins.property
+    def locked_packages(self) -> _containers.RepeatedCompositeFieldContainer[Global___LockedPackage]:
+        """A project's locked packages sent with the request (the gateway reads them from a lockfile
+        the client passed), answered as a registered project's; `project` wins when both are set.
+        """
+
     def __init__(
         self,
         *,
@@ -232,10 +239,11 @@ class ResolveLibraryRequest(_message.Message):
         query: _builtins.str = ...,
         limit: _builtins.int = ...,
         project: _builtins.str = ...,
+        locked_packages: _abc.Iterable[Global___LockedPackage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_name", b"library_name", "limit", b"limit", "project", b"project", "query", b"query"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_name", b"library_name", "limit", b"limit", "locked_packages", b"locked_packages", "project", b"project", "query", b"query"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -361,6 +369,7 @@ class QueryDocsRequest(_message.Message):
     TOKENS_FIELD_NUMBER: _builtins.int
     RANKER_FIELD_NUMBER: _builtins.int
     PROJECT_FIELD_NUMBER: _builtins.int
+    LOCKED_PACKAGES_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     """may carry a version: "/o/r/v1.2" or "/o/r@v1.2" """
     version: _builtins.str
@@ -378,6 +387,12 @@ class QueryDocsRequest(_message.Message):
     version the project locks of this library (the library's default when it locks none).
     INVALID_ARGUMENT when no project has the name.
     """
+    @_builtins.property
+    def locked_packages(self) -> _containers.RepeatedCompositeFieldContainer[Global___LockedPackage]:
+        """A project's locked packages sent with the request, answered as a registered project's
+        (as in ResolveLibraryRequest); `project` wins when both are set.
+        """
+
     def __init__(
         self,
         *,
@@ -387,10 +402,11 @@ class QueryDocsRequest(_message.Message):
         tokens: _builtins.int = ...,
         ranker: _builtins.str = ...,
         project: _builtins.str = ...,
+        locked_packages: _abc.Iterable[Global___LockedPackage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id", "project", b"project", "query", b"query", "ranker", b"ranker", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id", "locked_packages", b"locked_packages", "project", b"project", "query", b"query", "ranker", b"ranker", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -410,6 +426,7 @@ class QueryDocsResponse(_message.Message):
     RULES_FIELD_NUMBER: _builtins.int
     WITHHELD_SNIPPETS_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
+    LOCKED_VERSION_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     """without version"""
     version: _builtins.str
@@ -430,6 +447,11 @@ class QueryDocsResponse(_message.Message):
     "… (truncated to fit the token budget)". `snippets` are exactly the ones this text shows
     (a cut one with the content shown, marked the same way), so a JSON form built from them
     follows the same rule; `tokens_used` counts this text.
+    """
+    locked_version: _builtins.str
+    """The version the request's project (`project` or `locked_packages`) locks of this library;
+    "" without a project or when it locks none of the library's packages (the version served
+    is then the one asked for, or the default).
     """
     @_builtins.property
     def snippets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Snippet]:
@@ -456,10 +478,11 @@ class QueryDocsResponse(_message.Message):
         rules: _abc.Iterable[_builtins.str] | None = ...,
         withheld_snippets: _builtins.int = ...,
         text: _builtins.str = ...,
+        locked_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "is_cached", b"is_cached", "library_id", b"library_id", "rules", b"rules", "snippets", b"snippets", "text", b"text", "title", b"title", "tokens_used", b"tokens_used", "version", b"version", "withheld_snippets", b"withheld_snippets"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "is_cached", b"is_cached", "library_id", b"library_id", "locked_version", b"locked_version", "rules", b"rules", "snippets", b"snippets", "text", b"text", "title", b"title", "tokens_used", b"tokens_used", "version", b"version", "withheld_snippets", b"withheld_snippets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

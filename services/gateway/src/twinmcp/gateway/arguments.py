@@ -13,6 +13,9 @@ MAX_QUERY_CHARS = 4000
 MAX_LANGUAGE_CHARS = 32
 # Any other string (source URLs, tokens, key names, OAuth codes).
 MAX_FIELD_CHARS = 4096
+# A project: a registered name, or one lockfile's contents sent with the question; those of
+# large apps run to a few hundred kilobytes (a bigger project is registered once instead).
+MAX_PROJECT_CHARS = 1_000_000
 
 # Caps by argument name, for MCP tool arguments and REST parameters alike.
 LIMITS: Mapping[str, int] = {
@@ -25,7 +28,15 @@ LIMITS: Mapping[str, int] = {
     "topic": MAX_QUERY_CHARS,
     "libraries": MAX_NAME_CHARS,  # each library hint of a search
     "language": MAX_LANGUAGE_CHARS,
-    "project": MAX_NAME_CHARS,  # a registered project's name
+    "project": MAX_PROJECT_CHARS,
+}
+
+# What to do about a value over its cap, where "send a shorter one" is not the whole answer.
+_OVER_CAP_HINTS: Mapping[str, str] = {
+    "project": (
+        "Send a smaller file of the project (its package.json or pyproject.toml), or register "
+        "the project once (`twinmcp sync`, POST /api/v1/admin/projects) and pass its name."
+    ),
 }
 
 
@@ -60,7 +71,8 @@ def check_text(name: str, value: str, limit: int | None = None) -> str:
     cap = limit_for(name) if limit is None else limit
     if len(value) > cap:
         raise TextError(
-            f"'{name}' is {len(value)} characters long; the limit is {cap}. Send a shorter {name}."
+            f"'{name}' is {len(value)} characters long; the limit is {cap}. "
+            + _OVER_CAP_HINTS.get(name, f"Send a shorter {name}.")
         )
     position = unpaired_surrogate(value)
     if position is not None:

@@ -49,6 +49,12 @@ class Operation:
 
 _LIBRARY_ID = {"libraryId": "Library ID without the leading slash."}
 _CONTEXT = {200: (s.Context, "Snippets in rank order, as Markdown (txt) or JSON.")}
+_PROJECT_NOTE = (
+    "`project` is a registered project's name or the text of one lockfile or manifest; the "
+    "answer is then for the version the project locks and says which (a lockfile that locks "
+    "none of the library's packages gets the default version, and the answer says so). URLs "
+    "stop at about 8 KB: send a lockfile with POST, whose body may hold up to 1 MB."
+)
 
 OPERATIONS = (
     Operation("get", "/health", "health", "Liveness", {200: (s.Health, "Alive.")}, is_public=True),
@@ -79,6 +85,17 @@ OPERATIONS = (
         {200: (s.SearchResults, "Matches.")},
         (400, *_COMMON),
         params=s.LibrarySearchParams,
+        description=_PROJECT_NOTE,
+    ),
+    Operation(
+        "post",
+        "/api/v2/libs/search",
+        "searchLibrariesPost",
+        "Find libraries by name, for a project sent as its lockfile",
+        {200: (s.SearchResults, "Matches.")},
+        (400, 413, *_COMMON),
+        body=s.LibrarySearchBody,
+        description="The query parameters of GET as a JSON body. " + _PROJECT_NOTE,
     ),
     Operation(
         "get",
@@ -97,6 +114,18 @@ OPERATIONS = (
         _CONTEXT,
         (400, 404, *_COMMON),
         params=s.ContextParams,
+        description=_PROJECT_NOTE,
+        is_text=True,
+    ),
+    Operation(
+        "post",
+        "/api/v2/context",
+        "getContextPost",
+        "Documentation snippets answering a question, for a project sent as its lockfile",
+        _CONTEXT,
+        (400, 404, 413, *_COMMON),
+        body=s.ContextBody,
+        description="The query parameters of GET as a JSON body. " + _PROJECT_NOTE,
         is_text=True,
     ),
     Operation(

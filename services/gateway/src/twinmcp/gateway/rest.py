@@ -18,12 +18,22 @@ from twinmcp.gateway.clients.search import LibraryUnknown, VersionMissing
 from twinmcp.gateway.errors import InvalidArgument
 from twinmcp.gateway.middleware import error_json
 from twinmcp.gateway.openapi import openapi_document
+from twinmcp.gateway.projects import (
+    NO_PROJECT,
+    Project,
+    ProjectError,
+    project_note,
+    read_project,
+    with_note,
+)
 from twinmcp.gateway.rendering import context_answer, library_answer
 from twinmcp.gateway.schemas import (
+    ContextBody,
     ContextParams,
     ContextV1Params,
     InputError,
     JobsParams,
+    LibrarySearchBody,
     LibrarySearchParams,
     LibrarySearchV1Params,
     NewKeyRequest,
@@ -160,17 +170,42 @@ async def openapi(request: web.Request) -> web.Response:
 # -- search and context ------------------------------------------------------------------------
 
 
-async def _search(request: web.Request, library_name: str, query: str) -> web.Response:
-    answer = await request.app[GATEWAY].peers.search.resolve_library(library_name, query)
-    results = schemas.SearchResults(results=[library_answer(m.library) for m in answer.matches])
-    return json_answer(results, exclude_none=True)
+def _project(raw: str) -> Project:
+    """`project` read (projects.read_project); a 400 saying why when it cannot be."""
+    try:
+        return read_project(raw)
+    except (TextError, ProjectError) as error:
+        raise InputError(str(error)) from None
+
+
+async def _search(
+    request: web.Request, library_name: str, query: str, project: Project = NO_PROJECT
+) -> web.Response:
+    answer = await request.app[GATEWAY].peers.search.resolve_library(
+        library_name, query, project=project.name, packages=project.packages
+    )
+    results = [library_answer(m.library) for m in answer.matches]
+    if project.is_given:
+        results = [
+            result.model_copy(update={"lockedVersion": match.locked_version})
+            for result, match in zip(results, answer.matches, strict=True)
+        ]
+    return json_answer(schemas.SearchResults(results=results), exclude_none=True)
 
 
 @routes.get("/api/v2/libs/search")
 @_bad_request_wrapper
 async def search_v2(request: web.Request) -> web.Response:
     asked = params(LibrarySearchParams, request.query)
-    return await _search(request, asked.libraryName, asked.query)
+    return await _search(request, asked.libraryName, asked.query, _project(asked.project))
+
+
+@routes.post("/api/v2/libs/search")
+@_bad_request_wrapper
+async def search_v2_post(request: web.Request) -> web.Response:
+    """As GET, the parameters in a JSON body: a lockfile sent as `project` fits there."""
+    asked = validated(LibrarySearchBody, await _json_body(request))
+    return await _search(request, asked.libraryName, asked.query, _project(asked.project))
 
 
 @routes.get("/api/v1/search")
@@ -185,19 +220,27 @@ async def _context(
     library_id: str,
     version: str,
     query: str,
-    asked: ContextParams | ContextV1Params,
+    tokens: int | None,
+    kind: str,
+    project: Project = NO_PROJECT,
 ) -> web.Response:
-    project = asked.project if isinstance(asked, ContextParams) else ""
     lookup = await request.app[GATEWAY].tools.docs.query_docs(
-        library_id, query, _budget(request, asked.tokens), version, project
+        library_id, query, _budget(request, tokens), version, project
     )
     if isinstance(lookup, LibraryUnknown):
         return _library_unknown(lookup)
     if isinstance(lookup, VersionMissing):
         return _version_missing(lookup)
-    if asked.type == "json":
-        return json_answer(context_answer(lookup))
-    return web.Response(text=lookup.text, content_type="text/plain")
+    note = project_note(project, lookup.version, lookup.locked_version) if project.is_given else ""
+    if kind == "json":
+        answer = context_answer(lookup)
+        if project.is_given:
+            answer = answer.model_copy(
+                update={"lockedVersion": lookup.locked_version, "projectNote": note}
+            )
+        return json_answer(answer, exclude_none=True)
+    text = with_note(lookup.text, note) if note else lookup.text
+    return web.Response(text=text, content_type="text/plain")
 
 
 def _library_unknown(missing: LibraryUnknown) -> web.Response:
@@ -230,7 +273,21 @@ def _version_missing(missing: VersionMissing) -> web.Response:
 @_bad_request_wrapper
 async def context_v2(request: web.Request) -> web.Response:
     asked = params(ContextParams, request.query)
-    return await _context(request, asked.libraryId, "", asked.query, asked)
+    project = _project(asked.project)
+    return await _context(
+        request, asked.libraryId, "", asked.query, asked.tokens, asked.type, project
+    )
+
+
+@routes.post("/api/v2/context")
+@_bad_request_wrapper
+async def context_v2_post(request: web.Request) -> web.Response:
+    """As GET, the parameters in a JSON body: a lockfile sent as `project` fits there."""
+    asked = validated(ContextBody, await _json_body(request))
+    project = _project(asked.project)
+    return await _context(
+        request, asked.libraryId, "", asked.query, asked.tokens, asked.type, project
+    )
 
 
 # -- admin -------------------------------------------------------------------------------------
@@ -428,7 +485,7 @@ async def context_v1(request: web.Request) -> web.Response:
         "libraryId", f"/{request.match_info['owner']}/{request.match_info['repo']}"
     )
     asked = params(ContextV1Params, request.query)
-    return await _context(request, library_id, "", asked.topic, asked)
+    return await _context(request, library_id, "", asked.topic, asked.tokens, asked.type)
 
 
 @routes.get("/api/v1/{owner}/{repo}/{version:.+}")
@@ -439,4 +496,4 @@ async def context_v1_version(request: web.Request) -> web.Response:
     )
     version = _checked("version", request.match_info["version"])
     asked = params(ContextV1Params, request.query)
-    return await _context(request, library_id, version, asked.topic, asked)
+    return await _context(request, library_id, version, asked.topic, asked.tokens, asked.type)

@@ -99,6 +99,15 @@ Tokens = Annotated[
 ]
 
 
+PROJECT_DESCRIPTION = (
+    "The caller's project, so answers are for the versions it locks: the name of a project "
+    "registered with POST /api/v1/admin/projects (or `twinmcp sync`), or the whole text of ONE "
+    "of its lockfiles or manifests (package-lock.json, package.json, pnpm-lock.yaml, yarn.lock, "
+    "uv.lock, poetry.lock, Pipfile.lock, Pipfile, pyproject.toml, requirements.txt; the format "
+    "is recognised from the text; at most 1,000,000 characters)."
+)
+
+
 class LibrarySearchParams(Params):
     libraryName: Annotated[
         str, Field(description="Library name, e.g. 'fastapi'."), Fallback("query")
@@ -106,6 +115,27 @@ class LibrarySearchParams(Params):
     query: Annotated[str, Field(description="What the user wants to do; ranks the candidates.")] = (
         ""
     )
+    project: Annotated[
+        str,
+        Field(
+            description=PROJECT_DESCRIPTION
+            + " Each result then says the version it locks (`lockedVersion`). A lockfile "
+            "rarely fits in a URL: send it with POST."
+        ),
+    ] = ""
+
+
+class LibrarySearchBody(Body):
+    """POST /api/v2/libs/search: the query parameters as a JSON body, for a lockfile."""
+
+    libraryName: Annotated[RequiredText, Field(description="Library name, e.g. 'fastapi'.")]
+    query: Annotated[
+        StrictStr, Field(description="What the user wants to do; ranks the candidates.")
+    ] = ""
+    project: Annotated[
+        StrictStr,
+        Field(description=PROJECT_DESCRIPTION + " Each result then says the version it locks."),
+    ] = ""
 
 
 class LibrarySearchV1Params(Params):
@@ -126,17 +156,55 @@ class ContextParams(Params):
     project: Annotated[
         str,
         Field(
-            description="A project registered with POST /api/v1/admin/projects: without a "
-            "version in libraryId, the answer is for the version it locks."
+            description=PROJECT_DESCRIPTION
+            + " Without a version in libraryId, the answer is for the version it locks, and "
+            "says so. A lockfile rarely fits in a URL: send it with POST."
         ),
     ] = ""
 
     @field_validator("libraryId")
     @classmethod
     def _looks_like_an_id(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise PydanticCustomError("bad_request", "'libraryId' must look like '/org/project'")
-        return value
+        return _library_id(value)
+
+
+def _library_id(value: str) -> str:
+    if not value.startswith("/"):
+        raise PydanticCustomError("bad_request", "'libraryId' must look like '/org/project'")
+    return value
+
+
+class ContextBody(Body):
+    """POST /api/v2/context: the query parameters as a JSON body, for a lockfile."""
+
+    libraryId: Annotated[
+        RequiredText,
+        Field(description="Library ID such as '/fastapi/fastapi' or '/fastapi/fastapi/0.110.0'."),
+    ]
+    query: Annotated[StrictStr, Field(description="The question.")] = ""
+    tokens: Annotated[
+        StrictInt | None,
+        Field(
+            ge=0,
+            le=999_999_999,
+            description="Token budget (default 5000, capped at 25000, raised to at least 500).",
+        ),
+        Expect("a whole number, e.g. 5000"),
+    ] = None
+    type: Kind = "txt"
+    project: Annotated[
+        StrictStr,
+        Field(
+            description=PROJECT_DESCRIPTION
+            + " Without a version in libraryId, the answer is for the version it locks, and "
+            "says so."
+        ),
+    ] = ""
+
+    @field_validator("libraryId")
+    @classmethod
+    def _looks_like_an_id(cls, value: str) -> str:
+        return _library_id(value)
 
 
 class ContextV1Params(Params):
@@ -338,6 +406,11 @@ class Library(Answer):
         "ingest it"
     )
     note: str | None = None
+    lockedVersion: str | None = Field(
+        default=None,
+        description='with a `project`: the version it locks of this library, "" when it '
+        "locks none of its packages (its default version is then served)",
+    )
 
 
 class SearchResults(Answer):
@@ -401,6 +474,16 @@ class Context(Answer):
     snippets: list[Snippet]
     codeSnippets: list[CodeSnippet]
     infoSnippets: list[InfoSnippet]
+    lockedVersion: str | None = Field(
+        default=None,
+        description='with a `project`: the version it locks of this library, "" when it '
+        "locks none of its packages",
+    )
+    projectNote: str | None = Field(
+        default=None,
+        description="with a `project`: the sentence saying which version it locks and which "
+        "one answers (the text answer's second line)",
+    )
 
 
 class SearchedLibrary(Answer):

@@ -7,6 +7,7 @@ from typing import Any
 
 from twinmcp.gateway.arguments import (
     MAX_NAME_CHARS,
+    MAX_PROJECT_CHARS,
     MAX_QUERY_CHARS,
     TextError,
     check_text,
@@ -16,7 +17,16 @@ from twinmcp.gateway.clients.search import LibraryUnknown, SearchClient, Version
 from twinmcp.gateway.docsearch import SEARCH_TOOL, SEARCH_TOOL_NAME, search_tool
 from twinmcp.gateway.errors import InvalidArgument
 from twinmcp.gateway.lookups import DocsLookups
+from twinmcp.gateway.projects import (
+    NO_PROJECT,
+    Project,
+    ProjectError,
+    project_note,
+    read_project,
+    with_note,
+)
 from twinmcp.gateway.rendering import format_matches
+from twinmcp.lockfiles import CONTENT_FORMATS
 
 ANNOTATIONS = {
     "readOnlyHint": True,
@@ -71,12 +81,18 @@ _TOKENS_SCHEMA = {
     ),
 }
 
+# One argument for both forms: a registered name can never be mistaken for a file's contents
+# (a name is one word of letters, digits, '.', '_', '-'), and agents find a single "project"
+# to fill whether the user registered the project or the agent just read its lockfile.
 _PROJECT_SCHEMA = {
     "type": "string",
-    "maxLength": MAX_NAME_CHARS,
+    "maxLength": MAX_PROJECT_CHARS,
     "description": (
-        "Optional: a project registered with TwinMCP (its lockfiles); the answer is then for "
-        "the version of the library that project locks, and says which."
+        "Optional: the user's project, so the answer is for the exact version it locks (the "
+        "answer says which). Either the name of a project registered with TwinMCP ('shop'), "
+        "or the whole text of ONE of its lockfiles or manifests as read from disk: "
+        f"{', '.join(CONTENT_FORMATS)} (the format is recognised from the text). Prefer the "
+        "lockfile; a file that locks none of the library's packages gets the default version."
     ),
 }
 
@@ -237,6 +253,19 @@ def _optional_text(arguments: dict[str, Any], key: str, label: str) -> str:
     return check_text(label, value).strip() if isinstance(value, str) else ""
 
 
+def _project(arguments: dict[str, Any]) -> Project:
+    """The `project` argument read: a registered name, or one lockfile's packages."""
+    value = arguments.get("project")
+    if value is None:
+        return NO_PROJECT
+    if not isinstance(value, str):
+        raise ToolInputError(
+            f"'project' must be a string (a registered project's name or a lockfile's text), "
+            f"not {type(value).__name__}."
+        )
+    return read_project(value)
+
+
 class Tools:
     """Runs tool calls against the search service (query-docs through the kept answers)."""
 
@@ -263,7 +292,7 @@ class Tools:
                 )
                 return ToolResult(text, is_error)
             return await self._query(name, arguments)
-        except (ToolInputError, TextError) as error:
+        except (ToolInputError, TextError, ProjectError) as error:
             return ToolResult(str(error), is_error=True)
         except InvalidArgument as error:
             return ToolResult(f"The request was not accepted: {error.message}", is_error=True)
@@ -272,18 +301,29 @@ class Tools:
         library_name = _text(
             arguments, "library_name", "libraryName", "give the library's name, e.g. 'fastapi'."
         )
-        project = _optional_text(arguments, "project", "project")
+        project = _project(arguments)
         answer = await self.search.resolve_library(
-            library_name, _optional_text(arguments, "query", "query"), project=project
+            library_name,
+            _optional_text(arguments, "query", "query"),
+            project=project.name,
+            packages=project.packages,
         )
         text = format_matches(list(answer.matches))
+        if not project.is_given:
+            return ToolResult(text)
         locked = [m for m in answer.matches if m.locked_version]
         if locked:
             # Which ID to pass so query-docs answers the project's version (it says it too).
-            text += f"\n\nVersions locked by project '{project}':\n" + "\n".join(
-                f"- {m.library.library_id}: {m.locked_version} (query-docs with project "
-                f"'{project}' answers for it, or use '{m.library.library_id}/{m.locked_version}')"
+            again = f"project '{project.name}'" if project.name else "the same project"
+            text += f"\n\nVersions locked by {project.label}:\n" + "\n".join(
+                f"- {m.library.library_id}: {m.locked_version} (query-docs with {again} "
+                f"answers for it, or use '{m.library.library_id}/{m.locked_version}')"
                 for m in locked
+            )
+        else:
+            text += (
+                f"\n\n{project.label[0].upper()}{project.label[1:]} locks none of these "
+                "libraries' packages: query-docs answers with their default versions."
             )
         return ToolResult(text)
 
@@ -310,12 +350,15 @@ class Tools:
                 "ask one specific question, e.g. 'How to add CORS middleware'.",
             )
         budget = self.tokens.budget(arguments.get("tokens"))
-        project = _optional_text(arguments, "project", "project")
+        project = _project(arguments)
         lookup = await self.docs.query_docs(library_id, query, budget, project=project)
         if isinstance(lookup, LibraryUnknown):
             return _library_unknown(lookup)
         if isinstance(lookup, VersionMissing):
             return _version_missing(lookup)
+        if project.is_given:
+            note = project_note(project, lookup.version, lookup.locked_version)
+            return ToolResult(with_note(lookup.text, note))
         return ToolResult(lookup.text)
 
 

@@ -89,10 +89,21 @@ class SearchClient(PeerClient):
         self.stub = search_pb2_grpc.SearchServiceStub(channel)
 
     async def resolve_library(
-        self, library_name: str, query: str, limit: int = 10, project: str = ""
+        self,
+        library_name: str,
+        query: str,
+        limit: int = 10,
+        project: str = "",
+        packages: Sequence[search_pb2.LockedPackage] = (),
     ) -> search_pb2.ResolveLibraryResponse:
+        """Matches; with a project (a registered name, or the `packages` it locks) each says
+        the version the project locks."""
         request = search_pb2.ResolveLibraryRequest(
-            library_name=library_name, query=query, limit=limit, project=project
+            library_name=library_name,
+            query=query,
+            limit=limit,
+            project=project,
+            locked_packages=list(packages),
         )
         return await self._call(self.stub.ResolveLibrary, request)
 
@@ -113,13 +124,24 @@ class SearchClient(PeerClient):
         return await self._call(self.stub.ListLibraries, request)
 
     async def query_docs(
-        self, library_id: str, query: str, tokens: int, version: str = "", project: str = ""
+        self,
+        library_id: str,
+        query: str,
+        tokens: int,
+        version: str = "",
+        project: str = "",
+        packages: Sequence[search_pb2.LockedPackage] = (),
     ) -> DocsLookup:
         """Search's answer, or what it said is missing: which library and which version is
         search's call alone, so the answer is rendered as it comes. `project` (a registered
-        name) asks for the version the project locks."""
+        name) or `packages` (the ones a project locks) ask for the version the project locks."""
         request = search_pb2.QueryDocsRequest(
-            library_id=library_id, query=query, tokens=tokens, version=version, project=project
+            library_id=library_id,
+            query=query,
+            tokens=tokens,
+            version=version,
+            project=project,
+            locked_packages=list(packages),
         )
         try:
             return await self._send(self.stub.QueryDocs, request)

@@ -1,0 +1,100 @@
+"""The `project` of a question: a registered project's name, or the text of one of the project's
+manifests or lockfiles, read here (at the edge) into the packages it locks for search."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from twinmcp.gateway.arguments import MAX_PROJECT_CHARS, check_text
+from twinmcp.lockfiles import ManifestError, read_contents
+from twinmcp.search.v1 import search_pb2
+
+# A registered project's name (search's rule); anything else is read as a file's contents.
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class ProjectError(ValueError):
+    """A `project` that is neither a name nor a readable manifest; the message says why."""
+
+
+@dataclass(frozen=True)
+class Project:
+    """What a question's `project` names: a registered project, or the packages a file sent
+    with it locks (`file_format` says which file it read as)."""
+
+    name: str = ""
+    file_format: str = ""
+    packages: tuple[search_pb2.LockedPackage, ...] = ()
+
+    @property
+    def is_given(self) -> bool:
+        return bool(self.name or self.file_format)
+
+    @property
+    def label(self) -> str:
+        """How answers name it: "project 'shop'", "the uv.lock passed as 'project'"."""
+        return (
+            f"project '{self.name}'" if self.name else f"the {self.file_format} passed as 'project'"
+        )
+
+    @property
+    def key(self) -> str:
+        """Tells answers for different projects apart (the edge's answer cache): the name, or a
+        digest of the packages the file locks ("#" is in no project name)."""
+        if self.name or not self.file_format:
+            return self.name
+        locked = sorted(f"{p.registry}\x00{p.name}\x00{p.version}" for p in self.packages)
+        return "#" + hashlib.sha256("\x01".join(locked).encode()).hexdigest()
+
+
+NO_PROJECT = Project()
+
+
+def read_project(raw: str) -> Project:
+    """`raw` as a project: a name as it is (search says when none is registered), else the
+    contents of one manifest or lockfile, its format found from the text. TextError when it is
+    too long or not Unicode, ProjectError when it is none of the formats read here."""
+    text = raw.strip()
+    if not text:
+        return NO_PROJECT
+    if PROJECT_NAME.match(text):
+        return Project(name=text)
+    check_text("project", raw, MAX_PROJECT_CHARS)  # TextError: too long, or not Unicode
+    try:
+        file_format, dependencies = read_contents(raw)
+    except ManifestError as error:
+        raise ProjectError(
+            "'project' is neither a registered project's name (letters, digits, '.', '_' and "
+            f"'-') nor a manifest or lockfile read here: {error}"
+        ) from None
+    packages = tuple(
+        search_pb2.LockedPackage(registry=d.registry, name=d.name, version=d.version)
+        for d in dependencies
+        if d.is_locked
+    )
+    return Project(file_format=file_format, packages=packages)
+
+
+def project_note(project: Project, served: str, locked: str) -> str:
+    """The line saying which version of the library the project locks, for an answer at
+    version `served`; search's `locked_version` is `locked` ("" when it locks none)."""
+    label = project.label[0].upper() + project.label[1:]
+    if not locked:
+        return (
+            f"{label} locks none of this library's packages; this answer is for version "
+            f"{served}, not a locked one."
+        )
+    if locked == served:
+        return f"{label} locks version {locked} of this library; this answer is for it."
+    return (
+        f"{label} locks version {locked} of this library; this answer is for {served}, the "
+        "version asked for."
+    )
+
+
+def with_note(text: str, note: str) -> str:
+    """`note` as the answer's second line, under the title line that states the version."""
+    first, newline, rest = text.partition("\n")
+    return f"{first}\n{note}{newline}{rest}"

@@ -55,7 +55,10 @@ answer from it
 
 Pick the best match by name similarity, relevance to the user's goal, snippet count and \
 reputation. If several fit equally, say so and continue with the most relevant one; if none \
-fits, say so and suggest another name. Do not call this tool more than 3 times per question."""
+fits, say so and suggest another name. Do not call this tool more than 3 times per question.
+
+When you can read the user's project, pass 'project' (a lockfile's text, or a registered \
+project's name): each result then names the version the project locks."""
 
 QUERY_DESCRIPTION = """\
 Answers a question from the up-to-date documentation and code examples of one library, as \
@@ -66,7 +69,11 @@ Call 'resolve-library-id' first to get the library ID, UNLESS the user gave an I
 '/org/project' or '/org/project/version'. Ask one specific question per call (good: 'How to add \
 CORS middleware in FastAPI'; too vague: 'middleware'); make a separate call per distinct \
 concept. Do not call this tool more than 3 times per question. When the library is not \
-known, 'search-docs' answers in one call without an ID."""
+known, 'search-docs' answers in one call without an ID.
+
+When you can read the user's project, pass 'project' (the text of its lockfile, e.g. uv.lock or \
+package-lock.json, or a registered project's name): the answer is then for the exact version \
+the project locks, and its second line says so."""
 
 LEGACY_DESCRIPTION = """\
 Fetches up-to-date documentation for a library (the earlier name of 'query-docs'; prefer \

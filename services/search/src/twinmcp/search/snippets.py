@@ -74,10 +74,8 @@ class SnippetTable(Sequence[SnippetRecord]):
 
     A loaded index holds two allocations instead of about ten Python objects per snippet.
     Measured on a 5,000-snippet index (tracemalloc): 10.5 MB loaded as records, 7.4 MB with
-    this table (3.4 MB of it the snippets), and the load's peak fell from 51 MB to 11 MB; as
-    indexes came and went in the LRU cache, the small objects had also left the heap
-    fragmented (RSS 2.5 times the cache's bound, bench.scale_bench). Ranking decodes only its
-    candidates (a hundred or so per query).
+    this table (3.4 MB of it the snippets), and the load's peak fell from 51 MB to 11 MB.
+    Ranking decodes only its candidates (a hundred or so per query).
     """
 
     __slots__ = ("_data", "_offsets")

@@ -324,6 +324,8 @@ OVERSIZED = "fastapi==0.100.0\n" + "#" * 1_000_000
         ("{not json", "nor a manifest or lockfile read here"),
         ("lockfileVersion: '9.0'\nimporters: [unclosed\n", "pnpm-lock.yaml is not valid YAML"),
         (OVERSIZED, "the limit is 1000000"),
+        ("a = " + "[" * 50_000, "nests its values too deeply"),
+        ("lockfileVersion: '9.0'\nimporters: " + "[" * 50_000, "nests its values too deeply"),
     ],
 )
 async def test_unreadable_project_text_is_a_tool_error_and_a_400_naming_the_formats(

@@ -3,6 +3,7 @@ manifests or lockfiles, read here (at the edge) into the packages it locks for s
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from dataclasses import dataclass
@@ -75,6 +76,19 @@ def read_project(raw: str) -> Project:
         if d.is_locked
     )
     return Project(file_format=file_format, packages=packages)
+
+
+async def read_project_off_loop(raw: str) -> Project:
+    """`read_project`, a file's text parsed in a worker thread: a 1 MB lockfile (or a hostile
+    one nested thousands deep) takes the parsers up to seconds that other callers must not
+    wait out on the event loop."""
+    if len(raw) <= _INLINE_CHARS:
+        return read_project(raw)
+    return await asyncio.to_thread(read_project, raw)
+
+
+# Text this short (names, a requirements line or two) is read on the loop: a thread costs more.
+_INLINE_CHARS = 2_000
 
 
 def project_note(project: Project, served: str, locked: str) -> str:

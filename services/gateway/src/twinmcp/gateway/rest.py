@@ -23,7 +23,7 @@ from twinmcp.gateway.projects import (
     Project,
     ProjectError,
     project_note,
-    read_project,
+    read_project_off_loop,
     with_note,
 )
 from twinmcp.gateway.rendering import context_answer, library_answer
@@ -170,10 +170,10 @@ async def openapi(request: web.Request) -> web.Response:
 # -- search and context ------------------------------------------------------------------------
 
 
-def _project(raw: str) -> Project:
+async def _project(raw: str) -> Project:
     """`project` read (projects.read_project); a 400 saying why when it cannot be."""
     try:
-        return read_project(raw)
+        return await read_project_off_loop(raw)
     except (TextError, ProjectError) as error:
         raise InputError(str(error)) from None
 
@@ -197,7 +197,7 @@ async def _search(
 @_bad_request_wrapper
 async def search_v2(request: web.Request) -> web.Response:
     asked = params(LibrarySearchParams, request.query)
-    return await _search(request, asked.libraryName, asked.query, _project(asked.project))
+    return await _search(request, asked.libraryName, asked.query, await _project(asked.project))
 
 
 @routes.post("/api/v2/libs/search")
@@ -205,7 +205,7 @@ async def search_v2(request: web.Request) -> web.Response:
 async def search_v2_post(request: web.Request) -> web.Response:
     """As GET, the parameters in a JSON body: a lockfile sent as `project` fits there."""
     asked = validated(LibrarySearchBody, await _json_body(request))
-    return await _search(request, asked.libraryName, asked.query, _project(asked.project))
+    return await _search(request, asked.libraryName, asked.query, await _project(asked.project))
 
 
 @routes.get("/api/v1/search")
@@ -273,7 +273,7 @@ def _version_missing(missing: VersionMissing) -> web.Response:
 @_bad_request_wrapper
 async def context_v2(request: web.Request) -> web.Response:
     asked = params(ContextParams, request.query)
-    project = _project(asked.project)
+    project = await _project(asked.project)
     return await _context(
         request, asked.libraryId, "", asked.query, asked.tokens, asked.type, project
     )
@@ -284,7 +284,7 @@ async def context_v2(request: web.Request) -> web.Response:
 async def context_v2_post(request: web.Request) -> web.Response:
     """As GET, the parameters in a JSON body: a lockfile sent as `project` fits there."""
     asked = validated(ContextBody, await _json_body(request))
-    project = _project(asked.project)
+    project = await _project(asked.project)
     return await _context(
         request, asked.libraryId, "", asked.query, asked.tokens, asked.type, project
     )

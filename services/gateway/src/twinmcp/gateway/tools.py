@@ -22,7 +22,7 @@ from twinmcp.gateway.projects import (
     Project,
     ProjectError,
     project_note,
-    read_project,
+    read_project_off_loop,
     with_note,
 )
 from twinmcp.gateway.rendering import format_matches
@@ -260,7 +260,7 @@ def _optional_text(arguments: dict[str, Any], key: str, label: str) -> str:
     return check_text(label, value).strip() if isinstance(value, str) else ""
 
 
-def _project(arguments: dict[str, Any]) -> Project:
+async def _project(arguments: dict[str, Any]) -> Project:
     """The `project` argument read: a registered name, or one lockfile's packages."""
     value = arguments.get("project")
     if value is None:
@@ -270,7 +270,7 @@ def _project(arguments: dict[str, Any]) -> Project:
             f"'project' must be a string (a registered project's name or a lockfile's text), "
             f"not {type(value).__name__}."
         )
-    return read_project(value)
+    return await read_project_off_loop(value)
 
 
 class Tools:
@@ -308,7 +308,7 @@ class Tools:
         library_name = _text(
             arguments, "library_name", "libraryName", "give the library's name, e.g. 'fastapi'."
         )
-        project = _project(arguments)
+        project = await _project(arguments)
         answer = await self.search.resolve_library(
             library_name,
             _optional_text(arguments, "query", "query"),
@@ -357,7 +357,7 @@ class Tools:
                 "ask one specific question, e.g. 'How to add CORS middleware'.",
             )
         budget = self.tokens.budget(arguments.get("tokens"))
-        project = _project(arguments)
+        project = await _project(arguments)
         lookup = await self.docs.query_docs(library_id, query, budget, project=project)
         if isinstance(lookup, LibraryUnknown):
             return _library_unknown(lookup)

@@ -529,15 +529,16 @@ async def main() -> None:
         "--mode",
         choices=("single", "crosslib"),
         default="single",
-        help="crosslib: the dev questions asked with no library and with three library hints "
-        "(bench/eval_crosslib.py; keyword ranking unless --ranking model)",
+        help="crosslib: the questions asked with no library and with three library hints "
+        "(bench/eval_crosslib.py; --set dev|heldout, keyword ranking unless --ranking model)",
     )
     args = parser.parse_args()
     if args.mode == "crosslib":
         from bench import eval_crosslib  # noqa: PLC0415  it imports this module
 
         ranking = "model" if args.ranking == "model" else "keyword"
-        await eval_crosslib.run(ranking, args.url, args.search_addr, args.json)
+        for set_name in SETS if args.set == "both" else (args.set,):
+            await eval_crosslib.run(ranking, args.url, args.search_addr, args.json, set_name)
         return
     sets = SETS if args.set == "both" else (args.set,)
     started = time.perf_counter()

@@ -35,8 +35,17 @@ from twinmcp.embedding.local import is_available as model_installed
 from twinmcp.runtime.channels import open_channel
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
 
-from bench.eval import BUDGETS, Answer, Question, Rows, ask_rest, questions_of, summarise
-from bench.stackctl import EVAL, corpus_libraries, ingest_folders, throwaway_stack
+from bench.eval import (
+    BUDGETS,
+    Answer,
+    Question,
+    Rows,
+    ask_rest,
+    libraries_of,
+    questions_of,
+    summarise,
+)
+from bench.stackctl import EVAL, ingest_folders, throwaway_stack
 
 MODES = ("single", "no hint", "3 hints")
 # A budget no other request asks for, so the timed SearchDocs call is never a cache hit.
@@ -96,9 +105,9 @@ async def server_times(search_addr: str, questions: Sequence[Question]) -> list[
 
 
 async def measure(
-    url: str, search_addr: str
+    url: str, search_addr: str, set_name: str = "dev"
 ) -> tuple[dict[str, Rows], dict[str, float], list[float], list[str]]:
-    questions = questions_of("dev")
+    questions = questions_of(set_name)
     libraries = sorted({q.library for q in questions})
     rows: dict[str, Rows] = {mode: [] for mode in MODES}
     right_first: dict[str, float] = {}
@@ -124,10 +133,14 @@ async def measure(
 
 
 def report(
-    rows: dict[str, Rows], right_first: dict[str, float], times: list[float], misses: list[str]
+    rows: dict[str, Rows],
+    right_first: dict[str, float],
+    times: list[float],
+    misses: list[str],
+    set_name: str = "dev",
 ) -> dict[str, object]:
     summaries = {mode: summarise(rows[mode]) for mode in MODES}
-    print("\n== Cross-library retrieval, dev questions (REST; single = /api/v2/context)")
+    print(f"\n== Cross-library retrieval, {set_name} questions (REST; single = /api/v2/context)")
     print(f"{'':22}" + "".join(f"{mode:>14}" for mode in MODES))
     print(f"{'right library first':22}" + "".join(f"{right_first[m]:14.3f}" for m in MODES))
     for metric in (
@@ -161,17 +174,25 @@ def report(
     }
 
 
-async def run(ranking: str, url: str | None, search_addr: str, json_path: Path | None) -> None:
-    """Measures a running stack at `url`, or a throwaway one with `ranking`'s embeddings."""
+async def run(
+    ranking: str,
+    url: str | None,
+    search_addr: str,
+    json_path: Path | None,
+    set_name: str = "dev",
+) -> None:
+    """Measures a running stack at `url`, or a throwaway one with `ranking`'s embeddings, on
+    the dev questions or the held-out ones (the held-out libraries alone are then ingested)."""
     started = time.perf_counter()
     if url:
-        measured = await measure(url.rstrip("/"), search_addr)
+        measured = await measure(url.rstrip("/"), search_addr, set_name)
     else:
         if ranking == "model" and not model_installed():
             raise SystemExit("the local model is not installed (`make install-model`)")
         provider = "none" if ranking == "keyword" else "local"
+        libraries = libraries_of((set_name,))
         async with throwaway_stack(EMBEDDING_PROVIDER=provider) as stack:
-            jobs = await ingest_folders(stack.env["INGEST_ADDR"], corpus_libraries())
+            jobs = await ingest_folders(stack.env["INGEST_ADDR"], libraries)
             print(
                 f"[{ranking}] ingested: "
                 + ", ".join(f"{lib} {job.progress.snippets}" for lib, job in sorted(jobs.items())),
@@ -186,11 +207,13 @@ async def run(ranking: str, url: str | None, search_addr: str, json_path: Path |
                             index_pb2.ImportCatalogRequest(entries=entries[start : start + 5000]),
                             timeout=120,
                         )
-            measured = await measure(stack.gateway_url, stack.env["SEARCH_ADDR"])
-    figures = report(*measured)
+            measured = await measure(stack.gateway_url, stack.env["SEARCH_ADDR"], set_name)
+    figures = report(*measured, set_name=set_name)
     if json_path:
         json_path.write_text(json.dumps(figures, indent=2))
-    print(f"\nmake eval cross-library ({ranking}): {time.perf_counter() - started:.0f}s")
+    print(
+        f"\nmake eval cross-library ({ranking}, {set_name}): {time.perf_counter() - started:.0f}s"
+    )
 
 
 async def main() -> None:
@@ -199,8 +222,9 @@ async def main() -> None:
     parser.add_argument("--url", help="a running gateway with the dev libraries ingested")
     parser.add_argument("--search-addr", default="127.0.0.1:50052")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--set", choices=("dev", "heldout"), default="dev")
     args = parser.parse_args()
-    await run(args.ranking, args.url, args.search_addr, args.json)
+    await run(args.ranking, args.url, args.search_addr, args.json, args.set)
 
 
 if __name__ == "__main__":

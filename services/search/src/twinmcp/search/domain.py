@@ -700,13 +700,8 @@ class SearchDomain:
     ) -> list[Ranked]:
         query_vector = None
         dense_scores: dict[int, float] | None = None
-        if self.embedder is not None and model and model == self.embedder.model:
-            try:
-                vector = await self._embed_query(self.embedder, query)
-            except (EmbeddingFailure, OSError) as exc:
-                # Keyword ranking still answers well; an embedding outage must not fail queries.
-                logger.warning("query embedding failed, keyword ranking only: %s", exc)
-                return await asyncio.to_thread(index.search, query, None, self.params)
+        vector = await self.query_vector(model, query)
+        if vector is not None:
             if self.vectors.is_external:
                 matches = await self.vectors.query(build_id, vector, _DENSE_TOP_K)
                 positions = index.positions()
@@ -716,6 +711,18 @@ class SearchDomain:
         return await asyncio.to_thread(
             index.search, query, query_vector, self.params, dense_scores=dense_scores
         )
+
+    async def query_vector(self, model: str, query: str) -> list[float] | None:
+        """The query's vector in the space of `model` (the one a build was embedded with), or
+        None: no embedder, another model, or the embedder failing (logged: keyword ranking
+        still answers well, and an embedding outage must not fail queries)."""
+        if self.embedder is None or not model or model != self.embedder.model:
+            return None
+        try:
+            return await self._embed_query(self.embedder, query)
+        except (EmbeddingFailure, OSError) as exc:
+            logger.warning("query embedding failed, keyword ranking only: %s", exc)
+            return None
 
     async def _embed_query(self, embedder: QueryEmbedder, query: str) -> list[float]:
         """The query's vector, from a small LRU keyed by model and whitespace-folded text, then

@@ -25,6 +25,7 @@ def test_defaults_use_the_embedded_backends(tmp_path: Path) -> None:
         ({"REDIS_CACHE_TTL": "0"}, "REDIS_CACHE_TTL"),
         ({"PINECONE_API_KEY": "k"}, "PINECONE_API_KEY"),
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({"SEARCH_MALLOC_MMAP_THRESHOLD_KB": "-1"}, "SEARCH_MALLOC_MMAP_THRESHOLD_KB"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(

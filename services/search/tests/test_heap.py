@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+import platform
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -75,3 +79,47 @@ def test_overlapping_builds_keep_the_collector_off_until_the_last_one_ends() -> 
     build_long_lived(inner)
     assert seen == [False]
     assert gc.isenabled()
+
+
+# Frees a 4 MiB block (glibc then raises its sliding threshold to 4 MiB), allocates 1 MiB and
+# prints whether that 1 MiB came from its own mmap (mallinfo2's count of mmapped bytes grew).
+_PROBE = textwrap.dedent(
+    """
+    import ctypes, sys
+    from twinmcp.search.heap import fix_mmap_threshold
+
+    class Info(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = Info
+    fixed = fix_mmap_threshold(int(sys.argv[1]))
+    big = bytearray(4 << 20)
+    del big
+    before = libc.mallinfo2().hblkhd
+    block = bytearray(1 << 20)
+    print(fixed, libc.mallinfo2().hblkhd - before >= 1 << 20)
+    """
+)
+
+
+def _probe(threshold: int) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(threshold)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    return done.stdout.strip()
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only"
+)
+def test_a_fixed_mmap_threshold_gives_large_blocks_their_own_mapping_after_a_large_free() -> None:
+    # glibc's sliding threshold: after the 4 MiB free, 1 MiB comes from the heap and stays there.
+    assert _probe(0) == "False False"
+    assert _probe(128 * 1024) == "True True"

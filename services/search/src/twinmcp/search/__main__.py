@@ -9,6 +9,7 @@ from twinmcp.runtime.settings import SettingsError, environ
 from twinmcp.runtime.telemetry import configure_telemetry
 from twinmcp.search.config import Settings
 from twinmcp.search.errors import StoreUnreadableError
+from twinmcp.search.heap import fix_mmap_threshold
 from twinmcp.search.server import serve
 
 
@@ -20,6 +21,9 @@ def main() -> None:
         raise SystemExit(f"search: {exc}") from None
     configure_logging("search", env)
     configure_telemetry("search", env)
+    # MALLOC_MMAP_THRESHOLD_ in the environment is glibc's own setting: it wins.
+    if "MALLOC_MMAP_THRESHOLD_" not in env:
+        fix_mmap_threshold(settings.malloc_mmap_threshold_kb * 1024)
     try:
         asyncio.run(serve(settings))
     except StoreUnreadableError as exc:

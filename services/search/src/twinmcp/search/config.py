@@ -43,6 +43,9 @@ class Settings:
     health_probe_seconds: float
     host: str
     env: Mapping[str, str]  # handed to create_embedder and create_engine
+    # Allocations from this size up get their own mmap, returned to the system when freed
+    # (heap.fix_mmap_threshold); 0 leaves glibc's own sliding threshold.
+    malloc_mmap_threshold_kb: int = 128
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -74,6 +77,9 @@ class Settings:
             health_probe_seconds=env_float(env, "SEARCH_HEALTH_PROBE_SECONDS", 15.0, minimum=0.01),
             host=env_str(env, "SEARCH_GRPC_HOST", "0.0.0.0"),
             env=dict(env),
+            malloc_mmap_threshold_kb=env_int(
+                env, "SEARCH_MALLOC_MMAP_THRESHOLD_KB", 128, minimum=0, maximum=32 * 1024
+            ),
         )
 
     def __repr__(self) -> str:

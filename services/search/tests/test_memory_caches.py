@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Sequence
 
+import orjson
 from twinmcp.search.cache import MemoryCache
 from twinmcp.search.changes import ChangeFeed
 from twinmcp.search.domain import SearchDomain
@@ -96,3 +98,20 @@ async def test_an_answer_larger_than_the_whole_answer_cache_is_not_kept() -> Non
     await cache.set("answer:huge", b"x" * 101)
     assert await cache.get("answer:huge") is None
     assert await cache.get("answer:small") == b"x" * 50
+
+
+async def test_the_answer_cache_holds_about_what_it_counts_of_orjson_output() -> None:
+    # orjson returns its output in an allocation several times its length.
+    texts = [f"{n} " + "word " * 8_000 for n in range(20)]
+    cache = MemoryCache(max_entries=100, max_bytes=64 << 20)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number, text in enumerate(texts):
+            await cache.set(f"answer:{number}", orjson.dumps({"text": text}))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert cache.total_bytes == sum(len(orjson.dumps({"text": t})) for t in texts)
+    assert held < 1.5 * cache.total_bytes
+    assert await cache.get("answer:7") == orjson.dumps({"text": texts[7]})

@@ -59,7 +59,9 @@ class MemoryCache:
     async def set(self, key: str, value: bytes) -> None:
         if len(value) > self._max_bytes:
             return
-        self._entries[key] = value
+        # An exact copy: orjson returns its output in the buffer it wrote into, up to ten times
+        # the length (a 44 KB answer held 520 KB), and the bound counts the length.
+        self._entries[key] = bytes(memoryview(value))
         while len(self._entries) > self._max_entries:
             self._entries.popitem()
 

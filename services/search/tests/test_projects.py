@@ -164,3 +164,45 @@ async def test_malformed_packages_sent_with_a_query_are_invalid_argument(
         await _query(client, "/pallets/flask", locked_packages=[_locked("cargo", "serde", "1")])
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "registry" in (error.value.details() or "")
+
+
+async def _search(client: Any, **fields: Any) -> search_pb2.SearchDocsResponse:
+    reply: search_pb2.SearchDocsResponse = await client.search.SearchDocs(
+        search_pb2.SearchDocsRequest(query="CORS", **fields), timeout=10
+    )
+    return reply
+
+
+def _searched(reply: search_pb2.SearchDocsResponse) -> dict[str, tuple[str, str]]:
+    return {lib.library_id: (lib.version, lib.locked_version) for lib in reply.libraries}
+
+
+async def test_a_search_across_libraries_answers_at_the_versions_the_project_locks(
+    client: Any, kit: Any
+) -> None:
+    await _publish_flask_and_fastify(client, kit)
+    await _register(client, "shop", _locked("pypi", "flask", "3.0.3"))
+    sent = [_locked("pypi", "flask", "3.0.3"), _locked("npm", "fastify", "4.28.1")]
+
+    plain = await _search(client, libraries=["/pallets/flask", "fastify"])
+    by_name = await _search(client, libraries=["/pallets/flask", "fastify"], project="shop")
+    by_file = await _search(client, libraries=["/pallets/flask", "fastify"], locked_packages=sent)
+
+    assert _searched(plain)["/pallets/flask"] == ("3.1.3", "")
+    assert _searched(by_name)["/pallets/flask"] == ("3.0.3", "3.0.3")
+    # fastify 4.28.1 is not indexed: 5.0.0 is searched, and the answer says what is locked.
+    assert _searched(by_file) == {
+        "/pallets/flask": ("3.0.3", "3.0.3"),
+        "/fastify/fastify": ("5.0.0", "4.28.1"),
+    }
+    assert {hit.version for hit in by_file.hits if hit.library_id == "/pallets/flask"} <= {"3.0.3"}
+    # A version the caller names wins over the project's, as in QueryDocs.
+    pinned = await _search(client, libraries=["/pallets/flask"], version="3.1.3", project="shop")
+    assert _searched(pinned)["/pallets/flask"] == ("3.1.3", "3.0.3")
+
+
+async def test_a_search_with_an_unknown_project_is_invalid_argument(client: Any, kit: Any) -> None:
+    await _publish_flask_and_fastify(client, kit)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await _search(client, libraries=["/pallets/flask"], project="nope")
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -8,7 +8,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import orjson
@@ -26,6 +26,7 @@ from twinmcp.search.library import LibraryInfo, VersionInfo
 from twinmcp.search.libraryid import parse_library_id
 from twinmcp.search.ownertext import clean_snippet, rules_within
 from twinmcp.search.packing import DEFAULT_BUDGET, MINIMUM_SNIPPETS, RELEVANCE_FLOOR
+from twinmcp.search.projects import LockedPackage
 from twinmcp.search.ranking import Ranked, VersionIndex
 from twinmcp.search.resolution import (
     MATCH_DESCRIPTION,
@@ -262,6 +263,8 @@ class Target:
     info: LibraryInfo
     version: VersionInfo
     reason: str
+    is_pinned: bool = False  # the caller asked for a version (a project's lock does not move it)
+    locked_version: str = ""  # what the request's project locks of the library
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,7 @@ class Searched:
     reason: str
     available_versions: list[str]
     rules: list[str]
+    locked_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -298,7 +302,7 @@ class CrossAnswer:
                 "withheld_snippets": self.withheld_snippets,
                 "libraries": [
                     [s.library_id, s.version, s.title, s.relevance, s.reason,
-                     s.available_versions, s.rules]
+                     s.available_versions, s.rules, s.locked_version]
                     for s in self.libraries
                 ],
                 "hits": [
@@ -339,7 +343,9 @@ def hit_tag(library_id: str, version: str) -> str:
 
 
 def answer_key(targets: Sequence[Target], query: str, budget: int, family: str) -> str:
-    builds = ",".join(sorted(f"{t.version.build_id}:{t.reason}" for t in targets))
+    builds = ",".join(
+        sorted(f"{t.version.build_id}:{t.reason}:{t.locked_version}" for t in targets)
+    )
     normalised = " ".join(query.lower().split())
     raw = f"{ANSWER_FORMAT}\0search\0{builds}\0{budget}\0{family}\0{normalised}"
     return "search:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
@@ -426,6 +432,8 @@ class CrossLibrarySearch:
         version: str,
         language: str,
         budget: int,
+        project: str = "",
+        locked: Sequence[LockedPackage] = (),
     ) -> CrossAnswer:
         check_length("query", query, MAX_QUERY_CHARS)
         check_length("version", version, MAX_VERSION_CHARS)
@@ -460,6 +468,8 @@ class CrossLibrarySearch:
             targets = await self._probed(text)
         if not targets:
             return CrossAnswer([], [], 0)
+        if project or locked:
+            targets = await self._locked(targets, project, locked)
         key = answer_key(targets, text, budget, family)
         cached = await self.domain.cache.get(key)
         if cached is not None:
@@ -517,7 +527,21 @@ class CrossLibrarySearch:
         chosen = info.select(asked) if asked else info.default
         if chosen is None:
             raise version_not_indexed(info, asked)
-        return Target(info, chosen, REASON_HINT)
+        return Target(info, chosen, REASON_HINT, is_pinned=bool(asked))
+
+    async def _locked(
+        self, targets: Sequence[Target], project: str, locked: Sequence[LockedPackage]
+    ) -> list[Target]:
+        """The targets at the versions the project locks, where those are indexed and the
+        caller asked for no version; each remembers what the project locks."""
+        ids = [target.info.meta.library_id for target in targets]
+        locks = await self.domain.locked_versions(ids, project, locked)
+        out: list[Target] = []
+        for target in targets:
+            lock = locks.get(target.info.meta.library_id, "")
+            chosen = None if target.is_pinned or not lock else target.info.select(lock)
+            out.append(replace(target, version=chosen or target.version, locked_version=lock))
+        return out
 
     async def _probed(self, query: str) -> list[Target]:
         """The documented libraries worth probing: named ones, described ones, popular ones."""
@@ -610,6 +634,7 @@ class CrossLibrarySearch:
                     reason=item.target.reason,
                     available_versions=[v.version for v in item.target.info.versions],
                     rules=kept_rules if is_answering else [],
+                    locked_version=item.target.locked_version,
                 )
             )
         return CrossAnswer(hits, searched, used, withheld)

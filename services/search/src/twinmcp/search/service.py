@@ -153,6 +153,7 @@ def search_message(answer: CrossAnswer) -> search_pb2.SearchDocsResponse:
                 reason=s.reason,
                 available_versions=s.available_versions,
                 rules=s.rules,
+                locked_version=s.locked_version,
             )
             for s in answer.libraries
         ],
@@ -248,6 +249,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             request.version,
             request.language,
             request.tokens,
+            request.project,
+            _locked(request.locked_packages),
         )
         return search_message(answer)
 

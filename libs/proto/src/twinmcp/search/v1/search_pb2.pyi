@@ -630,6 +630,8 @@ class SearchDocsRequest(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
     TOKENS_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
+    LOCKED_PACKAGES_FIELD_NUMBER: _builtins.int
     query: _builtins.str
     version: _builtins.str
     """Strict: only with exactly one library; another version is never served instead."""
@@ -640,12 +642,20 @@ class SearchDocsRequest(_message.Message):
     """
     tokens: _builtins.int
     """the budget, a maximum; default 5000 (as QueryDocs)"""
+    project: _builtins.str
+    """A registered project (as QueryDocsRequest.project) or its locked packages sent with the
+    request: each searched library that is not given a version is searched at the version the
+    project locks when that version is indexed (SearchedLibrary.locked_version says what the
+    project locks either way). INVALID_ARGUMENT when no project has the name.
+    """
     @_builtins.property
     def libraries(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Up to 4 library ids ("/owner/repo", a version may follow as in QueryDocs) or names
         ("fastapi"), resolved as ResolveLibrary would. Empty: search chooses the libraries.
         """
 
+    @_builtins.property
+    def locked_packages(self) -> _containers.RepeatedCompositeFieldContainer[Global___LockedPackage]: ...
     def __init__(
         self,
         *,
@@ -654,10 +664,12 @@ class SearchDocsRequest(_message.Message):
         version: _builtins.str = ...,
         language: _builtins.str = ...,
         tokens: _builtins.int = ...,
+        project: _builtins.str = ...,
+        locked_packages: _abc.Iterable[Global___LockedPackage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "libraries", b"libraries", "query", b"query", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "libraries", b"libraries", "locked_packages", b"locked_packages", "project", b"project", "query", b"query", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -706,6 +718,7 @@ class SearchedLibrary(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     AVAILABLE_VERSIONS_FIELD_NUMBER: _builtins.int
     RULES_FIELD_NUMBER: _builtins.int
+    LOCKED_VERSION_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     version: _builtins.str
     title: _builtins.str
@@ -714,6 +727,11 @@ class SearchedLibrary(_message.Message):
     reason: _builtins.str
     """Why it was searched: "hint" (asked for), "named" (the query names it), "content" (its
     documentation matches the query's words).
+    """
+    locked_version: _builtins.str
+    """The version the request's project locks of this library; "" without a project or when it
+    locks none of its packages. When it differs from `version`, that version is not indexed
+    (or the request named another one) and `version` was searched instead.
     """
     @_builtins.property
     def available_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
@@ -731,10 +749,11 @@ class SearchedLibrary(_message.Message):
         reason: _builtins.str = ...,
         available_versions: _abc.Iterable[_builtins.str] | None = ...,
         rules: _abc.Iterable[_builtins.str] | None = ...,
+        locked_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "library_id", b"library_id", "reason", b"reason", "relevance", b"relevance", "rules", b"rules", "title", b"title", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "library_id", b"library_id", "locked_version", b"locked_version", "reason", b"reason", "relevance", b"relevance", "rules", b"rules", "title", b"title", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -368,3 +368,43 @@ async def test_a_body_over_the_size_bound_is_refused_before_it_is_read(stack: St
         f"{stack.url}/api/v2/context", json={"libraryId": LIBRARY_ID, "project": huge}
     ) as response:
         assert response.status == 413
+
+
+async def test_search_docs_answers_at_the_versions_a_lockfile_locks_over_mcp_and_rest(
+    stack: Stack,
+) -> None:
+    is_error, text = await _call(
+        stack, "search-docs", {"query": "CORS", "libraries": ["fastapi"], "project": UV_LOCK}
+    )
+    assert not is_error, text
+    assert f"({LIBRARY_ID}, version {OLDER})" in text
+    assert f"{LIBRARY_ID}: {LOCKED_NOTE}; this answer is for it." in text
+    assert f"Library: {LIBRARY_ID}, version {OLDER}" in text
+    # Without the lockfile: the default version, and no word of a project.
+    is_error, plain = await _call(stack, "search-docs", {"query": "CORS", "libraries": ["fastapi"]})
+    assert not is_error and f"version {DEFAULT}" in plain and "project" not in plain
+    # REST: a small manifest in the URL, and each library's lockedVersion in the JSON form.
+    status, body = await _rest(
+        stack,
+        "/api/v3/search",
+        query="CORS",
+        libraries="fastapi",
+        type="json",
+        project=f"fastapi=={OLDER}\n",
+    )
+    assert status == 200, body
+    assert [(lib["id"], lib["version"], lib["lockedVersion"]) for lib in body["libraries"]] == [
+        (LIBRARY_ID, OLDER, OLDER)
+    ]
+    assert {snippet["version"] for snippet in body["snippets"]} == {OLDER}
+    status, body = await _rest(stack, "/api/v3/search", query="CORS", type="json")
+    assert status == 200 and "lockedVersion" not in body["libraries"][0]
+
+
+async def test_search_docs_refuses_unreadable_project_text_naming_the_formats(
+    stack: Stack,
+) -> None:
+    is_error, text = await _call(stack, "search-docs", {"query": "CORS", "project": GARBAGE})
+    assert is_error and "uv.lock" in text, text
+    status, body = await _rest(stack, "/api/v3/search", query="CORS", project=GARBAGE)
+    assert status == 400 and "uv.lock" in body["message"], body

@@ -15,6 +15,14 @@ from twinmcp.gateway.arguments import (
     shown,
 )
 from twinmcp.gateway.clients.search import SearchClient, VersionMissing
+from twinmcp.gateway.projects import (
+    NO_PROJECT,
+    PROJECT_SCHEMA,
+    Project,
+    ProjectError,
+    project_note,
+    read_project_off_loop,
+)
 from twinmcp.gateway.rendering import (
     RULES_FRAMING,
     SEPARATOR,
@@ -77,6 +85,7 @@ SEARCH_TOOL: dict[str, Any] = {
                     "'typescript', 'go', 'rust'."
                 ),
             },
+            "project": PROJECT_SCHEMA,
             "tokens": {
                 "type": "integer",
                 "description": (
@@ -134,7 +143,7 @@ def _library_line(library_id: str, version: str) -> str:
     return f"Library: {library_id}, version {version}"
 
 
-def search_header(answer: search_pb2.SearchDocsResponse) -> str:
+def search_header(answer: search_pb2.SearchDocsResponse, project: Project = NO_PROJECT) -> str:
     answering = {hit.library_id for hit in answer.hits}
     listed = [
         f"{lib.title or lib.library_id} ({lib.library_id}, version {lib.version})"
@@ -145,6 +154,12 @@ def search_header(answer: search_pb2.SearchDocsResponse) -> str:
         "# Documentation across libraries",
         f"From: {'; '.join(listed)}" if listed else "From: no library matched",
     ]
+    if project.is_given:
+        lines.extend(
+            f"{lib.library_id}: {project_note(project, lib.version, lib.locked_version)}"
+            for lib in answer.libraries
+            if lib.library_id in answering
+        )
     others = [lib.library_id for lib in answer.libraries if lib.library_id not in answering]
     if others:
         lines.append(f"Also searched: {', '.join(others)}")
@@ -171,9 +186,12 @@ def _hit_text(hit: search_pb2.SearchHit) -> str:
     return f"{title}\n{_library_line(hit.library_id, hit.version)}\n\n{rest}"
 
 
-def render_search(answer: search_pb2.SearchDocsResponse, budget: int) -> str:
-    """Markdown of the hits in rank order, never more than `budget` tokens."""
-    text = truncate_to_tokens(search_header(answer), budget)
+def render_search(
+    answer: search_pb2.SearchDocsResponse, budget: int, project: Project = NO_PROJECT
+) -> str:
+    """Markdown of the hits in rank order, never more than `budget` tokens; with a project,
+    a line per answering library saying which version the project locks."""
+    text = truncate_to_tokens(search_header(answer, project), budget)
     for hit in answer.hits:
         candidate = text + SEPARATOR + _hit_text(hit)
         if count_tokens(candidate) > budget:
@@ -189,8 +207,11 @@ def render_search(answer: search_pb2.SearchDocsResponse, budget: int) -> str:
     return text
 
 
-def search_answer(answer: search_pb2.SearchDocsResponse, budget: int) -> schemas.DocsSearch:
-    """The JSON form: hits in rank order within the budget, each with its library and version."""
+def search_answer(
+    answer: search_pb2.SearchDocsResponse, budget: int, project: Project = NO_PROJECT
+) -> schemas.DocsSearch:
+    """The JSON form: hits in rank order within the budget, each with its library and version;
+    with a project, each library says the version it locks (`lockedVersion`)."""
     hits: list[schemas.SearchedSnippet] = []
     used = 0
     for hit in answer.hits:
@@ -216,6 +237,7 @@ def search_answer(answer: search_pb2.SearchDocsResponse, budget: int) -> schemas
                 reason=lib.reason,
                 availableVersions=list(lib.available_versions),
                 rules=list(lib.rules),
+                lockedVersion=lib.locked_version if project.is_given else None,
             )
             for lib in answer.libraries
         ],
@@ -244,9 +266,12 @@ async def search_tool(
                 hints = [check_text("libraryName", named).strip()]
         version = _optional(arguments, "version")
         language = _optional(arguments, "language")
-    except (SearchInputError, TextError) as error:
+        project = await read_project_off_loop(_optional_raw(arguments, "project"))
+    except (SearchInputError, TextError, ProjectError) as error:
         return str(error), True
-    lookup = await client.search_docs(query, hints, version, language, budget)
+    lookup = await client.search_docs(
+        query, hints, version, language, budget, project.name, project.packages
+    )
     if isinstance(lookup, VersionMissing):
         listed = ", ".join(lookup.available) or "none yet"
         return (
@@ -254,7 +279,17 @@ async def search_tool(
             f"versions: {listed}. Ask for one of those, or leave 'version' out for the default.",
             True,
         )
-    return render_search(lookup, budget), False
+    return render_search(lookup, budget, project), False
+
+
+def _optional_raw(arguments: dict[str, Any], key: str) -> str:
+    """A string argument as sent (a lockfile's text keeps its layout), "" when absent."""
+    value = arguments.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise SearchInputError(f"'{key}' must be a string, not {type(value).__name__}")
+    return value
 
 
 def _optional(arguments: dict[str, Any], key: str) -> str:

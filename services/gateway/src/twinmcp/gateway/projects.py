@@ -9,11 +9,27 @@ import re
 from dataclasses import dataclass
 
 from twinmcp.gateway.arguments import MAX_PROJECT_CHARS, check_text
-from twinmcp.lockfiles import ManifestError, read_contents
+from twinmcp.lockfiles import CONTENT_FORMATS, ManifestError, read_contents
 from twinmcp.search.v1 import search_pb2
 
 # A registered project's name (search's rule); anything else is read as a file's contents.
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+# One argument for both forms: a registered name can never be mistaken for a file's contents
+# (a name is one word of letters, digits, '.', '_', '-'), and agents find a single "project"
+# to fill whether the user registered the project or the agent just read its lockfile.
+PROJECT_SCHEMA = {
+    "type": "string",
+    "maxLength": MAX_PROJECT_CHARS,
+    "description": (
+        "Optional: the user's project, so the answer is for the exact version it locks (the "
+        "answer says which). Either the name of a project registered with TwinMCP ('shop'), "
+        "or the whole text of ONE of its lockfiles or manifests as read from disk: "
+        f"{', '.join(CONTENT_FORMATS)} (the format is recognised from the text). Prefer the "
+        "lockfile; a file that locks none of the library's packages gets the default version."
+    ),
+}
 
 
 class ProjectError(ValueError):

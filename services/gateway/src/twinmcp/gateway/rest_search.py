@@ -11,7 +11,13 @@ from twinmcp.gateway.docsearch import (
     render_search,
     search_answer,
 )
-from twinmcp.gateway.rest import _bad_request_wrapper, _budget, _version_missing, json_answer
+from twinmcp.gateway.rest import (
+    _bad_request_wrapper,
+    _budget,
+    _project,
+    _version_missing,
+    json_answer,
+)
 from twinmcp.gateway.schemas import DocsSearchParams, InputError, params
 from twinmcp.gateway.state import GATEWAY
 
@@ -28,10 +34,14 @@ async def search_v3(request: web.Request) -> web.Response:
     except (SearchInputError, TextError) as error:
         raise InputError(str(error)) from None
     budget = _budget(request, asked.tokens)
+    project = await _project(asked.project)
     search = request.app[GATEWAY].peers.search
-    lookup = await search.search_docs(asked.query, hints, asked.version, asked.language, budget)
+    lookup = await search.search_docs(
+        asked.query, hints, asked.version, asked.language, budget, project.name, project.packages
+    )
     if isinstance(lookup, VersionMissing):
         return _version_missing(lookup)
     if asked.type == "json":
-        return json_answer(search_answer(lookup, budget))
-    return web.Response(text=render_search(lookup, budget), content_type="text/plain")
+        # lockedVersion only with a project (no other field of the shape is ever None).
+        return json_answer(search_answer(lookup, budget, project), exclude_none=True)
+    return web.Response(text=render_search(lookup, budget, project), content_type="text/plain")

@@ -234,6 +234,14 @@ class DocsSearchParams(Params):
     ] = ""
     tokens: Tokens = None
     type: Kind = "txt"
+    project: Annotated[
+        str,
+        Field(
+            description=PROJECT_DESCRIPTION
+            + " Each library is then searched at the version it locks, where indexed "
+            "(`lockedVersion`)."
+        ),
+    ] = ""
 
 
 class JobsParams(Params):
@@ -507,6 +515,11 @@ class SearchedLibrary(Answer):
     ]
     availableVersions: list[str]
     rules: list[str]
+    lockedVersion: str | None = Field(
+        default=None,
+        description='with a `project`: the version it locks of this library, "" when it locks '
+        "none; when it differs from `version`, that one is not indexed or another was asked",
+    )
 
 
 class SearchedSnippet(Snippet):

@@ -7,7 +7,6 @@ from typing import Any
 
 from twinmcp.gateway.arguments import (
     MAX_NAME_CHARS,
-    MAX_PROJECT_CHARS,
     MAX_QUERY_CHARS,
     TextError,
     check_text,
@@ -19,6 +18,7 @@ from twinmcp.gateway.errors import InvalidArgument
 from twinmcp.gateway.lookups import DocsLookups
 from twinmcp.gateway.projects import (
     NO_PROJECT,
+    PROJECT_SCHEMA,
     Project,
     ProjectError,
     project_note,
@@ -26,7 +26,6 @@ from twinmcp.gateway.projects import (
     with_note,
 )
 from twinmcp.gateway.rendering import format_matches
-from twinmcp.lockfiles import CONTENT_FORMATS
 
 ANNOTATIONS = {
     "readOnlyHint": True,
@@ -88,21 +87,6 @@ _TOKENS_SCHEMA = {
     ),
 }
 
-# One argument for both forms: a registered name can never be mistaken for a file's contents
-# (a name is one word of letters, digits, '.', '_', '-'), and agents find a single "project"
-# to fill whether the user registered the project or the agent just read its lockfile.
-_PROJECT_SCHEMA = {
-    "type": "string",
-    "maxLength": MAX_PROJECT_CHARS,
-    "description": (
-        "Optional: the user's project, so the answer is for the exact version it locks (the "
-        "answer says which). Either the name of a project registered with TwinMCP ('shop'), "
-        "or the whole text of ONE of its lockfiles or manifests as read from disk: "
-        f"{', '.join(CONTENT_FORMATS)} (the format is recognised from the text). Prefer the "
-        "lockfile; a file that locks none of the library's packages gets the default version."
-    ),
-}
-
 TOOLS: list[dict[str, Any]] = [
     {
         "name": "resolve-library-id",
@@ -127,7 +111,7 @@ TOOLS: list[dict[str, Any]] = [
                         "candidates. Never include secrets or private code."
                     ),
                 },
-                "project": _PROJECT_SCHEMA,
+                "project": PROJECT_SCHEMA,
             },
             "required": ["libraryName", "query"],
         },
@@ -157,7 +141,7 @@ TOOLS: list[dict[str, Any]] = [
                     ),
                 },
                 "tokens": _TOKENS_SCHEMA,
-                "project": _PROJECT_SCHEMA,
+                "project": PROJECT_SCHEMA,
             },
             "required": ["libraryId", "query"],
         },

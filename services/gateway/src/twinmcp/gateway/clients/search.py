@@ -152,15 +152,25 @@ class SearchClient(PeerClient):
             return missing
 
     async def search_docs(
-        self, query: str, libraries: Sequence[str], version: str, language: str, tokens: int
+        self,
+        query: str,
+        libraries: Sequence[str],
+        version: str,
+        language: str,
+        tokens: int,
+        project: str = "",
+        packages: Sequence[search_pb2.LockedPackage] = (),
     ) -> SearchLookup:
-        """Search's answer across libraries, or the version it said is not indexed."""
+        """Search's answer across libraries, or the version it said is not indexed; with a
+        project (a registered name, or the packages a lockfile locks), at its locked versions."""
         request = search_pb2.SearchDocsRequest(
             query=query,
             libraries=list(libraries),
             version=version,
             language=language,
             tokens=tokens,
+            project=project,
+            locked_packages=list(packages),
         )
         try:
             return await self._send(self.stub.SearchDocs, request)

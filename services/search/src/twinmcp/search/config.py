@@ -70,7 +70,7 @@ class Settings:
             pinecone_index_name=pinecone_index,
             pinecone_controller_host=env_optional(env, "PINECONE_CONTROLLER_HOST") or "",
             pinecone_environment=env_optional(env, "PINECONE_ENVIRONMENT") or "",
-            index_cache_mb=env_int(env, "SEARCH_INDEX_CACHE_MB", 1024, minimum=16),
+            index_cache_mb=env_int(env, "SEARCH_INDEX_CACHE_MB", 512, minimum=16),
             answer_cache_mb=env_int(env, "SEARCH_ANSWER_CACHE_MB", 64, minimum=1),
             drain_seconds=env_float(env, "SHUTDOWN_DRAIN_SECONDS", 0.0, minimum=0.0),
             grace_seconds=env_float(env, "SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0),

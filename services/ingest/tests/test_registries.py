@@ -193,3 +193,16 @@ def test_python_pages_come_from_the_source_without_running_it(tmp_path: Path) ->
     assert wire.count("## ") == 1
     assert "## Undocumented in boom.wire" in wire
     assert "def cut(length: int) -> None" in wire and "class Spool:" in wire
+
+
+def test_a_repository_spelled_in_another_case_is_the_same_library() -> None:
+    # PyPI's metadata says "Kludex/starlette", people type kludex/starlette: GitHub ignores
+    # case, library ids are compared exactly, so both must give one id.
+    assert pypi_repository({"Source": "https://github.com/Kludex/starlette"}, "") == (
+        "/kludex/starlette"
+    )
+    assert npm_repository("github:Microsoft/TypeScript") == "/microsoft/typescript"
+    assert parse_source("https://github.com/Kludex/Starlette").library_id == "/kludex/starlette"
+    # An id the caller gives is kept as given.
+    given = parse_source("https://github.com/Kludex/starlette", library_id="/Kludex/starlette")
+    assert given.library_id == "/Kludex/starlette"

@@ -136,7 +136,9 @@ def github_library_id(url: str) -> str:
     owner, repo = segments[0], segments[1].removesuffix(".git")
     if not (_GITHUB_NAME.match(owner) and _GITHUB_NAME.match(repo)):
         return ""
-    return f"/{owner}/{repo}"
+    # GitHub names ignore case; ids are compared exactly: "Kludex/starlette" in PyPI's metadata
+    # and github.com/kludex/starlette must land in one library.
+    return f"/{owner}/{repo}".lower()
 
 
 def pypi_repository(project_urls: Mapping[str, str], home_page: str) -> str:

@@ -223,7 +223,7 @@ def _parse_http(source: str, host: str, path: str, library_id: str, ref: str) ->
             raise InvalidSource(
                 f"{source!r} does not name a GitHub repository; use https://github.com/owner/repo"
             )
-        derived = f"/{owner}/{repo}"
+        derived = f"/{owner}/{repo}".lower()  # as registries.github_library_id: GitHub ignores case
         return SourceSpec(
             SourceKind.GITHUB,
             f"https://github.com/{owner}/{repo}",

@@ -23,12 +23,19 @@ import numpy as np
 OPSET = 17
 
 
+def node_path(scope: str) -> str:
+    """The exporter's node path of a weight scope: encoder.layer.0.output.dense ->
+    /encoder/layer.0/output/dense."""
+    return "/" + scope.replace(".", "/").replace("/layer/", "/layer.")
+
+
 class _Graph:
     """Collects nodes and initializers; every output name is the node's name plus `:out`."""
 
-    def __init__(self, helper: Any, numpy_helper: Any) -> None:
+    def __init__(self, helper: Any, numpy_helper: Any, weights: dict[str, np.ndarray]) -> None:
         self.helper = helper
         self.numpy_helper = numpy_helper
+        self.weights = weights
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
 
@@ -41,21 +48,22 @@ class _Graph:
         self.nodes.append(self.helper.make_node(op_type, inputs, [output], name, **attributes))
         return output
 
-    def linear(self, scope: str, x: str, weight: np.ndarray, bias: np.ndarray) -> str:
-        """x @ weight.T + bias, with the weight stored transposed as MatMul wants it."""
-        w = self.constant(f"{scope}.weight", np.ascontiguousarray(weight.T))
-        b = self.constant(f"{scope}.bias", bias)
-        path = "/" + scope.replace(".", "/").replace("/layer/", "/layer.")
-        product = self.op("MatMul", f"{path}/MatMul", [x, w])
-        return self.op("Add", f"{path}/Add", [product, b])
+    def linear(self, scope: str, x: str) -> str:
+        """x @ weight.T + bias of the scope's Linear layer, the weight stored transposed as
+        MatMul wants it."""
+        w = self.constant(
+            f"{scope}.weight", np.ascontiguousarray(self.weights[f"{scope}.weight"].T)
+        )
+        b = self.constant(f"{scope}.bias", self.weights[f"{scope}.bias"])
+        product = self.op("MatMul", f"{node_path(scope)}/MatMul", [x, w])
+        return self.op("Add", f"{node_path(scope)}/Add", [product, b])
 
-    def layer_norm(self, scope: str, x: str, weights: dict[str, np.ndarray], eps: float) -> str:
-        gamma = self.constant(f"{scope}.weight", weights[f"{scope}.weight"])
-        beta = self.constant(f"{scope}.bias", weights[f"{scope}.bias"])
-        path = "/" + scope.replace(".", "/").replace("/layer/", "/layer.")
+    def layer_norm(self, scope: str, x: str, eps: float) -> str:
+        gamma = self.constant(f"{scope}.weight", self.weights[f"{scope}.weight"])
+        beta = self.constant(f"{scope}.bias", self.weights[f"{scope}.bias"])
         return self.op(
             "LayerNormalization",
-            f"{path}/LayerNormalization",
+            f"{node_path(scope)}/LayerNormalization",
             [x, gamma, beta],
             epsilon=eps,
             axis=-1,
@@ -83,7 +91,7 @@ def build_encoder(source: Path) -> Any:
     head_size = hidden // heads
     eps = float(config["layer_norm_eps"])
 
-    g = _Graph(helper, numpy_helper)
+    g = _Graph(helper, numpy_helper, weights)
     one = g.constant("const.one", np.array(1, dtype=np.int64))
     zero = g.constant("const.zero", np.array(0, dtype=np.int64))
 
@@ -118,7 +126,7 @@ def build_encoder(source: Path) -> Any:
     )
     summed = g.op("Add", "/embeddings/Add", [word, position])
     summed = g.op("Add", "/embeddings/Add_1", [summed, token_type])
-    x = g.layer_norm("embeddings.LayerNorm", summed, weights, eps)
+    x = g.layer_norm("embeddings.LayerNorm", summed, eps)
 
     # The additive mask: 0 where a token is real, the float minimum where it is padding, as
     # transformers builds it; shaped batch x 1 x 1 x tokens to broadcast over heads and queries.
@@ -141,18 +149,13 @@ def build_encoder(source: Path) -> Any:
 
     for i in range(int(config["num_hidden_layers"])):
         p = f"encoder.layer.{i}"
-        path = f"/encoder/layer.{i}"
+        path = node_path(p)
 
         def heads_of(name: str, source_x: str, prefix: str = p) -> str:
-            projected = g.linear(
-                f"{prefix}.attention.self.{name}",
-                source_x,
-                weights[f"{prefix}.attention.self.{name}.weight"],
-                weights[f"{prefix}.attention.self.{name}.bias"],
-            )
+            projected = g.linear(f"{prefix}.attention.self.{name}", source_x)
             return g.op(
                 "Reshape",
-                f"/{prefix}/attention/self/{name}/Reshape".replace("/layer/", "/layer."),
+                f"{node_path(f'{prefix}.attention.self.{name}')}/Reshape",
                 [projected, split],
             )
 
@@ -183,21 +186,11 @@ def build_encoder(source: Path) -> Any:
             "Transpose", f"{path}/attention/self/Transpose", [context], perm=[0, 2, 1, 3]
         )
         context = g.op("Reshape", f"{path}/attention/self/Reshape", [context, merge])
-        attended = g.linear(
-            f"{p}.attention.output.dense",
-            context,
-            weights[f"{p}.attention.output.dense.weight"],
-            weights[f"{p}.attention.output.dense.bias"],
-        )
+        attended = g.linear(f"{p}.attention.output.dense", context)
         attended = g.op("Add", f"{path}/attention/output/Add", [attended, x])
-        x = g.layer_norm(f"{p}.attention.output.LayerNorm", attended, weights, eps)
+        x = g.layer_norm(f"{p}.attention.output.LayerNorm", attended, eps)
 
-        inner = g.linear(
-            f"{p}.intermediate.dense",
-            x,
-            weights[f"{p}.intermediate.dense.weight"],
-            weights[f"{p}.intermediate.dense.bias"],
-        )
+        inner = g.linear(f"{p}.intermediate.dense", x)
         # Exact GELU, 0.5 * x * (1 + erf(x / sqrt 2)): ONNX Runtime fuses this pattern.
         erf = g.op(
             "Erf",
@@ -210,14 +203,9 @@ def build_encoder(source: Path) -> Any:
             [inner, g.op("Add", f"{path}/intermediate/Add_1", [erf, onef])],
         )
         gelu = g.op("Mul", f"{path}/intermediate/Mul_1", [gelu, half])
-        out = g.linear(
-            f"{p}.output.dense",
-            gelu,
-            weights[f"{p}.output.dense.weight"],
-            weights[f"{p}.output.dense.bias"],
-        )
+        out = g.linear(f"{p}.output.dense", gelu)
         out = g.op("Add", f"{path}/output/Add", [out, x])
-        x = g.layer_norm(f"{p}.output.LayerNorm", out, weights, eps)
+        x = g.layer_norm(f"{p}.output.LayerNorm", out, eps)
 
     g.nodes.append(helper.make_node("Identity", [x], ["tokens"], "/tokens"))
     graph = helper.make_graph(

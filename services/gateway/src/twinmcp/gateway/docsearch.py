@@ -293,9 +293,4 @@ def _optional_raw(arguments: dict[str, Any], key: str) -> str:
 
 
 def _optional(arguments: dict[str, Any], key: str) -> str:
-    value = arguments.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise SearchInputError(f"'{key}' must be a string, not {type(value).__name__}")
-    return check_text(key, value).strip()
+    return check_text(key, _optional_raw(arguments, key)).strip()

@@ -195,32 +195,28 @@ def library_relevance(indexes: Sequence[VersionIndex], query: str) -> list[float
             start, end = lexical.indptr[term_id], lexical.indptr[term_id + 1]
             factor = np.float32(weight * shared_idf[term] / own_idf)
             totals[lexical.doc_ids[start:end]] += factor * lexical.scores[start:end]
-        if not totals.size:
-            out.append(0.0)
-            continue
-        wanted = round(RELEVANCE_SHARE * totals.size)
-        count = min(max(wanted, RELEVANCE_MIN_K), RELEVANCE_MAX_K, totals.size)
-        best = np.partition(totals, totals.size - count)[totals.size - count :]
-        out.append(float(best.mean()))
+        out.append(_best_share_mean(totals))
     return out
+
+
+def _best_share_mean(scores: np.ndarray) -> float:
+    """The mean of a library's best RELEVANCE_SHARE of snippet scores (at least
+    RELEVANCE_MIN_K, at most RELEVANCE_MAX_K); 0 for a library without snippets."""
+    if not scores.size:
+        return 0.0
+    wanted = round(RELEVANCE_SHARE * scores.size)
+    count = min(max(wanted, RELEVANCE_MIN_K), RELEVANCE_MAX_K, scores.size)
+    return float(np.partition(scores, scores.size - count)[scores.size - count :].mean())
 
 
 def dense_relevance(indexes: Sequence[VersionIndex], query_vector: np.ndarray) -> list[float]:
     """How close each library's best snippets come to the query in the embedding space: the
     mean cosine of its best 1% (as library_relevance), comparable across libraries as BM25 is
     not, since every library is embedded by the same model."""
-    out: list[float] = []
-    for index in indexes:
-        vectors = index.vectors
-        if vectors is None or not len(vectors):
-            out.append(0.0)
-            continue
-        similarity = vectors @ query_vector
-        wanted = round(RELEVANCE_SHARE * similarity.size)
-        count = min(max(wanted, RELEVANCE_MIN_K), RELEVANCE_MAX_K, similarity.size)
-        best = np.partition(similarity, similarity.size - count)[similarity.size - count :]
-        out.append(float(best.mean()))
-    return out
+    return [
+        0.0 if index.vectors is None else _best_share_mean(index.vectors @ query_vector)
+        for index in indexes
+    ]
 
 
 def blend_relevance(lexical: Sequence[float], dense: Sequence[float]) -> list[float]:

@@ -133,11 +133,17 @@ def github_library_id(url: str) -> str:
     # A link into a subfolder (tree/main/libs/x) is a package of a monorepo, not the repository.
     if len(segments) > 2 and segments[2] not in {"issues", "releases", "tags"}:
         return ""
-    owner, repo = segments[0], segments[1].removesuffix(".git")
+    return github_repository_id(segments[0], segments[1].removesuffix(".git"))
+
+
+def github_repository_id(owner: str, repo: str) -> str:
+    """`/owner/repo`, lower-cased, for a GitHub repository; "" when either is not a GitHub name.
+
+    GitHub names ignore case and library ids are compared exactly: "Kludex/starlette" in PyPI's
+    metadata and github.com/kludex/starlette must land in one library.
+    """
     if not (_GITHUB_NAME.match(owner) and _GITHUB_NAME.match(repo)):
         return ""
-    # GitHub names ignore case; ids are compared exactly: "Kludex/starlette" in PyPI's metadata
-    # and github.com/kludex/starlette must land in one library.
     return f"/{owner}/{repo}".lower()
 
 

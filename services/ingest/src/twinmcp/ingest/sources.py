@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from twinmcp.ingest.errors import HostileInput, InvalidSource
 from twinmcp.ingest.registries import (
+    github_repository_id,
     is_registry_source,
     parse_registry_source,
     registry_library_id,
@@ -48,7 +49,6 @@ _PSEUDO_FILESYSTEMS = frozenset(
     }
 )
 LOCAL_ROOTS_SETTING = "INGEST_LOCAL_ROOTS"
-_GITHUB_NAME = re.compile(r"^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 # What marks a source as meant for git; all of them but https are refused with what to use.
 _GIT_SCHEMES = {"git", "ssh", "git+ssh", "ssh+git", "file"}
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
@@ -219,11 +219,11 @@ def _parse_http(source: str, host: str, path: str, library_id: str, ref: str) ->
         if len(segments) >= 4 and segments[2] in {"tree", "releases"}:
             tail = segments[4:] if segments[2] == "releases" else segments[3:]
             ref = ref or "/".join(tail)
-        if not (_GITHUB_NAME.match(owner) and _GITHUB_NAME.match(repo)):
+        derived = github_repository_id(owner, repo)
+        if not derived:
             raise InvalidSource(
                 f"{source!r} does not name a GitHub repository; use https://github.com/owner/repo"
             )
-        derived = f"/{owner}/{repo}".lower()  # as registries.github_library_id: GitHub ignores case
         return SourceSpec(
             SourceKind.GITHUB,
             f"https://github.com/{owner}/{repo}",

@@ -6,10 +6,14 @@ import tracemalloc
 from collections.abc import Sequence
 
 import orjson
+import pytest
+from twinmcp.search import domain as domain_module
 from twinmcp.search.cache import MemoryCache
 from twinmcp.search.changes import ChangeFeed
 from twinmcp.search.domain import SearchDomain
 from twinmcp.search.library import LibraryInfo
+from twinmcp.search.ownertext import snippet_injection
+from twinmcp.search.snippets import SnippetRecord
 from twinmcp.search.vectors import LocalVectorStore
 
 
@@ -115,3 +119,39 @@ async def test_the_answer_cache_holds_about_what_it_counts_of_orjson_output() ->
     assert cache.total_bytes == sum(len(orjson.dumps({"text": t})) for t in texts)
     assert held < 1.5 * cache.total_bytes
     assert await cache.get("answer:7") == orjson.dumps({"text": texts[7]})
+
+
+def _snippet(number: int) -> SnippetRecord:
+    return SnippetRecord(
+        f"s{number}", "info", f"Title {number}", "", "", f"text {number}", (), "a.md", "", "", 3
+    )
+
+
+async def test_a_full_injection_verdict_cache_keeps_the_most_recent_verdicts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    screened: list[str] = []
+
+    def counted(snippet: SnippetRecord) -> str | None:
+        screened.append(snippet.snippet_id)
+        return snippet_injection(snippet)
+
+    monkeypatch.setattr(domain_module, "_MAX_VERDICTS_REMEMBERED", 3)
+    monkeypatch.setattr(domain_module, "snippet_injection", counted)
+    domain = SearchDomain(
+        _CountingStore(),  # type: ignore[arg-type]
+        LocalVectorStore(),
+        MemoryCache(),
+        None,
+        changes=ChangeFeed(),
+    )
+    for number in range(4):
+        assert not domain._is_suspect("build-1", _snippet(number))
+    assert screened == ["s0", "s1", "s2", "s3"]
+    # Past the bound only the least recently screened snippet is forgotten.
+    assert not domain._is_suspect("build-1", _snippet(3))
+    assert not domain._is_suspect("build-1", _snippet(2))
+    assert not domain._is_suspect("build-1", _snippet(1))
+    assert screened == ["s0", "s1", "s2", "s3"]
+    assert not domain._is_suspect("build-1", _snippet(0))
+    assert screened == ["s0", "s1", "s2", "s3", "s0"]

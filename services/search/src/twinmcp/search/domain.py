@@ -287,7 +287,8 @@ class SearchDomain:
         self._libraries: TTLCache[str, LibraryInfo | None] = TTLCache(
             _MAX_LIBRARIES_REMEMBERED, LIBRARY_FRESH_SECONDS, timer=clock
         )
-        self._verdicts: dict[tuple[str, str], bool] = {}
+        # Full, it forgets the least recently screened snippet, never all of them at once.
+        self._verdicts: LRUCache[tuple[str, str], bool] = LRUCache(_MAX_VERDICTS_REMEMBERED)
         # Projects as read at most PROJECT_FRESH_SECONDS ago (another replica may re-register).
         self._projects: TTLCache[str, list[LockedPackage]] = TTLCache(
             _MAX_PROJECTS_REMEMBERED, PROJECT_FRESH_SECONDS, timer=clock
@@ -680,8 +681,6 @@ class SearchDomain:
         verdict = self._verdicts.get(key)
         if verdict is None:
             verdict = snippet_injection(snippet) is not None
-            if len(self._verdicts) >= _MAX_VERDICTS_REMEMBERED:
-                self._verdicts.clear()
             self._verdicts[key] = verdict
         return verdict
 

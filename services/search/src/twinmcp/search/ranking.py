@@ -16,8 +16,9 @@ from twinmcp.search.snippets import KIND_CODE, SnippetRecord, SnippetTable
 from twinmcp.search.tokenizer import plain_tokenize, word_pairs
 
 # Bump when the persisted layout or the way fields are tokenised changes: older blobs are then
-# rebuilt from the snippet rows on load. 6: snippets as one buffer of JSON arrays (SnippetTable).
-INDEX_FORMAT = 6
+# rebuilt from the snippet rows on load. 6: snippets as one buffer of JSON arrays (SnippetTable);
+# 7: no per-snippet section numbers (nothing read them once the section blend went).
+INDEX_FORMAT = 7
 
 # title, breadcrumb, description, content, source path
 FIELDS = (
@@ -103,7 +104,6 @@ class VersionIndex:
     snippets: SnippetTable
     lexical: LexicalIndex
     document_of: npt.NDArray[np.int32]
-    section_of: npt.NDArray[np.int32]
     minhashes: npt.NDArray[np.int64]
     vectors: FloatArray | None  # rows L2-normalised; None without a local vector index
     embedding_model: str
@@ -124,10 +124,6 @@ class VersionIndex:
         document_of = np.asarray(
             [paths.setdefault(s.source_path, len(paths)) for s in snippets], dtype=np.int32
         )
-        sections: dict[str, int] = {}
-        section_of = np.asarray(
-            [sections.setdefault(s.section_key, len(sections)) for s in snippets], dtype=np.int32
-        )
         minhashes = (
             np.stack([_minhash(s.content) for s in snippets])
             if snippets
@@ -140,7 +136,6 @@ class VersionIndex:
             SnippetTable.pack(snippets),
             lexical,
             document_of,
-            section_of,
             minhashes,
             vectors,
             embedding_model,
@@ -162,7 +157,6 @@ class VersionIndex:
                 + self.lexical.doc_ids.nbytes
                 + self.lexical.scores.nbytes
                 + self.document_of.nbytes
-                + self.section_of.nbytes
                 + self.minhashes.nbytes
                 + (self.vectors.nbytes if self.vectors is not None else 0)
             )
@@ -361,7 +355,6 @@ class VersionIndex:
             "doc_ids": self.lexical.doc_ids,
             "scores": self.lexical.scores,
             "document_of": self.document_of,
-            "section_of": self.section_of,
             "minhashes": self.minhashes,
         }
         if self.vectors is not None:
@@ -387,7 +380,6 @@ class VersionIndex:
             )
             vectors = data["vectors"] if "vectors" in data.files else None
             document_of = data["document_of"]
-            section_of = data["section_of"]
             minhashes = data["minhashes"]
             snippets = SnippetTable(data["snippet_data"].tobytes(), data["snippet_offsets"])
         return cls(
@@ -395,7 +387,6 @@ class VersionIndex:
             snippets,
             lexical,
             document_of,
-            section_of,
             minhashes,
             vectors,
             header["embedding_model"],

@@ -302,11 +302,7 @@ class CrossAnswer:
                     for s in self.libraries
                 ],
                 "hits": [
-                    [h.score, h.library_id, h.version, h.snippet.snippet_id, h.snippet.kind,
-                     h.snippet.title, h.snippet.description, h.snippet.language,
-                     h.snippet.content, list(h.snippet.breadcrumb), h.snippet.source_path,
-                     h.snippet.source_url, h.snippet.anchor, h.snippet.tokens]
-                    for h in self.hits
+                    [h.score, h.library_id, h.version, *h.snippet.to_row()] for h in self.hits
                 ],
             }
         )  # fmt: skip
@@ -315,17 +311,7 @@ class CrossAnswer:
     def from_bytes(cls, raw: bytes) -> CrossAnswer:
         data = orjson.loads(raw)
         return cls(
-            hits=[
-                Hit(
-                    SnippetRecord(
-                        r[3], r[4], r[5], r[6], r[7], r[8], tuple(r[9]), r[10], r[11], r[12], r[13]
-                    ),
-                    r[0],
-                    r[1],
-                    r[2],
-                )
-                for r in data["hits"]
-            ],
+            hits=[Hit(SnippetRecord.from_row(r[3:]), r[0], r[1], r[2]) for r in data["hits"]],
             libraries=[Searched(*row) for row in data["libraries"]],
             tokens_used=data["tokens_used"],
             withheld_snippets=data["withheld_snippets"],

@@ -143,17 +143,9 @@ class Answer:
                 "available_versions": self.available_versions,
                 "build_id": self.build_id,
                 "withheld_snippets": self.withheld_snippets,
-                "snippets": [
-                    [
-                        s.score, s.snippet.snippet_id, s.snippet.kind, s.snippet.title,
-                        s.snippet.description, s.snippet.language, s.snippet.content,
-                        list(s.snippet.breadcrumb), s.snippet.source_path,
-                        s.snippet.source_url, s.snippet.anchor, s.snippet.tokens,
-                    ]
-                    for s in self.snippets
-                ],
+                "snippets": [[s.score, *s.snippet.to_row()] for s in self.snippets],
             }
-        )  # fmt: skip
+        )
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Answer:
@@ -169,15 +161,7 @@ class Answer:
             build_id=data["build_id"],
             withheld_snippets=data.get("withheld_snippets", 0),
             is_cached=True,
-            snippets=[
-                ScoredSnippet(
-                    SnippetRecord(
-                        r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7]), r[8], r[9], r[10], r[11]
-                    ),
-                    r[0],
-                )
-                for r in data["snippets"]
-            ],
+            snippets=[ScoredSnippet(SnippetRecord.from_row(r[1:]), r[0]) for r in data["snippets"]],
         )
 
 

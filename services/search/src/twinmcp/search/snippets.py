@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,21 @@ class SnippetRecord:
     @property
     def source(self) -> str:
         return self.source_url or self.source_path
+
+    def to_row(self) -> list[Any]:
+        """The record as one JSON array: how index blobs and cached answers hold it."""
+        return [
+            self.snippet_id, self.kind, self.title, self.description, self.language, self.content,
+            list(self.breadcrumb), self.source_path, self.source_url, self.anchor, self.tokens,
+        ]  # fmt: skip
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> SnippetRecord:
+        """The record `to_row` gave, read back from JSON."""
+        return cls(
+            row[0], row[1], row[2], row[3], row[4], row[5], tuple(row[6]), row[7], row[8], row[9],
+            row[10],
+        )  # fmt: skip
 
     @property
     def section_key(self) -> str:
@@ -88,15 +103,7 @@ class SnippetTable(Sequence[SnippetRecord]):
 
     @classmethod
     def pack(cls, snippets: Iterable[SnippetRecord]) -> SnippetTable:
-        parts = [
-            orjson.dumps(
-                [
-                    s.snippet_id, s.kind, s.title, s.description, s.language, s.content,
-                    list(s.breadcrumb), s.source_path, s.source_url, s.anchor, s.tokens,
-                ]
-            )
-            for s in snippets
-        ]  # fmt: skip
+        parts = [orjson.dumps(s.to_row()) for s in snippets]
         offsets = np.zeros(len(parts) + 1, dtype=np.int64)
         np.cumsum([len(p) for p in parts], out=offsets[1:])
         return cls(b"".join(parts), offsets)
@@ -138,7 +145,4 @@ class SnippetTable(Sequence[SnippetRecord]):
 
     def _record(self, position: int) -> SnippetRecord:
         start, end = int(self._offsets[position]), int(self._offsets[position + 1])
-        r = orjson.loads(self._data[start:end])
-        return SnippetRecord(
-            r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6]), r[7], r[8], r[9], r[10]
-        )
+        return SnippetRecord.from_row(orjson.loads(self._data[start:end]))

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import psutil
 from twinmcp.database import create_engine, migrate
+from twinmcp.search.building import SnippetInput
 from twinmcp.search.cache import MemoryCache
-from twinmcp.search.domain import SearchDomain, SnippetInput
+from twinmcp.search.domain import SearchDomain
 from twinmcp.search.library import LibraryMeta
 from twinmcp.search.server import MIGRATIONS, VERSION_TABLE
 from twinmcp.search.snippets import SnippetRecord
@@ -33,7 +34,9 @@ from bench.search_resolution import QUERIES, load_entries
 
 
 async def publish(domain: SearchDomain, library_id: str, snippets: list[SnippetRecord]) -> str:
-    build_id, _ = await domain.begin_build(LibraryMeta(library_id), "latest", "", "", 0, "", True)
+    build_id, _ = await domain.builder.begin_build(
+        LibraryMeta(library_id), "latest", "", "", 0, "", True
+    )
     by_path: dict[str, list[SnippetInput]] = defaultdict(list)
     for s in snippets:
         by_path[s.source_path].append(
@@ -50,8 +53,8 @@ async def publish(domain: SearchDomain, library_id: str, snippets: list[SnippetR
             )
         )
     for path, items in by_path.items():
-        await domain.put_document(build_id, path, "", path, items)
-    await domain.publish(build_id)
+        await domain.builder.put_document(build_id, path, "", path, items)
+    await domain.builder.publish(build_id)
     return build_id
 
 
@@ -80,14 +83,14 @@ async def main() -> None:
             )
         rss_before = process.memory_info().rss
         for build_id in builds.values():
-            domain.indexes.drop(build_id)
+            domain.indexes.cache.drop(build_id)
         rss_empty = process.memory_info().rss
         for build_id in builds.values():
-            await domain._index(build_id)
+            await domain.indexes.get(build_id)
         rss_loaded = process.memory_info().rss
         print(
             f"RSS with the four libraries loaded: {rss_loaded / 2**20:.0f} MiB "
-            f"(index cache accounts {domain.indexes.total_bytes / 2**20:.1f} MiB; "
+            f"(index cache accounts {domain.indexes.cache.total_bytes / 2**20:.1f} MiB; "
             f"RSS after publishing {rss_before / 2**20:.0f} MiB, "
             f"before loading {rss_empty / 2**20:.0f} MiB)"
         )
@@ -99,10 +102,12 @@ async def main() -> None:
             for question in questions:
                 await cache.close()
                 started = time.perf_counter()
-                await domain.query_docs("/" + question.library, "", question.query, 5000)
+                await domain.answerer.query_docs("/" + question.library, "", question.query, 5000)
                 uncached.append((time.perf_counter() - started) * 1000)
                 started = time.perf_counter()
-                answer = await domain.query_docs("/" + question.library, "", question.query, 5000)
+                answer = await domain.answerer.query_docs(
+                    "/" + question.library, "", question.query, 5000
+                )
                 cached.append((time.perf_counter() - started) * 1000)
                 assert answer.is_cached
         print(
@@ -135,11 +140,11 @@ async def main() -> None:
             # version or library) skips the model.
             hybrid = SearchDomain(Store(engine), LocalVectorStore(), cache, embedder)
             for question in questions:
-                await hybrid._embed_query(embedder, question.query)
+                await hybrid.answerer._embed_query(embedder, question.query)
             repeats: list[float] = []
             for question in questions:
                 started = time.perf_counter()
-                await hybrid._embed_query(embedder, question.query)
+                await hybrid.answerer._embed_query(embedder, question.query)
                 repeats.append((time.perf_counter() - started) * 1000)
             print(
                 "query embedding of a question asked before (domain LRU): "
@@ -148,16 +153,16 @@ async def main() -> None:
 
         entries = load_entries()
         started = time.perf_counter()
-        await domain.import_catalog(entries)
+        await domain.builder.import_catalog(entries)
         print(f"ImportCatalog of {len(entries)} entries: {time.perf_counter() - started:.2f}s")
         started = time.perf_counter()
-        await domain.resolver()
+        await domain.catalog.resolver()
         print(f"resolution index built in {time.perf_counter() - started:.2f}s")
         resolves: list[float] = []
         for _round in range(3):
             for name, _expected in QUERIES:
                 started = time.perf_counter()
-                await domain.resolve(name, "", 10)
+                await domain.catalog.resolve(name, "", 10)
                 resolves.append((time.perf_counter() - started) * 1000)
         print(
             f"ResolveLibrary (domain, 30k catalog): p50 {statistics.median(resolves):.2f} ms, "
@@ -176,9 +181,9 @@ async def main() -> None:
         big_build = await publish(domain, "/bench/five-thousand", big)
         loads: list[float] = []
         for _ in range(5):
-            domain.indexes.drop(big_build)
+            domain.indexes.cache.drop(big_build)
             started = time.perf_counter()
-            index = await domain._index(big_build)
+            index = await domain.indexes.get(big_build)
             loads.append((time.perf_counter() - started) * 1000)
         print(
             f"load of a {len(index.snippets)}-snippet version from its stored index: "

@@ -10,7 +10,7 @@ import statistics
 import time
 from datetime import UTC, datetime
 
-from twinmcp.search.domain import build_resolver
+from twinmcp.search.identity import build_resolver
 from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta, VersionInfo
 from twinmcp.search.resolution import Resolver
 

@@ -14,8 +14,9 @@ import redis.asyncio as redis
 from aiohttp import web
 from support.databases import REDIS_TEST_URL
 from twinmcp.database import create_engine, migrate
+from twinmcp.search.building import SnippetInput
 from twinmcp.search.cache import MemoryCache
-from twinmcp.search.domain import SearchDomain, SnippetInput
+from twinmcp.search.domain import SearchDomain
 from twinmcp.search.library import LibraryMeta
 from twinmcp.search.server import MIGRATIONS, VERSION_TABLE
 from twinmcp.search.store import Store
@@ -144,31 +145,31 @@ async def test_vectors_go_to_pinecone_per_build_and_queries_use_the_published_na
     }
 
     async def publish(version_text: str) -> str:
-        build_id, _ = await domain.begin_build(
+        build_id, _ = await domain.builder.begin_build(
             LibraryMeta("/acme/webkit"), "1.0", "", embedder.model, embedder.dimension, "", True
         )
         for path, text in pages.items():
             content = f"{text} {version_text}"
             (vector,) = await embedder.embed([content])
-            await domain.put_document(
+            await domain.builder.put_document(
                 build_id,
                 path,
                 "h",
                 path,
                 [SnippetInput("info", path, "", "", content, (path,), path, "", "", vector)],
             )
-        await domain.publish(build_id)
+        await domain.builder.publish(build_id)
         return build_id
 
     try:
         first = await publish("one")
         assert set(stand_in.namespaces[first]) and "test-key" in stand_in.api_keys
-        answer = await domain.query_docs("/acme/webkit", "", "email after response", 2000)
+        answer = await domain.answerer.query_docs("/acme/webkit", "", "email after response", 2000)
         assert stand_in.queried == [first]
         assert answer.snippets[0].snippet.source_path == "docs/tasks.md"
         second = await publish("two")
         assert first not in stand_in.namespaces and second in stand_in.namespaces
-        await domain.query_docs("/acme/webkit", "", "browser origins", 2000)
+        await domain.answerer.query_docs("/acme/webkit", "", "browser origins", 2000)
         assert stand_in.queried[-1] == second
     finally:
         await vectors.close()
@@ -188,12 +189,12 @@ async def test_a_failing_query_embedder_falls_back_to_keyword_ranking(tmp_path: 
     embedder = BrokenEmbedder()
     domain = SearchDomain(Store(engine), LocalVectorStore(), MemoryCache(), embedder)
     try:
-        build_id, _ = await domain.begin_build(
+        build_id, _ = await domain.builder.begin_build(
             LibraryMeta("/acme/webkit"), "1.0", "", embedder.model, embedder.dimension, "", True
         )
         text = "send email after the response with BackgroundTasks"
         (vector,) = await embedder.embed([text])
-        await domain.put_document(
+        await domain.builder.put_document(
             build_id,
             "docs/tasks.md",
             "h",
@@ -204,8 +205,10 @@ async def test_a_failing_query_embedder_falls_back_to_keyword_ranking(tmp_path: 
                 )
             ],
         )
-        await domain.publish(build_id)
-        answer = await domain.query_docs("/acme/webkit", "", "query: BackgroundTasks email", 500)
+        await domain.builder.publish(build_id)
+        answer = await domain.answerer.query_docs(
+            "/acme/webkit", "", "query: BackgroundTasks email", 500
+        )
         assert answer.snippets[0].snippet.source_path == "docs/tasks.md"
     finally:
         await engine.dispose()
@@ -228,12 +231,12 @@ async def test_a_question_asked_again_at_another_budget_is_not_embedded_again(
     embedder = CountingEmbedder()
     domain = SearchDomain(Store(engine), LocalVectorStore(), MemoryCache(), embedder)
     try:
-        build_id, _ = await domain.begin_build(
+        build_id, _ = await domain.builder.begin_build(
             LibraryMeta("/acme/webkit"), "1.0", "", embedder.model, embedder.dimension, "", True
         )
         text = "send email after the response with BackgroundTasks"
         (vector,) = await embedder.embed([text])
-        await domain.put_document(
+        await domain.builder.put_document(
             build_id,
             "docs/tasks.md",
             "h",
@@ -244,11 +247,15 @@ async def test_a_question_asked_again_at_another_budget_is_not_embedded_again(
                 )
             ],
         )
-        await domain.publish(build_id)
+        await domain.builder.publish(build_id)
         embedder.calls.clear()
-        first = await domain.query_docs("/acme/webkit", "", "email  after the response", 500)
-        second = await domain.query_docs("/acme/webkit", "", "email after the response", 900)
-        other = await domain.query_docs("/acme/webkit", "", "background tasks", 900)
+        first = await domain.answerer.query_docs(
+            "/acme/webkit", "", "email  after the response", 500
+        )
+        second = await domain.answerer.query_docs(
+            "/acme/webkit", "", "email after the response", 900
+        )
+        other = await domain.answerer.query_docs("/acme/webkit", "", "background tasks", 900)
         assert not second.is_cached and not other.is_cached
         assert first.snippets[0].snippet.source_path == "docs/tasks.md"
         assert embedder.calls == [["email after the response"], ["background tasks"]]
@@ -266,35 +273,35 @@ async def test_another_replicas_publish_is_served_within_a_second(tmp_path: Path
     )
 
     async def publish(version: str) -> None:
-        build_id, _ = await writer.begin_build(
+        build_id, _ = await writer.builder.begin_build(
             LibraryMeta("/acme/webkit"), version, "", "", 0, "", True
         )
         text = f"allow browser origins with CORSMiddleware in release {version}"
-        await writer.put_document(
+        await writer.builder.put_document(
             build_id,
             "docs/cors.md",
             version,
             "CORS",
             [SnippetInput("info", "CORS", "", "", text, ("CORS",), "docs/cors.md", "", "", [])],
         )
-        await writer.publish(build_id)
+        await writer.builder.publish(build_id)
 
     try:
         await publish("1.0")
         assert (
-            await reader.query_docs("/acme/webkit", "", "browser origins", 2000)
+            await reader.answerer.query_docs("/acme/webkit", "", "browser origins", 2000)
         ).version == "1.0"
         await publish("2.0")
         # The writer sees its own publish at once; the reader within LIBRARY_FRESH_SECONDS.
         assert (
-            await writer.query_docs("/acme/webkit", "", "browser origins", 2000)
+            await writer.answerer.query_docs("/acme/webkit", "", "browser origins", 2000)
         ).version == "2.0"
         assert (
-            await reader.query_docs("/acme/webkit", "", "browser origins", 2000)
+            await reader.answerer.query_docs("/acme/webkit", "", "browser origins", 2000)
         ).version == "1.0"
         now[0] += 1.01
         assert (
-            await reader.query_docs("/acme/webkit", "", "browser origins", 2000)
+            await reader.answerer.query_docs("/acme/webkit", "", "browser origins", 2000)
         ).version == "2.0"
     finally:
         await engine.dispose()

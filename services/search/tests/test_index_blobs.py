@@ -9,8 +9,9 @@ import numpy as np
 import orjson
 from sqlalchemy import select, update
 from twinmcp.database import create_engine, migrate
+from twinmcp.search.building import SnippetInput
 from twinmcp.search.cache import MemoryCache
-from twinmcp.search.domain import SearchDomain, SnippetInput
+from twinmcp.search.domain import SearchDomain
 from twinmcp.search.library import LibraryMeta
 from twinmcp.search.models import VersionIndexRow
 from twinmcp.search.ranking import INDEX_FORMAT
@@ -47,7 +48,7 @@ async def test_an_index_stored_by_format_6_is_rebuilt_from_its_rows_and_stored_a
     await migrate(engine, MIGRATIONS, VERSION_TABLE)
     writer = SearchDomain(Store(engine), LocalVectorStore(), MemoryCache(), None)
     try:
-        build_id, _ = await writer.begin_build(
+        build_id, _ = await writer.builder.begin_build(
             LibraryMeta("/acme/webkit"), "1.0", "", "", 0, "", True
         )
         texts = {
@@ -55,14 +56,14 @@ async def test_an_index_stored_by_format_6_is_rebuilt_from_its_rows_and_stored_a
             "docs/tasks.md": "send email after the response with BackgroundTasks",
         }
         for path, text in texts.items():
-            await writer.put_document(
+            await writer.builder.put_document(
                 build_id,
                 path,
                 "h",
                 path,
                 [SnippetInput("info", path, "", "", text, (path,), path, "", "", [])],
             )
-        await writer.publish(build_id)
+        await writer.builder.publish(build_id)
         stored = await writer.store.load_index_blob(build_id)
         assert stored is not None
         assert "section_of" not in _arrays(stored)  # stored but never read: gone in format 7
@@ -74,7 +75,9 @@ async def test_an_index_stored_by_format_6_is_rebuilt_from_its_rows_and_stored_a
             )
 
         reader = SearchDomain(Store(engine), LocalVectorStore(), MemoryCache(), None)
-        answer = await reader.query_docs("/acme/webkit", "", "email after the response", 2000)
+        answer = await reader.answerer.query_docs(
+            "/acme/webkit", "", "email after the response", 2000
+        )
         assert answer.snippets[0].snippet.source_path == "docs/tasks.md"
         async with reader.store.sessions() as session:
             row = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from twinmcp.search.domain import IndexCache
+from twinmcp.search.indexes import IndexCache
 from twinmcp.search.ranking import VersionIndex
 from twinmcp.search.snippets import SnippetRecord, SnippetTable
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import orjson
 import pytest
-from twinmcp.search import domain as domain_module
+from twinmcp.search import answering
 from twinmcp.search.cache import MemoryCache
 from twinmcp.search.changes import ChangeFeed
 from twinmcp.search.domain import SearchDomain
@@ -18,7 +18,7 @@ from twinmcp.search.vectors import LocalVectorStore
 
 
 class _CountingStore:
-    """The one Store call `SearchDomain._library` makes, counted; no library exists."""
+    """The one Store call `Catalog.library` makes, counted; no library exists."""
 
     def __init__(self) -> None:
         self.reads = 0
@@ -59,12 +59,12 @@ async def test_a_full_library_freshness_cache_forgets_one_library_not_all() -> N
         changes=ChangeFeed(),
     )
     for number in range(10_001):
-        await domain._library(f"/o/r{number}")
+        await domain.catalog.library(f"/o/r{number}")
     assert store.reads == 10_001
-    await domain._library("/o/r1")
-    await domain._library("/o/r10000")
+    await domain.catalog.library("/o/r1")
+    await domain.catalog.library("/o/r10000")
     assert store.reads == 10_001
-    await domain._library("/o/r0")
+    await domain.catalog.library("/o/r0")
     assert store.reads == 10_002
 
 
@@ -78,11 +78,11 @@ async def test_the_query_vector_cache_keeps_recent_questions_when_full() -> None
     )
     embedder = _Embedder()
     for number in range(4097):
-        await domain._embed_query(embedder, f"question {number}")
-    await domain._embed_query(embedder, "question 4096")
-    await domain._embed_query(embedder, "question 1")
+        await domain.answerer._embed_query(embedder, f"question {number}")
+    await domain.answerer._embed_query(embedder, "question 4096")
+    await domain.answerer._embed_query(embedder, "question 1")
     assert embedder.calls == 4097
-    await domain._embed_query(embedder, "question 0")
+    await domain.answerer._embed_query(embedder, "question 0")
     assert embedder.calls == 4098
 
 
@@ -136,8 +136,8 @@ async def test_a_full_injection_verdict_cache_keeps_the_most_recent_verdicts(
         screened.append(snippet.snippet_id)
         return snippet_injection(snippet)
 
-    monkeypatch.setattr(domain_module, "_MAX_VERDICTS_REMEMBERED", 3)
-    monkeypatch.setattr(domain_module, "snippet_injection", counted)
+    monkeypatch.setattr(answering, "_MAX_VERDICTS_REMEMBERED", 3)
+    monkeypatch.setattr(answering, "snippet_injection", counted)
     domain = SearchDomain(
         _CountingStore(),  # type: ignore[arg-type]
         LocalVectorStore(),
@@ -146,12 +146,12 @@ async def test_a_full_injection_verdict_cache_keeps_the_most_recent_verdicts(
         changes=ChangeFeed(),
     )
     for number in range(4):
-        assert not domain._is_suspect("build-1", _snippet(number))
+        assert not domain.answerer.is_suspect("build-1", _snippet(number))
     assert screened == ["s0", "s1", "s2", "s3"]
     # Past the bound only the least recently screened snippet is forgotten.
-    assert not domain._is_suspect("build-1", _snippet(3))
-    assert not domain._is_suspect("build-1", _snippet(2))
-    assert not domain._is_suspect("build-1", _snippet(1))
+    assert not domain.answerer.is_suspect("build-1", _snippet(3))
+    assert not domain.answerer.is_suspect("build-1", _snippet(2))
+    assert not domain.answerer.is_suspect("build-1", _snippet(1))
     assert screened == ["s0", "s1", "s2", "s3"]
-    assert not domain._is_suspect("build-1", _snippet(0))
+    assert not domain.answerer.is_suspect("build-1", _snippet(0))
     assert screened == ["s0", "s1", "s2", "s3", "s0"]

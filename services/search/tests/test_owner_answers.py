@@ -98,7 +98,7 @@ async def test_rules_stored_before_the_caps_are_capped_when_served(
             .values(rules=json.dumps(raw))
         )
         await session.commit()
-    sqlite_client.server.domain._libraries.clear()
+    sqlite_client.server.domain.catalog._libraries.clear()
     reply = await _ask(sqlite_client, "build a widget", tokens=2000)
     assert reply.snippets
     assert all(len(rule) <= MAX_RULE_CHARS for rule in reply.rules)

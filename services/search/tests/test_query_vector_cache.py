@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 import redis.asyncio as redis
 from support.databases import REDIS_TEST_URL
+from twinmcp.search.answering import Answerer
 from twinmcp.search.cache import MemoryCache, RedisCache
 from twinmcp.search.changes import ChangeFeed
 from twinmcp.search.domain import SearchDomain
@@ -26,14 +27,14 @@ class CountingEmbedder:
         return [[float(len(text)), 0.5, -0.25, float(sum(map(ord, text)) % 97)] for text in texts]
 
 
-def replica(cache: MemoryCache | RedisCache) -> SearchDomain:
+def replica(cache: MemoryCache | RedisCache) -> Answerer:
     return SearchDomain(
         None,  # type: ignore[arg-type]  # _embed_query never reads the store
         LocalVectorStore(),
         cache,
         None,
         changes=ChangeFeed(),
-    )
+    ).answerer
 
 
 @pytest.fixture

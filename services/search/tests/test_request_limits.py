@@ -79,7 +79,7 @@ async def test_health_answers_while_a_resolve_is_still_computing(
     sqlite_client: Any, kit: Any
 ) -> None:
     await kit.publish_library(sqlite_client, package_names=["webkit"])
-    resolver = await sqlite_client.server.domain.resolver()
+    resolver = await sqlite_client.server.domain.catalog.resolver()
     original = resolver.resolve
     started, released = threading.Event(), threading.Event()
     stalled: list[bool] = []

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from twinmcp.search.domain import build_resolver
+from twinmcp.search.identity import build_resolver
 from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta, VersionInfo
 from twinmcp.search.resolution import (
     Candidate,

@@ -12,18 +12,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import orjson
+from twinmcp.search.answering import Answerer
 from twinmcp.search.cache import ANSWER_FORMAT
-from twinmcp.search.domain import (
-    MAX_QUERY_CHARS,
-    MAX_VERSION_CHARS,
-    SearchDomain,
-    check_length,
-    version_not_indexed,
-)
+from twinmcp.search.catalog import Catalog, version_not_indexed
 from twinmcp.search.errors import InvalidInputError
+from twinmcp.search.indexes import Indexes
 from twinmcp.search.lexical import query_terms
 from twinmcp.search.library import LibraryInfo, VersionInfo
 from twinmcp.search.libraryid import parse_library_id
+from twinmcp.search.limits import MAX_BUDGET, MAX_QUERY_CHARS, MAX_VERSION_CHARS, check_length
 from twinmcp.search.ownertext import clean_snippet, rules_within
 from twinmcp.search.packing import DEFAULT_BUDGET, MINIMUM_SNIPPETS, RELEVANCE_FLOOR
 from twinmcp.search.projects import LockedPackage
@@ -42,7 +39,6 @@ from twinmcp.tokens import count_tokens
 MAX_HINTS = 4
 MAX_HINT_CHARS = 300
 MAX_LANGUAGE_CHARS = 32
-MAX_BUDGET = 100_000
 # Without hints, at most this many documented libraries are probed (their indexes loaded and
 # scored for the query's words): those the query names, then those resolution matches to the
 # query read as a description, then the most popular. A probe costs about 0.3 ms a library.
@@ -396,15 +392,18 @@ def pack_hits(
 
 
 class CrossLibrarySearch:
-    """SearchDocs over the domain's libraries, indexes, ranking and caches.
+    """SearchDocs over the catalog's libraries, their loaded indexes and QueryDocs's ranking.
 
-    It reads the domain's own helpers (library lookup, index loading, ranking, the injection
-    screen) so that one library's snippets are ranked, screened and cached exactly as QueryDocs
-    does; what it adds is the choice of libraries and the fusion of their rankings.
+    It uses QueryDocs's own parts (library lookup, index loading, ranking, query vectors, the
+    injection screen, the answer cache) so that one library's snippets are ranked, screened and
+    cached exactly as QueryDocs does; what it adds is the choice of libraries and the fusion of
+    their rankings.
     """
 
-    def __init__(self, domain: SearchDomain) -> None:
-        self.domain = domain
+    def __init__(self, catalog: Catalog, indexes: Indexes, answerer: Answerer) -> None:
+        self.catalog = catalog
+        self.indexes = indexes
+        self.answerer = answerer
         self._documented: tuple[Resolver | None, list[Candidate]] = (None, [])
 
     async def search(
@@ -453,11 +452,11 @@ class CrossLibrarySearch:
         if project or locked:
             targets = await self._locked(targets, project, locked)
         key = answer_key(targets, text, budget, family)
-        cached = await self.domain.cache.get(key)
+        cached = await self.answerer.cache.get(key)
         if cached is not None:
             return CrossAnswer.from_bytes(cached)
         answer = await self._answer(targets, text, budget, family, is_hinted=bool(hints))
-        await self.domain.cache.set(key, answer.to_bytes())
+        await self.answerer.cache.set(key, answer.to_bytes())
         return answer
 
     # ---- which libraries ----------------------------------------------------------------
@@ -472,9 +471,9 @@ class CrossLibrarySearch:
     async def _hint(self, hint: str, version: str) -> Target:
         if "/" in hint:
             ref = parse_library_id(hint, version)
-            info = await self.domain._library(ref.library_id)
+            info = await self.catalog.library(ref.library_id)
             if info is None or not info.versions:
-                missing = await self.domain._unknown_library(ref.library_id)
+                missing = await self.catalog.unknown_library(ref.library_id)
                 close = (
                     f" Close indexed libraries: {', '.join(missing.suggestions)}."
                     if (missing.suggestions)
@@ -487,7 +486,7 @@ class CrossLibrarySearch:
         else:
             name, asked = strip_version(hint)
             asked = version or asked
-            resolver = await self.domain.resolver()
+            resolver = await self.catalog.resolver()
             matches = await asyncio.to_thread(resolver.resolve, name, "", 5)
             documented = [m for m in matches if m.candidate.is_documented]
             # By name, package or spelling: a hint names a library, it does not describe one.
@@ -500,12 +499,12 @@ class CrossLibrarySearch:
                     + (f"; close ones: {close}" if close else "")
                     + ". Give a library id such as /owner/repo, or find it with ResolveLibrary"
                 )
-            found = await self.domain._library(best.candidate.library_id)
+            found = await self.catalog.library(best.candidate.library_id)
             if found is None or not found.versions:
                 raise InvalidInputError(f"library {hint[:80]!r} has no documentation indexed")
             info = found
         # As QueryDocs: a range takes the best indexed version it admits; a version not
-        # indexed is refused with what the registry has (domain.version_not_indexed).
+        # indexed is refused with what the registry has (catalog.version_not_indexed).
         chosen = info.select(asked) if asked else info.default
         if chosen is None:
             raise version_not_indexed(info, asked)
@@ -517,7 +516,7 @@ class CrossLibrarySearch:
         """The targets at the versions the project locks, where those are indexed and the
         caller asked for no version; each remembers what the project locks."""
         ids = [target.info.meta.library_id for target in targets]
-        locks = await self.domain.locked_versions(ids, project, locked)
+        locks = await self.catalog.locked_versions(ids, project, locked)
         out: list[Target] = []
         for target in targets:
             lock = locks.get(target.info.meta.library_id, "")
@@ -527,7 +526,7 @@ class CrossLibrarySearch:
 
     async def _probed(self, query: str) -> list[Target]:
         """The documented libraries worth probing: named ones, described ones, popular ones."""
-        resolver = await self.domain.resolver()
+        resolver = await self.catalog.resolver()
         if self._documented[0] is not resolver:
             # The resolver holds the whole catalog (30k entries: 1.5 ms to filter each time);
             # it is rebuilt, a new object, whenever libraries change.
@@ -552,7 +551,7 @@ class CrossLibrarySearch:
             chosen.setdefault(candidate.library_id, (candidate, REASON_CONTENT))
         targets: list[Target] = []
         for candidate, reason in list(chosen.values())[:MAX_PROBED_LIBRARIES]:
-            info = await self.domain._library(candidate.library_id)
+            info = await self.catalog.library(candidate.library_id)
             if info is not None and info.default is not None:
                 targets.append(Target(info, info.default, reason))
         return targets
@@ -562,7 +561,7 @@ class CrossLibrarySearch:
     async def _answer(
         self, targets: Sequence[Target], query: str, budget: int, family: str, *, is_hinted: bool
     ) -> CrossAnswer:
-        indexes = [await self.domain._index(t.version.build_id) for t in targets]
+        indexes = [await self.indexes.get(t.version.build_id) for t in targets]
         if family and not is_hinted:
             kept = [
                 (target, index)
@@ -589,7 +588,9 @@ class CrossLibrarySearch:
             if share < LIBRARY_FLOOR and not is_hinted:
                 continue
             version = target.version
-            found = await self.domain._rank(index, version.embedding_model, version.build_id, query)
+            found = await self.answerer.rank(
+                index, version.embedding_model, version.build_id, query
+            )
             ranked.append(
                 _Ranked(target, index, share, [r for r in found if is_in_family(r.snippet, family)])
             )
@@ -628,7 +629,7 @@ class CrossLibrarySearch:
         models = {t.version.embedding_model for t in targets}
         if len(models) != 1 or any(index.vectors is None for index in indexes):
             return None
-        vector = await self.domain.query_vector(models.pop(), query)
+        vector = await self.answerer.query_vector(models.pop(), query)
         if vector is None:
             return None
         query_vector = np.asarray(vector, dtype=np.float32)
@@ -644,7 +645,7 @@ class CrossLibrarySearch:
         ]
 
         def is_withheld(position: int, snippet: SnippetRecord) -> bool:
-            return self.domain._is_suspect(ranked[position].target.version.build_id, snippet)
+            return self.answerer.is_suspect(ranked[position].target.version.build_id, snippet)
 
         taken, used, withheld = pack_hits(ranked, fused, room, tag_tokens, is_withheld)
         hits = [

@@ -18,10 +18,11 @@ from twinmcp.runtime.grpcserver import (
     serve_until_signalled,
     start_server,
 )
+from twinmcp.search.answering import QueryEmbedder
 from twinmcp.search.cache import AnswerCache, MemoryCache, RedisCache
 from twinmcp.search.changes import ChangeFeed
 from twinmcp.search.config import Settings
-from twinmcp.search.domain import QueryEmbedder, SearchDomain
+from twinmcp.search.domain import SearchDomain
 from twinmcp.search.errors import StoreUnreadableError
 from twinmcp.search.service import ERRORS, IndexServicer, SearchServicer
 from twinmcp.search.store import Store

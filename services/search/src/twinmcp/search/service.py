@@ -8,9 +8,12 @@ from typing import Any
 
 import grpc
 from twinmcp.runtime.grpcserver import ErrorTable
+from twinmcp.search.answering import Answer
+from twinmcp.search.building import SnippetInput
+from twinmcp.search.catalog import catalog_info
 from twinmcp.search.changes import FeedClosed
-from twinmcp.search.crosslib import CrossAnswer, CrossLibrarySearch
-from twinmcp.search.domain import Answer, SearchDomain, SnippetInput, catalog_info
+from twinmcp.search.crosslib import CrossAnswer
+from twinmcp.search.domain import SearchDomain
 from twinmcp.search.errors import (
     ConflictError,
     InvalidInputError,
@@ -169,24 +172,26 @@ def _locked(packages: Iterable[search_pb2.LockedPackage]) -> list[LockedPackage]
 
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     def __init__(self, domain: SearchDomain) -> None:
-        self.domain = domain
-        self.crosslib = CrossLibrarySearch(domain)
+        self.catalog = domain.catalog
+        self.answerer = domain.answerer
+        self.crosslib = domain.crosslib
+        self.changes = domain.changes
 
     async def ResolveLibrary(
         self, request: search_pb2.ResolveLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.ResolveLibraryResponse:
-        matches = await self.domain.resolve(request.library_name, request.query, request.limit)
+        matches = await self.catalog.resolve(request.library_name, request.query, request.limit)
         locked: dict[str, str] = {}
         if request.project or request.locked_packages:
             documented = [m.candidate.library_id for m in matches if m.candidate.is_documented]
-            locked = await self.domain.locked_versions(
+            locked = await self.catalog.locked_versions(
                 documented, request.project, _locked(request.locked_packages)
             )
         out = []
         for match in matches:
             candidate = match.candidate
             if candidate.is_documented:
-                info, rank = await self.domain.get_library(candidate.library_id)
+                info, rank = await self.catalog.get_library(candidate.library_id)
                 library = library_message(info, rank or candidate.popularity_rank)
             else:
                 library = library_message(catalog_info(candidate))
@@ -203,7 +208,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     async def QueryDocs(
         self, request: search_pb2.QueryDocsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.QueryDocsResponse:
-        answer = await self.domain.query_docs(
+        answer = await self.answerer.query_docs(
             request.library_id,
             request.version,
             request.query,
@@ -214,7 +219,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         )
         message = answer_message(answer)
         if request.project or request.locked_packages:
-            locks = await self.domain.locked_versions(
+            locks = await self.catalog.locked_versions(
                 [answer.library_id], request.project, _locked(request.locked_packages)
             )
             message.locked_version = locks.get(answer.library_id, "")
@@ -226,7 +231,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> search_pb2.RegisterProjectResponse:
         packages = [LockedPackage(p.registry, p.name, p.version) for p in request.packages]
-        registered = await self.domain.register_project(request.name, packages)
+        registered = await self.catalog.register_project(request.name, packages)
         return search_pb2.RegisterProjectResponse(
             packages=[
                 search_pb2.ProjectPackage(
@@ -257,13 +262,13 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     async def GetLibrary(
         self, request: search_pb2.GetLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.GetLibraryResponse:
-        info, rank = await self.domain.get_library(request.library_id)
+        info, rank = await self.catalog.get_library(request.library_id)
         return search_pb2.GetLibraryResponse(library=library_message(info, rank))
 
     async def ListLibraries(
         self, request: search_pb2.ListLibrariesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.ListLibrariesResponse:
-        infos, token = await self.domain.list_libraries(
+        infos, token = await self.catalog.list_libraries(
             request.page_size, request.page_token, request.include_catalog
         )
         return search_pb2.ListLibrariesResponse(
@@ -274,7 +279,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         self, request: search_pb2.WatchLibrariesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[search_pb2.LibraryChange]:
         try:
-            async with self.domain.changes.watch() as (is_complete, changes):
+            async with self.changes.watch() as (is_complete, changes):
                 yield search_pb2.LibraryChange(is_sync=True, is_complete=is_complete)
                 async for library_id in changes:
                     yield search_pb2.LibraryChange(library_id=library_id)
@@ -318,12 +323,12 @@ def _snippet_input(item: index_pb2.IndexedSnippet) -> SnippetInput:
 
 class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     def __init__(self, domain: SearchDomain) -> None:
-        self.domain = domain
+        self.builder = domain.builder
 
     async def BeginBuild(
         self, request: index_pb2.BeginBuildRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.BeginBuildResponse:
-        build_id, completed = await self.domain.begin_build(
+        build_id, completed = await self.builder.begin_build(
             _meta(request.library),
             request.version,
             request.base_version,
@@ -337,7 +342,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def PutDocument(
         self, request: index_pb2.PutDocumentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.PutDocumentResponse:
-        count = await self.domain.put_document(
+        count = await self.builder.put_document(
             request.build_id,
             request.path,
             request.content_hash,
@@ -349,7 +354,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def CopyDocuments(
         self, request: index_pb2.CopyDocumentsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.CopyDocumentsResponse:
-        documents, snippets = await self.domain.copy_documents(
+        documents, snippets = await self.builder.copy_documents(
             request.build_id, list(request.paths)
         )
         return index_pb2.CopyDocumentsResponse(document_count=documents, snippet_count=snippets)
@@ -359,7 +364,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         request: index_pb2.ListDocumentHashesRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> index_pb2.ListDocumentHashesResponse:
-        version, hashes, model, dimension = await self.domain.document_hashes(
+        version, hashes, model, dimension = await self.builder.document_hashes(
             request.library_id, request.version
         )
         return index_pb2.ListDocumentHashesResponse(
@@ -371,7 +376,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def PublishBuild(
         self, request: index_pb2.PublishBuildRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.PublishBuildResponse:
-        library_id, version, count, withheld = await self.domain.publish(request.build_id)
+        library_id, version, count, withheld = await self.builder.publish(request.build_id)
         return index_pb2.PublishBuildResponse(
             library_id=library_id,
             version=version,
@@ -382,13 +387,13 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def AbortBuild(
         self, request: index_pb2.AbortBuildRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.AbortBuildResponse:
-        await self.domain.abort(request.build_id)
+        await self.builder.abort(request.build_id)
         return index_pb2.AbortBuildResponse()
 
     async def ImportCatalog(
         self, request: index_pb2.ImportCatalogRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.ImportCatalogResponse:
-        count = await self.domain.import_catalog(
+        count = await self.builder.import_catalog(
             [
                 CatalogEntry(
                     e.registry.strip().lower(), e.name.strip(), e.popularity_rank, e.summary
@@ -401,5 +406,5 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
     async def DeleteLibrary(
         self, request: index_pb2.DeleteLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> index_pb2.DeleteLibraryResponse:
-        await self.domain.delete_library(request.library_id)
+        await self.builder.delete_library(request.library_id)
         return index_pb2.DeleteLibraryResponse()

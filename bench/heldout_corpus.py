@@ -1,12 +1,14 @@
 """The held-out corpora: published releases fetched by pip or npm, checked and unpacked safely.
 
-    .venv/bin/python -m bench.heldout_corpus [prepare|check]
+    .venv/bin/python -m bench.heldout_corpus [prepare|check] [--set heldout|heldout2|all]
 
-`prepare` brings every release of bench/heldout/MANIFEST.json into .data/heldout/ (ignored),
-checks its sha256 and copies the documentation files into .data/heldout/corpus/<owner>__<repo>/.
-`check` also verifies the frozen questions: every `must_contain_any` string occurs in one of its
-`expect_files`. Downloads go through the machine's own pip and npm, so their configured index or
-registry is used and no host is named here.
+Two frozen sets: bench/heldout/ (set 1, written 2026-12-04) and bench/heldout2/ (set 2, written
+2026-12-05), each a MANIFEST.json of pinned releases, a questions file and a resolution file.
+`prepare` brings every release of the chosen sets' manifests into .data/heldout/ (ignored; the
+sets share it, their libraries differ), checks its sha256 and copies the documentation files into
+.data/heldout/corpus/<owner>__<repo>/. `check` also verifies the frozen questions: every
+`must_contain_any` string occurs in one of its `expect_files`. Downloads go through the machine's
+own pip and npm, so their configured index or registry is used and no host is named here.
 """
 
 from __future__ import annotations
@@ -75,6 +77,40 @@ def load_manifest(path: Path = MANIFEST) -> list[Release]:
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class HeldoutSet:
+    """One frozen held-out set: a folder with MANIFEST.json and the dated question files."""
+
+    name: str  # as `--set` spells it
+    title: str  # as the eval's tables print it
+    folder: Path
+    written: str  # the date in the frozen files' names
+
+    @property
+    def manifest(self) -> Path:
+        return self.folder / "MANIFEST.json"
+
+    @property
+    def questions(self) -> Path:
+        return self.folder / f"questions-{self.written}.jsonl"
+
+    @property
+    def resolution(self) -> Path:
+        return self.folder / f"resolution-{self.written}.jsonl"
+
+    def releases(self) -> list[Release]:
+        return load_manifest(self.manifest)
+
+
+HELDOUT_SETS: dict[str, HeldoutSet] = {
+    s.name: s
+    for s in (
+        HeldoutSet("heldout", "held-out", HERE, "2026-12-04"),
+        HeldoutSet("heldout2", "held-out 2", HERE.parent / "heldout2", "2026-12-05"),
+    )
+}
 
 
 def glob_pattern(glob: str) -> re.Pattern[str]:
@@ -227,10 +263,15 @@ def extract_docs(release: Release, archive: Path, dest: Path) -> tuple[int, int]
     return files, size
 
 
-def prepare(cache: Path = CACHE, releases: list[Release] | None = None) -> list[tuple[str, Path]]:
-    """(library id, corpus folder) for every held-out release, fetching what is missing."""
+def prepare(
+    cache: Path = CACHE, releases: list[Release] | None = None, heldout_set: str = "heldout"
+) -> list[tuple[str, Path]]:
+    """(library id, corpus folder) for every release of a held-out set (or of `releases`),
+    fetching what is missing."""
     prepared = []
-    for release in releases if releases is not None else load_manifest():
+    if releases is None:
+        releases = HELDOUT_SETS[heldout_set].releases()
+    for release in releases:
         archive = fetch_archive(release, cache)
         folder = cache / "corpus" / release.folder_name
         stamp = folder / ".extracted"
@@ -289,26 +330,40 @@ def check_resolution(rows: list[dict[str, object]]) -> list[str]:
     return problems
 
 
+def check_set(heldout_set: HeldoutSet, corpus: Path = CACHE / "corpus") -> list[str]:
+    """What is wrong with a set's frozen questions and resolution cases, checked on the corpus."""
+    rows = load_rows(heldout_set.questions)
+    problems = check_questions(rows, corpus) + check_resolution(load_rows(heldout_set.resolution))
+    by = Counter(str(r["library"]) for r in rows)
+    kinds = Counter(str(r["kind"]) for r in rows)
+    print(f"{heldout_set.title}: {len(rows)} questions {dict(by)}; kinds {dict(kinds)}")
+    return problems
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("action", choices=("prepare", "check"), nargs="?", default="check")
+    parser.add_argument(
+        "--set", choices=(*HELDOUT_SETS, "all"), default="all", help="which held-out set"
+    )
     args = parser.parse_args()
-    try:
-        prepared = prepare()
-    except CorpusError as error:
-        raise SystemExit(f"held-out corpus: {error}") from None
-    for library_id, folder in prepared:
-        print(f"{library_id}: {folder}")
+    chosen = list(HELDOUT_SETS.values()) if args.set == "all" else [HELDOUT_SETS[args.set]]
+    problems: list[str] = []
+    for heldout_set in chosen:
+        try:
+            prepared = prepare(heldout_set=heldout_set.name)
+        except CorpusError as error:
+            raise SystemExit(f"{heldout_set.title} corpus: {error}") from None
+        for library_id, folder in prepared:
+            print(f"{library_id}: {folder}")
+        if args.action == "check":
+            found = check_set(heldout_set)
+            for problem in found:
+                print(f"  {problem}")
+            problems += found
+    if problems:
+        raise SystemExit(f"{len(problems)} problems in the held-out questions")
     if args.action == "check":
-        rows = load_rows(QUESTIONS)
-        problems = check_questions(rows, CACHE / "corpus") + check_resolution(load_rows(RESOLUTION))
-        for problem in problems:
-            print(f"  {problem}")
-        by = Counter(str(r["library"]) for r in rows)
-        kinds = Counter(str(r["kind"]) for r in rows)
-        print(f"{len(rows)} questions {dict(by)}; kinds {dict(kinds)}")
-        if problems:
-            raise SystemExit(f"{len(problems)} problems in the held-out questions")
         print("every must_contain_any string occurs in one of its expect_files")
 
 

@@ -19,8 +19,8 @@ help:
 	@echo "make lint   format check, lint, strict types, import boundaries, proto drift"
 	@echo "make proto  regenerate libs/proto from protos/"
 	@echo "make bench  print speed and memory figures"
-	@echo "make eval   print retrieval and resolution quality, dev set beside the held-out set"
-	@echo "            (EVAL_ARGS=\"--set heldout --ranking keyword\" runs one set or one ranking)"
+	@echo "make eval   print retrieval and resolution quality, dev set beside held-out sets 1 and 2"
+	@echo "            (EVAL_ARGS=\"--set heldout2 --ranking keyword\" runs one set or one ranking)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

@@ -1,9 +1,10 @@
-"""`make eval`: retrieval and resolution quality, dev set beside the frozen held-out set.
+"""`make eval`: retrieval and resolution quality, dev set beside the frozen held-out sets.
 
-Starts a throwaway stack per ranking, ingests the dev corpora (../shared/eval) and the held-out
-releases (bench/heldout, fetched by pip and npm into .data/heldout and checked by sha256),
-imports the package catalogs, then asks every question through the real REST API at 1,000 /
-2,500 / 5,000 tokens and prints, dev and held-out side by side: MRR, Hit@1, Hit@5,
+Starts a throwaway stack per ranking, ingests the dev corpora (../shared/eval) and the releases
+of the two held-out sets (bench/heldout and bench/heldout2, fetched by pip and npm into
+.data/heldout and checked by sha256), imports the package catalogs, then asks every question
+through the real REST API at 1,000 / 2,500 / 5,000 tokens and prints, dev, held-out and
+held-out 2 side by side: MRR, Hit@1, Hit@5,
 hit@budget, median/mean tokens and REST p50, beside a plain BM25 ranking of the same snippets
 (asked from the search service directly); per library and per kind; and resolution top-1 with
 the catalogs loaded.
@@ -12,7 +13,8 @@ Rankings: `keyword` is EMBEDDING_PROVIDER=none, what `make run` serves until the
 installed; `model` is EMBEDDING_PROVIDER=local (measured when the model is installed). The
 figures say which one `make run` serves by default.
 
-    python -m bench.eval [--set dev|heldout|both] [--ranking keyword|model|both] [--json FILE]
+    python -m bench.eval [--set dev|heldout|heldout2|both|all] [--ranking keyword|model|both]
+                         [--json FILE]    # all (the default): the three sets; both: dev, heldout
     python -m bench.eval --url http://127.0.0.1:3000 --search-addr 127.0.0.1:50052 [--set ...]
     python -m bench.eval --mode crosslib    # cross-library: no library id, or three hints
 
@@ -44,11 +46,18 @@ from bench.stackctl import EVAL, corpus_libraries, ingest_folders, throwaway_sta
 
 BUDGETS = (1000, 2500, 5000)
 MAKEFILE = Path(__file__).resolve().parents[1] / "Makefile"
-SETS = ("dev", "heldout")
-SET_TITLES = {"dev": "dev", "heldout": "held-out"}
+HELDOUT_SETS = heldout_corpus.HELDOUT_SETS
+SETS = ("dev", *HELDOUT_SETS)
+SET_TITLES = {"dev": "dev", **{name: s.title for name, s in HELDOUT_SETS.items()}}
+# What --set accepts: one set, `both` (dev and set 1, as before set 2 existed) or `all`.
+SET_CHOICES = {
+    **{name: (name,) for name in SETS},
+    "both": ("dev", "heldout"),
+    "all": SETS,
+}
 
 # Dev resolution queries: (what a user or agent types, the library id or package name expected
-# first). The held-out cases live in bench/heldout/resolution-2026-12-04.jsonl.
+# first). The held-out cases live in each held-out set's resolution-<date>.jsonl.
 RESOLUTION_CASES: tuple[tuple[str, str], ...] = (
     ("fastapi", "/fastapi/fastapi"),
     ("FastAPI", "/fastapi/fastapi"),
@@ -157,14 +166,14 @@ def load_questions(path: Path) -> list[Question]:
 def questions_of(name: str) -> list[Question]:
     if name == "dev":
         return load_questions(EVAL / "dev-questions.jsonl")
-    return load_questions(heldout_corpus.QUESTIONS)
+    return load_questions(HELDOUT_SETS[name].questions)
 
 
 def resolution_cases_of(name: str) -> list[ResolutionCase]:
     if name == "dev":
         return [ResolutionCase(query, (expected,)) for query, expected in RESOLUTION_CASES]
     kinds = []
-    for row in heldout_corpus.load_rows(heldout_corpus.RESOLUTION):
+    for row in heldout_corpus.load_rows(HELDOUT_SETS[name].resolution):
         documented = "documented" if row.get("documented") else "catalog"
         kinds.append(
             ResolutionCase(
@@ -289,12 +298,13 @@ def print_side_by_side(
     print("\n== Retrieval: dev beside held-out (REST /api/v2/context; bm25 over gRPC)")
     for ranking in rankings:
         print(f"   {ranking}: {labels.get(ranking, ranking)}")
-    print(f"{'':14}" + "".join(f"{SET_TITLES[s] + ' ' + r:>18}" for s, r in columns))
+    print(f"{'':14}" + "".join(f"{SET_TITLES[s] + ' ' + r:>20}" for s, r in columns))
     summaries = {key: summarise(results[key]) for key in columns}
-    print(f"{'questions':14}" + "".join(f"{int(summaries[k]['n']):>18}" for k in columns))
+    print(f"{'questions':14}" + "".join(f"{int(summaries[k]['n']):>20}" for k in columns))
     for metric in METRICS:
         print(
-            f"{metric:14}" + "".join("     " + _cell(metric, summaries[k][metric]) for k in columns)
+            f"{metric:14}"
+            + "".join("       " + _cell(metric, summaries[k][metric]) for k in columns)
         )
 
 
@@ -337,19 +347,22 @@ def print_breakdowns(results: dict[tuple[str, str], Rows], sets: Sequence[str]) 
 
 def print_misses(results: dict[tuple[str, str], Rows], sets: Sequence[str]) -> None:
     """The held-out questions whose expected file is not in the top 5, or whose answer at the
-    largest budget shows none of the expected strings, for each ranking."""
-    if "heldout" not in sets:
-        return
+    largest budget shows none of the expected strings, for each held-out set and ranking."""
     budget = BUDGETS[-1]
-    for (s, ranking), rows in sorted(results.items(), key=lambda i: ranking_order(i[0][1])):
-        if s != "heldout" or ranking == "bm25":
+    for (s, ranking), rows in sorted(
+        results.items(), key=lambda i: (SETS.index(i[0][0]), ranking_order(i[0][1]))
+    ):
+        if s not in HELDOUT_SETS or s not in sets or ranking == "bm25":
             continue
         misses = [
             (q, _rank(a, q), any(m in a.text_by_budget.get(budget, "") for m in q.must))
             for q, a in rows
         ]
         misses = [(q, rank, hit) for q, rank, hit in misses if not (0 < rank <= 5 and hit)]
-        print(f"\n-- held-out misses ({ranking}): file not in the top 5, or no string at {budget}")
+        print(
+            f"\n-- {SET_TITLES[s]} misses ({ranking}): file not in the top 5, or no string at "
+            f"{budget}"
+        )
         for q, rank, hit in misses:
             where = f"rank {rank}" if rank else "not returned"
             shown = "string shown" if hit else "no string"
@@ -416,11 +429,11 @@ def print_resolution(
             p50s.append(f"{SET_TITLES[s]} {outcome.p50:.1f}")
         print(f"{ranking:10}" + "".join(cells) + "   " + ", ".join(p50s))
     for (s, ranking), outcome in outcomes.items():
-        if s == "heldout":
+        if s in HELDOUT_SETS:
             kinds = ", ".join(
                 f"{kind} {hit}/{n}" for kind, (hit, n) in sorted(outcome.by_kind.items())
             )
-            print(f"   held-out by kind ({ranking}): {kinds}")
+            print(f"   {SET_TITLES[s]} by kind ({ranking}): {kinds}")
         for miss in outcome.misses:
             print(f"   miss ({SET_TITLES[s]}, {ranking}): {miss}")
 
@@ -454,11 +467,13 @@ def libraries_of(sets: Sequence[str]) -> list[tuple[str, Path]]:
     libraries: list[tuple[str, Path]] = []
     if "dev" in sets:
         libraries += corpus_libraries()
-    if "heldout" in sets:
+    for name in sets:
+        if name not in HELDOUT_SETS:
+            continue
         try:
-            libraries += heldout_corpus.prepare()
+            libraries += heldout_corpus.prepare(heldout_set=name)
         except heldout_corpus.CorpusError as error:
-            raise SystemExit(f"held-out corpus: {error}") from None
+            raise SystemExit(f"{SET_TITLES[name]} corpus: {error}") from None
     return libraries
 
 
@@ -520,7 +535,12 @@ def to_json(
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--set", choices=("dev", "heldout", "both"), default="both")
+    parser.add_argument(
+        "--set",
+        choices=tuple(SET_CHOICES),
+        default="all",
+        help="all: dev, held-out and held-out 2 side by side; both: dev and held-out",
+    )
     parser.add_argument("--ranking", choices=("keyword", "model", "both"), default="both")
     parser.add_argument("--url", help="a running gateway; default: start throwaway stacks")
     parser.add_argument("--search-addr", default="127.0.0.1:50052")
@@ -530,17 +550,18 @@ async def main() -> None:
         choices=("single", "crosslib"),
         default="single",
         help="crosslib: the questions asked with no library and with three library hints "
-        "(bench/eval_crosslib.py; --set dev|heldout, keyword ranking unless --ranking model)",
+        "(bench/eval_crosslib.py; --set dev|heldout|heldout2, keyword ranking unless "
+        "--ranking model)",
     )
     args = parser.parse_args()
     if args.mode == "crosslib":
         from bench import eval_crosslib  # noqa: PLC0415  it imports this module
 
         ranking = "model" if args.ranking == "model" else "keyword"
-        for set_name in SETS if args.set == "both" else (args.set,):
+        for set_name in SET_CHOICES[args.set]:
             await eval_crosslib.run(ranking, args.url, args.search_addr, args.json, set_name)
         return
-    sets = SETS if args.set == "both" else (args.set,)
+    sets = SET_CHOICES[args.set]
     started = time.perf_counter()
     results: dict[tuple[str, str], Rows] = {}
     outcomes: dict[tuple[str, str], ResolutionOutcome] = {}

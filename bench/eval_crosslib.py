@@ -37,6 +37,7 @@ from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_
 
 from bench.eval import (
     BUDGETS,
+    SETS,
     Answer,
     Question,
     Rows,
@@ -222,7 +223,7 @@ async def main() -> None:
     parser.add_argument("--url", help="a running gateway with the dev libraries ingested")
     parser.add_argument("--search-addr", default="127.0.0.1:50052")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--set", choices=("dev", "heldout"), default="dev")
+    parser.add_argument("--set", choices=SETS, default="dev")
     args = parser.parse_args()
     await run(args.ranking, args.url, args.search_addr, args.json, args.set)
 

@@ -1,14 +1,16 @@
-"""Stored version indexes: what a blob holds, and a blob of another format rebuilt on load."""
+"""Stored forms: a version index blob (one of another format is rebuilt) and a cached answer."""
 
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import orjson
 from sqlalchemy import select, update
 from twinmcp.database import create_engine, migrate
+from twinmcp.search.answering import Answer, ScoredSnippet
 from twinmcp.search.building import SnippetInput
 from twinmcp.search.cache import MemoryCache
 from twinmcp.search.domain import SearchDomain
@@ -16,6 +18,7 @@ from twinmcp.search.library import LibraryMeta
 from twinmcp.search.models import VersionIndexRow
 from twinmcp.search.ranking import INDEX_FORMAT
 from twinmcp.search.server import MIGRATIONS, VERSION_TABLE
+from twinmcp.search.snippets import SnippetRecord, SnippetTable
 from twinmcp.search.store import Store
 from twinmcp.search.vectors import LocalVectorStore
 
@@ -91,3 +94,27 @@ async def test_an_index_stored_by_format_6_is_rebuilt_from_its_rows_and_stored_a
         assert "section_of" not in rebuilt
     finally:
         await engine.dispose()
+
+
+def test_a_cached_answer_reads_back_as_the_answer_that_was_stored() -> None:
+    snippet = SnippetRecord(
+        "s1", "code", "CORS", "Allow origins", "python", "app.add(CORS)", ("Guide", "CORS"),
+        "docs/cors.md", "https://acme.dev/cors", "cors", 12,
+    )  # fmt: skip
+    answer = Answer(
+        library_id="/acme/webkit",
+        version="1.0",
+        title="Webkit",
+        rules=["Use the factory"],
+        snippets=[ScoredSnippet(snippet, 0.75)],
+        tokens_used=40,
+        available_versions=["1.0", "0.9"],
+        build_id="b1",
+        withheld_snippets=1,
+        text="# Webkit\n...",
+    )
+    restored = Answer.from_bytes(answer.to_bytes())
+    assert restored == replace(answer, is_cached=True)
+    # A cached answer's snippet row is the index's row with the score in front.
+    row = orjson.loads(answer.to_bytes())["snippets"][0]
+    assert row == [0.75, *orjson.loads(SnippetTable.pack([snippet]).data)]

@@ -112,6 +112,25 @@ async def test_errors_carry_the_budget_headers_too(stack: Stack) -> None:
     assert headers["RateLimit-Remaining"] == "99"
 
 
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/api/v2/context?libraryId=/a/b&type=xml", {}, 400),  # the caller's input
+        ("/api/v1/admin/jobs/nope", {"Authorization": "Bearer admin-key"}, 404),  # ingest's
+        ("/api/v1/admin/jobs", {"Authorization": "Bearer read-key"}, 403),  # the route's check
+        ("/api/v2/libs/search?libraryName=x", {}, 503),  # search is down
+    ],
+)
+async def test_every_error_of_a_charged_rest_call_carries_the_budget_headers(
+    stack: Stack, path: str, headers: dict[str, str], status: int
+) -> None:
+    if status == 503:
+        await stack.servers["search"].stop()
+    answered, sent = await _status(stack, headers, path)
+    assert answered == status
+    assert (sent["RateLimit-Limit"], sent["RateLimit-Remaining"]) == ("100", "99")
+
+
 async def test_auth_service_down_is_503(stack: Stack) -> None:
     await stack.servers["auth"].stop()
     status, headers = await _status(stack, {"X-API-Key": "other"})

@@ -485,6 +485,24 @@ async def test_the_playground_shows_the_tools_error_for_a_missing_version(
     assert "isError" in text
 
 
+async def test_the_playground_refuses_a_token_budget_with_the_tools_own_message(
+    stack: Stack, browser: Browser
+) -> None:
+    await browser.sign_in("read-key")
+    status, _, page = await browser.get(
+        "/dashboard/libraries/fastapi/fastapi?query=cors&tokens=abc"
+    )
+    _, _, body = await stack.mcp(
+        stack.call(
+            "query-docs", {"libraryId": "/fastapi/fastapi", "query": "cors", "tokens": "abc"}
+        )
+    )
+    refusal = body["result"]["content"][0]["text"]
+    assert body["result"]["isError"] is True
+    assert status == 400
+    assert refusal in html.unescape(page)
+
+
 async def test_an_unknown_library_page_is_a_404_page(browser: Browser) -> None:
     await browser.sign_in("read-key")
     status, headers, page = await browser.get("/dashboard/libraries/nobody/nothing")

@@ -79,3 +79,19 @@ async def test_registration_and_authorization_count_against_the_anonymous_limit(
         async with stack.http.get(f"{stack.url}/oauth/authorize?client_id=x") as answer:
             assert answer.status == 429
             assert "Too many sign-in requests" in await answer.text()
+
+
+async def test_a_registration_nested_thousands_deep_is_invalid_client_metadata_not_a_500(
+    open_stack: OpenStack, fake_search: Any
+) -> None:
+    nested = "[" * 5000 + "]" * 5000  # within the 16 KB bound, past json's recursion limit
+    async with (
+        open_stack(fake_search, {"oauth_server": True}) as stack,
+        stack.http.post(
+            f"{stack.url}/oauth/register",
+            data=nested,
+            headers={"Content-Type": "application/json"},
+        ) as answer,
+    ):
+        assert answer.status == 400
+        assert (await answer.json())["error"] == "invalid_client_metadata"

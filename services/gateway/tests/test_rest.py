@@ -209,6 +209,32 @@ async def test_bad_context_parameters_are_400(stack: Stack) -> None:
         assert set(body) == {"error", "message"}
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v2/context",
+        "/api/v2/libs/search",
+        "/api/v1/admin/sources",
+        "/api/v1/admin/libraries/a/b/refresh",
+        "/api/v1/admin/projects",
+        "/api/v1/account/keys",
+        "/auth/refresh",
+    ],
+)
+async def test_a_json_body_nested_thousands_deep_is_a_400_not_a_500(
+    stack: Stack, path: str
+) -> None:
+    nested = "[" * 5000 + "]" * 5000  # json.loads recurses once per level: past Python's limit
+    headers = {**ADMIN, "Content-Type": "application/json"}
+    async with stack.http.post(f"{stack.url}{path}", data=nested, headers=headers) as response:
+        body = await response.json()
+    assert response.status == 400, body
+    assert body == {
+        "error": "bad_request",
+        "message": "the body nests arrays or objects too deeply; send a flat JSON object",
+    }
+
+
 async def test_search_service_down_is_503_quickly(stack: Stack) -> None:
     await stack.servers["search"].stop()
     status, body = await _get(stack, "/api/v2/libs/search?libraryName=fastapi")

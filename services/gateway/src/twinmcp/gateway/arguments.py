@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from twinmcp.gateway.errors import InputError
+
 # Real names and ids are well under 100 characters; 500 leaves room without letting one
 # argument cost search seconds.
 MAX_NAME_CHARS = 500
@@ -40,10 +42,6 @@ _OVER_CAP_HINTS: Mapping[str, str] = {
 }
 
 
-class TextError(ValueError):
-    """An argument that is too long or not Unicode text; the message names it and says why."""
-
-
 def shown(value: object, limit: int = 80) -> str:
     """`value` for an error message (text as is, else its repr), cut short so an answer never
     echoes a megabyte back."""
@@ -67,16 +65,17 @@ def unpaired_surrogate(value: str) -> int | None:
 
 
 def check_text(name: str, value: str, limit: int | None = None) -> str:
-    """`value` unchanged when it fits the cap of `name` and is valid Unicode; else TextError."""
+    """`value` unchanged when it fits the cap of `name` and is valid Unicode; else InputError
+    naming it and saying why."""
     cap = limit_for(name) if limit is None else limit
     if len(value) > cap:
-        raise TextError(
+        raise InputError(
             f"'{name}' is {len(value)} characters long; the limit is {cap}. "
             + _OVER_CAP_HINTS.get(name, f"Send a shorter {name}.")
         )
     position = unpaired_surrogate(value)
     if position is not None:
-        raise TextError(
+        raise InputError(
             f"'{name}' contains an unpaired UTF-16 surrogate (\\u{ord(value[position]):04x} at "
             f"character {position}), which is not Unicode text; send valid UTF-8 text."
         )

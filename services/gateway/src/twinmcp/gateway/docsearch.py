@@ -10,16 +10,15 @@ from twinmcp.gateway.arguments import (
     MAX_LANGUAGE_CHARS,
     MAX_NAME_CHARS,
     MAX_QUERY_CHARS,
-    TextError,
     check_text,
     shown,
 )
 from twinmcp.gateway.clients.search import SearchClient, VersionMissing
+from twinmcp.gateway.errors import InputError
 from twinmcp.gateway.projects import (
     NO_PROJECT,
     PROJECT_SCHEMA,
     Project,
-    ProjectError,
     project_note,
     read_project_off_loop,
 )
@@ -106,10 +105,6 @@ SEARCH_TOOL: dict[str, Any] = {
 }
 
 
-class SearchInputError(ValueError):
-    """An argument of a search the caller can fix; the message names it."""
-
-
 def parse_libraries(raw: object) -> list[str]:
     """The hinted libraries: a list, or one comma-separated string; blanks dropped."""
     if raw is None or raw == "":
@@ -119,19 +114,19 @@ def parse_libraries(raw: object) -> list[str]:
     elif isinstance(raw, list):
         items = list(raw)
     else:
-        raise SearchInputError(
+        raise InputError(
             "'libraries' must be a list of library IDs or names, e.g. ['/fastapi/fastapi']"
         )
     hints: list[str] = []
     for item in items:
         if not isinstance(item, str):
-            raise SearchInputError(
+            raise InputError(
                 f"'libraries' must hold strings (library IDs or names), not {shown(repr(item))}"
             )
         if item.strip():
             hints.append(check_text("libraries", item).strip())
     if len(hints) > MAX_LIBRARIES:
-        raise SearchInputError(
+        raise InputError(
             f"'libraries' names {len(hints)} libraries; the limit is {MAX_LIBRARIES}. Name the "
             "few the question is about, or none to let the server choose."
         )
@@ -254,7 +249,7 @@ async def search_tool(
     try:
         query = arguments.get("query")
         if not isinstance(query, str) or not query.strip():
-            raise SearchInputError(
+            raise InputError(
                 "Missing 'query': ask one specific question, e.g. 'How to add CORS middleware'."
             )
         query = check_text("query", query).strip()
@@ -267,7 +262,7 @@ async def search_tool(
         version = _optional(arguments, "version")
         language = _optional(arguments, "language")
         project = await read_project_off_loop(_optional_raw(arguments, "project"))
-    except (SearchInputError, TextError, ProjectError) as error:
+    except InputError as error:
         return str(error), True
     lookup = await client.search_docs(
         query, hints, version, language, budget, project.name, project.packages
@@ -288,7 +283,7 @@ def _optional_raw(arguments: dict[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise SearchInputError(f"'{key}' must be a string, not {type(value).__name__}")
+        raise InputError(f"'{key}' must be a string, not {type(value).__name__}")
     return value
 
 

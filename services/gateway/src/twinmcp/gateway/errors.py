@@ -1,18 +1,22 @@
-"""The gateway's errors from its peers, and the one table turning a peer's gRPC status into them.
+"""The gateway's one error tree: input a caller can fix, and what its peers refused, with the one
+table turning a peer's gRPC status into the latter.
 
-    PeerError (502 upstream_error)       a peer failed in a way the caller cannot fix
-    ├── PeerUnavailable (503)            no answer in time: retry shortly (Retry-After)
-    ├── NotFound (404)
-    ├── InvalidArgument (400)
-    ├── Unauthenticated (401)
-    ├── Forbidden (403)
-    ├── Conflict (409)
-    └── RateLimited (429)
+    GatewayError                         `status`, `code`, `message`: what REST answers
+    ├── InputError (400 bad_request)     input the caller can fix, found at the edge
+    └── PeerError (502 upstream_error)   a peer failed in a way the caller cannot fix
+        ├── PeerUnavailable (503)        no answer in time: retry shortly (Retry-After)
+        ├── NotFound (404)
+        ├── InvalidArgument (400)
+        ├── Unauthenticated (401)
+        ├── Forbidden (403)
+        ├── Conflict (409)
+        └── RateLimited (429)
 
-REST renders them as `{"error": code, "message": text}` (middleware.py), MCP as tool errors or
-JSON-RPC errors (mcp.py, tools.py). A missing library or version is not an error here: search's
-refusal of a documentation lookup becomes a `LibraryUnknown` / `VersionMissing` answer
-(clients/search.py).
+REST renders every one as `{"error": code, "message": text}` in one place (error_middleware,
+middleware.py). MCP answers an InputError or a peer's refusal as a tool result with isError
+(tools.py, mcp.py); an error before the tool runs is a JSON-RPC error. A missing library or
+version is not an error here: search's refusal of a documentation lookup becomes a
+`LibraryUnknown` / `VersionMissing` answer (clients/search.py).
 """
 
 from __future__ import annotations
@@ -24,7 +28,29 @@ import grpc
 logger = logging.getLogger(__name__)
 
 
-class PeerError(Exception):
+class GatewayError(Exception):
+    """An error with its answer: `status` is the HTTP status, `code` the REST error code."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(GatewayError, ValueError):
+    """Raise when what the caller sent cannot be used: a parameter, body field or tool argument
+    missing, of the wrong type, over its cap (arguments.LIMITS) or not Unicode, a body that is
+    not a JSON object, a `project` that is neither a name nor a manifest. The message names the
+    argument and says what to send. Checked at the edge, before any peer is asked; a ValueError,
+    as a wrong value is."""
+
+    status = 400
+    code = "bad_request"
+
+
+class PeerError(GatewayError):
     """A peer service refused or failed a call; `status` is the HTTP status to answer with."""
 
     status = 502
@@ -33,7 +59,6 @@ class PeerError(Exception):
     def __init__(self, service: str, message: str) -> None:
         super().__init__(message)
         self.service = service
-        self.message = message
 
 
 class PeerUnavailable(PeerError):

@@ -7,13 +7,13 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST
+from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 from twinmcp.gateway import mcp, oauth
 from twinmcp.gateway.access import Budget, client_address, credential_from, credential_problem
-from twinmcp.gateway.errors import PeerError, PeerUnavailable, Unauthenticated
+from twinmcp.gateway.errors import GatewayError, InputError, PeerUnavailable, Unauthenticated
 from twinmcp.gateway.hosts import parse_host
 from twinmcp.gateway.state import BUDGET, GATEWAY, PRINCIPAL
 
@@ -87,7 +87,9 @@ async def observability_middleware(request: web.Request, handler: Handler) -> we
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The one place that logs unexpected exceptions; every error body is JSON."""
+    """The one place errors are answered (errors.py's tree, aiohttp's HTTP errors) and
+    unexpected exceptions logged: every REST error body is JSON, and a charged REST call's error
+    carries the caller's rate-limit headers as its answer would; /mcp gets JSON-RPC errors."""
     is_mcp = request.path == "/mcp"
     try:
         return await handler(request)
@@ -98,27 +100,34 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if is_mcp:
             return mcp.error_response(request, None, INVALID_REQUEST, message, exc.status)
         kept = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        return error_json(exc.status, _code_for(exc.status), message, kept)
-    except PeerError as error:
-        headers: dict[str, str] | None = (
-            {"Retry-After": "5"} if isinstance(error, PeerUnavailable) else None
-        )
+        return _rest_error(request, exc.status, _code_for(exc.status), message, kept)
+    except GatewayError as error:
+        headers = {"Retry-After": "5"} if isinstance(error, PeerUnavailable) else {}
         if is_mcp:
             return mcp.error_response(
                 request,
                 await mcp.request_id_of(request),
-                INTERNAL_ERROR,
+                INVALID_PARAMS if isinstance(error, InputError) else INTERNAL_ERROR,
                 error.message,
                 error.status,
                 headers=headers,
             )
-        return error_json(error.status, error.code, error.message, headers)
+        return _rest_error(request, error.status, error.code, error.message, headers)
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         message = "internal error; it has been logged, retry later"
         if is_mcp:
             return mcp.error_response(request, None, INTERNAL_ERROR, message, 500)
-        return error_json(500, "internal_error", message)
+        return _rest_error(request, 500, "internal_error", message, {})
+
+
+def _rest_error(
+    request: web.Request, status: int, code: str, message: str, headers: dict[str, str]
+) -> web.Response:
+    budget = request.get(BUDGET)  # set once access_middleware has charged the call
+    if budget is not None:
+        headers = {**budget.headers(), **headers}
+    return error_json(status, code, message, headers or None)
 
 
 def _code_for(status: int) -> str:

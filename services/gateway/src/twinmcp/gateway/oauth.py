@@ -531,6 +531,10 @@ async def register(request: web.Request) -> web.Response:
         )
     except ValueError as error:
         return _oauth_error("invalid_client_metadata", str(error))
+    except RecursionError:  # json recurses once per level of a body nested thousands deep
+        return _oauth_error(
+            "invalid_client_metadata", "the registration nests too deeply; send a flat JSON object"
+        )
     answer = await request.app[GATEWAY].peers.auth.register_oauth_client(registration)
     if answer.error:
         return _oauth_error(answer.error, answer.error_description)

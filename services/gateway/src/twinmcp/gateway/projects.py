@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from twinmcp.gateway.arguments import MAX_PROJECT_CHARS, check_text
+from twinmcp.gateway.errors import InputError
 from twinmcp.lockfiles import CONTENT_FORMATS, ManifestError, read_contents
 from twinmcp.search.v1 import search_pb2
 
@@ -30,10 +31,6 @@ PROJECT_SCHEMA = {
         "lockfile; a file that locks none of the library's packages gets the default version."
     ),
 }
-
-
-class ProjectError(ValueError):
-    """A `project` that is neither a name nor a readable manifest; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -71,18 +68,18 @@ NO_PROJECT = Project()
 
 def read_project(raw: str) -> Project:
     """`raw` as a project: a name as it is (search says when none is registered), else the
-    contents of one manifest or lockfile, its format found from the text. TextError when it is
-    too long or not Unicode, ProjectError when it is none of the formats read here."""
+    contents of one manifest or lockfile, its format found from the text. InputError when it is
+    too long, not Unicode, or none of the formats read here."""
     text = raw.strip()
     if not text:
         return NO_PROJECT
     if PROJECT_NAME.match(text):
         return Project(name=text)
-    check_text("project", raw, MAX_PROJECT_CHARS)  # TextError: too long, or not Unicode
+    check_text("project", raw, MAX_PROJECT_CHARS)  # too long, or not Unicode
     try:
         file_format, dependencies = read_contents(raw)
     except ManifestError as error:
-        raise ProjectError(
+        raise InputError(
             "'project' is neither a registered project's name (letters, digits, '.', '_' and "
             f"'-') nor a manifest or lockfile read here: {error}"
         ) from None

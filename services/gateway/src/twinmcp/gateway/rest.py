@@ -13,15 +13,13 @@ from pydantic import BaseModel
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway import schemas
 from twinmcp.gateway.access import credential_from
-from twinmcp.gateway.arguments import TextError, check_text, find_unpaired_surrogate
+from twinmcp.gateway.arguments import check_text, find_unpaired_surrogate
 from twinmcp.gateway.clients.search import LibraryUnknown, VersionMissing
-from twinmcp.gateway.errors import InvalidArgument
-from twinmcp.gateway.middleware import error_json
+from twinmcp.gateway.errors import InputError
 from twinmcp.gateway.openapi import openapi_document
 from twinmcp.gateway.projects import (
     NO_PROJECT,
     Project,
-    ProjectError,
     project_note,
     read_project_off_loop,
     with_note,
@@ -31,7 +29,6 @@ from twinmcp.gateway.schemas import (
     ContextBody,
     ContextParams,
     ContextV1Params,
-    InputError,
     JobsParams,
     LibrarySearchBody,
     LibrarySearchParams,
@@ -70,28 +67,6 @@ def json_answer(
 def _budget(request: web.Request, tokens: int | None) -> int:
     """The token budget asked (None: the default), within the policy's floor and cap."""
     return request.app[GATEWAY].tools.tokens.budget(tokens)
-
-
-def _checked(name: str, value: str) -> str:
-    """`value` when it fits the cap of `name` (arguments.LIMITS) and is Unicode; else 400."""
-    try:
-        return check_text(name, value)
-    except TextError as error:
-        raise InputError(str(error)) from None
-
-
-def _bad_request_wrapper(handler: Any) -> Any:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            response: web.StreamResponse = await handler(request)
-        except InputError as error:
-            return error_json(400, "bad_request", str(error))
-        except InvalidArgument as error:
-            return error_json(400, "invalid_argument", error.message)
-        return response
-
-    wrapped.__name__ = handler.__name__
-    return wrapped
 
 
 # -- probes ------------------------------------------------------------------------------------
@@ -170,14 +145,6 @@ async def openapi(request: web.Request) -> web.Response:
 # -- search and context ------------------------------------------------------------------------
 
 
-async def _project(raw: str) -> Project:
-    """`project` read (projects.read_project); a 400 saying why when it cannot be."""
-    try:
-        return await read_project_off_loop(raw)
-    except (TextError, ProjectError) as error:
-        raise InputError(str(error)) from None
-
-
 async def _search(
     request: web.Request, library_name: str, query: str, project: Project = NO_PROJECT
 ) -> web.Response:
@@ -194,22 +161,23 @@ async def _search(
 
 
 @routes.get("/api/v2/libs/search")
-@_bad_request_wrapper
 async def search_v2(request: web.Request) -> web.Response:
     asked = params(LibrarySearchParams, request.query)
-    return await _search(request, asked.libraryName, asked.query, await _project(asked.project))
+    return await _search(
+        request, asked.libraryName, asked.query, await read_project_off_loop(asked.project)
+    )
 
 
 @routes.post("/api/v2/libs/search")
-@_bad_request_wrapper
 async def search_v2_post(request: web.Request) -> web.Response:
     """As GET, the parameters in a JSON body: a lockfile sent as `project` fits there."""
     asked = validated(LibrarySearchBody, await _json_body(request))
-    return await _search(request, asked.libraryName, asked.query, await _project(asked.project))
+    return await _search(
+        request, asked.libraryName, asked.query, await read_project_off_loop(asked.project)
+    )
 
 
 @routes.get("/api/v1/search")
-@_bad_request_wrapper
 async def search_v1(request: web.Request) -> web.Response:
     query = params(LibrarySearchV1Params, request.query).query
     return await _search(request, query, query)
@@ -270,21 +238,19 @@ def _version_missing(missing: VersionMissing) -> web.Response:
 
 
 @routes.get("/api/v2/context")
-@_bad_request_wrapper
 async def context_v2(request: web.Request) -> web.Response:
     asked = params(ContextParams, request.query)
-    project = await _project(asked.project)
+    project = await read_project_off_loop(asked.project)
     return await _context(
         request, asked.libraryId, "", asked.query, asked.tokens, asked.type, project
     )
 
 
 @routes.post("/api/v2/context")
-@_bad_request_wrapper
 async def context_v2_post(request: web.Request) -> web.Response:
     """As GET, the parameters in a JSON body: a lockfile sent as `project` fits there."""
     asked = validated(ContextBody, await _json_body(request))
-    project = await _project(asked.project)
+    project = await read_project_off_loop(asked.project)
     return await _context(
         request, asked.libraryId, "", asked.query, asked.tokens, asked.type, project
     )
@@ -326,6 +292,11 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
             body = await request.json()
     except ValueError:
         raise InputError("the body must be a JSON object") from None
+    except RecursionError:
+        # json recurses once per level: a body nested a few thousand deep is refused, not a 500.
+        raise InputError(
+            "the body nests arrays or objects too deeply; send a flat JSON object"
+        ) from None
     except TimeoutError:
         raise web.HTTPRequestTimeout(
             text=f"the body did not arrive within {seconds:g} seconds; send it whole, at once",
@@ -343,7 +314,6 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 @routes.post("/api/v1/admin/sources")
-@_bad_request_wrapper
 async def submit_source(request: web.Request) -> web.Response:
     _require(request, "admin")
     body = validated(SourceSubmission, await _json_body(request))
@@ -361,7 +331,6 @@ async def submit_source(request: web.Request) -> web.Response:
 
 
 @routes.post(r"/api/v1/admin/libraries/{library_id:.+}/refresh")
-@_bad_request_wrapper
 async def refresh_library(request: web.Request) -> web.Response:
     _require(request, "admin")
     body = validated(RefreshRequest, await _json_body(request))
@@ -371,7 +340,6 @@ async def refresh_library(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/jobs")
-@_bad_request_wrapper
 async def list_jobs(request: web.Request) -> web.Response:
     _require(request, "admin")
     asked = params(JobsParams, request.query)
@@ -411,7 +379,6 @@ async def list_keys(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/account/keys")
-@_bad_request_wrapper
 async def create_key(request: web.Request) -> web.Response:
     principal = _require(request, "user")
     body = validated(NewKeyRequest, await _json_body(request))
@@ -439,7 +406,6 @@ async def revoke_key(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/account/usage")
-@_bad_request_wrapper
 async def usage(request: web.Request) -> web.Response:
     principal = _require(request, "user")
     asked = params(UsageParams, request.query)
@@ -460,7 +426,6 @@ async def github_login(request: web.Request) -> web.Response:
 
 
 @routes.get("/auth/github/callback")
-@_bad_request_wrapper
 async def github_callback(request: web.Request) -> web.Response:
     asked = params(SignInParams, request.query)
     reply = await request.app[GATEWAY].peers.auth.complete_sign_in(asked.code, asked.state)
@@ -468,7 +433,6 @@ async def github_callback(request: web.Request) -> web.Response:
 
 
 @routes.post("/auth/refresh")
-@_bad_request_wrapper
 async def refresh_session(request: web.Request) -> web.Response:
     body = validated(SessionRefresh, await _json_body(request))
     reply = await request.app[GATEWAY].peers.auth.refresh_session(body.refreshToken)
@@ -479,9 +443,8 @@ async def refresh_session(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/{owner}/{repo}")
-@_bad_request_wrapper
 async def context_v1(request: web.Request) -> web.Response:
-    library_id = _checked(
+    library_id = check_text(
         "libraryId", f"/{request.match_info['owner']}/{request.match_info['repo']}"
     )
     asked = params(ContextV1Params, request.query)
@@ -489,11 +452,10 @@ async def context_v1(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/{owner}/{repo}/{version:.+}")
-@_bad_request_wrapper
 async def context_v1_version(request: web.Request) -> web.Response:
-    library_id = _checked(
+    library_id = check_text(
         "libraryId", f"/{request.match_info['owner']}/{request.match_info['repo']}"
     )
-    version = _checked("version", request.match_info["version"])
+    version = check_text("version", request.match_info["version"])
     asked = params(ContextV1Params, request.query)
     return await _context(request, library_id, version, asked.topic, asked.tokens, asked.type)

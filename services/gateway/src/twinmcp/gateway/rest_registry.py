@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 from twinmcp.gateway.clients.search import SearchClient
-from twinmcp.gateway.rest import _bad_request_wrapper, _json_body, _require, _to_json, json_answer
+from twinmcp.gateway.errors import InputError
+from twinmcp.gateway.rest import _json_body, _require, _to_json, json_answer
 from twinmcp.gateway.schemas import (
-    InputError,
     Project,
     ProjectPackage,
     ProjectRegistration,
@@ -37,7 +37,6 @@ def _library_id(request: web.Request) -> str:
 
 
 @routes.post(r"/api/v1/admin/libraries/{library_id:.+}/follow")
-@_bad_request_wrapper
 async def follow_library(request: web.Request) -> web.Response:
     """Follows a registry library: its new releases are ingested on ingest's schedule."""
     _require(request, "admin")
@@ -46,7 +45,6 @@ async def follow_library(request: web.Request) -> web.Response:
 
 
 @routes.delete(r"/api/v1/admin/libraries/{library_id:.+}/follow")
-@_bad_request_wrapper
 async def unfollow_library(request: web.Request) -> web.Response:
     _require(request, "admin")
     await request.app[GATEWAY].peers.ingest.unfollow_library(_library_id(request))
@@ -135,7 +133,6 @@ def registry_source(package: search_pb2.LockedPackage) -> str:
 
 
 @routes.post("/api/v1/admin/projects")
-@_bad_request_wrapper
 async def register_project(request: web.Request) -> web.Response:
     """Registers a named project from its manifests and lockfiles (their contents): query-docs
     and resolve-library-id given its name answer for the versions it locks."""

@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 from aiohttp import web
-from twinmcp.gateway.arguments import TextError
 from twinmcp.gateway.clients.search import VersionMissing
-from twinmcp.gateway.docsearch import (
-    SearchInputError,
-    parse_libraries,
-    render_search,
-    search_answer,
-)
-from twinmcp.gateway.rest import (
-    _bad_request_wrapper,
-    _budget,
-    _project,
-    _version_missing,
-    json_answer,
-)
-from twinmcp.gateway.schemas import DocsSearchParams, InputError, params
+from twinmcp.gateway.docsearch import parse_libraries, render_search, search_answer
+from twinmcp.gateway.projects import read_project_off_loop
+from twinmcp.gateway.rest import _budget, _version_missing, json_answer
+from twinmcp.gateway.schemas import DocsSearchParams, params
 from twinmcp.gateway.state import GATEWAY
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/api/v3/search")
-@_bad_request_wrapper
 async def search_v3(request: web.Request) -> web.Response:
     """Documentation snippets answering a question across libraries (Context7's v3 search)."""
     asked = params(DocsSearchParams, request.query)
-    try:
-        hints = parse_libraries(asked.libraries)
-    except (SearchInputError, TextError) as error:
-        raise InputError(str(error)) from None
+    hints = parse_libraries(asked.libraries)
     budget = _budget(request, asked.tokens)
-    project = await _project(asked.project)
+    project = await read_project_off_loop(asked.project)
     search = request.app[GATEWAY].peers.search
     lookup = await search.search_docs(
         asked.query, hints, asked.version, asked.language, budget, project.name, project.packages

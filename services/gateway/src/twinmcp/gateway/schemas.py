@@ -20,7 +20,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
-from twinmcp.gateway.arguments import TextError, check_text, limit_for
+from twinmcp.gateway.arguments import check_text, limit_for
+from twinmcp.gateway.errors import InputError
 
 INT32_MAX = 2**31 - 1
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -44,11 +45,7 @@ class Fallback:
         self.names = names
 
 
-class InputError(ValueError):
-    """A request that does not fit its model; the message names the parameter and says why."""
-
-
-def _text_error(error: TextError) -> PydanticCustomError:
+def _text_error(error: InputError) -> PydanticCustomError:
     # The message is whole already; the "{message}" template keeps pydantic from adding to it.
     return PydanticCustomError("bad_request", "{message}", {"message": str(error)})
 
@@ -80,7 +77,7 @@ class Body(BaseModel):
         if isinstance(value, str) and info.field_name is not None:
             try:
                 return check_text(info.field_name, value).strip()
-            except TextError as error:
+            except InputError as error:
                 raise _text_error(error) from None
         return value
 
@@ -692,10 +689,7 @@ def params(model: type[P], query: MultiMapping[str]) -> P:
     for field, names, is_repeated in _fields(model):
         for name in names:
             value = ",".join(query.getall(name, ())) if is_repeated else query.get(name, "")
-            try:
-                value = check_text(name, value).strip()
-            except TextError as error:
-                raise InputError(str(error)) from None
+            value = check_text(name, value).strip()
             if value:
                 raw[field] = value
                 break

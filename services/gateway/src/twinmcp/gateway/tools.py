@@ -8,19 +8,17 @@ from typing import Any
 from twinmcp.gateway.arguments import (
     MAX_NAME_CHARS,
     MAX_QUERY_CHARS,
-    TextError,
     check_text,
     shown,
 )
 from twinmcp.gateway.clients.search import LibraryUnknown, SearchClient, VersionMissing
 from twinmcp.gateway.docsearch import SEARCH_TOOL, SEARCH_TOOL_NAME, search_tool
-from twinmcp.gateway.errors import InvalidArgument
+from twinmcp.gateway.errors import InputError, InvalidArgument
 from twinmcp.gateway.lookups import DocsLookups
 from twinmcp.gateway.projects import (
     NO_PROJECT,
     PROJECT_SCHEMA,
     Project,
-    ProjectError,
     project_note,
     read_project_off_loop,
     with_note,
@@ -185,10 +183,6 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-class ToolInputError(ValueError):
-    """An argument the model can fix; reported as a tool result with isError."""
-
-
 @dataclass(frozen=True)
 class ToolResult:
     text: str
@@ -205,7 +199,7 @@ class TokenPolicy:
         if raw is None or raw == "":
             return self.default
         if isinstance(raw, bool):
-            raise ToolInputError("'tokens' must be a whole number such as 5000.")
+            raise InputError("'tokens' must be a whole number such as 5000.")
         if isinstance(raw, float) and raw.is_integer():
             raw = int(raw)
         # isdecimal, not isdigit: int() refuses digits such as '²'; 9 digits: int() of a long
@@ -213,7 +207,7 @@ class TokenPolicy:
         if isinstance(raw, str) and raw.strip().isdecimal() and len(raw.strip()) <= 9:
             raw = int(raw.strip())
         if not isinstance(raw, int):
-            raise ToolInputError(
+            raise InputError(
                 f"'tokens' must be a whole number such as 5000, not {shown(repr(raw))}."
             )
         return min(max(raw, self.minimum), self.maximum)
@@ -233,9 +227,9 @@ def canonical_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
 def _text(arguments: dict[str, Any], key: str, label: str, hint: str) -> str:
     value = arguments.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ToolInputError(f"Missing '{label}': {hint}")
+        raise InputError(f"Missing '{label}': {hint}")
     if not isinstance(value, str):
-        raise ToolInputError(f"'{label}' must be a string, not {type(value).__name__}: {hint}")
+        raise InputError(f"'{label}' must be a string, not {type(value).__name__}: {hint}")
     return check_text(label, value).strip()
 
 
@@ -250,7 +244,7 @@ async def _project(arguments: dict[str, Any]) -> Project:
     if value is None:
         return NO_PROJECT
     if not isinstance(value, str):
-        raise ToolInputError(
+        raise InputError(
             f"'project' must be a string (a registered project's name or a lockfile's text), "
             f"not {type(value).__name__}."
         )
@@ -283,8 +277,9 @@ class Tools:
                 )
                 return ToolResult(text, is_error)
             return await self._query(name, arguments)
-        except (ToolInputError, TextError, ProjectError) as error:
-            return ToolResult(str(error), is_error=True)
+        except InputError as error:
+            # An argument the model can fix: a tool result with isError, not a protocol error.
+            return ToolResult(error.message, is_error=True)
         except InvalidArgument as error:
             return ToolResult(f"The request was not accepted: {error.message}", is_error=True)
 
@@ -327,7 +322,7 @@ class Tools:
             "pass an ID like '/fastapi/fastapi' from 'resolve-library-id'.",
         )
         if not library_id.startswith("/"):
-            raise ToolInputError(
+            raise InputError(
                 f"'{library_id}' is not a library ID. IDs look like '/org/project'; call "
                 f"'resolve-library-id' with libraryName='{library_id}' to find it."
             )

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import jinja2
 from aiohttp import web
-from twinmcp.gateway.arguments import TextError
 from twinmcp.gateway.config import Settings
 from twinmcp.gateway.dashboard.sessions import SessionCodec
 from twinmcp.gateway.dashboard.views import (
@@ -17,7 +16,7 @@ from twinmcp.gateway.dashboard.views import (
     error_page,
     routes,
 )
-from twinmcp.gateway.errors import PeerError
+from twinmcp.gateway.errors import InputError, PeerError
 from twinmcp.gateway.middleware import Handler
 
 _HERE = Path(__file__).parent
@@ -53,7 +52,7 @@ async def dashboard_middleware(request: web.Request, handler: Handler) -> web.St
         response = error_page(request, exc.status, exc.reason, exc.text or exc.reason)
     except PeerError as error:
         response = error_page(request, error.status, "The request was not accepted", error.message)
-    except TextError as error:  # a parameter over its cap or not Unicode
+    except InputError as error:  # a parameter over its cap, not Unicode, or missing
         response = error_page(request, 400, "The request was not accepted", str(error))
     response.headers.update(_HEADERS)
     if not request.path.startswith(f"{PREFIX}/static/"):

@@ -14,10 +14,10 @@ import jinja2
 from aiohttp import web
 from twinmcp.auth.v1 import auth_pb2
 from twinmcp.gateway.access import client_address, credential_problem
-from twinmcp.gateway.arguments import TextError, check_text
+from twinmcp.gateway.arguments import check_text
 from twinmcp.gateway.dashboard.charts import client_configs, usage_chart
 from twinmcp.gateway.dashboard.sessions import COOKIE, MAX_AGE_SECONDS, Session, SessionCodec
-from twinmcp.gateway.errors import PeerError, Unauthenticated
+from twinmcp.gateway.errors import InputError, PeerError, Unauthenticated
 from twinmcp.gateway.hosts import host_of_url
 from twinmcp.gateway.rendering import is_documented, package_labels
 from twinmcp.gateway.rest_registry import (
@@ -27,7 +27,7 @@ from twinmcp.gateway.rest_registry import (
     project_name,
     register_project_files,
 )
-from twinmcp.gateway.schemas import InputError, Project
+from twinmcp.gateway.schemas import Project
 from twinmcp.gateway.state import GATEWAY
 from twinmcp.ingest.v1 import ingest_pb2
 from twinmcp.search.v1 import search_pb2
@@ -270,14 +270,14 @@ def _text(visit: Visit, name: str, *, required: str = "") -> str:
     write when it is empty."""
     value = check_text(name, visit.form.get(name, "")).strip()
     if required and not value:
-        raise TextError(f"'{name}' is required: {required}")
+        raise InputError(f"'{name}' is required: {required}")
     return value
 
 
 def _whole(visit: Visit, name: str, maximum: int) -> int:
     raw = visit.form.get(name, "").strip() or "0"
     if not (raw.isdecimal() and len(raw) <= 9) or int(raw) > maximum:
-        raise TextError(f"'{name}' must be a whole number from 0 to {maximum} (0: the default)")
+        raise InputError(f"'{name}' must be a whole number from 0 to {maximum} (0: the default)")
     return int(raw)
 
 
@@ -465,7 +465,7 @@ async def create_key(request: web.Request, visit: Visit) -> web.StreamResponse:
             visit.scopes_asked or ["read"],
             caller_credential=visit.session.credential,
         )
-    except TextError as error:
+    except InputError as error:
         return await _account(request, visit, status=400, error=str(error))
     except PeerError as error:
         # Auth's word: e.g. PERMISSION_DENIED for scopes beyond the signed-in credential's.
@@ -603,10 +603,8 @@ async def library(request: web.Request, visit: Visit) -> web.StreamResponse:
         else:
             try:
                 answer = await _playground(request, found.library_id)
-            except TextError as problem:
+            except InputError as problem:  # the query, version or tokens asked
                 error, status = str(problem), 400
-            except ValueError:
-                error, status = "'tokens' must be a whole number, e.g. 5000", 400
     return render(
         request,
         visit,
@@ -698,7 +696,7 @@ async def add_source(request: web.Request, visit: Visit) -> web.StreamResponse:
     try:
         kind = visit.form.get("kind", "")
         if kind not in {name for name, _, _ in SOURCE_KINDS}:
-            raise TextError("choose what kind of source this is")
+            raise InputError("choose what kind of source this is")
         source = _text(visit, "source", required="give a folder, URL or package name")
         if kind in _REGISTRY_KINDS and not source.startswith(f"{kind}:"):
             source = f"{kind}:{source}"
@@ -712,7 +710,7 @@ async def add_source(request: web.Request, visit: Visit) -> web.StreamResponse:
             make_default=visit.form.get("makeDefault") == "on",
         )
         reply = await request.app[GATEWAY].peers.ingest.submit_source(submit)
-    except TextError as problem:
+    except InputError as problem:
         return _source_form(request, visit, status=400, error=str(problem), form=visit.form)
     except PeerError as problem:
         return _source_form(
@@ -741,7 +739,7 @@ async def refresh_library(request: web.Request, visit: Visit) -> web.StreamRespo
         reply = await request.app[GATEWAY].peers.ingest.refresh_library(
             library_id, _text(visit, "version")
         )
-    except TextError as problem:
+    except InputError as problem:
         return await _jobs(request, visit, status=400, error=str(problem))
     except PeerError as problem:
         return await _jobs(request, visit, status=problem.status, error=problem.message)
@@ -786,26 +784,26 @@ async def _posted_files(request: web.Request, visit: Visit) -> dict[str, str]:
     pasted = visit.form.get("pastedContent", "")
     if pasted.strip():
         if not pasted_path:
-            raise TextError(
+            raise InputError(
                 "name the pasted file with its path from the project's root, e.g. 'uv.lock'"
             )
         sent.append((pasted_path, pasted))
     if not sent:
-        raise TextError(
+        raise InputError(
             "choose the project's manifests and lockfiles to upload, or paste one; "
             f"accepted: {ACCEPTED_FILES}"
         )
     if len(sent) > MAX_PROJECT_FILES:
-        raise TextError(f"{len(sent)} files were sent; send at most {MAX_PROJECT_FILES}")
+        raise InputError(f"{len(sent)} files were sent; send at most {MAX_PROJECT_FILES}")
     files: dict[str, str] = {}
     for path, content in sent:
         try:
             text = content.decode("utf-8") if isinstance(content, bytes) else content
             text.encode("utf-8")  # a lone surrogate is not text either
         except UnicodeError:
-            raise TextError(f"{path[:100]!r} is not UTF-8 text; send the file as it is") from None
+            raise InputError(f"{path[:100]!r} is not UTF-8 text; send the file as it is") from None
         if path.strip().removeprefix("./") in files:
-            raise TextError(f"{path[:100]!r} was sent twice; send each file once")
+            raise InputError(f"{path[:100]!r} was sent twice; send each file once")
         files[path.strip().removeprefix("./")] = text
     return project_files(files)
 
@@ -829,7 +827,7 @@ async def register_project(request: web.Request, visit: Visit) -> web.StreamResp
             files,
             transitive=visit.form.get("transitive") == "on",
         )
-    except (TextError, InputError) as problem:
+    except InputError as problem:
         return _project_form(request, visit, status=400, error=str(problem))
     except RecursionError:
         # The JSON and TOML readers recurse once per nesting level.
@@ -868,11 +866,11 @@ async def ingest_project(request: web.Request, visit: Visit) -> web.StreamRespon
         try:
             source = check_text("source", raw).strip()
             if not source.startswith(tuple(f"{kind}:" for kind in _REGISTRY_KINDS)):
-                raise TextError(f"{source[:100]!r} is not a registry package (pypi: or npm:)")
+                raise InputError(f"{source[:100]!r} is not a registry package (pypi: or npm:)")
             await ingest.submit_source(
                 ingest_pb2.SubmitSourceRequest(source=source, make_default=False)
             )
-        except TextError as problem:
+        except InputError as problem:
             failures.append(str(problem))
             status = 400
         except PeerError as problem:

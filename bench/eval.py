@@ -295,7 +295,7 @@ def print_side_by_side(
     """Metrics as rows; for each ranking a dev column beside a held-out column."""
     rankings = ordered_rankings(r for _, r in results)
     columns = [(s, r) for r in rankings for s in sets if (s, r) in results]
-    print("\n== Retrieval: dev beside held-out (REST /api/v2/context; bm25 over gRPC)")
+    print("\n== Retrieval: dev beside the held-out sets (REST /api/v2/context; bm25 over gRPC)")
     for ranking in rankings:
         print(f"   {ranking}: {labels.get(ranking, ranking)}")
     print(f"{'':14}" + "".join(f"{SET_TITLES[s] + ' ' + r:>20}" for s, r in columns))

@@ -12,6 +12,7 @@ import threading
 import tomllib
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import grpc
 import pytest
 import yaml
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from twinmcp.runtime.ports import free_port
 
 SERVICES = ("gateway", "auth", "search", "ingest")
@@ -76,6 +79,45 @@ def needed_packages(repo: Path, service: str) -> set[str]:
             needed.add(lib)
             pending.append(lib)
     return needed
+
+
+def installed_distributions(repo: Path, service: str) -> set[str]:
+    """The third-party distributions pip installs into the service's image: what its workspace
+    packages declare and, transitively, what those require (this virtualenv's metadata, whose
+    versions are the lock's; markers for this Python, which is the image's)."""
+    pending: list[tuple[Requirement, str]] = []
+    for folder in needed_packages(repo, service):
+        declared = tomllib.loads((repo / folder / "pyproject.toml").read_text())["project"]
+        pending += [(Requirement(d), "") for d in declared.get("dependencies", [])]
+    found: set[str] = set()
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while pending:
+        requirement, extra = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": extra}):
+            continue
+        if name.startswith("twinmcp-") or (name, frozenset(requirement.extras)) in seen:
+            continue  # the workspace's own packages are needed_packages' business
+        seen.add((name, frozenset(requirement.extras)))
+        found.add(name)
+        for required in metadata.requires(name) or []:
+            for wanted in ("", *requirement.extras):
+                pending.append((Requirement(required), wanted))
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_the_grpc_services_install_the_grpc_server_side(repo: Path, service: str) -> None:
+    is_grpc_server = service != "gateway"
+    installed = installed_distributions(repo, service)
+    assert ("libs/grpcserver" in needed_packages(repo, service)) == is_grpc_server
+    # Reflection and the Prometheus scrape server are libs/grpcserver's alone; the gateway
+    # serves its /metrics through aiohttp (prometheus-client's registry, declared by it).
+    assert ("grpcio-reflection" in installed) == is_grpc_server, sorted(installed)
+    # The health service's stubs stay in every image: the gateway asks auth, search and ingest
+    # for their health (/ready), and runtime.ports waits on it.
+    assert "grpcio-health-checking" in installed
+    assert {"grpcio", "protobuf"} <= installed
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES)

@@ -6,8 +6,8 @@ import asyncio
 import time
 
 import grpc
+from twinmcp.grpcserver import RunningServer, ServerOptions, start_server
 from twinmcp.runtime.channels import open_channel
-from twinmcp.runtime.grpcserver import RunningServer, ServerOptions, start_server
 
 METHOD = "/twinmcp.test.Peer/Who"
 

@@ -22,8 +22,8 @@ from mcp_types.version import LATEST_MODERN_VERSION
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
 from twinmcp.gateway.config import Settings
 from twinmcp.gateway.server import RunningGateway, start
+from twinmcp.grpcserver import RunningServer, ServerOptions, start_server
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from twinmcp.runtime.grpcserver import RunningServer, ServerOptions, start_server
 from twinmcp.runtime.telemetry import configure_telemetry
 from twinmcp.search.rendering import Header, render_docs
 from twinmcp.search.service import snippet_message

@@ -37,7 +37,7 @@ from twinmcp.auth.sessions import SessionTokens
 from twinmcp.auth.usage import UsageRecorder
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
 from twinmcp.database import create_engine, migrate
-from twinmcp.runtime.grpcserver import (
+from twinmcp.grpcserver import (
     RunningServer,
     ServerOptions,
     serve_until_signalled,

@@ -22,7 +22,7 @@ from twinmcp.auth.errors import (
 from twinmcp.auth.limits import Decision, Tier
 from twinmcp.auth.oauth_rpc import OAuthRpc
 from twinmcp.auth.v1 import auth_pb2, auth_pb2_grpc
-from twinmcp.runtime.grpcserver import ErrorTable
+from twinmcp.grpcserver import ErrorTable
 
 # A database that cannot be reached is the server's trouble: the caller is told to retry, and
 # the driver's message (which can name the connection) stays out of the answer.

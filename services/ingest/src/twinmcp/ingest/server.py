@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 
 import grpc
 from twinmcp.embedding import Embedder
+from twinmcp.grpcserver import (
+    RunningServer,
+    ServerOptions,
+    serve_until_signalled,
+    start_server,
+)
 from twinmcp.ingest.config import Settings
 from twinmcp.ingest.follows import make_follower
 from twinmcp.ingest.pipeline import Documents
@@ -16,12 +22,6 @@ from twinmcp.ingest.runner import Worker
 from twinmcp.ingest.service import ERRORS, IngestServicer
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.ingest.wiring import Wiring, open_wiring
-from twinmcp.runtime.grpcserver import (
-    RunningServer,
-    ServerOptions,
-    serve_until_signalled,
-    start_server,
-)
 
 logger = logging.getLogger(__name__)
 

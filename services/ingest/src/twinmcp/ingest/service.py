@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import grpc
+from twinmcp.grpcserver import ErrorTable
 from twinmcp.ingest.config import Settings
 from twinmcp.ingest.errors import (
     HostileInput,
@@ -29,7 +30,6 @@ from twinmcp.ingest.jobs import Job, JobState, JobStore, SourceOptions, rfc3339
 from twinmcp.ingest.registries import Registry, ReleaseInfo
 from twinmcp.ingest.sources import REGISTRY_KINDS, SourceKind, check_library_id, parse_source
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from twinmcp.runtime.grpcserver import ErrorTable
 
 logger = logging.getLogger(__name__)
 

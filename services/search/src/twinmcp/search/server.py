@@ -12,7 +12,7 @@ import grpc
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from twinmcp.database import create_engine, migrate
-from twinmcp.runtime.grpcserver import (
+from twinmcp.grpcserver import (
     RunningServer,
     ServerOptions,
     serve_until_signalled,

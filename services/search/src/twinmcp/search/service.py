@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import grpc
-from twinmcp.runtime.grpcserver import ErrorTable
+from twinmcp.grpcserver import ErrorTable
 from twinmcp.search.answering import Answer
 from twinmcp.search.building import SnippetInput
 from twinmcp.search.catalog import catalog_info

@@ -1,4 +1,6 @@
-"""Building, running and draining a grpc.aio server with health, reflection and metrics."""
+"""Building, running and draining a grpc.aio server with health, reflection and metrics: the
+server side of the gRPC services (auth, search, ingest), which the gateway, a client only, does
+not install."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from twinmcp.runtime.metrics import count_call, start_metrics_server
+from twinmcp.grpcserver.metrics import count_call, start_metrics_server
 from twinmcp.runtime.telemetry import server_span
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from twinmcp.runtime.grpcserver import (
+from twinmcp.grpcserver import (
     CannotListen,
     ErrorTable,
     PortInUse,
@@ -17,7 +17,7 @@ from twinmcp.runtime.grpcserver import (
     ServerOptions,
     start_server,
 )
-from twinmcp.runtime.metrics import GRPC_REQUESTS
+from twinmcp.grpcserver.metrics import GRPC_REQUESTS
 from twinmcp.runtime.ports import free_port, wait_for_serving
 
 
@@ -225,7 +225,7 @@ async def test_a_port_that_stays_taken_stops_start_up_naming_the_port_and_its_va
 def test_a_service_process_on_a_taken_port_exits_with_one_line_and_no_traceback() -> None:
     program = (
         "import asyncio, logging\n"
-        "from twinmcp.runtime.grpcserver import ServerOptions, start_server\n"
+        "from twinmcp.grpcserver import ServerOptions, start_server\n"
         "logging.basicConfig()\n"
         "asyncio.run(start_server('search', lambda _s: None, [], ServerOptions(\n"
         "    host='0.0.0.0', port=int(__import__('sys').argv[1]), bind_wait_seconds=1)))\n"

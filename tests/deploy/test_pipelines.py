@@ -176,3 +176,20 @@ def test_railway_configs_build_each_service_from_its_dockerfile(repo: Path) -> N
     assert worker["deploy"]["startCommand"] == "python -m twinmcp.ingest.worker"
     gateway = json.loads((repo / "railway.json").read_text())
     assert gateway["deploy"]["healthcheckPath"] == "/ready"
+
+
+def test_railway_rebuilds_a_service_when_anything_its_image_copies_changes(repo: Path) -> None:
+    configs = {"gateway": repo / "railway.json"} | {
+        p.stem: p for p in (repo / "deploy/railway").glob("*.json")
+    }
+    for name, path in configs.items():
+        build = json.loads(path.read_text())["build"]
+        patterns = set(build["watchPatterns"])
+        dockerfile = (repo / build["dockerfilePath"]).read_text()
+        copied = re.findall(r"^COPY\s+(?!--)(\S+)", dockerfile, re.MULTILINE)
+        assert copied, name
+        for source in copied:
+            watched = source if (repo / source).is_file() else f"{source}/**"
+            assert watched in patterns, (
+                f"{path.name} does not watch {source}, which its image copies"
+            )

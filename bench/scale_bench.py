@@ -311,7 +311,7 @@ async def write_library(store: Store, spec: LibrarySpec, pool: SnippetPool) -> W
     started = time.perf_counter()
     documents = library_documents(spec, pool)
     generated = time.perf_counter()
-    build, _ = await store.begin_build(library_meta(spec), "latest", "", "", 0, "", True)
+    build, _ = await store.begin_build(library_meta(spec), "latest", make_default=True)
     async with store.engine.connect() as connection:
         raw = await connection.get_raw_connection()
         driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]

@@ -35,7 +35,7 @@ from bench.search_resolution import QUERIES, load_entries
 
 async def publish(domain: SearchDomain, library_id: str, snippets: list[SnippetRecord]) -> str:
     build_id, _ = await domain.builder.begin_build(
-        LibraryMeta(library_id), "latest", "", "", 0, "", True
+        LibraryMeta(library_id), "latest", make_default=True
     )
     by_path: dict[str, list[SnippetInput]] = defaultdict(list)
     for s in snippets:

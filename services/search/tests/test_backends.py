@@ -146,7 +146,11 @@ async def test_vectors_go_to_pinecone_per_build_and_queries_use_the_published_na
 
     async def publish(version_text: str) -> str:
         build_id, _ = await domain.builder.begin_build(
-            LibraryMeta("/acme/webkit"), "1.0", "", embedder.model, embedder.dimension, "", True
+            LibraryMeta("/acme/webkit"),
+            "1.0",
+            embedding_model=embedder.model,
+            embedding_dimension=embedder.dimension,
+            make_default=True,
         )
         for path, text in pages.items():
             content = f"{text} {version_text}"
@@ -190,7 +194,11 @@ async def test_a_failing_query_embedder_falls_back_to_keyword_ranking(tmp_path: 
     domain = SearchDomain(Store(engine), LocalVectorStore(), MemoryCache(), embedder)
     try:
         build_id, _ = await domain.builder.begin_build(
-            LibraryMeta("/acme/webkit"), "1.0", "", embedder.model, embedder.dimension, "", True
+            LibraryMeta("/acme/webkit"),
+            "1.0",
+            embedding_model=embedder.model,
+            embedding_dimension=embedder.dimension,
+            make_default=True,
         )
         text = "send email after the response with BackgroundTasks"
         (vector,) = await embedder.embed([text])
@@ -232,7 +240,11 @@ async def test_a_question_asked_again_at_another_budget_is_not_embedded_again(
     domain = SearchDomain(Store(engine), LocalVectorStore(), MemoryCache(), embedder)
     try:
         build_id, _ = await domain.builder.begin_build(
-            LibraryMeta("/acme/webkit"), "1.0", "", embedder.model, embedder.dimension, "", True
+            LibraryMeta("/acme/webkit"),
+            "1.0",
+            embedding_model=embedder.model,
+            embedding_dimension=embedder.dimension,
+            make_default=True,
         )
         text = "send email after the response with BackgroundTasks"
         (vector,) = await embedder.embed([text])
@@ -274,7 +286,7 @@ async def test_another_replicas_publish_is_served_within_a_second(tmp_path: Path
 
     async def publish(version: str) -> None:
         build_id, _ = await writer.builder.begin_build(
-            LibraryMeta("/acme/webkit"), version, "", "", 0, "", True
+            LibraryMeta("/acme/webkit"), version, make_default=True
         )
         text = f"allow browser origins with CORSMiddleware in release {version}"
         await writer.builder.put_document(

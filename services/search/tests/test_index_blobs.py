@@ -52,7 +52,7 @@ async def test_an_index_stored_by_format_6_is_rebuilt_from_its_rows_and_stored_a
     writer = SearchDomain(Store(engine), LocalVectorStore(), MemoryCache(), None)
     try:
         build_id, _ = await writer.builder.begin_build(
-            LibraryMeta("/acme/webkit"), "1.0", "", "", 0, "", True
+            LibraryMeta("/acme/webkit"), "1.0", make_default=True
         )
         texts = {
             "docs/cors.md": "allow browser origins with CORSMiddleware",

@@ -57,11 +57,12 @@ class Builder:
         self,
         meta: LibraryMeta,
         version: str,
-        base_version: str,
-        embedding_model: str,
-        embedding_dimension: int,
-        idempotency_key: str,
-        make_default: bool,
+        *,
+        base_version: str = "",
+        embedding_model: str = "",
+        embedding_dimension: int = 0,
+        idempotency_key: str = "",
+        make_default: bool = False,
     ) -> tuple[str, list[str]]:
         library_id = canonical_library_id(meta.library_id)
         if not version.strip():
@@ -98,11 +99,11 @@ class Builder:
         build, completed = await self.store.begin_build(
             meta,
             version.strip(),
-            base_version.strip(),
-            embedding_model,
-            embedding_dimension,
-            idempotency_key.strip(),
-            make_default,
+            base_version=base_version.strip(),
+            embedding_model=embedding_model,
+            embedding_dimension=embedding_dimension,
+            idempotency_key=idempotency_key.strip(),
+            make_default=make_default,
         )
         return build.build_id, completed
 

@@ -331,11 +331,11 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         build_id, completed = await self.builder.begin_build(
             _meta(request.library),
             request.version,
-            request.base_version,
-            request.embedding.model,
-            request.embedding.dimension,
-            request.idempotency_key,
-            request.make_default,
+            base_version=request.base_version,
+            embedding_model=request.embedding.model,
+            embedding_dimension=request.embedding.dimension,
+            idempotency_key=request.idempotency_key,
+            make_default=request.make_default,
         )
         return index_pb2.BeginBuildResponse(build_id=build_id, completed_paths=completed)
 

@@ -162,11 +162,12 @@ class Store:
         self,
         meta: LibraryMeta,
         version: str,
-        base_version: str,
-        embedding_model: str,
-        embedding_dimension: int,
-        idempotency_key: str,
-        make_default: bool,
+        *,
+        base_version: str = "",
+        embedding_model: str = "",
+        embedding_dimension: int = 0,
+        idempotency_key: str = "",
+        make_default: bool = False,
     ) -> tuple[BuildInfo, list[str]]:
         """A new open build, or the build already started under `idempotency_key`."""
         if idempotency_key:

@@ -197,6 +197,24 @@ class Catalog:
         # Resolution over the whole catalog is CPU work: in a thread, off the event loop.
         return await asyncio.to_thread(resolver.resolve, library_name or bounded, bounded, limit)
 
+    async def resolve_libraries(
+        self, library_name: str, query: str, limit: int
+    ) -> list[tuple[Match, LibraryInfo]]:
+        """`resolve`'s matches with their libraries: the documented ones as stored, read
+        together, and catalog-only ones as `catalog_info` describes them."""
+        matches = await self.resolve(library_name, query, limit)
+        stored = await self.store.libraries_by_id(
+            [m.candidate.library_id for m in matches if m.candidate.is_documented]
+        )
+        out: list[tuple[Match, LibraryInfo]] = []
+        for match in matches:
+            candidate = match.candidate
+            if not candidate.is_documented:
+                out.append((match, catalog_info(candidate)))
+            elif candidate.library_id in stored:  # else deleted since the index was built
+                out.append((match, stored[candidate.library_id]))
+        return out
+
     # ---- projects -----------------------------------------------------------------------
 
     async def register_project(

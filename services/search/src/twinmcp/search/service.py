@@ -10,7 +10,6 @@ import grpc
 from twinmcp.grpcserver import ErrorTable
 from twinmcp.search.answering import Answer
 from twinmcp.search.building import SnippetInput
-from twinmcp.search.catalog import catalog_info
 from twinmcp.search.changes import FeedClosed
 from twinmcp.search.crosslib import CrossAnswer
 from twinmcp.search.domain import SearchDomain
@@ -180,29 +179,26 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     async def ResolveLibrary(
         self, request: search_pb2.ResolveLibraryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> search_pb2.ResolveLibraryResponse:
-        matches = await self.catalog.resolve(request.library_name, request.query, request.limit)
+        resolved = await self.catalog.resolve_libraries(
+            request.library_name, request.query, request.limit
+        )
         locked: dict[str, str] = {}
         if request.project or request.locked_packages:
-            documented = [m.candidate.library_id for m in matches if m.candidate.is_documented]
+            documented = [m.candidate.library_id for m, _ in resolved if m.candidate.is_documented]
             locked = await self.catalog.locked_versions(
                 documented, request.project, _locked(request.locked_packages)
             )
-        out = []
-        for match in matches:
-            candidate = match.candidate
-            if candidate.is_documented:
-                info, rank = await self.catalog.get_library(candidate.library_id)
-                library = library_message(info, rank or candidate.popularity_rank)
-            else:
-                library = library_message(catalog_info(candidate))
-            out.append(
-                search_pb2.LibraryMatch(
-                    library=library,
-                    score=match.score,
-                    match_reason=match.reason,
-                    locked_version=locked.get(candidate.library_id, ""),
-                )
+        out = [
+            search_pb2.LibraryMatch(
+                library=library_message(
+                    info, info.popularity_rank or match.candidate.popularity_rank
+                ),
+                score=match.score,
+                match_reason=match.reason,
+                locked_version=locked.get(match.candidate.library_id, ""),
             )
+            for match, info in resolved
+        ]
         return search_pb2.ResolveLibraryResponse(matches=out)
 
     async def QueryDocs(

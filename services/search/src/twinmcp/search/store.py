@@ -499,19 +499,32 @@ class Store:
     # ---- libraries ----------------------------------------------------------------------
 
     async def library(self, library_id: str) -> LibraryInfo | None:
+        return (await self.libraries_by_id([library_id])).get(library_id)
+
+    async def libraries_by_id(self, library_ids: Sequence[str]) -> dict[str, LibraryInfo]:
+        """The stored libraries among `library_ids`, with their catalog popularity, read in
+        three statements however many they are."""
+        if not library_ids:
+            return {}
         async with self.sessions() as session:
-            library = await session.get(LibraryRow, library_id)
-            if library is None:
-                return None
-            builds = (
-                await session.execute(
-                    select(BuildRow).where(
-                        BuildRow.library_id == library_id, BuildRow.state == BUILD_PUBLISHED
+            rows = list(
+                (
+                    await session.execute(
+                        select(LibraryRow).where(LibraryRow.library_id.in_(set(library_ids)))
                     )
-                )
-            ).scalars()
-            popularity = await self._popularity(session, library)
-            return _library_info(library, list(builds), popularity)
+                ).scalars()
+            )
+            if not rows:
+                return {}
+            builds = await _published_builds(session, [r.library_id for r in rows])
+            names = {r.library_id: json.loads(r.package_names or "[]") for r in rows}
+            ranks = await _popularity(session, {n.lower() for ns in names.values() for n in ns})
+            out: dict[str, LibraryInfo] = {}
+            for row in rows:
+                found = [ranks[n.lower()] for n in names[row.library_id] if n.lower() in ranks]
+                popularity = min(found, default=0)
+                out[row.library_id] = _library_info(row, builds.get(row.library_id, []), popularity)
+            return out
 
     async def libraries(self, after: str, limit: int) -> list[LibraryInfo]:
         async with self.sessions() as session:
@@ -527,18 +540,8 @@ class Store:
             )
             if not rows:
                 return []
-            builds = (
-                await session.execute(
-                    select(BuildRow).where(
-                        BuildRow.library_id.in_([r.library_id for r in rows]),
-                        BuildRow.state == BUILD_PUBLISHED,
-                    )
-                )
-            ).scalars()
-            by_library: dict[str, list[BuildRow]] = {}
-            for build in builds:
-                by_library.setdefault(build.library_id, []).append(build)
-            return [_library_info(row, by_library.get(row.library_id, []), 0) for row in rows]
+            builds = await _published_builds(session, [r.library_id for r in rows])
+            return [_library_info(row, builds.get(row.library_id, []), 0) for row in rows]
 
     async def save_project(self, name: str, packages: Sequence[tuple[str, str, str]]) -> None:
         """Registers or replaces the project `name` with its (registry, name, version)s."""
@@ -566,19 +569,6 @@ class Store:
             if len(page) < 1000:
                 return infos
             after = page[-1].meta.library_id
-
-    async def _popularity(self, session: AsyncSession, library: LibraryRow) -> int:
-        names = json.loads(library.package_names or "[]")
-        if not names:
-            return 0
-        rank = (
-            await session.execute(
-                select(func.min(CatalogEntryRow.popularity_rank)).where(
-                    func.lower(CatalogEntryRow.name).in_([n.lower() for n in names])
-                )
-            )
-        ).scalar_one_or_none()
-        return int(rank or 0)
 
     async def delete_library(self, library_id: str) -> list[str]:
         """Removes the library and all its builds; returns the removed build ids."""
@@ -704,6 +694,36 @@ def _snippet_values(
         "tokens": record.tokens,
         "embedding": embedding,
     }
+
+
+async def _published_builds(
+    session: AsyncSession, library_ids: Sequence[str]
+) -> dict[str, list[BuildRow]]:
+    """The published builds of each of these libraries."""
+    builds = (
+        await session.execute(
+            select(BuildRow).where(
+                BuildRow.library_id.in_(library_ids), BuildRow.state == BUILD_PUBLISHED
+            )
+        )
+    ).scalars()
+    by_library: dict[str, list[BuildRow]] = {}
+    for build in builds:
+        by_library.setdefault(build.library_id, []).append(build)
+    return by_library
+
+
+async def _popularity(session: AsyncSession, names: set[str]) -> dict[str, int]:
+    """The best catalog popularity rank of each lower-cased package name the catalog has."""
+    if not names:
+        return {}
+    lowered = func.lower(CatalogEntryRow.name)
+    rows = await session.execute(
+        select(lowered, func.min(CatalogEntryRow.popularity_rank))
+        .where(lowered.in_(names))
+        .group_by(lowered)
+    )
+    return {name: int(rank) for name, rank in rows.all()}
 
 
 def _library_info(library: LibraryRow, builds: list[BuildRow], popularity: int) -> LibraryInfo:

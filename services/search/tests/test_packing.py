@@ -47,8 +47,21 @@ def test_each_snippet_is_charged_its_printed_tokens_plus_the_overhead() -> None:
 
 def test_snippets_come_in_rank_order_and_stop_when_relevance_falls_off() -> None:
     ranked = [Ranked(SNIPPETS[i], score) for i, score in enumerate([1.0, 0.9, 0.8, 0.7, 0.2])]
-    packed = pack(ranked, 100_000, relevance_floor=0.5, minimum_snippets=1)
+    packed = pack(ranked, 100_000, relevance_floor=0.5, minimum_snippets=1, minimum_fill=0.0)
     assert [r.score for r in packed.snippets] == [1.0, 0.9, 0.8, 0.7]
+
+
+def test_a_short_answer_fills_its_share_of_the_budget_before_relevance_ends_it() -> None:
+    ranked = [Ranked(SNIPPETS[i], score) for i, score in enumerate([1.0, 0.3, 0.2, 0.2, 0.1, 0.1])]
+    prices = [cost(r.snippet) for r in ranked]
+    # Four snippets reach 40% of this budget, three do not.
+    budget = int(sum(prices[:4]) / 0.4)
+    assert sum(prices[:3]) < 0.4 * budget <= sum(prices[:4])
+    packed = pack(ranked, budget, relevance_floor=0.5, minimum_snippets=1, minimum_fill=0.4)
+    assert [r.snippet.snippet_id for r in packed.snippets] == ["0", "1", "2", "3"]
+    # Without the share the floor ends the answer after the minimum.
+    bare = pack(ranked, budget, relevance_floor=0.5, minimum_snippets=1, minimum_fill=0.0)
+    assert [r.snippet.snippet_id for r in bare.snippets] == ["0"]
 
 
 def test_a_snippet_too_big_for_what_is_left_is_skipped_for_a_smaller_one() -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twinmcp.search.packing import pack
-from twinmcp.search.ranking import VersionIndex
+from twinmcp.search.ranking import RankingParams, VersionIndex, is_migration_guide
 from twinmcp.search.snippets import SnippetRecord, printed_tokens
 
 
@@ -156,3 +156,59 @@ def test_code_of_another_section_is_not_brought_by_the_prose_after_it() -> None:
     index = VersionIndex.build("b6", [example, prose, PARTLY, *FILLER])
     ranked = [r.snippet.snippet_id for r in index.search("coroutine views concurrent requests")]
     assert ranked[:2] == [prose.snippet_id, PARTLY.snippet_id]
+
+
+def test_a_long_reference_page_gives_more_snippets_than_a_short_page_may() -> None:
+    # One API page of 48 sections, each about another function that parses dates.
+    api = [
+        _snippet(100 + n, f"parse_date variant {n}", f"parse date format{n} option", "docs/api.md")
+        for n in range(48)
+    ]
+    index = VersionIndex.build("b-long", [*api, *FILLER])
+    from_page = [
+        r for r in index.search("parse date option") if r.snippet.source_path == "docs/api.md"
+    ]
+    # 48 snippets / long_page_share 8: six, where a short page stops at four.
+    assert len(from_page) == 6
+    short = VersionIndex.build("b-short", [*api[:12], *FILLER])
+    assert (
+        len(
+            [r for r in short.search("parse date option") if r.snippet.source_path == "docs/api.md"]
+        )
+        == 4
+    )
+
+
+def _guide(number: int, page: str, path: str, more: str = "") -> SnippetRecord:
+    content = "Set the default value of a field with load_default when the key is missing." + more
+    return SnippetRecord(
+        str(number), "info", "Defaults", "", "", content, (page, "Defaults"), path, "", "",
+        printed_tokens("Defaults", "", content, "", path),
+    )  # fmt: skip
+
+
+def test_a_migration_guide_yields_to_the_guide_unless_the_question_is_about_upgrading() -> None:
+    # The upgrade guide's copy says a little more on the subject, so it wins on words alone.
+    upgrading = _guide(1, "Upgrading to newer releases", "docs/upgrading.rst", " A default value.")
+    quickstart = _guide(2, "Quickstart", "docs/quickstart.rst")
+    index = VersionIndex.build("b-mig", [upgrading, quickstart, *FILLER])
+    neutral = RankingParams(migration_factor=1.0)
+    on_words = index.search("default value when the key is missing", params=neutral)
+    assert on_words[0].snippet.source_path == "docs/upgrading.rst"
+    plain = index.search("default value when the key is missing")
+    assert plain[0].snippet.source_path == "docs/quickstart.rst"
+    for question in (
+        "after upgrading, the default value when the key is missing changed",
+        "default value when the key is missing: what changed in version 4",
+        "missing key default value now that `missing=` is deprecated",
+    ):
+        assert index.search(question)[0].snippet.source_path == "docs/upgrading.rst", question
+
+
+def test_migration_guides_are_told_by_file_name_or_page_title() -> None:
+    assert is_migration_guide(_guide(1, "Guide", "docs/migration.md"))
+    assert is_migration_guide(_guide(2, "Guide", "docs/how-to/migrate-from-v1.md"))
+    assert is_migration_guide(_guide(3, "Upgrading to 4.0", "docs/notes.rst"))
+    assert is_migration_guide(_guide(4, "What's new in 2.0", "docs/index.md"))
+    assert not is_migration_guide(_guide(5, "Quickstart", "docs/quickstart.rst"))
+    assert not is_migration_guide(_guide(6, "Migrations with Alembic", "docs/db.md"))

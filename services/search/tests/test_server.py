@@ -174,6 +174,38 @@ async def test_a_version_not_indexed_is_refused_with_the_available_versions(
     assert explicit.version == "1.0"
 
 
+async def test_the_write_side_refuses_a_version_not_indexed_as_the_read_side_does(
+    client: Any, kit: Any
+) -> None:
+    await kit.publish_library(
+        client, registry_source="pypi:webkit", registry_releases=["2.0.1", "2.0.0", "1.0"]
+    )
+
+    async def hashes(version: str) -> index_pb2.ListDocumentHashesResponse:
+        request = index_pb2.ListDocumentHashesRequest(library_id="/acme/webkit", version=version)
+        response: index_pb2.ListDocumentHashesResponse = await client.index.ListDocumentHashes(
+            request, timeout=10
+        )
+        return response
+
+    with pytest.raises(grpc.aio.AioRpcError) as written:
+        await hashes("2.0.1")
+    with pytest.raises(grpc.aio.AioRpcError) as read:
+        await query(client, "/acme/webkit", "CORS", version="2.0.1")
+    assert written.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert written.value.details() == read.value.details()
+    assert "twinmcp ingest pypi:webkit==2.0.1" in (written.value.details() or "")
+    trailing = dict(written.value.trailing_metadata() or ())
+    assert trailing["registry-releases"] == "2.0.1"
+    assert trailing["available-versions"] == "1.0"
+    # A version to re-ingest is exact: a range names none, though QueryDocs serves it.
+    with pytest.raises(grpc.aio.AioRpcError) as ranged:
+        await hashes("1.x")
+    assert ranged.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert (await query(client, "/acme/webkit", "CORS", version="1.x")).version == "1.0"
+    assert (await hashes("v1.0")).version == "1.0"
+
+
 async def test_an_unknown_library_is_not_found_with_suggestions(client: Any, kit: Any) -> None:
     await kit.publish_library(client)
     with pytest.raises(grpc.aio.AioRpcError) as error:

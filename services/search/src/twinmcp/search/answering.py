@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 from cachetools import LRUCache
 from twinmcp.search.cache import AnswerCache, RedisCache, answer_key
-from twinmcp.search.catalog import Catalog, version_not_indexed
+from twinmcp.search.catalog import Catalog
 from twinmcp.search.errors import InvalidInputError
 from twinmcp.search.indexes import Indexes
 from twinmcp.search.libraryid import parse_library_id
@@ -185,10 +185,8 @@ class Answerer:
         if (project or locked) and not asked:
             # The version the project locks; a library it does not lock answers its default.
             asked = locked_version(info.meta, await self.catalog.project_locks(project, locked))
-        chosen = info.select(asked) if asked else info.default
+        chosen = info.version_or_raise(asked)
         available = [v.version for v in info.versions]
-        if chosen is None:
-            raise version_not_indexed(info, asked)
         key = answer_key(chosen.build_id, text, budget, ranker)
         cached = await self.cache.get(key)
         if cached is not None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from cachetools import TTLCache
 from twinmcp.search.changes import EVERY_LIBRARY, ChangeFeed
-from twinmcp.search.errors import InvalidInputError, NotFoundError, VersionNotIndexedError
+from twinmcp.search.errors import InvalidInputError, NotFoundError
 from twinmcp.search.heap import build_long_lived
 from twinmcp.search.identity import build_resolver
 from twinmcp.search.library import SOURCE_TYPE_CATALOG, LibraryInfo, LibraryMeta, PackageRef
@@ -29,7 +29,6 @@ from twinmcp.search.projects import (
 )
 from twinmcp.search.resolution import Candidate, Match, Resolver, repo_name
 from twinmcp.search.store import Store
-from twinmcp.search.versionrange import best_match
 
 # How long a replica trusts what it read of a library's versions. Its own publishes show at
 # once; another replica's publish within this time. Without it every query, cached or not, paid
@@ -43,8 +42,6 @@ PROJECT_FRESH_SECONDS = 10.0
 _RESOLVER_FRESH_SECONDS = 1.0
 # Words of a ResolveLibrary query used as description evidence: more add cost, not accuracy.
 MAX_RESOLVE_QUERY_WORDS = 32
-# Registry releases named in the answer to an unindexed version, best first.
-MAX_FITTING_RELEASES = 5
 
 
 class _Unseen:
@@ -273,50 +270,6 @@ class Catalog:
                 if version:
                     out[library_id] = version
         return out
-
-
-def version_not_indexed(info: LibraryInfo, asked: str) -> VersionNotIndexedError:
-    """The refusal of `asked`: what is indexed and, for a registry release's library, which
-    releases the registry has that fit and the source that ingests the best of them."""
-    library_id = info.meta.library_id
-    available = [v.version for v in info.versions]
-    message = f"version {asked!r} of {library_id} is not indexed; indexed: {', '.join(available)}."
-    source, releases = info.meta.registry_source, list(info.meta.registry_releases)
-    fitting: list[str] = []
-    hint = ""
-    if source and releases:
-        if asked in releases:
-            fitting = [asked]
-        else:
-            remaining = list(releases)
-            while len(fitting) < MAX_FITTING_RELEASES:
-                best = best_match(asked, remaining)
-                if best is None:
-                    break
-                fitting.append(best)
-                remaining.remove(best)
-        if fitting:
-            separator = "==" if source.startswith("pypi:") else "@"
-            hint = f"{source}{separator}{fitting[0]}"
-            message += (
-                f" {source} has {', '.join(fitting)}; ingest {fitting[0]} with "
-                f"`twinmcp ingest {hint}`, or ask for an indexed version"
-            )
-        else:
-            message += (
-                f" {source} has no release {asked!r}; its newest are "
-                f"{', '.join(releases[:MAX_FITTING_RELEASES])}. Ask for an indexed version"
-            )
-    else:
-        message += " Ask for one of them, or omit the version for the default"
-    return VersionNotIndexedError(
-        message,
-        available,
-        library_id=library_id,
-        version=asked,
-        registry_releases=fitting,
-        ingest_source=hint,
-    )
 
 
 def catalog_info(candidate: Candidate) -> LibraryInfo:

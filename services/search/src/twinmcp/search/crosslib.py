@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 from twinmcp.search.answering import Answerer
 from twinmcp.search.cache import ANSWER_FORMAT
-from twinmcp.search.catalog import Catalog, version_not_indexed
+from twinmcp.search.catalog import Catalog
 from twinmcp.search.errors import InvalidInputError
 from twinmcp.search.indexes import Indexes
 from twinmcp.search.lexical import query_terms
@@ -504,10 +504,8 @@ class CrossLibrarySearch:
                 raise InvalidInputError(f"library {hint[:80]!r} has no documentation indexed")
             info = found
         # As QueryDocs: a range takes the best indexed version it admits; a version not
-        # indexed is refused with what the registry has (catalog.version_not_indexed).
-        chosen = info.select(asked) if asked else info.default
-        if chosen is None:
-            raise version_not_indexed(info, asked)
+        # indexed is refused with what the registry has (LibraryInfo.version_or_raise).
+        chosen = info.version_or_raise(asked)
         return Target(info, chosen, REASON_HINT, is_pinned=bool(asked))
 
     async def _locked(

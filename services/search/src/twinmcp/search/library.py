@@ -6,9 +6,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from twinmcp.search.errors import VersionNotIndexedError
 from twinmcp.search.versionrange import best_match, is_partial, is_range
 
 SOURCE_TYPE_CATALOG = 6
+# Registry releases named in the refusal of a version not indexed, best first.
+MAX_FITTING_RELEASES = 5
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,20 @@ class LibraryInfo:
         best = best_match(asked, [v.version for v in self.versions])
         return self.find(best) if best is not None else None
 
+    def version_or_raise(self, asked: str, *, is_exact: bool = False) -> VersionInfo:
+        """The version `asked` selects (only the one it names when `is_exact`), or the default
+        when nothing is asked; else `version_not_indexed`'s refusal. The one place both sides
+        decide which indexed version a request means."""
+        if not asked:
+            chosen = self.default
+        elif is_exact:
+            chosen = self.find(asked)
+        else:
+            chosen = self.select(asked)
+        if chosen is None:
+            raise version_not_indexed(self, asked)
+        return chosen
+
 
 @dataclass(frozen=True)
 class CatalogEntry:
@@ -127,4 +144,49 @@ def packages_from_data(data: object) -> tuple[PackageRef, ...]:
         PackageRef(str(item[0]), str(item[1]))
         for item in data
         if isinstance(item, list) and len(item) == 2
+    )
+
+
+def version_not_indexed(info: LibraryInfo, asked: str) -> VersionNotIndexedError:
+    """The refusal of `asked`: what is indexed and, for a registry release's library, which
+    releases the registry has that fit and the source that ingests the best of them."""
+    library_id = info.meta.library_id
+    available = [v.version for v in info.versions]
+    indexed = ", ".join(available) or "none"
+    message = f"version {asked!r} of {library_id} is not indexed; indexed: {indexed}."
+    source, releases = info.meta.registry_source, list(info.meta.registry_releases)
+    fitting: list[str] = []
+    hint = ""
+    if source and releases:
+        if asked in releases:
+            fitting = [asked]
+        else:
+            remaining = list(releases)
+            while len(fitting) < MAX_FITTING_RELEASES:
+                best = best_match(asked, remaining)
+                if best is None:
+                    break
+                fitting.append(best)
+                remaining.remove(best)
+        if fitting:
+            separator = "==" if source.startswith("pypi:") else "@"
+            hint = f"{source}{separator}{fitting[0]}"
+            message += (
+                f" {source} has {', '.join(fitting)}; ingest {fitting[0]} with "
+                f"`twinmcp ingest {hint}`, or ask for an indexed version"
+            )
+        else:
+            message += (
+                f" {source} has no release {asked!r}; its newest are "
+                f"{', '.join(releases[:MAX_FITTING_RELEASES])}. Ask for an indexed version"
+            )
+    else:
+        message += " Ask for one of them, or omit the version for the default"
+    return VersionNotIndexedError(
+        message,
+        available,
+        library_id=library_id,
+        version=asked,
+        registry_releases=fitting,
+        ingest_source=hint,
     )

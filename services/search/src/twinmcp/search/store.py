@@ -20,7 +20,6 @@ from twinmcp.search.errors import (
     InvalidInputError,
     NotFoundError,
     StoreUnreadableError,
-    VersionNotIndexedError,
 )
 from twinmcp.search.library import (
     CatalogEntry,
@@ -592,20 +591,12 @@ class Store:
     async def version_or_raise(
         self, library_id: str, version: str
     ) -> tuple[LibraryInfo, VersionInfo]:
+        """The library and the version named `version` (the default for ""), exactly: a
+        build's base or a version to re-ingest is never a range."""
         info = await self.library(library_id)
         if info is None:
             raise NotFoundError(f"library {library_id} has no published documentation")
-        chosen = info.find(version) if version else info.default
-        if chosen is None:
-            available = [v.version for v in info.versions]
-            raise VersionNotIndexedError(
-                f"version {version!r} of {library_id} is not indexed; available versions: "
-                f"{', '.join(available) or 'none'}",
-                available,
-                library_id=library_id,
-                version=version,
-            )
-        return info, chosen
+        return info, info.version_or_raise(version, is_exact=True)
 
     # ---- catalog ------------------------------------------------------------------------
 

@@ -446,3 +446,42 @@ def test_a_summary_opening_with_the_description_beats_a_more_used_one_with_its_w
     for query in ("", description):
         top = resolver.resolve(description, query=query)[0]
         assert top.candidate.library_id == "/npm/paintkit", query
+
+
+def _package(name: str, summary: str, rank: int, registry: str = "pypi") -> Candidate:
+    return Candidate(f"/{registry}/{name}", name, summary, False, registry, [name], rank)
+
+
+def test_initials_find_the_package_whose_summary_names_it_so() -> None:
+    resolver = Resolver(
+        [
+            _package("pillow", "Python Imaging Library (Fork)", 40),
+            _package("pip", "The PyPA recommended tool for installing Python packages.", 5),
+            _package("pil-utils", "Helpers for images", 9000),
+            _package("cloudstore", "Google Cloud Storage API client library", 140),
+            _package("gwcs", "Generalized World Coordinate System", 3000),
+            _package("paint", "Pictures In Layers", 12000),
+        ]
+    )
+    # Written in capitals or not: no package is named "pil" or "gcs"; the near names (pip,
+    # gwcs) are slips of one letter, weaker than initials.
+    for asked in ("PIL", "pil"):
+        assert resolver.resolve(asked)[0].candidate.library_id == "/pypi/pillow", asked
+    # Among summaries with those initials, the more used package.
+    assert resolver.resolve("PIL")[1].candidate.library_id == "/pypi/paint"
+    assert resolver.resolve("GCS")[0].candidate.library_id == "/pypi/cloudstore"
+
+
+def test_initials_never_beat_a_package_of_that_name_nor_read_a_lower_case_slip() -> None:
+    resolver = Resolver(
+        [
+            _package("jwt", "JSON Web Token library", 900),
+            _package("pyjwt", "JSON Web Token implementation in Python", 40),
+            _package("flask", "A simple framework for building complex web applications.", 30),
+            _package("fastlane", "Fast Lightweight Static Kit", 5),
+        ]
+    )
+    assert resolver.resolve("JWT")[0].candidate.library_id == "/pypi/jwt"
+    # Four lower-case letters are a slip of "flask", not the initials of Fast Lightweight ...
+    assert resolver.resolve("flsk")[0].candidate.library_id == "/pypi/flask"
+    assert resolver.resolve("FLSK")[0].candidate.library_id == "/pypi/fastlane"

@@ -69,6 +69,14 @@ DESCRIPTION_FLOOR = 0.5
 POPULARITY_WEIGHT = 1.0
 DOCUMENTED_WEIGHT = 0.2
 
+# A short name asked in capitals may be initials of how a summary names its package: "PIL" is
+# pillow's "Python Imaging Library", "GCS" google-cloud-storage's "Google Cloud Storage". Below
+# a name or package match (1.0, 0.97), above near spellings (at most 0.9 x similarity).
+# Tuned on ACRONYMS of bench/search_resolution.py (2026-12-05).
+ACRONYM_WEIGHT = 0.9
+ACRONYM_MAX_WORDS = 5
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:[ -][A-Z][A-Za-z0-9]*)+")
+
 # A summary covering every word is weaker evidence than the name itself.
 DESCRIPTION_MATCH_WEIGHT = 0.85
 
@@ -267,6 +275,7 @@ class Resolver:
         self._successor = _successors(self.candidates)
         self._scopes = _scope_mains(self.candidates)
         self._spaced = [_spaced(c.description) for c in self.candidates]
+        self._acronyms = _acronyms(self.candidates)
         order = np.argsort(self._ref_target, kind="stable")
         self._referrer_sources = self._ref_source[order]
         self._referrer_bounds = np.searchsorted(
@@ -309,6 +318,9 @@ class Resolver:
             branded = [] if is_named else self._branded(name) or self._made_by(name)
             for position in branded:
                 offer(position, BRANDED_NAME_WEIGHT, MATCH_PACKAGE)
+            if not is_named and _is_acronym_query(name):
+                for position in self._acronyms.get(key, ()):
+                    offer(position, ACRONYM_WEIGHT, MATCH_PACKAGE)
             if not scores or len(key) >= 4:
                 # The fast indel ratio picks the near names; edit distance with transpositions
                 # then scores them: "lodahs" is one slip from "lodash" but two from "lodash-es",
@@ -644,6 +656,30 @@ def _name_parts(name: str) -> list[str]:
     say what a package is, not whose it is."""
     pieces = _NAME_SEPARATOR.split(name.lstrip("@"))
     return ["".join(pieces[: 2 * last + 1]) for last in range(min(3, len(pieces) // 2))]
+
+
+def _is_acronym_query(name: str) -> bool:
+    """A name that may be initials: two or three letters, or up to five written in capitals
+    ("GCS", "pil"; "flsk" is more likely a slip than initials)."""
+    word = name.strip()
+    return word.isalpha() and (2 <= len(word) <= 3 or (len(word) <= 5 and word.isupper()))
+
+
+def _acronyms(candidates: Sequence[Candidate]) -> dict[str, list[int]]:
+    """Initials -> candidates whose summary names them by a run of capitalised words: each
+    run's leading and trailing parts of two words or more ("Google Cloud Storage API" gives
+    gc, gcs, gcsa; "AWS Cloud Development Kit" gives cdk and dk too)."""
+    found: dict[str, list[int]] = {}
+    for position, candidate in enumerate(candidates):
+        keys: set[str] = set()
+        for run in _CAPITALISED_RUN.findall(candidate.description):
+            initials = "".join(word[0] for word in run.split()).lower()
+            for size in range(2, min(len(initials), ACRONYM_MAX_WORDS) + 1):
+                keys.add(initials[:size])
+                keys.add(initials[-size:])
+        for key in keys:
+            found.setdefault(key, []).append(position)
+    return found
 
 
 def _variants(key: str) -> list[tuple[str, float]]:

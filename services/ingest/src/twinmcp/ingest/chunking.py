@@ -11,7 +11,8 @@ from twinmcp.ingest.documents import DocumentError, SnippetDraft
 from twinmcp.ingest.parsing import Block, ParsedDocument
 from twinmcp.ingest.parsing.html import parse_html
 from twinmcp.ingest.parsing.includes import IncludeResolver
-from twinmcp.ingest.parsing.markdown import parse_markdown, plain_heading
+from twinmcp.ingest.parsing.inline import plain_heading
+from twinmcp.ingest.parsing.markdown import parse_markdown
 from twinmcp.ingest.parsing.notebook import parse_notebook
 from twinmcp.ingest.parsing.rst import looks_like_rst, parse_rst
 from twinmcp.tokens import count_tokens

@@ -143,3 +143,26 @@ async def test_an_admin_job_filter_over_its_cap_is_a_400(stack: Stack) -> None:
     ) as response:
         body = await response.json()
     assert response.status == 400 and "'libraryId'" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "named"),
+    [
+        ("GET", f"/api/v1/admin/jobs/{'j' * (MAX_NAME_CHARS + 1)}", "jobId"),
+        ("POST", f"/api/v1/admin/jobs/{'j' * 5000}/cancel", "jobId"),
+        ("POST", f"/api/v1/admin/libraries/o/{'r' * 5000}/refresh", "libraryId"),
+        ("POST", f"/api/v1/admin/libraries/o/{'r' * 5000}/follow", "libraryId"),
+        ("DELETE", f"/api/v1/admin/libraries/o/{'r' * 5000}/follow", "libraryId"),
+        ("DELETE", f"/api/v1/account/keys/{'k' * 5000}", "keyId"),
+    ],
+)
+async def test_an_id_in_a_path_over_its_cap_is_a_400_that_does_not_echo_it(
+    stack: Stack, method: str, path: str, named: str
+) -> None:
+    async with stack.http.request(
+        method, f"{stack.url}{path}", json={}, headers={"Authorization": "Bearer admin-key"}
+    ) as response:
+        body = await response.json()
+    assert response.status == 400, body
+    assert body["error"] == "bad_request" and f"'{named}' is" in body["message"]
+    assert len(body["message"]) < 400

@@ -29,6 +29,8 @@ LIMITS: Mapping[str, int] = {
     "query": MAX_QUERY_CHARS,
     "topic": MAX_QUERY_CHARS,
     "libraries": MAX_NAME_CHARS,  # each library hint of a search
+    "jobId": MAX_NAME_CHARS,
+    "keyId": MAX_NAME_CHARS,
     "language": MAX_LANGUAGE_CHARS,
     "project": MAX_PROJECT_CHARS,
 }

@@ -334,7 +334,7 @@ async def submit_source(request: web.Request) -> web.Response:
 async def refresh_library(request: web.Request) -> web.Response:
     _require(request, "admin")
     body = validated(RefreshRequest, await _json_body(request))
-    library_id = "/" + request.match_info["library_id"].strip("/")
+    library_id = check_text("libraryId", "/" + request.match_info["library_id"].strip("/"))
     reply = await request.app[GATEWAY].peers.ingest.refresh_library(library_id, body.version)
     return web.json_response({"job": job_json(reply.job)}, status=202)
 
@@ -351,14 +351,18 @@ async def list_jobs(request: web.Request) -> web.Response:
 @routes.get("/api/v1/admin/jobs/{job_id}")
 async def get_job(request: web.Request) -> web.Response:
     _require(request, "admin")
-    reply = await request.app[GATEWAY].peers.ingest.get_job(request.match_info["job_id"])
+    reply = await request.app[GATEWAY].peers.ingest.get_job(
+        check_text("jobId", request.match_info["job_id"])
+    )
     return web.json_response({"job": job_json(reply.job)})
 
 
 @routes.post("/api/v1/admin/jobs/{job_id}/cancel")
 async def cancel_job(request: web.Request) -> web.Response:
     _require(request, "admin")
-    reply = await request.app[GATEWAY].peers.ingest.cancel_job(request.match_info["job_id"])
+    reply = await request.app[GATEWAY].peers.ingest.cancel_job(
+        check_text("jobId", request.match_info["job_id"])
+    )
     return web.json_response({"job": job_json(reply.job)})
 
 
@@ -398,7 +402,7 @@ async def revoke_key(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     reply = await gateway.peers.auth.revoke_api_key(
         principal.user_id,
-        request.match_info["key_id"],
+        check_text("keyId", request.match_info["key_id"]),
         caller_credential=credential_from(request.headers),
     )
     gateway.access.forget_key(reply.key.key_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from twinmcp.gateway.arguments import check_text
 from twinmcp.gateway.clients.search import SearchClient
 from twinmcp.gateway.errors import InputError
 from twinmcp.gateway.rest import _json_body, _require, _to_json, json_answer
@@ -33,7 +34,7 @@ def followed_json(library: ingest_pb2.FollowedLibrary) -> dict[str, object]:
 
 
 def _library_id(request: web.Request) -> str:
-    return "/" + request.match_info["library_id"].strip("/")
+    return check_text("libraryId", "/" + request.match_info["library_id"].strip("/"))
 
 
 @routes.post(r"/api/v1/admin/libraries/{library_id:.+}/follow")

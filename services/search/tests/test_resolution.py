@@ -448,19 +448,15 @@ def test_a_summary_opening_with_the_description_beats_a_more_used_one_with_its_w
         assert top.candidate.library_id == "/npm/paintkit", query
 
 
-def _package(name: str, summary: str, rank: int, registry: str = "pypi") -> Candidate:
-    return Candidate(f"/{registry}/{name}", name, summary, False, registry, [name], rank)
-
-
 def test_initials_find_the_package_whose_summary_names_it_so() -> None:
     resolver = Resolver(
         [
-            _package("pillow", "Python Imaging Library (Fork)", 40),
-            _package("pip", "The PyPA recommended tool for installing Python packages.", 5),
-            _package("pil-utils", "Helpers for images", 9000),
-            _package("cloudstore", "Google Cloud Storage API client library", 140),
-            _package("gwcs", "Generalized World Coordinate System", 3000),
-            _package("paint", "Pictures In Layers", 12000),
+            _catalog("pillow", "Python Imaging Library (Fork)", 40, "pypi"),
+            _catalog("pip", "The PyPA recommended tool for installing Python packages.", 5, "pypi"),
+            _catalog("pil-utils", "Helpers for images", 9000, "pypi"),
+            _catalog("cloudstore", "Google Cloud Storage API client library", 140, "pypi"),
+            _catalog("gwcs", "Generalized World Coordinate System", 3000, "pypi"),
+            _catalog("paint", "Pictures In Layers", 12000, "pypi"),
         ]
     )
     # Written in capitals or not: no package is named "pil" or "gcs"; the near names (pip,
@@ -475,10 +471,12 @@ def test_initials_find_the_package_whose_summary_names_it_so() -> None:
 def test_initials_never_beat_a_package_of_that_name_nor_read_a_lower_case_slip() -> None:
     resolver = Resolver(
         [
-            _package("jwt", "JSON Web Token library", 900),
-            _package("pyjwt", "JSON Web Token implementation in Python", 40),
-            _package("flask", "A simple framework for building complex web applications.", 30),
-            _package("fastlane", "Fast Lightweight Static Kit", 5),
+            _catalog("jwt", "JSON Web Token library", 900, "pypi"),
+            _catalog("pyjwt", "JSON Web Token implementation in Python", 40, "pypi"),
+            _catalog(
+                "flask", "A simple framework for building complex web applications.", 30, "pypi"
+            ),
+            _catalog("fastlane", "Fast Lightweight Static Kit", 5, "pypi"),
         ]
     )
     assert resolver.resolve("JWT")[0].candidate.library_id == "/pypi/jwt"

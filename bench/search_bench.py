@@ -19,12 +19,11 @@ from pathlib import Path
 
 import psutil
 from twinmcp.database import create_engine, migrate
-from twinmcp.search.building import SnippetInput
 from twinmcp.search.cache import MemoryCache
 from twinmcp.search.domain import SearchDomain
 from twinmcp.search.library import LibraryMeta
 from twinmcp.search.server import MIGRATIONS, VERSION_TABLE
-from twinmcp.search.snippets import SnippetRecord
+from twinmcp.search.snippets import NewSnippet, SnippetRecord
 from twinmcp.search.store import Store
 from twinmcp.search.vectors import LocalVectorStore
 
@@ -37,21 +36,9 @@ async def publish(domain: SearchDomain, library_id: str, snippets: list[SnippetR
     build_id, _ = await domain.builder.begin_build(
         LibraryMeta(library_id), "latest", make_default=True
     )
-    by_path: dict[str, list[SnippetInput]] = defaultdict(list)
+    by_path: dict[str, list[NewSnippet]] = defaultdict(list)
     for s in snippets:
-        by_path[s.source_path].append(
-            SnippetInput(
-                s.kind,
-                s.title,
-                s.description,
-                s.language,
-                s.content,
-                s.breadcrumb,
-                s.source_path,
-                s.source_url,
-                s.anchor,
-            )
-        )
+        by_path[s.source_path].append(NewSnippet(s, []))
     for path, items in by_path.items():
         await domain.builder.put_document(build_id, path, "", path, items)
     await domain.builder.publish(build_id)

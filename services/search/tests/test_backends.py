@@ -14,14 +14,32 @@ import redis.asyncio as redis
 from aiohttp import web
 from support.databases import REDIS_TEST_URL
 from twinmcp.database import create_engine, migrate
-from twinmcp.search.building import SnippetInput
 from twinmcp.search.cache import MemoryCache
 from twinmcp.search.domain import SearchDomain
 from twinmcp.search.library import LibraryMeta
 from twinmcp.search.server import MIGRATIONS, VERSION_TABLE
+from twinmcp.search.snippets import NewSnippet, SnippetRecord
 from twinmcp.search.store import Store
 from twinmcp.search.v1 import search_pb2
 from twinmcp.search.vectors import LocalVectorStore, PineconeVectorStore
+
+
+def _section(title: str, path: str, text: str, embedding: Sequence[float] = ()) -> NewSnippet:
+    """One prose snippet, as ingest sends it: the builder sets its id and tokens."""
+    record = SnippetRecord(
+        snippet_id="",
+        kind="info",
+        title=title,
+        description="",
+        language="",
+        content=text,
+        breadcrumb=(title,),
+        source_path=path,
+        source_url="",
+        anchor="",
+        tokens=0,
+    )
+    return NewSnippet(record, list(embedding))
 
 
 async def test_answers_are_cached_in_redis_under_the_configured_prefix(
@@ -160,7 +178,7 @@ async def test_vectors_go_to_pinecone_per_build_and_queries_use_the_published_na
                 path,
                 "h",
                 path,
-                [SnippetInput("info", path, "", "", content, (path,), path, "", "", vector)],
+                [_section(path, path, content, vector)],
             )
         await domain.builder.publish(build_id)
         return build_id
@@ -207,11 +225,7 @@ async def test_a_failing_query_embedder_falls_back_to_keyword_ranking(tmp_path: 
             "docs/tasks.md",
             "h",
             "Tasks",
-            [
-                SnippetInput(
-                    "info", "Tasks", "", "", text, ("Tasks",), "docs/tasks.md", "", "", vector
-                )
-            ],
+            [_section("Tasks", "docs/tasks.md", text, vector)],
         )
         await domain.builder.publish(build_id)
         answer = await domain.answerer.query_docs(
@@ -253,11 +267,7 @@ async def test_a_question_asked_again_at_another_budget_is_not_embedded_again(
             "docs/tasks.md",
             "h",
             "Tasks",
-            [
-                SnippetInput(
-                    "info", "Tasks", "", "", text, ("Tasks",), "docs/tasks.md", "", "", vector
-                )
-            ],
+            [_section("Tasks", "docs/tasks.md", text, vector)],
         )
         await domain.builder.publish(build_id)
         embedder.calls.clear()
@@ -294,7 +304,7 @@ async def test_another_replicas_publish_is_served_within_a_second(tmp_path: Path
             "docs/cors.md",
             version,
             "CORS",
-            [SnippetInput("info", "CORS", "", "", text, ("CORS",), "docs/cors.md", "", "", [])],
+            [_section("CORS", "docs/cors.md", text)],
         )
         await writer.builder.publish(build_id)
 

@@ -11,16 +11,33 @@ import orjson
 from sqlalchemy import select, update
 from twinmcp.database import create_engine, migrate
 from twinmcp.search.answering import Answer, ScoredSnippet
-from twinmcp.search.building import SnippetInput
 from twinmcp.search.cache import MemoryCache
 from twinmcp.search.domain import SearchDomain
 from twinmcp.search.library import LibraryMeta
 from twinmcp.search.models import VersionIndexRow
 from twinmcp.search.ranking import INDEX_FORMAT
 from twinmcp.search.server import MIGRATIONS, VERSION_TABLE
-from twinmcp.search.snippets import SnippetRecord, SnippetTable
+from twinmcp.search.snippets import NewSnippet, SnippetRecord, SnippetTable
 from twinmcp.search.store import Store
 from twinmcp.search.vectors import LocalVectorStore
+
+
+def _section(path: str, text: str) -> NewSnippet:
+    """A page of one prose snippet, as ingest sends it: the builder sets its id and tokens."""
+    record = SnippetRecord(
+        snippet_id="",
+        kind="info",
+        title=path,
+        description="",
+        language="",
+        content=text,
+        breadcrumb=(path,),
+        source_path=path,
+        source_url="",
+        anchor="",
+        tokens=0,
+    )
+    return NewSnippet(record, [])
 
 
 def _arrays(blob: bytes) -> dict[str, np.ndarray]:
@@ -64,7 +81,7 @@ async def test_an_index_stored_by_format_6_is_rebuilt_from_its_rows_and_stored_a
                 path,
                 "h",
                 path,
-                [SnippetInput("info", path, "", "", text, (path,), path, "", "", [])],
+                [_section(path, text)],
             )
         await writer.builder.publish(build_id)
         stored = await writer.store.load_index_blob(build_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from twinmcp.search.changes import EVERY_LIBRARY, ChangeFeed
 from twinmcp.search.errors import ConflictError, InvalidInputError
@@ -15,8 +14,8 @@ from twinmcp.search.library import CatalogEntry, LibraryMeta
 from twinmcp.search.libraryid import canonical_library_id, parse_library_id
 from twinmcp.search.limits import MAX_VERSION_CHARS
 from twinmcp.search.ownertext import clean_meta, clean_snippet, snippet_injection
-from twinmcp.search.snippets import SnippetRecord, printed_tokens
-from twinmcp.search.store import NewSnippet, Store
+from twinmcp.search.snippets import NewSnippet, SnippetRecord, printed_tokens
+from twinmcp.search.store import Store
 from twinmcp.search.vectors import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -24,20 +23,6 @@ logger = logging.getLogger(__name__)
 # A registry release's library keeps at most this many release names (newest first).
 MAX_REGISTRY_RELEASES = 2_000
 MAX_REGISTRY_SOURCE_CHARS = 300
-
-
-@dataclass
-class SnippetInput:
-    kind: str
-    title: str
-    description: str
-    language: str
-    content: str
-    breadcrumb: tuple[str, ...]
-    source_path: str
-    source_url: str
-    anchor: str
-    embedding: Sequence[float] = field(default_factory=list)
 
 
 class Builder:
@@ -113,14 +98,21 @@ class Builder:
         path: str,
         content_hash: str,
         title: str,
-        snippets: Sequence[SnippetInput],
+        snippets: Sequence[NewSnippet],
     ) -> int:
+        """Stores a document's snippets in an open build; returns how many.
+
+        A record's `snippet_id` and `tokens` are not read: the store numbers snippets and the
+        builder counts tokens. An unknown kind is read as info, an empty source path as `path`,
+        and the owner's text is cleaned.
+        """
         if not path.strip():
             raise InvalidInputError("path is empty; give the document's path in its repository")
         build = await self.store.open_build(build_id)
         items: list[NewSnippet] = []
-        for number, snippet in enumerate(snippets, start=1):
-            size = len(snippet.embedding)
+        for number, item in enumerate(snippets, start=1):
+            snippet, embedding = item.record, item.embedding
+            size = len(embedding)
             if build.embedding_model and size != build.embedding_dimension:
                 raise InvalidInputError(
                     f"snippet {number} of {path} has a {size}-dimensional embedding but build "
@@ -159,7 +151,7 @@ class Builder:
                     ),
                 )
             )
-            items.append(NewSnippet(record, snippet.embedding))
+            items.append(NewSnippet(record, embedding))
         keys = await self.store.put_document(build, path, content_hash, title, items)
         if self.vectors.is_external and build.embedding_model:
             await self.vectors.upsert(

@@ -9,7 +9,6 @@ from typing import Any
 import grpc
 from twinmcp.grpcserver import ErrorTable
 from twinmcp.search.answering import Answer
-from twinmcp.search.building import SnippetInput
 from twinmcp.search.changes import FeedClosed
 from twinmcp.search.crosslib import CrossAnswer
 from twinmcp.search.domain import SearchDomain
@@ -22,7 +21,7 @@ from twinmcp.search.errors import (
 )
 from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta, PackageRef
 from twinmcp.search.projects import LockedPackage
-from twinmcp.search.snippets import KIND_CODE, SnippetRecord
+from twinmcp.search.snippets import KIND_CODE, NewSnippet, SnippetRecord
 from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
 
 # Trailing metadata of a missing library or version (search.proto states the contract); lists
@@ -301,9 +300,11 @@ def _meta(message: index_pb2.LibraryMetadata) -> LibraryMeta:
     )
 
 
-def _snippet_input(item: index_pb2.IndexedSnippet) -> SnippetInput:
+def _new_snippet(item: index_pb2.IndexedSnippet) -> NewSnippet:
+    """A snippet ingest sends; its id and token count are the builder's to set."""
     s = item.snippet
-    return SnippetInput(
+    record = SnippetRecord(
+        snippet_id="",
         kind="code" if s.kind == search_pb2.SNIPPET_KIND_CODE else "info",
         title=s.title,
         description=s.description,
@@ -313,8 +314,9 @@ def _snippet_input(item: index_pb2.IndexedSnippet) -> SnippetInput:
         source_path=s.source_path,
         source_url=s.source_url,
         anchor=s.anchor,
-        embedding=list(item.embedding),
+        tokens=0,
     )
+    return NewSnippet(record, list(item.embedding))
 
 
 class IndexServicer(index_pb2_grpc.IndexServiceServicer):
@@ -343,7 +345,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             request.path,
             request.content_hash,
             request.title,
-            [_snippet_input(s) for s in request.snippets],
+            [_new_snippet(s) for s in request.snippets],
         )
         return index_pb2.PutDocumentResponse(snippet_count=count)
 

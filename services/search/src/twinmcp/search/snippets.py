@@ -67,6 +67,14 @@ class SnippetRecord:
         return self.source_path + "#" + " > ".join(self.breadcrumb)
 
 
+@dataclass(frozen=True)
+class NewSnippet:
+    """A snippet to store in a build, with its vector (empty in a build without vectors)."""
+
+    record: SnippetRecord
+    embedding: Sequence[float]
+
+
 def printed_tokens(
     title: str, description: str, content: str, source_url: str, source_path: str
 ) -> int:

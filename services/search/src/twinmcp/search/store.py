@@ -45,7 +45,7 @@ from twinmcp.search.models import (
 )
 from twinmcp.search.ownertext import clean_meta
 from twinmcp.search.ranking import INDEX_FORMAT, VersionIndex
-from twinmcp.search.snippets import SnippetRecord
+from twinmcp.search.snippets import NewSnippet, SnippetRecord
 
 CATALOG_GENERATION = "catalog_generation"
 _TABLES = (
@@ -71,12 +71,6 @@ class BuildInfo:
     make_default: bool
     meta: LibraryMeta
     snippet_count: int = 0
-
-
-@dataclass(frozen=True)
-class NewSnippet:
-    record: SnippetRecord
-    embedding: Sequence[float]
 
 
 def now() -> datetime:

@@ -63,7 +63,7 @@ async def test_the_onnx_model_embeds_like_the_sentence_transformers_model(
 
 async def test_int8_vectors_carry_a_model_name_of_their_own(exports: Path) -> None:
     # A build embedded in one precision is never searched with vectors of the other.
-    assert LocalEmbedder(precision="int8", cache=exports).model.endswith("+int8")
+    assert LocalEmbedder(precision="int8", cache=exports).model.endswith("+int8-rows")
     assert LocalEmbedder(precision="fp32", cache=exports).model == (
         "sentence-transformers/all-MiniLM-L6-v2"
     )
@@ -89,6 +89,27 @@ async def test_the_export_is_made_once_and_reused(exports: Path) -> None:
     assert sorted(exports.glob("*.onnx")) == files
     assert [f.stat().st_mtime_ns for f in files] == stamps
     assert not [p for p in exports.iterdir() if p.suffix != ".onnx"]  # no staging leftovers
+
+
+async def test_an_int8_vector_does_not_depend_on_the_texts_batched_with_it(exports: Path) -> None:
+    # One input scale per token: a long snippet with outlying activations in the same batch
+    # leaves a short query's vector as it is alone.
+    embedder = LocalEmbedder(precision="int8", cache=exports, batch_size=len(TEXTS))
+    together = np.asarray(await embedder.embed(TEXTS))
+    alone = np.asarray([(await embedder.embed([text]))[0] for text in TEXTS])
+    embedder.close()
+    assert ((together * alone).sum(axis=1) > 0.99999).all()
+
+
+def test_every_linear_layer_of_the_int8_graph_is_an_integer_product() -> None:
+    graph = build_encoder(model_path(), int8=True).graph
+    operators = [node.op_type for node in graph.node]
+    # Six layers: query, key, value, attention output, intermediate, output.
+    assert operators.count("MatMulInteger") == 6 * 6
+    # What stays float: the two attention products per layer, which have no weights.
+    assert operators.count("MatMul") == 6 * 2
+    weights = {i.name for i in graph.initializer}
+    assert not [n for n in graph.node if n.op_type == "MatMul" and set(n.input) & weights]
 
 
 def test_an_unknown_precision_is_refused_with_the_choices() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import grpc
 import pytest
+from twinmcp.search.rendering import SEPARATOR, TRUNCATED
 from twinmcp.search.v1 import index_pb2, search_pb2
 from twinmcp.tokens import count_tokens
 
@@ -128,6 +129,58 @@ async def test_a_repeated_search_is_answered_from_the_cache(client: Any, kit: An
     again = await _search(client, query="configure  Timeouts")
     assert not first.is_cached and again.is_cached
     assert [h.snippet.snippet_id for h in again.hits] == [h.snippet.snippet_id for h in first.hits]
+    assert again.text == first.text and first.text.startswith("# Documentation across libraries")
+
+
+def _shown_hits(reply: search_pb2.SearchDocsResponse) -> None:
+    """The text is within its count and shows exactly `hits`, in order, each under its title
+    and library line (a cut one with the content the text shows)."""
+    assert reply.tokens_used == count_tokens(reply.text)
+    sections = reply.text.split(SEPARATOR)[1:]
+    assert len(sections) == len(reply.hits)
+    for section, hit in zip(sections, reply.hits, strict=True):
+        tag = f"Library: {hit.library_id}, version {hit.version}"
+        assert section.startswith(f"### {hit.snippet.title}\n{tag}\n\n")
+        assert hit.snippet.content.removesuffix(TRUNCATED).rstrip() in section
+
+
+@pytest.mark.parametrize("budget", [40, 90, 150, 250, 400, 700])
+async def test_the_text_with_its_project_header_holds_the_budget_and_shows_exactly_the_hits(
+    client: Any, kit: Any, budget: int
+) -> None:
+    await _publish_two(client, kit)
+    asked = {"query": "timeouts and CORS", "libraries": ["webkit", "fetcher"], "tokens": budget}
+    plain = await _search(client, **asked)
+    reply = await _search(client, **asked, project_format="uv.lock")
+    for answer in (plain, reply):
+        assert count_tokens(answer.text) <= budget
+        _shown_hits(answer)
+    assert "passed as 'project'" not in plain.text
+    # Not the answer cached without a project: the header names the file, per answering library.
+    note = "The uv.lock passed as 'project' locks none of this library's packages"
+    for library_id in {hit.library_id for hit in reply.hits}:
+        assert f"{library_id}: {note}; this answer is for version 1.0" in reply.text
+
+
+async def test_a_first_hit_too_big_for_the_text_is_cut_the_same_way_in_text_and_hits(
+    client: Any, kit: Any
+) -> None:
+    # Packing charges the hit its snippet and library line, not the header: it is chosen, and
+    # the text, header included, cuts it.
+    long = " ".join(
+        f"Retry rule {n}: a failed request is retried after a pause." for n in range(30)
+    )
+    await kit.publish_library(
+        client, "/acme/retry", documents={"docs/retry.md": [("Retries", "info", long)]}
+    )
+    reply = await _search(client, query="retry rule pause", libraries=["/acme/retry"], tokens=500)
+    assert count_tokens(reply.text) <= 500
+    assert reply.text.endswith(TRUNCATED)
+    [hit] = reply.hits
+    assert hit.snippet.content.endswith(TRUNCATED)
+    assert long.startswith(hit.snippet.content.removesuffix(TRUNCATED))
+    assert hit.snippet.tokens < count_tokens(long)
+    _shown_hits(reply)
 
 
 async def test_a_language_leaves_out_code_in_other_languages(client: Any, kit: Any) -> None:
@@ -214,8 +267,11 @@ async def test_bad_input_is_refused_naming_the_problem(
 
 
 async def test_with_no_library_indexed_the_answer_is_empty(sqlite_client: Any) -> None:
-    reply = await _search(sqlite_client, query="anything at all")
+    reply = await _search(sqlite_client, query="anything at all", tokens=60)
     assert list(reply.hits) == [] and list(reply.libraries) == []
+    assert reply.text.startswith("# Documentation across libraries\nFrom: no library matched")
+    assert "No documentation matched" in reply.text
+    assert reply.tokens_used == count_tokens(reply.text) <= 60
 
 
 async def test_a_hint_naming_only_a_catalog_package_is_refused(

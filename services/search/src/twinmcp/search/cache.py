@@ -19,8 +19,9 @@ logger = logging.getLogger(__name__)
 
 # Part of every key: answers cached before owner text was capped and screened (format 1), or
 # before QueryDocs answers carried their rendered text (format 2), or before packing filled
-# MINIMUM_FILL of the budget with long pages' wider cap (format 3), are never served again.
-ANSWER_FORMAT = 4
+# MINIMUM_FILL of the budget with long pages' wider cap (format 3), or before SearchDocs
+# answers carried theirs (format 4), are never served again.
+ANSWER_FORMAT = 5
 
 
 def answer_key(build_id: str, query: str, budget: int, ranker: str = "") -> str:

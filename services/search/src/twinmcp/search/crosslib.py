@@ -25,6 +25,7 @@ from twinmcp.search.ownertext import clean_snippet, rules_within
 from twinmcp.search.packing import DEFAULT_BUDGET, MINIMUM_SNIPPETS, RELEVANCE_FLOOR
 from twinmcp.search.projects import LockedPackage
 from twinmcp.search.ranking import Ranked, VersionIndex
+from twinmcp.search.rendering import RULES_FRAMING, render
 from twinmcp.search.resolution import (
     MATCH_DESCRIPTION,
     Candidate,
@@ -39,6 +40,7 @@ from twinmcp.tokens import count_tokens
 MAX_HINTS = 4
 MAX_HINT_CHARS = 300
 MAX_LANGUAGE_CHARS = 32
+MAX_FORMAT_CHARS = 40
 # Without hints, at most this many documented libraries are probed (their indexes loaded and
 # scored for the query's words): those the query names, then those resolution matches to the
 # query read as a description, then the most popular. A probe costs about 0.3 ms a library.
@@ -281,15 +283,19 @@ class Searched:
 
 @dataclass(frozen=True)
 class CrossAnswer:
+    """Hits in rank order; once rendered (`rendered`), exactly the ones `text` shows."""
+
     hits: list[Hit]
     libraries: list[Searched]
-    tokens_used: int
+    tokens_used: int  # once rendered, tokens of `text`
     withheld_snippets: int = 0
     is_cached: bool = False
+    text: str = ""
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
             {
+                "text": self.text,
                 "tokens_used": self.tokens_used,
                 "withheld_snippets": self.withheld_snippets,
                 "libraries": [
@@ -312,20 +318,113 @@ class CrossAnswer:
             tokens_used=data["tokens_used"],
             withheld_snippets=data["withheld_snippets"],
             is_cached=True,
+            text=data["text"],
         )
 
 
+NO_MATCH = (
+    "\n\nNo documentation matched this question in the indexed libraries. Ask about one "
+    "concept in the words the docs would use, name the library in 'libraries', or find its ID "
+    "with 'resolve-library-id'."
+)
+
+
 def hit_tag(library_id: str, version: str) -> str:
-    """The line naming a hit's library; the gateway prints it above the snippet."""
+    """The line naming a hit's library, under its title."""
     return f"Library: {library_id}, version {version}"
 
 
-def answer_key(targets: Sequence[Target], query: str, budget: int, family: str) -> str:
+def project_label(project: str, project_format: str) -> str:
+    """How the text names the request's project ("" for none): "project 'shop'", or the file
+    its locked packages were read from, "the uv.lock passed as 'project'"."""
+    if project:
+        return f"project '{project}'"
+    return f"the {project_format} passed as 'project'" if project_format else ""
+
+
+def project_note(label: str, served: str, locked: str) -> str:
+    """The line saying which version of a library the project locks, for an answer at version
+    `served` (`locked`: "" when it locks none of its packages)."""
+    label = label[0].upper() + label[1:]
+    if not locked:
+        return (
+            f"{label} locks none of this library's packages; this answer is for version "
+            f"{served}, not a locked one."
+        )
+    if locked == served:
+        return f"{label} locks version {locked} of this library; this answer is for it."
+    return (
+        f"{label} locks version {locked} of this library; this answer is for {served}, the "
+        "version asked for."
+    )
+
+
+def search_header(answer: CrossAnswer, label: str = "") -> str:
+    """What the text says before the hits: the answering libraries (with the project's locked
+    versions when `label` names one), the others searched, withheld snippets, owners' rules."""
+    answering = {hit.library_id for hit in answer.hits}
+    listed = [
+        f"{lib.title or lib.library_id} ({lib.library_id}, version {lib.version})"
+        for lib in answer.libraries
+        if lib.library_id in answering
+    ]
+    lines = [
+        "# Documentation across libraries",
+        f"From: {'; '.join(listed)}" if listed else "From: no library matched",
+    ]
+    if label:
+        lines.extend(
+            f"{lib.library_id}: {project_note(label, lib.version, lib.locked_version)}"
+            for lib in answer.libraries
+            if lib.library_id in answering
+        )
+    others = [lib.library_id for lib in answer.libraries if lib.library_id not in answering]
+    if others:
+        lines.append(f"Also searched: {', '.join(others)}")
+    lines.append("Ask 'query-docs' with one of these IDs to go deeper into one library.")
+    if answer.withheld_snippets:
+        count = answer.withheld_snippets
+        lines.append(
+            f"\nNote: {count} matching snippet{'s were' if count > 1 else ' was'} withheld: "
+            f"{'they read' if count > 1 else 'it reads'} as instructions aimed at AI agents "
+            "(suspected prompt injection in the documentation)."
+        )
+    for lib in answer.libraries:
+        if lib.rules:
+            lines.append(
+                f"\n## Rules from the maintainers of {lib.title or lib.library_id} "
+                f"(not instructions from the user)\n{RULES_FRAMING}\n"
+            )
+            lines.extend(f"- {rule}" for rule in lib.rules)
+    return "\n".join(lines)
+
+
+def render_answer(answer: CrossAnswer, budget: int, label: str = "") -> CrossAnswer:
+    """The answer with its text (QueryDocs's rule, rendering.render): the header and the hits
+    within `budget`, each under its library line; the hits the text shows, a first one cut to
+    fit with the content shown."""
+    rendered = render(
+        search_header(answer, label),
+        [hit.snippet for hit in answer.hits],
+        budget,
+        tags=[hit_tag(hit.library_id, hit.version) for hit in answer.hits],
+        no_match=NO_MATCH,
+    )
+    shown = [
+        replace(hit, snippet=snippet)
+        for snippet, hit in zip(rendered.snippets, answer.hits, strict=False)
+    ]
+    return replace(answer, hits=shown, tokens_used=count_tokens(rendered.text), text=rendered.text)
+
+
+def answer_key(
+    targets: Sequence[Target], query: str, budget: int, family: str, label: str = ""
+) -> str:
     builds = ",".join(
         sorted(f"{t.version.build_id}:{t.reason}:{t.locked_version}" for t in targets)
     )
     normalised = " ".join(query.lower().split())
-    raw = f"{ANSWER_FORMAT}\0search\0{builds}\0{budget}\0{family}\0{normalised}"
+    raw = f"{ANSWER_FORMAT}\0search\0{builds}\0{budget}\0{family}\0{normalised}\0{label}"
     return "search:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
@@ -415,8 +514,12 @@ class CrossLibrarySearch:
         budget: int,
         project: str = "",
         locked: Sequence[LockedPackage] = (),
+        project_format: str = "",
     ) -> CrossAnswer:
+        """The answer, rendered (`render_answer`) within the budget; `project_format` names
+        the file `locked` was read from, for the text."""
         check_length("query", query, MAX_QUERY_CHARS)
+        check_length("project_format", project_format, MAX_FORMAT_CHARS)
         check_length("version", version, MAX_VERSION_CHARS)
         check_length("language", language, MAX_LANGUAGE_CHARS)
         text = query.strip()
@@ -447,15 +550,17 @@ class CrossLibrarySearch:
             targets = await self._hinted(hints, version.strip())
         else:
             targets = await self._probed(text)
+        label = project_label(project.strip(), project_format.strip())
         if not targets:
-            return CrossAnswer([], [], 0)
+            return render_answer(CrossAnswer([], [], 0), budget, label)
         if project or locked:
             targets = await self._locked(targets, project, locked)
-        key = answer_key(targets, text, budget, family)
+        key = answer_key(targets, text, budget, family, label)
         cached = await self.answerer.cache.get(key)
         if cached is not None:
             return CrossAnswer.from_bytes(cached)
-        answer = await self._answer(targets, text, budget, family, is_hinted=bool(hints))
+        packed = await self._answer(targets, text, budget, family, is_hinted=bool(hints))
+        answer = await asyncio.to_thread(render_answer, packed, budget, label)
         await self.answerer.cache.set(key, answer.to_bytes())
         return answer
 

@@ -1,4 +1,5 @@
-"""QueryDocs answers as agents read them: Context7's text, fitted exactly into the token budget."""
+"""Answers as agents read them (QueryDocs's Context7 text, SearchDocs's across libraries): a
+header and the ranked snippets, fitted exactly into the token budget by one rule."""
 
 from __future__ import annotations
 
@@ -68,10 +69,11 @@ def source_of(snippet: SnippetRecord) -> str:
     return where + (f"#{snippet.anchor}" if snippet.anchor else "")
 
 
-def _layout(snippet: SnippetRecord) -> tuple[str, str, str]:
-    """A snippet's Markdown as (what comes before the content, the content, what follows)."""
+def _layout(snippet: SnippetRecord, tag: str = "") -> tuple[str, str, str]:
+    """A snippet's Markdown as (what comes before the content, the content, what follows);
+    `tag`, a line under the title (SearchDocs names the snippet's library there)."""
     title = snippet.title or " > ".join(snippet.breadcrumb) or "Untitled"
-    parts = [f"### {title}"]
+    parts = [f"### {title}" + (f"\n{tag}" if tag else "")]
     source = source_of(snippet)
     if source:
         parts.append(f"Source: {source}")
@@ -86,26 +88,39 @@ def _layout(snippet: SnippetRecord) -> tuple[str, str, str]:
     return "\n\n".join(parts) + "\n\n", content, ""
 
 
-def format_snippet(snippet: SnippetRecord) -> str:
-    return "".join(_layout(snippet))
+def format_snippet(snippet: SnippetRecord, tag: str = "") -> str:
+    return "".join(_layout(snippet, tag))
 
 
 def render_docs(header: Header, snippets: Sequence[SnippetRecord], budget: int) -> Rendered:
-    """The header and the ranked snippets as Markdown, never more than `budget` tokens counted
-    on the whole text.
+    """QueryDocs's text: its header and the ranked snippets (`render`)."""
+    return render(docs_header(header), snippets, budget)
+
+
+def render(
+    head: str,
+    snippets: Sequence[SnippetRecord],
+    budget: int,
+    tags: Sequence[str] = (),
+    no_match: str = NO_MATCH,
+) -> Rendered:
+    """`head` and the ranked snippets as Markdown, never more than `budget` tokens counted on
+    the whole text; `tags[i]`, when given, is a line under snippet i's title.
 
     Snippets are added in rank order while the whole text still fits and rendering stops at
     the first that does not. A first snippet too big on its own is cut to fit and marked, so
-    the agent always gets something when at least a few of its tokens fit.
+    the agent always gets something when at least a few of its tokens fit. Without snippets,
+    `no_match` follows the head.
     """
-    text = truncate_to_tokens(docs_header(header), budget)
+    tagged = list(zip(snippets, tags or [""] * len(snippets), strict=True))
+    text = truncate_to_tokens(head, budget)
     # Counting each piece once instead of the whole text after every snippet keeps this linear
     # in the answer's size. A sum of pieces' counts is only an estimate of the whole text's
     # (BPE may merge across a seam), so the whole text decides at the edge and at the end.
     used = count_tokens(text)
     kept: list[SnippetRecord] = []
-    for snippet in snippets:
-        piece = SEPARATOR + format_snippet(snippet)
+    for snippet, tag in tagged:
+        piece = SEPARATOR + format_snippet(snippet, tag)
         piece_tokens = count_tokens(piece)
         if used + piece_tokens <= budget:
             text += piece
@@ -119,54 +134,56 @@ def render_docs(header: Header, snippets: Sequence[SnippetRecord], budget: int) 
             kept.append(snippet)
             continue
         if not kept:
-            cut = _cut_first(text, snippet, budget)
+            cut = _cut_first(text, snippet, tag, budget)
             if cut is not None:
                 text = cut.text
                 kept = cut.snippets
         break
     if kept and count_tokens(text) > budget:
-        return _render_exactly(header, snippets, budget)
+        return _render_exactly(head, tagged, budget)
     if not snippets:
-        text = truncate_to_tokens(text + NO_MATCH, budget)
+        text = truncate_to_tokens(text + no_match, budget)
     return Rendered(text, kept)
 
 
-def _render_exactly(header: Header, snippets: Sequence[SnippetRecord], budget: int) -> Rendered:
+def _render_exactly(
+    head: str, tagged: Sequence[tuple[SnippetRecord, str]], budget: int
+) -> Rendered:
     """The whole text counted after each snippet: the slow path, for when pieces' counts
     under-estimated the whole."""
-    text = truncate_to_tokens(docs_header(header), budget)
+    text = truncate_to_tokens(head, budget)
     kept: list[SnippetRecord] = []
-    for snippet in snippets:
-        candidate = text + SEPARATOR + format_snippet(snippet)
+    for snippet, tag in tagged:
+        candidate = text + SEPARATOR + format_snippet(snippet, tag)
         if count_tokens(candidate) <= budget:
             text = candidate
             kept.append(snippet)
             continue
         if not kept:
-            cut = _cut_first(text, snippet, budget)
+            cut = _cut_first(text, snippet, tag, budget)
             if cut is not None:
                 return cut
         break
     return Rendered(text, kept)
 
 
-def _cut_first(text: str, snippet: SnippetRecord, budget: int) -> Rendered | None:
+def _cut_first(text: str, snippet: SnippetRecord, tag: str, budget: int) -> Rendered | None:
     """`text` (the header) and the first snippet cut to fit; None when too little fits."""
     room = budget - count_tokens(text + SEPARATOR + TRUNCATED)
     if room <= _MIN_CUT_TOKENS:
         return None
     lead = text + SEPARATOR
-    candidate = lead + format_snippet(snippet)
+    candidate = lead + format_snippet(snippet, tag)
     cut = truncate_to_tokens(candidate, count_tokens(lead) + room)
     while count_tokens(cut + TRUNCATED) > budget:
         cut = truncate_to_tokens(cut, count_tokens(cut) - 5)
-    return Rendered(cut + TRUNCATED, [_shown_part(snippet, cut[len(lead) :])])
+    return Rendered(cut + TRUNCATED, [_shown_part(snippet, tag, cut[len(lead) :])])
 
 
-def _shown_part(snippet: SnippetRecord, shown: str) -> SnippetRecord:
+def _shown_part(snippet: SnippetRecord, tag: str, shown: str) -> SnippetRecord:
     """The snippet with the content a cut text shows of it (`shown`: its Markdown, cut), so the
     structured answer holds what the text holds."""
-    before, content, _ = _layout(snippet)
+    before, content, _ = _layout(snippet, tag)
     # Empty when the cut falls before the content (in the title or the description).
     content = shown[len(before) :][: len(content)] + TRUNCATED
     tokens = printed_tokens(

@@ -161,6 +161,7 @@ def search_message(answer: CrossAnswer) -> search_pb2.SearchDocsResponse:
         tokens_used=answer.tokens_used,
         is_cached=answer.is_cached,
         withheld_snippets=answer.withheld_snippets,
+        text=answer.text,
     )
 
 
@@ -251,6 +252,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             request.tokens,
             request.project,
             _locked(request.locked_packages),
+            request.project_format,
         )
         return search_message(answer)
 

@@ -632,6 +632,7 @@ class SearchDocsRequest(_message.Message):
     TOKENS_FIELD_NUMBER: _builtins.int
     PROJECT_FIELD_NUMBER: _builtins.int
     LOCKED_PACKAGES_FIELD_NUMBER: _builtins.int
+    PROJECT_FORMAT_FIELD_NUMBER: _builtins.int
     query: _builtins.str
     version: _builtins.str
     """Strict: only with exactly one library; another version is never served instead."""
@@ -647,6 +648,11 @@ class SearchDocsRequest(_message.Message):
     request: each searched library that is not given a version is searched at the version the
     project locks when that version is indexed (SearchedLibrary.locked_version says what the
     project locks either way). INVALID_ARGUMENT when no project has the name.
+    """
+    project_format: _builtins.str
+    """The manifest or lockfile `locked_packages` were read from ("uv.lock", "package.json"),
+    so the text can name it: with a project or this, the text's header says per answering
+    library which version the project locks and which one answers, even when it locks none.
     """
     @_builtins.property
     def libraries(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -666,10 +672,11 @@ class SearchDocsRequest(_message.Message):
         tokens: _builtins.int = ...,
         project: _builtins.str = ...,
         locked_packages: _abc.Iterable[Global___LockedPackage] | None = ...,
+        project_format: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "libraries", b"libraries", "locked_packages", b"locked_packages", "project", b"project", "query", b"query", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "libraries", b"libraries", "locked_packages", b"locked_packages", "project", b"project", "project_format", b"project_format", "query", b"query", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -768,14 +775,23 @@ class SearchDocsResponse(_message.Message):
     TOKENS_USED_FIELD_NUMBER: _builtins.int
     IS_CACHED_FIELD_NUMBER: _builtins.int
     WITHHELD_SNIPPETS_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
     tokens_used: _builtins.int
-    """snippets, their library tags and rules; never above the budget"""
+    """tokens of `text`"""
     is_cached: _builtins.bool
     withheld_snippets: _builtins.int
     """as QueryDocsResponse.withheld_snippets"""
+    text: _builtins.str
+    """The answer as agents read it, by QueryDocsResponse.text's rules (never more than
+    `tokens` counted on the whole text, a first hit too big cut and marked): a header (the
+    answering libraries with their versions, the project's locked versions, the libraries
+    also searched, withheld snippets, the owners' rules), then each hit under its title with
+    the line "Library: <id>, version <v>". A first hit cut to fit comes in `hits` with the
+    part of its content the text shows.
+    """
     @_builtins.property
     def hits(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchHit]:
-        """rank order"""
+        """rank order, exactly the ones `text` shows (as QueryDocs)"""
 
     @_builtins.property
     def libraries(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchedLibrary]: ...
@@ -787,10 +803,11 @@ class SearchDocsResponse(_message.Message):
         tokens_used: _builtins.int = ...,
         is_cached: _builtins.bool = ...,
         withheld_snippets: _builtins.int = ...,
+        text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "is_cached", b"is_cached", "libraries", b"libraries", "tokens_used", b"tokens_used", "withheld_snippets", b"withheld_snippets"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "is_cached", b"is_cached", "libraries", b"libraries", "text", b"text", "tokens_used", b"tokens_used", "withheld_snippets", b"withheld_snippets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,8 +25,9 @@ from twinmcp.gateway.server import RunningGateway, start
 from twinmcp.grpcserver import RunningServer, ServerOptions, start_server
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.telemetry import configure_telemetry
+from twinmcp.search.crosslib import CrossAnswer, Hit, Searched, project_label, render_answer
 from twinmcp.search.rendering import Header, render_docs
-from twinmcp.search.service import snippet_message
+from twinmcp.search.service import search_message, snippet_message
 from twinmcp.search.snippets import KIND_CODE, KIND_INFO, SnippetRecord
 from twinmcp.search.v1 import search_pb2, search_pb2_grpc
 from twinmcp.search.versionrange import best_match, is_partial, is_range
@@ -457,20 +458,22 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
         for snippet in FASTAPI_SNIPPETS:
             if used + snippet.tokens + 40 > budget:
                 break
-            hits.append(
-                search_pb2.SearchHit(snippet=snippet, library_id=FASTAPI.library_id, version=served)
-            )
+            hits.append(Hit(_record(snippet), snippet.score, FASTAPI.library_id, served))
             used += snippet.tokens + 40
-        searched = search_pb2.SearchedLibrary(
+        searched = Searched(
             library_id=FASTAPI.library_id,
             version=served,
             title=FASTAPI.title,
             relevance=1.0,
             reason="hint" if request.libraries else "content",
             available_versions=known,
-            rules=FASTAPI.rules,
+            rules=list(FASTAPI.rules),
         )
-        return search_pb2.SearchDocsResponse(hits=hits, libraries=[searched], tokens_used=used)
+        # Rendered by search's own code, as search answers: the text within the budget, and
+        # the hits it shows.
+        label = project_label(request.project, request.project_format)
+        answer = render_answer(CrossAnswer(hits, [searched], used), budget, label)
+        return search_message(answer)
 
     async def WatchLibraries(self, request: Any, context: Any) -> Any:
         if self.changes is None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from twinmcp.search.v1 import index_pb2, search_pb2
+from twinmcp.tokens import count_tokens
 
 from .real_search import publish_docs, start_real_search
 
@@ -254,3 +255,32 @@ async def test_query_docs_without_a_query_is_a_tool_error_naming_it(stack: Stack
     result = body["result"]
     assert result["isError"]
     assert "query" in str(result["content"][0]["text"])
+
+
+SEPARATOR = "\n\n--------------------------------\n\n"
+
+
+@pytest.mark.parametrize("tokens", [500, 5000])
+async def test_search_docs_serves_searchs_text_and_the_json_the_text_shows(
+    stack: Stack, tokens: int
+) -> None:
+    asked = {"query": "CORS", "libraries": "fastapi", "tokens": str(tokens)}
+    status, text = await _rest(stack, "/api/v3/search", **asked)
+    assert status == 200
+    assert count_tokens(text) <= tokens
+    assert text.splitlines()[:2] == [
+        "# Documentation across libraries",
+        f"From: FastAPI ({LIBRARY_ID}, version {DEFAULT})",
+    ]
+    _, _, body = await stack.mcp(
+        stack.call("search-docs", {"query": "CORS", "libraries": ["fastapi"], "tokens": tokens})
+    )
+    assert body["result"]["content"][0]["text"] == text
+    status, answer = await _rest(stack, "/api/v3/search", **asked, type="json")
+    assert status == 200
+    sections = text.split(SEPARATOR)[1:]
+    assert sections and len(sections) == len(answer["snippets"])
+    for section, snippet in zip(sections, answer["snippets"], strict=True):
+        tag = f"Library: {snippet['libraryId']}, version {snippet['version']}"
+        assert section.startswith(f"### {snippet['title']}\n{tag}\n\n")
+        assert snippet["content"].rstrip() in section

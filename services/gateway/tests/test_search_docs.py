@@ -78,6 +78,76 @@ async def test_a_question_without_a_library_is_answered_from_the_right_one(stack
     assert "RateLimit-Limit" in headers
 
 
+SEPARATOR = "\n\n--------------------------------\n\n"
+TRUNCATED = "\n… (truncated to fit the token budget)"
+
+
+def _agree(text: str, snippets: list[dict[str, Any]]) -> None:
+    """The JSON form's snippets are exactly the ones the text shows, in its order."""
+    sections = text.split(SEPARATOR)[1:]
+    assert len(sections) == len(snippets)
+    for section, snippet in zip(sections, snippets, strict=True):
+        tag = f"Library: {snippet['libraryId']}, version {snippet['version']}"
+        assert section.startswith(f"### {snippet['title']}\n{tag}\n\n")
+        assert snippet["content"].removesuffix(TRUNCATED).rstrip() in section
+
+
+async def test_the_smallest_budget_holds_with_a_project_header_and_json_and_text_agree(
+    tmp_path: Path, open_stack: Callable[..., Any]
+) -> None:
+    # Enough matching snippets that search's choice fills the budget: the header (libraries,
+    # project lines, rules) leaves room for fewer, and the JSON form has those fewer.
+    server = await start_real_search(tmp_path)
+    for name, topic in (("fetcher", "timeout"), ("webkit", "origin")):
+        docs = [
+            (f"{topic.title()} {n}", f"Set the {topic} on the client, case {n}: " + "retry " * 30)
+            for n in range(16)
+        ]
+        await _publish(server.port, f"/acme/{name}", "1.0", docs)
+    async with open_stack(None, {}, server) as opened:
+        asked = {
+            "query": "timeout origin retry",
+            "libraries": "webkit,fetcher",
+            "tokens": "500",
+            "project": "requests==2.0\n",  # a file locking neither library
+        }
+        status, _, text = await _get(opened, **asked)
+        assert status == 200
+        assert count_tokens(text) <= 500
+        note = "The requirements.txt passed as 'project' locks none of this library's packages"
+        assert f": {note}; this answer is for version" in text
+        status, _, body = await _get(opened, **asked, type="json")
+        assert status == 200
+        assert body["snippets"]
+        _agree(text, body["snippets"])
+        assert body["tokens"] == sum(snippet["tokens"] for snippet in body["snippets"])
+
+
+async def test_a_first_snippet_too_big_is_cut_the_same_way_in_json_and_text(
+    tmp_path: Path, open_stack: Callable[..., Any]
+) -> None:
+    # Chosen by search's packing (snippet and library line fit), too big once the header is
+    # counted: the text shows its start, marked, and so does the JSON form.
+    long = " ".join(
+        f"Retry rule {n}: a failed request is retried after a pause." for n in range(30)
+    )
+    server = await start_real_search(tmp_path)
+    library = index_pb2.LibraryMetadata(
+        library_id="/acme/retry", title="Retry", source_type=search_pb2.SOURCE_TYPE_GITHUB
+    )
+    await publish_docs(server.port, library, "1.0", [("Retries", long)], path="docs/retry.md")
+    async with open_stack(None, {}, server) as opened:
+        asked = {"query": "retry rule pause", "libraries": "/acme/retry", "tokens": "500"}
+        status, _, text = await _get(opened, **asked)
+        assert status == 200 and count_tokens(text) <= 500
+        assert text.endswith(TRUNCATED)
+        _, _, body = await _get(opened, **asked, type="json")
+        [snippet] = body["snippets"]
+        assert snippet["content"].endswith(TRUNCATED)
+        assert long.startswith(snippet["content"].removesuffix(TRUNCATED))
+        _agree(text, body["snippets"])
+
+
 async def test_the_json_answer_tags_every_snippet_with_its_library(stack: Stack) -> None:
     status, _, body = await _get(
         stack, query="timeouts and CORS", libraries="webkit,/acme/fetcher", type="json"

@@ -1,5 +1,5 @@
-"""Documentation search across libraries at the edge: the SearchDocs call, its text and JSON,
-and the search-docs tool."""
+"""Documentation search across libraries at the edge: the SearchDocs call, its JSON form, and
+the search-docs tool; the text, fitted into the budget, is search's (SearchDocsResponse.text)."""
 
 from __future__ import annotations
 
@@ -19,17 +19,10 @@ from twinmcp.gateway.projects import (
     NO_PROJECT,
     PROJECT_SCHEMA,
     Project,
-    project_note,
     read_project_off_loop,
 )
-from twinmcp.gateway.rendering import (
-    RULES_FRAMING,
-    SEPARATOR,
-    format_snippet,
-    snippet_answer,
-)
+from twinmcp.gateway.rendering import snippet_answer
 from twinmcp.search.v1 import search_pb2
-from twinmcp.tokens import count_tokens, truncate_to_tokens
 
 # Search's own limit on hints: a question is about a few libraries, not a catalog.
 MAX_LIBRARIES = 4
@@ -133,95 +126,21 @@ def parse_libraries(raw: object) -> list[str]:
     return hints
 
 
-def _library_line(library_id: str, version: str) -> str:
-    # The same line search charges each hit for (crosslib.hit_tag).
-    return f"Library: {library_id}, version {version}"
-
-
-def search_header(answer: search_pb2.SearchDocsResponse, project: Project = NO_PROJECT) -> str:
-    answering = {hit.library_id for hit in answer.hits}
-    listed = [
-        f"{lib.title or lib.library_id} ({lib.library_id}, version {lib.version})"
-        for lib in answer.libraries
-        if lib.library_id in answering
-    ]
-    lines = [
-        "# Documentation across libraries",
-        f"From: {'; '.join(listed)}" if listed else "From: no library matched",
-    ]
-    if project.is_given:
-        lines.extend(
-            f"{lib.library_id}: {project_note(project, lib.version, lib.locked_version)}"
-            for lib in answer.libraries
-            if lib.library_id in answering
-        )
-    others = [lib.library_id for lib in answer.libraries if lib.library_id not in answering]
-    if others:
-        lines.append(f"Also searched: {', '.join(others)}")
-    lines.append("Ask 'query-docs' with one of these IDs to go deeper into one library.")
-    if answer.withheld_snippets:
-        count = answer.withheld_snippets
-        lines.append(
-            f"\nNote: {count} matching snippet{'s were' if count > 1 else ' was'} withheld: "
-            f"{'they read' if count > 1 else 'it reads'} as instructions aimed at AI agents "
-            "(suspected prompt injection in the documentation)."
-        )
-    for lib in answer.libraries:
-        if lib.rules:
-            lines.append(
-                f"\n## Rules from the maintainers of {lib.title or lib.library_id} "
-                f"(not instructions from the user)\n{RULES_FRAMING}\n"
-            )
-            lines.extend(f"- {rule}" for rule in lib.rules)
-    return "\n".join(lines)
-
-
-def _hit_text(hit: search_pb2.SearchHit) -> str:
-    title, _, rest = format_snippet(hit.snippet).partition("\n\n")
-    return f"{title}\n{_library_line(hit.library_id, hit.version)}\n\n{rest}"
-
-
-def render_search(
-    answer: search_pb2.SearchDocsResponse, budget: int, project: Project = NO_PROJECT
-) -> str:
-    """Markdown of the hits in rank order, never more than `budget` tokens; with a project,
-    a line per answering library saying which version the project locks."""
-    text = truncate_to_tokens(search_header(answer, project), budget)
-    for hit in answer.hits:
-        candidate = text + SEPARATOR + _hit_text(hit)
-        if count_tokens(candidate) > budget:
-            break
-        text = candidate
-    if not answer.hits:
-        text += (
-            "\n\nNo documentation matched this question in the indexed libraries. Ask about one "
-            "concept in the words the docs would use, name the library in 'libraries', or find "
-            "its ID with 'resolve-library-id'."
-        )
-        text = truncate_to_tokens(text, budget)
-    return text
-
-
 def search_answer(
-    answer: search_pb2.SearchDocsResponse, budget: int, project: Project = NO_PROJECT
+    answer: search_pb2.SearchDocsResponse, project: Project = NO_PROJECT
 ) -> schemas.DocsSearch:
-    """The JSON form: hits in rank order within the budget, each with its library and version;
-    with a project, each library says the version it locks (`lockedVersion`)."""
-    hits: list[schemas.SearchedSnippet] = []
-    used = 0
-    for hit in answer.hits:
-        item = snippet_answer(hit.snippet)
-        if used + item.tokens > budget and hits:
-            break
-        used += item.tokens
-        hits.append(
-            schemas.SearchedSnippet(
-                **dict(item),
-                libraryId=hit.library_id,
-                version=hit.version,
-                score=round(hit.snippet.score, 4),
-            )
+    """The JSON form: the hits search's text shows (it fitted them into the budget,
+    search.proto), in rank order, each with its library and version; with a project, each
+    library says the version it locks (`lockedVersion`)."""
+    hits = [
+        schemas.SearchedSnippet(
+            **dict(snippet_answer(hit.snippet)),
+            libraryId=hit.library_id,
+            version=hit.version,
+            score=round(hit.snippet.score, 4),
         )
+        for hit in answer.hits
+    ]
     return schemas.DocsSearch(
         libraries=[
             schemas.SearchedLibrary(
@@ -237,7 +156,7 @@ def search_answer(
             for lib in answer.libraries
         ],
         withheldSnippets=answer.withheld_snippets,
-        tokens=used,
+        tokens=sum(hit.tokens for hit in hits),
         snippets=hits,
     )
 
@@ -265,7 +184,7 @@ async def search_tool(
     except InputError as error:
         return str(error), True
     lookup = await client.search_docs(
-        query, hints, version, language, budget, project.name, project.packages
+        query, hints, version, language, budget, project.name, project.packages, project.file_format
     )
     if isinstance(lookup, VersionMissing):
         listed = ", ".join(lookup.available) or "none yet"
@@ -274,7 +193,7 @@ async def search_tool(
             f"versions: {listed}. Ask for one of those, or leave 'version' out for the default.",
             True,
         )
-    return render_search(lookup, budget, project), False
+    return lookup.text, False
 
 
 def _optional_raw(arguments: dict[str, Any], key: str) -> str:

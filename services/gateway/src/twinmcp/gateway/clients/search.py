@@ -160,9 +160,11 @@ class SearchClient(PeerClient):
         tokens: int,
         project: str = "",
         packages: Sequence[search_pb2.LockedPackage] = (),
+        project_format: str = "",
     ) -> SearchLookup:
-        """Search's answer across libraries, or the version it said is not indexed; with a
-        project (a registered name, or the packages a lockfile locks), at its locked versions."""
+        """Search's answer across libraries, its text within `tokens`, or the version it said
+        is not indexed; with a project (a registered name, or the packages a lockfile locks and
+        the lockfile's format), at its locked versions, which the text names."""
         request = search_pb2.SearchDocsRequest(
             query=query,
             libraries=list(libraries),
@@ -171,6 +173,7 @@ class SearchClient(PeerClient):
             tokens=tokens,
             project=project,
             locked_packages=list(packages),
+            project_format=project_format,
         )
         try:
             return await self._send(self.stub.SearchDocs, request)

@@ -141,8 +141,10 @@ OPERATIONS = (
             "or names) or, without it, from the question (a library it names, or whose "
             "documentation matches it best). Snippets of several libraries are ranked together "
             "within `tokens`, each tagged with its library ID and version; duplicates across "
-            "libraries are dropped. `version` is strict and needs exactly one library: an "
-            "unindexed one is a 404 listing the indexed versions."
+            "libraries are dropped. The text, header included, never exceeds `tokens` (a first "
+            "snippet too big is cut and marked), and the JSON form's `snippets` are exactly the "
+            "ones the text shows, cut the same way. `version` is strict and needs exactly one "
+            "library: an unindexed one is a 404 listing the indexed versions."
         ),
         is_text=True,
     ),

@@ -40,7 +40,6 @@ from twinmcp.search.ranking import (
 from twinmcp.search.rendering import Header, render_docs
 from twinmcp.search.snippets import SnippetRecord
 from twinmcp.search.vectors import VectorStore
-from twinmcp.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +231,7 @@ class Answerer:
                 ScoredSnippet(shown, round(r.score, 4))
                 for shown, r in zip(rendered.snippets, packed.snippets, strict=False)
             ],
-            tokens_used=count_tokens(rendered.text),
+            tokens_used=rendered.tokens,
             available_versions=available,
             build_id=chosen.build_id,
             withheld_snippets=packed.withheld,

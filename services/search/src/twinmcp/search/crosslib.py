@@ -414,7 +414,7 @@ def render_answer(answer: CrossAnswer, budget: int, label: str = "") -> CrossAns
         replace(hit, snippet=snippet)
         for snippet, hit in zip(rendered.snippets, answer.hits, strict=False)
     ]
-    return replace(answer, hits=shown, tokens_used=count_tokens(rendered.text), text=rendered.text)
+    return replace(answer, hits=shown, tokens_used=rendered.tokens, text=rendered.text)
 
 
 def answer_key(

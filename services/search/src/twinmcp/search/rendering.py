@@ -37,11 +37,12 @@ class Header:
 
 @dataclass(frozen=True)
 class Rendered:
-    """The text, and the snippets it shows in order; a first snippet cut to fit comes with the
-    part of its content the text shows, marked as cut."""
+    """The text, its tokens, and the snippets it shows in order; a first snippet cut to fit
+    comes with the part of its content the text shows, marked as cut."""
 
     text: str
     snippets: list[SnippetRecord]
+    tokens: int  # of the whole text
 
 
 def docs_header(header: Header) -> str:
@@ -139,11 +140,13 @@ def render(
                 text = cut.text
                 kept = cut.snippets
         break
-    if kept and count_tokens(text) > budget:
+    total = count_tokens(text)
+    if kept and total > budget:
         return _render_exactly(head, tagged, budget)
     if not snippets:
         text = truncate_to_tokens(text + no_match, budget)
-    return Rendered(text, kept)
+        total = count_tokens(text)
+    return Rendered(text, kept, total)
 
 
 def _render_exactly(
@@ -164,7 +167,7 @@ def _render_exactly(
             if cut is not None:
                 return cut
         break
-    return Rendered(text, kept)
+    return Rendered(text, kept, count_tokens(text))
 
 
 def _cut_first(text: str, snippet: SnippetRecord, tag: str, budget: int) -> Rendered | None:
@@ -175,9 +178,9 @@ def _cut_first(text: str, snippet: SnippetRecord, tag: str, budget: int) -> Rend
     lead = text + SEPARATOR
     candidate = lead + format_snippet(snippet, tag)
     cut = truncate_to_tokens(candidate, count_tokens(lead) + room)
-    while count_tokens(cut + TRUNCATED) > budget:
+    while (tokens := count_tokens(cut + TRUNCATED)) > budget:
         cut = truncate_to_tokens(cut, count_tokens(cut) - 5)
-    return Rendered(cut + TRUNCATED, [_shown_part(snippet, tag, cut[len(lead) :])])
+    return Rendered(cut + TRUNCATED, [_shown_part(snippet, tag, cut[len(lead) :])], tokens)
 
 
 def _shown_part(snippet: SnippetRecord, tag: str, shown: str) -> SnippetRecord:

@@ -283,7 +283,7 @@ class Searched:
 
 @dataclass(frozen=True)
 class CrossAnswer:
-    """Hits in rank order; once rendered (`rendered`), exactly the ones `text` shows."""
+    """Hits in rank order; once rendered (`render_answer`), exactly the ones `text` shows."""
 
     hits: list[Hit]
     libraries: list[Searched]

@@ -26,7 +26,7 @@ TEXTS = [
     "How do I set a timeout on an AsyncClient request?",
     "Dependencies > Sub-dependencies\nYou can create dependencies that have sub-dependencies.\n"
     "```python\nasync def query_extractor(q: str | None = None):\n    return q\n```",
-    "x" * 3000,  # longer than the model's 256 tokens: truncated, not refused
+    "x" * 3000,  # longer than the 128 tokens kept: truncated, not refused
     "",
 ]
 
@@ -139,6 +139,19 @@ async def test_texts_are_cut_at_the_configured_token_count(exports: Path) -> Non
     )
     assert np.dot(long, cut) > 0.9999
     assert np.dot(long, longer) > 0.9999
+
+
+async def test_snippets_are_cut_at_128_tokens_unless_configured(exports: Path) -> None:
+    env = {"EMBEDDING_PROVIDER": "local", "EMBEDDING_CACHE_DIR": str(exports)}
+    default = create_embedder(env)
+    longest = create_embedder({**env, "EMBEDDING_LOCAL_MAX_TOKENS": "256"})
+    assert default is not None and longest is not None
+    # [CLS], 126 words, [SEP]; then the same text with 40 more words.
+    texts = [" ".join(["route"] * 126), " ".join(["route"] * 126 + ["database"] * 40)]
+    cut, longer = await default.embed(texts)
+    kept, kept_longer = await longest.embed(texts)
+    assert np.dot(cut, longer) > 0.9999
+    assert np.dot(kept, kept_longer) < 0.99
 
 
 _OFFLINE_RUN = """

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from twinmcp.embedding.base import Embedder, EmbeddingError
 from twinmcp.embedding.local import (
+    DEFAULT_MAX_TOKENS,
     DEFAULT_PRECISION,
     MAX_TOKENS,
     LocalEmbedder,
@@ -25,8 +26,8 @@ def create_embedder(env: Mapping[str, str]) -> Embedder | None:
     auto: OpenAI when OPENAI_API_KEY is set, else the local model when it is installed, else none.
     OPENAI_EMBEDDING_MODEL, OPENAI_EMBEDDING_DIMENSIONS and OPENAI_BASE_URL tune the OpenAI one;
     EMBEDDING_LOCAL_PRECISION (int8 or fp32), EMBEDDING_LOCAL_MAX_TOKENS (where snippets are
-    cut, at most the model's 256) and EMBEDDING_CACHE_DIR (where its ONNX export is kept, else
-    TWINMCP_DATA_DIR/models) the local one.
+    cut: 128 by default, at most the model's 256) and EMBEDDING_CACHE_DIR (where its ONNX export
+    is kept, else TWINMCP_DATA_DIR/models) the local one.
     """
     provider = env.get("EMBEDDING_PROVIDER", "").strip().lower() or "auto"
     if provider not in PROVIDERS:
@@ -76,5 +77,5 @@ def create_embedder(env: Mapping[str, str]) -> Embedder | None:
     return LocalEmbedder(
         precision=precision,
         cache=cache_dir(env),
-        max_tokens=int(raw_tokens) if raw_tokens else MAX_TOKENS,
+        max_tokens=int(raw_tokens) if raw_tokens else DEFAULT_MAX_TOKENS,
     )

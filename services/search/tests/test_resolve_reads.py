@@ -52,3 +52,30 @@ async def test_resolving_to_many_libraries_reads_them_in_a_fixed_number_of_state
     assert got.library.popularity_rank == 9
     # One read of the libraries, one of their builds, one of their popularity (not 3 each).
     assert len(statements) <= 4, statements
+
+
+async def test_resolving_right_after_a_publish_or_a_deletion_answers_what_changed(
+    sqlite_client: Any, kit: Any
+) -> None:
+    # ResolveLibrary answers from the libraries read for the resolution index: a publish or a
+    # deletion on this replica must show on the next call, not a second later.
+    request = search_pb2.ResolveLibraryRequest(library_name="webkit")
+
+    async def documented() -> dict[str, list[str]]:
+        resolved = await sqlite_client.search.ResolveLibrary(request, timeout=10)
+        return {
+            m.library.library_id: sorted(v.version for v in m.library.versions)
+            for m in resolved.matches
+            if m.library.versions
+        }
+
+    await kit.publish_library(sqlite_client, "/acme/webkit", "1.0", package_names=["webkit"])
+    assert await documented() == {"/acme/webkit": ["1.0"]}
+    await kit.publish_library(
+        sqlite_client, "/acme/webkit", "2.0", package_names=["webkit"], make_default=False
+    )
+    assert await documented() == {"/acme/webkit": ["1.0", "2.0"]}
+    await sqlite_client.index.DeleteLibrary(
+        index_pb2.DeleteLibraryRequest(library_id="/acme/webkit"), timeout=10
+    )
+    assert await documented() == {}

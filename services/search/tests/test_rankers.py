@@ -159,16 +159,16 @@ def test_code_of_another_section_is_not_brought_by_the_prose_after_it() -> None:
 
 
 def test_a_long_reference_page_gives_more_snippets_than_a_short_page_may() -> None:
-    # One API page of 48 sections, each about another function that parses dates.
+    # One API page of 54 sections, each about another function that parses dates.
     api = [
         _snippet(100 + n, f"parse_date variant {n}", f"parse date format{n} option", "docs/api.md")
-        for n in range(48)
+        for n in range(54)
     ]
     index = VersionIndex.build("b-long", [*api, *FILLER])
     from_page = [
         r for r in index.search("parse date option") if r.snippet.source_path == "docs/api.md"
     ]
-    # 48 snippets / long_page_share 8: six, where a short page stops at four.
+    # 54 snippets / long_page_share 9: six, where a short page stops at four.
     assert len(from_page) == 6
     short = VersionIndex.build("b-short", [*api[:12], *FILLER])
     assert (

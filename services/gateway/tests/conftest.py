@@ -25,7 +25,8 @@ from twinmcp.gateway.server import RunningGateway, start
 from twinmcp.grpcserver import RunningServer, ServerOptions, start_server
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.telemetry import configure_telemetry
-from twinmcp.search.crosslib import CrossAnswer, Hit, Searched, project_label, render_answer
+from twinmcp.search.crosslib import CrossAnswer, Hit, Searched, render_answer
+from twinmcp.search.projects import project_label, project_note
 from twinmcp.search.rendering import Header, render_docs
 from twinmcp.search.service import search_message, snippet_message
 from twinmcp.search.snippets import KIND_CODE, KIND_INFO, SnippetRecord
@@ -348,6 +349,8 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
     is_feed_complete: bool = True
     watches: int = 0
     library_reads: int = 0
+    # RegisterProject's projects: name -> the packages they lock.
+    projects: dict[str, list[Any]] = field(default_factory=dict)
 
     async def ResolveLibrary(self, request: Any, context: Any) -> Any:
         name = request.library_name.lower()
@@ -381,6 +384,9 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             )
         library = await self._library_or_abort(library_id, context)
         known = [v.version for v in library.versions]
+        locked = await self._locked_version(request, library, context)
+        # The version the project locks, unless one is asked.
+        version = version or locked
         served = _select_version(known, version) if version else library.default_version
         if served is None:
             context.set_trailing_metadata(
@@ -404,7 +410,9 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             used += snippet.tokens
         # Rendered by search's own code, as search answers: the text within the budget and
         # the snippets it shows.
-        header = Header(library_id, library.title, served, known, list(library.rules), 0)
+        label = project_label(request.project.strip(), request.project_format.strip())
+        note = project_note(label, served, locked) if label else ""
+        header = Header(library_id, library.title, served, known, list(library.rules), 0, note)
         rendered = render_docs(header, [_record(s) for s in chosen], budget)
         return search_pb2.QueryDocsResponse(
             library_id=library_id,
@@ -415,7 +423,26 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             title=library.title,
             rules=library.rules,
             text=rendered.text,
+            locked_version=locked,
+            project_note=note,
         )
+
+    async def _locked_version(self, request: Any, library: Any, context: Any) -> str:
+        """As search: the version the request's project locks of `library` ("" for none);
+        INVALID_ARGUMENT for a project never registered."""
+        if request.project:
+            if request.project not in self.projects:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"no project named {request.project!r} is registered; register it with "
+                    "POST /api/v1/admin/projects (its manifests and lockfiles), or leave the "
+                    "project out",
+                )
+            packages = self.projects[request.project]
+        else:
+            packages = list(request.locked_packages)
+        names = {name.lower() for name in library.package_names}
+        return next((p.version for p in packages if p.version and p.name.lower() in names), "")
 
     async def SearchDocs(self, request: Any, context: Any) -> Any:
         """As search's SearchDocs over the one library: hints, strict version, budget."""
@@ -440,7 +467,11 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
                     f"library {hint[:80]!r} names no documented library",
                 )
         known = [v.version for v in FASTAPI.versions]
+        locked = await self._locked_version(request, FASTAPI, context)
         served = _find_version(known, request.version) if request.version else "0.110.0"
+        if not request.version and locked:
+            # As search: the version the project locks, where it is indexed.
+            served = _find_version(known, locked) or served
         if served is None:
             context.set_trailing_metadata(
                 (
@@ -468,6 +499,7 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             reason="hint" if request.libraries else "content",
             available_versions=known,
             rules=list(FASTAPI.rules),
+            locked_version=locked,
         )
         # Rendered by search's own code, as search answers: the text within the budget, and
         # the hits it shows.
@@ -512,6 +544,7 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"project name {request.name!r} is not valid"
             )
+        self.projects[request.name] = list(request.packages)
         return search_pb2.RegisterProjectResponse(
             packages=[
                 search_pb2.ProjectPackage(

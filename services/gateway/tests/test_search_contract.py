@@ -24,6 +24,16 @@ DEFAULT, OLDER = "0.110.0", "0.100.0"
 DOCS = [
     ("CORS", "CORS lets a browser call a backend on another origin; add CORSMiddleware."),
     ("Add CORS middleware", "app.add_middleware(CORSMiddleware, allow_origins=['*'])"),
+    # Nearly 500 tokens: the answer about preflight requests without a project fills all but
+    # 16 of a 500-token budget, less than the project's note takes.
+    (
+        "Preflight requests, and how CORSMiddleware answers them",
+        " ".join(
+            f"A preflight request (number {n}) asks with OPTIONS whether the real request is "
+            "allowed; CORSMiddleware answers it from allow_methods and allow_headers."
+            for n in range(14)
+        ),
+    ),
 ]
 
 
@@ -284,3 +294,49 @@ async def test_search_docs_serves_searchs_text_and_the_json_the_text_shows(
         tag = f"Library: {snippet['libraryId']}, version {snippet['version']}"
         assert section.startswith(f"### {snippet['title']}\n{tag}\n\n")
         assert snippet["content"].rstrip() in section
+
+
+ADMIN = {"Authorization": "Bearer admin-key"}
+REQUIREMENTS = f"fastapi=={OLDER}\nhttpx>=0.27\n"
+
+
+@pytest.mark.parametrize("tokens", [500, 5000])
+@pytest.mark.parametrize(
+    ("project", "label"),
+    [("shop", "Project 'shop'"), (REQUIREMENTS, "The requirements.txt passed as 'project'")],
+)
+async def test_query_docs_for_a_project_says_so_within_tokens_in_every_form(
+    stack: Stack, tokens: int, project: str, label: str
+) -> None:
+    url = f"{stack.url}/api/v1/admin/projects"
+    registered = {"name": "shop", "files": {"requirements.txt": REQUIREMENTS}}
+    async with stack.http.post(url, json=registered, headers=ADMIN) as response:
+        assert response.status == 200, await response.text()
+    note = f"{label} locks version {OLDER} of this library; this answer is for it."
+    asked = {"libraryId": LIBRARY_ID, "query": "preflight", "tokens": str(tokens)}
+    status, text = await _rest(stack, "/api/v2/context", **asked, project=project)
+    assert status == 200, text
+    assert count_tokens(text) <= tokens
+    assert text.splitlines()[:2] == [_header(OLDER), note]
+    called = {"libraryId": LIBRARY_ID, "query": "preflight", "tokens": tokens, "project": project}
+    _, _, body = await stack.mcp(stack.call("query-docs", called))
+    assert body["result"]["content"][0]["text"] == text
+    status, answer = await _rest(stack, "/api/v2/context", **asked, project=project, type="json")
+    assert status == 200, answer
+    assert (answer["version"], answer["lockedVersion"]) == (OLDER, OLDER)
+    assert answer["projectNote"] == note
+    assert len(answer["snippets"]) == len(text.split(SEPARATOR)) - 1
+
+
+async def test_two_files_locking_the_same_packages_get_answers_naming_each(stack: Stack) -> None:
+    pyproject = f'[project]\nname = "shop"\nversion = "1"\ndependencies = ["fastapi=={OLDER}"]\n'
+    texts = []
+    for project in (f"fastapi=={OLDER}\n", pyproject):
+        called = {"libraryId": LIBRARY_ID, "query": "CORS", "project": project}
+        _, _, body = await stack.mcp(stack.call("query-docs", called))
+        texts.append(str(body["result"]["content"][0]["text"]).splitlines()[1])
+    assert texts == [
+        f"The {name} passed as 'project' locks version {OLDER} of this library; this answer is "
+        "for it."
+        for name in ("requirements.txt", "pyproject.toml")
+    ]

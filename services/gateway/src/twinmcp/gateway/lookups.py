@@ -38,7 +38,7 @@ class DocsLookups:
             return kept
         stamp = self.answers.stamp()
         lookup = await self.search.query_docs(
-            library_id, query, tokens, version, project.name, project.packages
+            library_id, query, tokens, version, project.name, project.packages, project.file_format
         )
         if isinstance(lookup, search_pb2.QueryDocsResponse):
             self.answers.put(key, stamp, lookup)

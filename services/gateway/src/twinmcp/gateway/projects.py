@@ -55,12 +55,14 @@ class Project:
 
     @property
     def key(self) -> str:
-        """Tells answers for different projects apart (the edge's answer cache): the name, or a
-        digest of the packages the file locks ("#" is in no project name)."""
+        """Tells answers for different projects apart (the edge's answer cache): the name, or
+        the file's format (the answer names it) and a digest of the packages it locks ("#" is
+        in no project name)."""
         if self.name or not self.file_format:
             return self.name
         locked = sorted(f"{p.registry}\x00{p.name}\x00{p.version}" for p in self.packages)
-        return "#" + hashlib.sha256("\x01".join(locked).encode()).hexdigest()
+        digest = hashlib.sha256("\x01".join(locked).encode()).hexdigest()
+        return f"#{self.file_format}#{digest}"
 
 
 NO_PROJECT = Project()
@@ -102,26 +104,3 @@ async def read_project_off_loop(raw: str) -> Project:
 
 # Text this short (names, a requirements line or two) is read on the loop: a thread costs more.
 _INLINE_CHARS = 2_000
-
-
-def project_note(project: Project, served: str, locked: str) -> str:
-    """The line saying which version of the library the project locks, for an answer at
-    version `served`; search's `locked_version` is `locked` ("" when it locks none)."""
-    label = project.label[0].upper() + project.label[1:]
-    if not locked:
-        return (
-            f"{label} locks none of this library's packages; this answer is for version "
-            f"{served}, not a locked one."
-        )
-    if locked == served:
-        return f"{label} locks version {locked} of this library; this answer is for it."
-    return (
-        f"{label} locks version {locked} of this library; this answer is for {served}, the "
-        "version asked for."
-    )
-
-
-def with_note(text: str, note: str) -> str:
-    """`note` as the answer's second line, under the title line that states the version."""
-    first, newline, rest = text.partition("\n")
-    return f"{first}\n{note}{newline}{rest}"

@@ -20,9 +20,7 @@ from twinmcp.gateway.openapi import openapi_document
 from twinmcp.gateway.projects import (
     NO_PROJECT,
     Project,
-    project_note,
     read_project_off_loop,
-    with_note,
 )
 from twinmcp.gateway.rendering import context_answer, library_answer
 from twinmcp.gateway.schemas import (
@@ -199,16 +197,14 @@ async def _context(
         return _library_unknown(lookup)
     if isinstance(lookup, VersionMissing):
         return _version_missing(lookup)
-    note = project_note(project, lookup.version, lookup.locked_version) if project.is_given else ""
     if kind == "json":
         answer = context_answer(lookup)
         if project.is_given:
             answer = answer.model_copy(
-                update={"lockedVersion": lookup.locked_version, "projectNote": note}
+                update={"lockedVersion": lookup.locked_version, "projectNote": lookup.project_note}
             )
         return json_answer(answer, exclude_none=True)
-    text = with_note(lookup.text, note) if note else lookup.text
-    return web.Response(text=text, content_type="text/plain")
+    return web.Response(text=lookup.text, content_type="text/plain")
 
 
 def _library_unknown(missing: LibraryUnknown) -> web.Response:

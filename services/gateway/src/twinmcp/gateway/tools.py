@@ -19,9 +19,7 @@ from twinmcp.gateway.projects import (
     NO_PROJECT,
     PROJECT_SCHEMA,
     Project,
-    project_note,
     read_project_off_loop,
-    with_note,
 )
 from twinmcp.gateway.rendering import format_matches
 
@@ -342,9 +340,6 @@ class Tools:
             return _library_unknown(lookup)
         if isinstance(lookup, VersionMissing):
             return _version_missing(lookup)
-        if project.is_given:
-            note = project_note(project, lookup.version, lookup.locked_version)
-            return ToolResult(with_note(lookup.text, note))
         return ToolResult(lookup.text)
 
 

@@ -19,6 +19,7 @@ from twinmcp.search.indexes import Indexes
 from twinmcp.search.libraryid import parse_library_id
 from twinmcp.search.limits import (
     MAX_BUDGET,
+    MAX_FORMAT_CHARS,
     MAX_LIBRARY_ID_CHARS,
     MAX_QUERY_CHARS,
     MAX_RANKER_CHARS,
@@ -28,7 +29,7 @@ from twinmcp.search.limits import (
 from twinmcp.search.overview import overview
 from twinmcp.search.ownertext import clean_snippet, rules_within, snippet_injection
 from twinmcp.search.packing import DEFAULT_BUDGET, pack
-from twinmcp.search.projects import LockedPackage, locked_version
+from twinmcp.search.projects import LockedPackage, locked_version, project_label, project_note
 from twinmcp.search.ranking import (
     DEFAULT_PARAMS,
     RANKER_BM25,
@@ -90,6 +91,10 @@ class Answer:
     # The answer as agents read it, header included, within the budget (rendering.py); the
     # snippets above are the ones it shows.
     text: str = ""
+    # With a project: the version it locks of the library ("" for none) and the text's line
+    # saying so (projects.project_note); both "" without a project.
+    locked_version: str = ""
+    project_note: str = ""
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -103,6 +108,8 @@ class Answer:
                 "available_versions": self.available_versions,
                 "build_id": self.build_id,
                 "withheld_snippets": self.withheld_snippets,
+                "locked_version": self.locked_version,
+                "project_note": self.project_note,
                 "snippets": [[s.score, *s.snippet.to_row()] for s in self.snippets],
             }
         )
@@ -120,6 +127,8 @@ class Answer:
             available_versions=data["available_versions"],
             build_id=data["build_id"],
             withheld_snippets=data.get("withheld_snippets", 0),
+            locked_version=data["locked_version"],
+            project_note=data["project_note"],
             is_cached=True,
             snippets=[ScoredSnippet(SnippetRecord.from_row(r[1:]), r[0]) for r in data["snippets"]],
         )
@@ -159,11 +168,16 @@ class Answerer:
         ranker: str = "",
         project: str = "",
         locked: Sequence[LockedPackage] = (),
+        project_format: str = "",
     ) -> Answer:
+        """The answer, its text rendered within the budget; with a project (`project`, or the
+        packages `locked` read from a `project_format` file), at the version it locks unless
+        one is asked, the text's second line saying which (`project_note`)."""
         check_length("library_id", library_id, MAX_LIBRARY_ID_CHARS)
         check_length("version", version, MAX_VERSION_CHARS)
         check_length("query", query, MAX_QUERY_CHARS)
         check_length("ranker", ranker, MAX_RANKER_CHARS)
+        check_length("project_format", project_format, MAX_FORMAT_CHARS)
         ref = parse_library_id(library_id, version)
         ranker = ranker.strip().lower()
         if ranker not in RANKERS:
@@ -180,13 +194,16 @@ class Answerer:
         info = await self.catalog.library(ref.library_id)
         if info is None or not info.versions:
             raise await self.catalog.unknown_library(ref.library_id)
-        asked = ref.version
-        if (project or locked) and not asked:
-            # The version the project locks; a library it does not lock answers its default.
-            asked = locked_version(info.meta, await self.catalog.project_locks(project, locked))
-        chosen = info.version_or_raise(asked)
+        locked_at = ""
+        if project or locked:
+            locked_at = locked_version(info.meta, await self.catalog.project_locks(project, locked))
+        # The version the project locks, unless one is asked; a library it does not lock
+        # answers its default.
+        chosen = info.version_or_raise(ref.version or locked_at)
         available = [v.version for v in info.versions]
-        key = answer_key(chosen.build_id, text, budget, ranker)
+        label = project_label(project.strip(), project_format.strip())
+        note = project_note(label, chosen.version, locked_at) if label else ""
+        key = answer_key(chosen.build_id, text, budget, ranker, note)
         cached = await self.cache.get(key)
         if cached is not None:
             return Answer.from_bytes(cached)
@@ -215,7 +232,7 @@ class Answerer:
             ranked = await self.rank(index, chosen.embedding_model, chosen.build_id, text)
             packed = await asyncio.to_thread(pack, ranked, room, is_withheld=is_withheld)
         header = Header(
-            ref.library_id, info.meta.title, chosen.version, available, rules, packed.withheld
+            ref.library_id, info.meta.title, chosen.version, available, rules, packed.withheld, note
         )
         # Cleaned again when served: versions stored before the cleaning hold raw text.
         cleaned = [clean_snippet(r.snippet) for r in packed.snippets]
@@ -236,6 +253,8 @@ class Answerer:
             build_id=chosen.build_id,
             withheld_snippets=packed.withheld,
             text=rendered.text,
+            locked_version=locked_at,
+            project_note=note,
         )
         await self.cache.set(key, answer.to_bytes())
         return answer

@@ -20,13 +20,22 @@ logger = logging.getLogger(__name__)
 # Part of every key: answers cached before owner text was capped and screened (format 1), or
 # before QueryDocs answers carried their rendered text (format 2), or before packing filled
 # MINIMUM_FILL of the budget with long pages' wider cap (format 3), or before SearchDocs
-# answers carried theirs (format 4), are never served again.
-ANSWER_FORMAT = 5
+# answers carried theirs (format 4), or before QueryDocs answers carried the project's note
+# (format 5), are never served again.
+ANSWER_FORMAT = 6
 
 
-def answer_key(build_id: str, query: str, budget: int, ranker: str = "") -> str:
+def answer_key(
+    build_id: str, query: str, budget: int, ranker: str = "", project_note: str = ""
+) -> str:
+    """A QueryDocs answer's key; `project_note` (the text's line naming the project and the
+    version it locks, "" without a project) tells apart answers for different projects."""
     normalised = " ".join(query.lower().split())
-    raw = f"{ANSWER_FORMAT}\0{build_id}\0{budget}\0{normalised}" + (f"\0{ranker}" if ranker else "")
+    raw = (
+        f"{ANSWER_FORMAT}\0{build_id}\0{budget}\0{normalised}"
+        + (f"\0{ranker}" if ranker else "")
+        + (f"\0note\0{project_note}" if project_note else "")
+    )
     digest = hashlib.sha256(raw.encode()).hexdigest()[:32]
     return f"answer:{build_id}:{digest}"
 

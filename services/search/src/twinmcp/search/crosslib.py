@@ -20,10 +20,16 @@ from twinmcp.search.indexes import Indexes
 from twinmcp.search.lexical import query_terms
 from twinmcp.search.library import LibraryInfo, VersionInfo
 from twinmcp.search.libraryid import parse_library_id
-from twinmcp.search.limits import MAX_BUDGET, MAX_QUERY_CHARS, MAX_VERSION_CHARS, check_length
+from twinmcp.search.limits import (
+    MAX_BUDGET,
+    MAX_FORMAT_CHARS,
+    MAX_QUERY_CHARS,
+    MAX_VERSION_CHARS,
+    check_length,
+)
 from twinmcp.search.ownertext import clean_snippet, rules_within
 from twinmcp.search.packing import DEFAULT_BUDGET, MINIMUM_SNIPPETS, RELEVANCE_FLOOR
-from twinmcp.search.projects import LockedPackage
+from twinmcp.search.projects import LockedPackage, project_label, project_note
 from twinmcp.search.ranking import Ranked, VersionIndex
 from twinmcp.search.rendering import RULES_FRAMING, render
 from twinmcp.search.resolution import (
@@ -40,7 +46,6 @@ from twinmcp.tokens import count_tokens
 MAX_HINTS = 4
 MAX_HINT_CHARS = 300
 MAX_LANGUAGE_CHARS = 32
-MAX_FORMAT_CHARS = 40
 # Without hints, at most this many documented libraries are probed (their indexes loaded and
 # scored for the query's words): those the query names, then those resolution matches to the
 # query read as a description, then the most popular. A probe costs about 0.3 ms a library.
@@ -332,31 +337,6 @@ NO_MATCH = (
 def hit_tag(library_id: str, version: str) -> str:
     """The line naming a hit's library, under its title."""
     return f"Library: {library_id}, version {version}"
-
-
-def project_label(project: str, project_format: str) -> str:
-    """How the text names the request's project ("" for none): "project 'shop'", or the file
-    its locked packages were read from, "the uv.lock passed as 'project'"."""
-    if project:
-        return f"project '{project}'"
-    return f"the {project_format} passed as 'project'" if project_format else ""
-
-
-def project_note(label: str, served: str, locked: str) -> str:
-    """The line saying which version of a library the project locks, for an answer at version
-    `served` (`locked`: "" when it locks none of its packages)."""
-    label = label[0].upper() + label[1:]
-    if not locked:
-        return (
-            f"{label} locks none of this library's packages; this answer is for version "
-            f"{served}, not a locked one."
-        )
-    if locked == served:
-        return f"{label} locks version {locked} of this library; this answer is for it."
-    return (
-        f"{label} locks version {locked} of this library; this answer is for {served}, the "
-        "version asked for."
-    )
 
 
 def search_header(answer: CrossAnswer, label: str = "") -> str:

@@ -16,6 +16,7 @@ MAX_LIBRARY_ID_CHARS = MAX_ID_LENGTH
 MAX_VERSION_CHARS = 128
 MAX_PROJECT_CHARS = 100
 MAX_RANKER_CHARS = 32
+MAX_FORMAT_CHARS = 40  # a project file's format: "uv.lock", "package-lock.json"
 
 
 def check_length(field_name: str, value: str, limit: int) -> None:

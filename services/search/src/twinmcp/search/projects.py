@@ -93,3 +93,29 @@ def locked_version(meta: LibraryMeta, packages: Iterable[LockedPackage]) -> str:
         if key in keys or package.name.lower() in bare:
             return package.version
     return ""
+
+
+def project_label(project: str, project_format: str) -> str:
+    """How answers name the request's project ("" for none): "project 'shop'", or the file
+    its locked packages were read from, "the uv.lock passed as 'project'"."""
+    if project:
+        return f"project '{project}'"
+    return f"the {project_format} passed as 'project'" if project_format else ""
+
+
+def project_note(label: str, served: str, locked: str) -> str:
+    """The line saying which version of a library the project `label` names locks, for an
+    answer at version `served` (`locked`: "" when it locks none of its packages): QueryDocs'
+    second line, and SearchDocs' per answering library."""
+    label = label[0].upper() + label[1:]
+    if not locked:
+        return (
+            f"{label} locks none of this library's packages; this answer is for version "
+            f"{served}, not a locked one."
+        )
+    if locked == served:
+        return f"{label} locks version {locked} of this library; this answer is for it."
+    return (
+        f"{label} locks version {locked} of this library; this answer is for {served}, the "
+        "version asked for."
+    )

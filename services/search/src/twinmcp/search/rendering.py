@@ -33,6 +33,9 @@ class Header:
     available_versions: Sequence[str]
     rules: Sequence[str]
     withheld_snippets: int
+    # Which version the request's project locks (projects.project_note), "" without one: the
+    # second line, under the title line that states the version served.
+    project_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ def docs_header(header: Header) -> str:
     title = header.title or header.library_id
     version = header.version or "latest"
     lines = [f"# {title} ({header.library_id}), version {version}"]
+    if header.project_note:
+        lines.append(header.project_note)
     others = [v for v in header.available_versions if v != header.version]
     if others:
         lines.append(f"Other indexed versions: {', '.join(others)}")

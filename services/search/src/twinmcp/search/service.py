@@ -132,6 +132,8 @@ def answer_message(answer: Answer) -> search_pb2.QueryDocsResponse:
         rules=answer.rules,
         withheld_snippets=answer.withheld_snippets,
         text=answer.text,
+        locked_version=answer.locked_version,
+        project_note=answer.project_note,
     )
 
 
@@ -212,14 +214,9 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             request.ranker,
             project=request.project,
             locked=_locked(request.locked_packages),
+            project_format=request.project_format,
         )
-        message = answer_message(answer)
-        if request.project or request.locked_packages:
-            locks = await self.catalog.locked_versions(
-                [answer.library_id], request.project, _locked(request.locked_packages)
-            )
-            message.locked_version = locks.get(answer.library_id, "")
-        return message
+        return answer_message(answer)
 
     async def RegisterProject(
         self,

@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etwinmcp/search/v1/search.proto\x12\x11twinmcp.search.v1\"u\n\x0eLibraryVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x15\n\rsnippet_count\x18\x02 \x01(\x03\x12\x13\n\x0btoken_count\x18\x03 \x01(\x03\x12\x12\n\nindexed_at\x18\x04 \x01(\t\x12\x12\n\nis_default\x18\x05 \x01(\x08\"\xbc\x03\n\x07Library\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x32\n\x0bsource_type\x18\x04 \x01(\x0e\x32\x1d.twinmcp.search.v1.SourceType\x12\x12\n\nsource_url\x18\x05 \x01(\t\x12\x15\n\rsnippet_count\x18\x06 \x01(\x03\x12\x13\n\x0btoken_count\x18\x07 \x01(\x03\x12\x13\n\x0btrust_score\x18\x08 \x01(\x01\x12\r\n\x05stars\x18\t \x01(\x03\x12\x17\n\x0fpopularity_rank\x18\n \x01(\x03\x12\x33\n\x08versions\x18\x0b \x03(\x0b\x32!.twinmcp.search.v1.LibraryVersion\x12\x17\n\x0f\x64\x65\x66\x61ult_version\x18\x0c \x01(\t\x12\x15\n\rpackage_names\x18\r \x03(\t\x12\r\n\x05rules\x18\x0e \x03(\t\x12\x12\n\nupdated_at\x18\x0f \x01(\t\x12/\n\x08packages\x18\x10 \x03(\x0b\x32\x1d.twinmcp.search.v1.PackageRef\x12\x0f\n\x07\x61liases\x18\x11 \x03(\t\",\n\nPackageRef\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x97\x01\n\x15ResolveLibraryRequest\x12\x14\n\x0clibrary_name\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0f\n\x07project\x18\x04 \x01(\t\x12\x39\n\x0flocked_packages\x18\x05 \x03(\x0b\x32 .twinmcp.search.v1.LockedPackage\"x\n\x0cLibraryMatch\x12+\n\x07library\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Library\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x14\n\x0cmatch_reason\x18\x03 \x01(\t\x12\x16\n\x0elocked_version\x18\x04 \x01(\t\"J\n\x16ResolveLibraryResponse\x12\x30\n\x07matches\x18\x01 \x03(\x0b\x32\x1f.twinmcp.search.v1.LibraryMatch\"\xfe\x01\n\x07Snippet\x12\x12\n\nsnippet_id\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.twinmcp.search.v1.SnippetKind\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x12\n\nbreadcrumb\x18\x07 \x03(\t\x12\x13\n\x0bsource_path\x18\x08 \x01(\t\x12\x12\n\nsource_url\x18\t \x01(\t\x12\x0e\n\x06\x61nchor\x18\n \x01(\t\x12\x0e\n\x06tokens\x18\x0b \x01(\x05\x12\r\n\x05score\x18\x0c \x01(\x01\"\xb2\x01\n\x10QueryDocsRequest\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\x0e\n\x06tokens\x18\x04 \x01(\x05\x12\x0e\n\x06ranker\x18\x05 \x01(\t\x12\x0f\n\x07project\x18\x06 \x01(\t\x12\x39\n\x0flocked_packages\x18\x07 \x03(\x0b\x32 .twinmcp.search.v1.LockedPackage\"\x89\x02\n\x11QueryDocsResponse\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12,\n\x08snippets\x18\x03 \x03(\x0b\x32\x1a.twinmcp.search.v1.Snippet\x12\x13\n\x0btokens_used\x18\x04 \x01(\x05\x12\x1a\n\x12\x61vailable_versions\x18\x05 \x03(\t\x12\x11\n\tis_cached\x18\x06 \x01(\x08\x12\r\n\x05title\x18\x07 \x01(\t\x12\r\n\x05rules\x18\x08 \x03(\t\x12\x19\n\x11withheld_snippets\x18\t \x01(\x05\x12\x0c\n\x04text\x18\n \x01(\t\x12\x16\n\x0elocked_version\x18\x0b \x01(\t\"\'\n\x11GetLibraryRequest\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\"A\n\x12GetLibraryResponse\x12+\n\x07library\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Library\"V\n\x14ListLibrariesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x17\n\x0finclude_catalog\x18\x03 \x01(\x08\"_\n\x15ListLibrariesResponse\x12-\n\tlibraries\x18\x01 \x03(\x0b\x32\x1a.twinmcp.search.v1.Library\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x17\n\x15WatchLibrariesRequest\"I\n\rLibraryChange\x12\x0f\n\x07is_sync\x18\x01 \x01(\x08\x12\x13\n\x0bis_complete\x18\x02 \x01(\x08\x12\x12\n\nlibrary_id\x18\x03 \x01(\t\"\xcc\x01\n\x11SearchDocsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tlibraries\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x0e\n\x06tokens\x18\x05 \x01(\x05\x12\x0f\n\x07project\x18\x06 \x01(\t\x12\x39\n\x0flocked_packages\x18\x07 \x03(\x0b\x32 .twinmcp.search.v1.LockedPackage\x12\x16\n\x0eproject_format\x18\x08 \x01(\t\"]\n\tSearchHit\x12+\n\x07snippet\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Snippet\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"\xab\x01\n\x0fSearchedLibrary\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x11\n\trelevance\x18\x04 \x01(\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x1a\n\x12\x61vailable_versions\x18\x06 \x03(\t\x12\r\n\x05rules\x18\x07 \x03(\t\x12\x16\n\x0elocked_version\x18\x08 \x01(\t\"\xc8\x01\n\x12SearchDocsResponse\x12*\n\x04hits\x18\x01 \x03(\x0b\x32\x1c.twinmcp.search.v1.SearchHit\x12\x35\n\tlibraries\x18\x02 \x03(\x0b\x32\".twinmcp.search.v1.SearchedLibrary\x12\x13\n\x0btokens_used\x18\x03 \x01(\x05\x12\x11\n\tis_cached\x18\x04 \x01(\x08\x12\x19\n\x11withheld_snippets\x18\x05 \x01(\x05\x12\x0c\n\x04text\x18\x06 \x01(\t\"@\n\rLockedPackage\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"Z\n\x16RegisterProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x32\n\x08packages\x18\x02 \x03(\x0b\x32 .twinmcp.search.v1.LockedPackage\"s\n\x0eProjectPackage\x12\x31\n\x07package\x18\x01 \x01(\x0b\x32 .twinmcp.search.v1.LockedPackage\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x1a\n\x12is_version_indexed\x18\x03 \x01(\x08\"N\n\x17RegisterProjectResponse\x12\x33\n\x08packages\x18\x01 \x03(\x0b\x32!.twinmcp.search.v1.ProjectPackage*Y\n\x0bSnippetKind\x12\x1c\n\x18SNIPPET_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11SNIPPET_KIND_CODE\x10\x01\x12\x15\n\x11SNIPPET_KIND_INFO\x10\x02*\xb8\x01\n\nSourceType\x12\x1b\n\x17SOURCE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12SOURCE_TYPE_GITHUB\x10\x01\x12\x13\n\x0fSOURCE_TYPE_GIT\x10\x02\x12\x17\n\x13SOURCE_TYPE_WEBSITE\x10\x03\x12\x17\n\x13SOURCE_TYPE_LLMSTXT\x10\x04\x12\x15\n\x11SOURCE_TYPE_LOCAL\x10\x05\x12\x17\n\x13SOURCE_TYPE_CATALOG\x10\x06\x32\xb2\x05\n\rSearchService\x12\x65\n\x0eResolveLibrary\x12(.twinmcp.search.v1.ResolveLibraryRequest\x1a).twinmcp.search.v1.ResolveLibraryResponse\x12V\n\tQueryDocs\x12#.twinmcp.search.v1.QueryDocsRequest\x1a$.twinmcp.search.v1.QueryDocsResponse\x12Y\n\nGetLibrary\x12$.twinmcp.search.v1.GetLibraryRequest\x1a%.twinmcp.search.v1.GetLibraryResponse\x12\x62\n\rListLibraries\x12\'.twinmcp.search.v1.ListLibrariesRequest\x1a(.twinmcp.search.v1.ListLibrariesResponse\x12^\n\x0eWatchLibraries\x12(.twinmcp.search.v1.WatchLibrariesRequest\x1a .twinmcp.search.v1.LibraryChange0\x01\x12h\n\x0fRegisterProject\x12).twinmcp.search.v1.RegisterProjectRequest\x1a*.twinmcp.search.v1.RegisterProjectResponse\x12Y\n\nSearchDocs\x12$.twinmcp.search.v1.SearchDocsRequest\x1a%.twinmcp.search.v1.SearchDocsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etwinmcp/search/v1/search.proto\x12\x11twinmcp.search.v1\"u\n\x0eLibraryVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x15\n\rsnippet_count\x18\x02 \x01(\x03\x12\x13\n\x0btoken_count\x18\x03 \x01(\x03\x12\x12\n\nindexed_at\x18\x04 \x01(\t\x12\x12\n\nis_default\x18\x05 \x01(\x08\"\xbc\x03\n\x07Library\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x32\n\x0bsource_type\x18\x04 \x01(\x0e\x32\x1d.twinmcp.search.v1.SourceType\x12\x12\n\nsource_url\x18\x05 \x01(\t\x12\x15\n\rsnippet_count\x18\x06 \x01(\x03\x12\x13\n\x0btoken_count\x18\x07 \x01(\x03\x12\x13\n\x0btrust_score\x18\x08 \x01(\x01\x12\r\n\x05stars\x18\t \x01(\x03\x12\x17\n\x0fpopularity_rank\x18\n \x01(\x03\x12\x33\n\x08versions\x18\x0b \x03(\x0b\x32!.twinmcp.search.v1.LibraryVersion\x12\x17\n\x0f\x64\x65\x66\x61ult_version\x18\x0c \x01(\t\x12\x15\n\rpackage_names\x18\r \x03(\t\x12\r\n\x05rules\x18\x0e \x03(\t\x12\x12\n\nupdated_at\x18\x0f \x01(\t\x12/\n\x08packages\x18\x10 \x03(\x0b\x32\x1d.twinmcp.search.v1.PackageRef\x12\x0f\n\x07\x61liases\x18\x11 \x03(\t\",\n\nPackageRef\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x97\x01\n\x15ResolveLibraryRequest\x12\x14\n\x0clibrary_name\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0f\n\x07project\x18\x04 \x01(\t\x12\x39\n\x0flocked_packages\x18\x05 \x03(\x0b\x32 .twinmcp.search.v1.LockedPackage\"x\n\x0cLibraryMatch\x12+\n\x07library\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Library\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x14\n\x0cmatch_reason\x18\x03 \x01(\t\x12\x16\n\x0elocked_version\x18\x04 \x01(\t\"J\n\x16ResolveLibraryResponse\x12\x30\n\x07matches\x18\x01 \x03(\x0b\x32\x1f.twinmcp.search.v1.LibraryMatch\"\xfe\x01\n\x07Snippet\x12\x12\n\nsnippet_id\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.twinmcp.search.v1.SnippetKind\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x06 \x01(\t\x12\x12\n\nbreadcrumb\x18\x07 \x03(\t\x12\x13\n\x0bsource_path\x18\x08 \x01(\t\x12\x12\n\nsource_url\x18\t \x01(\t\x12\x0e\n\x06\x61nchor\x18\n \x01(\t\x12\x0e\n\x06tokens\x18\x0b \x01(\x05\x12\r\n\x05score\x18\x0c \x01(\x01\"\xca\x01\n\x10QueryDocsRequest\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\x0e\n\x06tokens\x18\x04 \x01(\x05\x12\x0e\n\x06ranker\x18\x05 \x01(\t\x12\x0f\n\x07project\x18\x06 \x01(\t\x12\x39\n\x0flocked_packages\x18\x07 \x03(\x0b\x32 .twinmcp.search.v1.LockedPackage\x12\x16\n\x0eproject_format\x18\x08 \x01(\t\"\x9f\x02\n\x11QueryDocsResponse\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12,\n\x08snippets\x18\x03 \x03(\x0b\x32\x1a.twinmcp.search.v1.Snippet\x12\x13\n\x0btokens_used\x18\x04 \x01(\x05\x12\x1a\n\x12\x61vailable_versions\x18\x05 \x03(\t\x12\x11\n\tis_cached\x18\x06 \x01(\x08\x12\r\n\x05title\x18\x07 \x01(\t\x12\r\n\x05rules\x18\x08 \x03(\t\x12\x19\n\x11withheld_snippets\x18\t \x01(\x05\x12\x0c\n\x04text\x18\n \x01(\t\x12\x16\n\x0elocked_version\x18\x0b \x01(\t\x12\x14\n\x0cproject_note\x18\x0c \x01(\t\"\'\n\x11GetLibraryRequest\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\"A\n\x12GetLibraryResponse\x12+\n\x07library\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Library\"V\n\x14ListLibrariesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x17\n\x0finclude_catalog\x18\x03 \x01(\x08\"_\n\x15ListLibrariesResponse\x12-\n\tlibraries\x18\x01 \x03(\x0b\x32\x1a.twinmcp.search.v1.Library\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x17\n\x15WatchLibrariesRequest\"I\n\rLibraryChange\x12\x0f\n\x07is_sync\x18\x01 \x01(\x08\x12\x13\n\x0bis_complete\x18\x02 \x01(\x08\x12\x12\n\nlibrary_id\x18\x03 \x01(\t\"\xcc\x01\n\x11SearchDocsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tlibraries\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x0e\n\x06tokens\x18\x05 \x01(\x05\x12\x0f\n\x07project\x18\x06 \x01(\t\x12\x39\n\x0flocked_packages\x18\x07 \x03(\x0b\x32 .twinmcp.search.v1.LockedPackage\x12\x16\n\x0eproject_format\x18\x08 \x01(\t\"]\n\tSearchHit\x12+\n\x07snippet\x18\x01 \x01(\x0b\x32\x1a.twinmcp.search.v1.Snippet\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"\xab\x01\n\x0fSearchedLibrary\x12\x12\n\nlibrary_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x11\n\trelevance\x18\x04 \x01(\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x1a\n\x12\x61vailable_versions\x18\x06 \x03(\t\x12\r\n\x05rules\x18\x07 \x03(\t\x12\x16\n\x0elocked_version\x18\x08 \x01(\t\"\xc8\x01\n\x12SearchDocsResponse\x12*\n\x04hits\x18\x01 \x03(\x0b\x32\x1c.twinmcp.search.v1.SearchHit\x12\x35\n\tlibraries\x18\x02 \x03(\x0b\x32\".twinmcp.search.v1.SearchedLibrary\x12\x13\n\x0btokens_used\x18\x03 \x01(\x05\x12\x11\n\tis_cached\x18\x04 \x01(\x08\x12\x19\n\x11withheld_snippets\x18\x05 \x01(\x05\x12\x0c\n\x04text\x18\x06 \x01(\t\"@\n\rLockedPackage\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"Z\n\x16RegisterProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x32\n\x08packages\x18\x02 \x03(\x0b\x32 .twinmcp.search.v1.LockedPackage\"s\n\x0eProjectPackage\x12\x31\n\x07package\x18\x01 \x01(\x0b\x32 .twinmcp.search.v1.LockedPackage\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x1a\n\x12is_version_indexed\x18\x03 \x01(\x08\"N\n\x17RegisterProjectResponse\x12\x33\n\x08packages\x18\x01 \x03(\x0b\x32!.twinmcp.search.v1.ProjectPackage*Y\n\x0bSnippetKind\x12\x1c\n\x18SNIPPET_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11SNIPPET_KIND_CODE\x10\x01\x12\x15\n\x11SNIPPET_KIND_INFO\x10\x02*\xb8\x01\n\nSourceType\x12\x1b\n\x17SOURCE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12SOURCE_TYPE_GITHUB\x10\x01\x12\x13\n\x0fSOURCE_TYPE_GIT\x10\x02\x12\x17\n\x13SOURCE_TYPE_WEBSITE\x10\x03\x12\x17\n\x13SOURCE_TYPE_LLMSTXT\x10\x04\x12\x15\n\x11SOURCE_TYPE_LOCAL\x10\x05\x12\x17\n\x13SOURCE_TYPE_CATALOG\x10\x06\x32\xb2\x05\n\rSearchService\x12\x65\n\x0eResolveLibrary\x12(.twinmcp.search.v1.ResolveLibraryRequest\x1a).twinmcp.search.v1.ResolveLibraryResponse\x12V\n\tQueryDocs\x12#.twinmcp.search.v1.QueryDocsRequest\x1a$.twinmcp.search.v1.QueryDocsResponse\x12Y\n\nGetLibrary\x12$.twinmcp.search.v1.GetLibraryRequest\x1a%.twinmcp.search.v1.GetLibraryResponse\x12\x62\n\rListLibraries\x12\'.twinmcp.search.v1.ListLibrariesRequest\x1a(.twinmcp.search.v1.ListLibrariesResponse\x12^\n\x0eWatchLibraries\x12(.twinmcp.search.v1.WatchLibrariesRequest\x1a .twinmcp.search.v1.LibraryChange0\x01\x12h\n\x0fRegisterProject\x12).twinmcp.search.v1.RegisterProjectRequest\x1a*.twinmcp.search.v1.RegisterProjectResponse\x12Y\n\nSearchDocs\x12$.twinmcp.search.v1.SearchDocsRequest\x1a%.twinmcp.search.v1.SearchDocsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'twinmcp.search.v1.search_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SNIPPETKIND']._serialized_start=3150
-  _globals['_SNIPPETKIND']._serialized_end=3239
-  _globals['_SOURCETYPE']._serialized_start=3242
-  _globals['_SOURCETYPE']._serialized_end=3426
+  _globals['_SNIPPETKIND']._serialized_start=3196
+  _globals['_SNIPPETKIND']._serialized_end=3285
+  _globals['_SOURCETYPE']._serialized_start=3288
+  _globals['_SOURCETYPE']._serialized_end=3472
   _globals['_LIBRARYVERSION']._serialized_start=53
   _globals['_LIBRARYVERSION']._serialized_end=170
   _globals['_LIBRARY']._serialized_start=173
@@ -50,37 +50,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SNIPPET']._serialized_start=1018
   _globals['_SNIPPET']._serialized_end=1272
   _globals['_QUERYDOCSREQUEST']._serialized_start=1275
-  _globals['_QUERYDOCSREQUEST']._serialized_end=1453
-  _globals['_QUERYDOCSRESPONSE']._serialized_start=1456
-  _globals['_QUERYDOCSRESPONSE']._serialized_end=1721
-  _globals['_GETLIBRARYREQUEST']._serialized_start=1723
-  _globals['_GETLIBRARYREQUEST']._serialized_end=1762
-  _globals['_GETLIBRARYRESPONSE']._serialized_start=1764
-  _globals['_GETLIBRARYRESPONSE']._serialized_end=1829
-  _globals['_LISTLIBRARIESREQUEST']._serialized_start=1831
-  _globals['_LISTLIBRARIESREQUEST']._serialized_end=1917
-  _globals['_LISTLIBRARIESRESPONSE']._serialized_start=1919
-  _globals['_LISTLIBRARIESRESPONSE']._serialized_end=2014
-  _globals['_WATCHLIBRARIESREQUEST']._serialized_start=2016
-  _globals['_WATCHLIBRARIESREQUEST']._serialized_end=2039
-  _globals['_LIBRARYCHANGE']._serialized_start=2041
-  _globals['_LIBRARYCHANGE']._serialized_end=2114
-  _globals['_SEARCHDOCSREQUEST']._serialized_start=2117
-  _globals['_SEARCHDOCSREQUEST']._serialized_end=2321
-  _globals['_SEARCHHIT']._serialized_start=2323
-  _globals['_SEARCHHIT']._serialized_end=2416
-  _globals['_SEARCHEDLIBRARY']._serialized_start=2419
-  _globals['_SEARCHEDLIBRARY']._serialized_end=2590
-  _globals['_SEARCHDOCSRESPONSE']._serialized_start=2593
-  _globals['_SEARCHDOCSRESPONSE']._serialized_end=2793
-  _globals['_LOCKEDPACKAGE']._serialized_start=2795
-  _globals['_LOCKEDPACKAGE']._serialized_end=2859
-  _globals['_REGISTERPROJECTREQUEST']._serialized_start=2861
-  _globals['_REGISTERPROJECTREQUEST']._serialized_end=2951
-  _globals['_PROJECTPACKAGE']._serialized_start=2953
-  _globals['_PROJECTPACKAGE']._serialized_end=3068
-  _globals['_REGISTERPROJECTRESPONSE']._serialized_start=3070
-  _globals['_REGISTERPROJECTRESPONSE']._serialized_end=3148
-  _globals['_SEARCHSERVICE']._serialized_start=3429
-  _globals['_SEARCHSERVICE']._serialized_end=4119
+  _globals['_QUERYDOCSREQUEST']._serialized_end=1477
+  _globals['_QUERYDOCSRESPONSE']._serialized_start=1480
+  _globals['_QUERYDOCSRESPONSE']._serialized_end=1767
+  _globals['_GETLIBRARYREQUEST']._serialized_start=1769
+  _globals['_GETLIBRARYREQUEST']._serialized_end=1808
+  _globals['_GETLIBRARYRESPONSE']._serialized_start=1810
+  _globals['_GETLIBRARYRESPONSE']._serialized_end=1875
+  _globals['_LISTLIBRARIESREQUEST']._serialized_start=1877
+  _globals['_LISTLIBRARIESREQUEST']._serialized_end=1963
+  _globals['_LISTLIBRARIESRESPONSE']._serialized_start=1965
+  _globals['_LISTLIBRARIESRESPONSE']._serialized_end=2060
+  _globals['_WATCHLIBRARIESREQUEST']._serialized_start=2062
+  _globals['_WATCHLIBRARIESREQUEST']._serialized_end=2085
+  _globals['_LIBRARYCHANGE']._serialized_start=2087
+  _globals['_LIBRARYCHANGE']._serialized_end=2160
+  _globals['_SEARCHDOCSREQUEST']._serialized_start=2163
+  _globals['_SEARCHDOCSREQUEST']._serialized_end=2367
+  _globals['_SEARCHHIT']._serialized_start=2369
+  _globals['_SEARCHHIT']._serialized_end=2462
+  _globals['_SEARCHEDLIBRARY']._serialized_start=2465
+  _globals['_SEARCHEDLIBRARY']._serialized_end=2636
+  _globals['_SEARCHDOCSRESPONSE']._serialized_start=2639
+  _globals['_SEARCHDOCSRESPONSE']._serialized_end=2839
+  _globals['_LOCKEDPACKAGE']._serialized_start=2841
+  _globals['_LOCKEDPACKAGE']._serialized_end=2905
+  _globals['_REGISTERPROJECTREQUEST']._serialized_start=2907
+  _globals['_REGISTERPROJECTREQUEST']._serialized_end=2997
+  _globals['_PROJECTPACKAGE']._serialized_start=2999
+  _globals['_PROJECTPACKAGE']._serialized_end=3114
+  _globals['_REGISTERPROJECTRESPONSE']._serialized_start=3116
+  _globals['_REGISTERPROJECTRESPONSE']._serialized_end=3194
+  _globals['_SEARCHSERVICE']._serialized_start=3475
+  _globals['_SEARCHSERVICE']._serialized_end=4165
 # @@protoc_insertion_point(module_scope)

@@ -370,6 +370,7 @@ class QueryDocsRequest(_message.Message):
     RANKER_FIELD_NUMBER: _builtins.int
     PROJECT_FIELD_NUMBER: _builtins.int
     LOCKED_PACKAGES_FIELD_NUMBER: _builtins.int
+    PROJECT_FORMAT_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     """may carry a version: "/o/r/v1.2" or "/o/r@v1.2" """
     version: _builtins.str
@@ -387,6 +388,12 @@ class QueryDocsRequest(_message.Message):
     version the project locks of this library (the library's default when it locks none).
     INVALID_ARGUMENT when no project has the name.
     """
+    project_format: _builtins.str
+    """The manifest or lockfile `locked_packages` were read from ("uv.lock", "package.json"),
+    so the text can name it: with `project` or this, the answer says which version the
+    project locks of the library and which one answers (`project_note`), even when it locks
+    none. As in SearchDocsRequest.
+    """
     @_builtins.property
     def locked_packages(self) -> _containers.RepeatedCompositeFieldContainer[Global___LockedPackage]:
         """A project's locked packages sent with the request, answered as a registered project's
@@ -403,10 +410,11 @@ class QueryDocsRequest(_message.Message):
         ranker: _builtins.str = ...,
         project: _builtins.str = ...,
         locked_packages: _abc.Iterable[Global___LockedPackage] | None = ...,
+        project_format: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id", "locked_packages", b"locked_packages", "project", b"project", "query", b"query", "ranker", b"ranker", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id", "locked_packages", b"locked_packages", "project", b"project", "project_format", b"project_format", "query", b"query", "ranker", b"ranker", "tokens", b"tokens", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -427,6 +435,7 @@ class QueryDocsResponse(_message.Message):
     WITHHELD_SNIPPETS_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     LOCKED_VERSION_FIELD_NUMBER: _builtins.int
+    PROJECT_NOTE_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     """without version"""
     version: _builtins.str
@@ -440,18 +449,23 @@ class QueryDocsResponse(_message.Message):
     (suspected prompt injection) and were left out; say so to the reader.
     """
     text: _builtins.str
-    """The answer as agents read it (Context7's text): the header (title, version, other versions,
-    the withheld note, the owner's rules with their framing) and the snippets, never more than
-    `tokens` counted with cl100k on the whole text. Snippets go in rank order and stop at the
-    first that does not fit; a first snippet too big on its own is cut and marked
-    "… (truncated to fit the token budget)". `snippets` are exactly the ones this text shows
-    (a cut one with the content shown, marked the same way), so a JSON form built from them
-    follows the same rule; `tokens_used` counts this text.
+    """The answer as agents read it (Context7's text): the header (title, version, with a project
+    `project_note`, other versions, the withheld note, the owner's rules with their framing)
+    and the snippets, never more than `tokens` counted with cl100k on the whole text. Snippets
+    go in rank order and stop at the first that does not fit; a first snippet too big on its
+    own is cut and marked "… (truncated to fit the token budget)". `snippets` are exactly the
+    ones this text shows (a cut one with the content shown, marked the same way), so a JSON
+    form built from them follows the same rule; `tokens_used` counts this text.
     """
     locked_version: _builtins.str
     """The version the request's project (`project` or `locked_packages`) locks of this library;
     "" without a project or when it locks none of the library's packages (the version served
     is then the one asked for, or the default).
+    """
+    project_note: _builtins.str
+    """With `project` or `project_format` set: the line saying which version the project locks of
+    this library and which one answers ("Project 'shop' locks version 0.100.0 of this library;
+    this answer is for it."). `text` holds it as its second line, within `tokens`; "" without.
     """
     @_builtins.property
     def snippets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Snippet]:
@@ -479,10 +493,11 @@ class QueryDocsResponse(_message.Message):
         withheld_snippets: _builtins.int = ...,
         text: _builtins.str = ...,
         locked_version: _builtins.str = ...,
+        project_note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "is_cached", b"is_cached", "library_id", b"library_id", "locked_version", b"locked_version", "rules", b"rules", "snippets", b"snippets", "text", b"text", "title", b"title", "tokens_used", b"tokens_used", "version", b"version", "withheld_snippets", b"withheld_snippets"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_versions", b"available_versions", "is_cached", b"is_cached", "library_id", b"library_id", "locked_version", b"locked_version", "project_note", b"project_note", "rules", b"rules", "snippets", b"snippets", "text", b"text", "title", b"title", "tokens_used", b"tokens_used", "version", b"version", "withheld_snippets", b"withheld_snippets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -131,10 +131,13 @@ class SearchClient(PeerClient):
         version: str = "",
         project: str = "",
         packages: Sequence[search_pb2.LockedPackage] = (),
+        project_format: str = "",
     ) -> DocsLookup:
         """Search's answer, or what it said is missing: which library and which version is
         search's call alone, so the answer is rendered as it comes. `project` (a registered
-        name) or `packages` (the ones a project locks) ask for the version the project locks."""
+        name) or `packages` (the ones a project locks, read from a `project_format` file) ask
+        for the version the project locks; the text (within `tokens`) and `project_note` say
+        which."""
         request = search_pb2.QueryDocsRequest(
             library_id=library_id,
             query=query,
@@ -142,6 +145,7 @@ class SearchClient(PeerClient):
             version=version,
             project=project,
             locked_packages=list(packages),
+            project_format=project_format,
         )
         try:
             return await self._send(self.stub.QueryDocs, request)

@@ -85,7 +85,7 @@ proto-check: install
 	@tmp=$$(mktemp -d) && \
 	$(PY) -m grpc_tools.protoc -I protos --python_out=$$tmp --grpc_python_out=$$tmp \
 		--mypy_out=$$tmp --mypy_grpc_out=$$tmp $(PROTO_SRC) 2>/dev/null && \
-	diff -r $$tmp/twinmcp libs/proto/src/twinmcp >/dev/null || \
+	diff -r -x __pycache__ $$tmp/twinmcp libs/proto/src/twinmcp >/dev/null || \
 	{ echo "libs/proto is out of date with protos/: run 'make proto' and commit"; rm -rf $$tmp; exit 1; }; \
 	rm -rf $$tmp
 

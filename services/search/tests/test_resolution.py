@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rapidfuzz import fuzz, process
 from twinmcp.search.identity import build_resolver
 from twinmcp.search.library import CatalogEntry, LibraryInfo, LibraryMeta, VersionInfo
 from twinmcp.search.resolution import (
+    FUZZY_CUTOFF,
     Candidate,
     Resolver,
     compact,
@@ -96,6 +98,21 @@ def test_names_variants_typos_and_descriptions_resolve_first(
     resolver: Resolver, name: str, expected: str
 ) -> None:
     assert resolver.resolve(name)[0].candidate.library_id == expected
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["reqeusts", "pydnatic", "lodahs", "fastapi", "nxet", "zzzzqqq", "a", "straße", "x" * 120],
+)
+def test_near_spellings_are_those_a_ratio_over_every_name_finds(
+    resolver: Resolver, key: str
+) -> None:
+    # _near_names skips names sharing too few letters to reach the cutoff: the answer, its
+    # order and its ties must be those of scoring every name.
+    every = process.extract(
+        key, resolver._choice_keys, scorer=fuzz.ratio, limit=30, score_cutoff=FUZZY_CUTOFF
+    )
+    assert resolver._near_names(key) == [(choice, index) for choice, _, index in every]
 
 
 def test_the_documented_original_ranks_above_a_fork_with_the_same_name(resolver: Resolver) -> None:

@@ -137,6 +137,13 @@ MAKER_MAX_WORDS = 4
 PHRASE_WEIGHT = 0.09
 PHRASE_MIN_TERMS = 3
 
+# The indel ratio (0-100) a name key must reach to be scored as a near spelling.
+FUZZY_CUTOFF = 65
+# Name keys are compact(): lower-case letters and digits; anything else counts as one more.
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+_LETTER_CODE = np.full(256, len(_LETTERS), dtype=np.intp)
+_LETTER_CODE[np.frombuffer(_LETTERS.encode(), dtype=np.uint8)] = np.arange(len(_LETTERS))
+
 MATCH_EXACT = "exact"
 MATCH_PACKAGE = "package"
 MATCH_FUZZY = "fuzzy"
@@ -232,6 +239,7 @@ class Resolver:
                     choice_owner.append(position)
         self._choice_keys = choice_keys
         self._choice_owner = np.asarray(choice_owner, dtype=np.int32)
+        self._choice_letters, self._choice_floor = _letter_counts(choice_keys)
         self._descriptions = LexicalIndex.build(
             [
                 [" ".join([candidate.title, *candidate.names]), candidate.description]
@@ -325,9 +333,7 @@ class Resolver:
                 # The fast indel ratio picks the near names; edit distance with transpositions
                 # then scores them: "lodahs" is one slip from "lodash" but two from "lodash-es",
                 # which the indel ratio scored higher.
-                for choice, _ratio, index in process.extract(
-                    key, self._choice_keys, scorer=fuzz.ratio, limit=30, score_cutoff=65
-                ):
+                for choice, index in self._near_names(key):
                     similarity = OSA.normalized_similarity(key, choice)
                     if similarity >= 0.72:
                         offer(int(self._choice_owner[index]), 0.9 * similarity, MATCH_FUZZY)
@@ -363,6 +369,32 @@ class Resolver:
             ranked.append(Match(candidate, round(score, 4), reason))
         ranked.sort(key=lambda m: (-m.score, m.candidate.library_id))
         return ranked[: max(limit, 1)]
+
+    def _near_names(self, key: str) -> list[tuple[str, int]]:
+        """The (at most 30) name keys nearest the key by indel ratio (at least FUZZY_CUTOFF),
+        best first, with their index in `_choice_keys`.
+
+        What `process.extract` over every key gives, at a third of the cost at 30k keys: the
+        ratio is 200 x LCS / (both lengths), and the LCS is at most the letters the two share
+        (counted with repeats), so a key sharing too few letters cannot reach the cutoff; the
+        count is a few vector operations per distinct letter of `key`. The keys left keep their
+        order, so ties are broken as over all of them.
+        """
+        wanted = np.bincount(_letter_codes(key), minlength=len(_LETTERS) + 1)
+        reach = self._choice_floor.copy()
+        for letter in np.flatnonzero(wanted):
+            reach += np.minimum(self._choice_letters[letter], 200 * int(wanted[letter]))
+        # One point below the cutoff: the bound is exact, the margin covers float rounding.
+        possible = np.flatnonzero(reach >= (FUZZY_CUTOFF - 1) * len(key))
+        keys = self._choice_keys
+        found = process.extract(
+            key,
+            [keys[i] for i in possible],
+            scorer=fuzz.ratio,
+            limit=30,
+            score_cutoff=FUZZY_CUTOFF,
+        )
+        return [(choice, int(possible[at])) for choice, _ratio, at in found]
 
     def _describe(self, text: str, registry_hint: str = "") -> list[tuple[int, float]]:
         """Candidates that the words describe, with how well (0..1), best first.
@@ -696,6 +728,24 @@ def _variants(key: str) -> list[tuple[str, float]]:
     if len(key) >= 3:
         variants.extend([(key + "python", 0.93), ("python" + key, 0.93), ("node" + key, 0.93)])
     return variants
+
+
+def _letter_codes(key: str) -> np.ndarray:
+    """Each character of the key as its index in _LETTERS (len(_LETTERS) for any other)."""
+    code_points = np.frombuffer(key.encode("utf-32-le"), dtype=np.uint32)
+    # 255 is no letter of _LETTERS, so every code point past it counts as "other" too.
+    return _LETTER_CODE[np.minimum(code_points, 255)]
+
+
+def _letter_counts(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For Resolver._near_names: 200 x how often each letter occurs in each key (a row per
+    letter, a column per key) and -(FUZZY_CUTOFF - 1) x each key's length."""
+    codes = [_letter_codes(key) for key in keys]
+    lengths = np.fromiter((len(c) for c in codes), dtype=np.int64, count=len(codes))
+    counts = np.zeros((len(_LETTERS) + 1, len(keys)), dtype=np.int32)
+    if codes:
+        np.add.at(counts, (np.concatenate(codes), np.repeat(np.arange(len(keys)), lengths)), 200)
+    return counts, (-(FUZZY_CUTOFF - 1) * lengths).astype(np.int32)
 
 
 def repo_name(library_id: str) -> str:

@@ -26,9 +26,10 @@ from twinmcp.grpcserver import RunningServer, ServerOptions, start_server
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.telemetry import configure_telemetry
 from twinmcp.search.crosslib import CrossAnswer, Hit, Searched, render_answer
+from twinmcp.search.library import LibraryInfo, LibraryMeta, VersionInfo, version_not_indexed
 from twinmcp.search.projects import project_label, project_note
 from twinmcp.search.rendering import Header, render_docs
-from twinmcp.search.service import search_message, snippet_message
+from twinmcp.search.service import error_metadata, search_message, snippet_message
 from twinmcp.search.snippets import KIND_CODE, KIND_INFO, SnippetRecord
 from twinmcp.search.v1 import search_pb2, search_pb2_grpc
 from twinmcp.search.versionrange import best_match, is_partial, is_range
@@ -332,6 +333,17 @@ def _find_version(known: list[str], version: str) -> str | None:
     return next((v for v in known if v.lower().removeprefix("v") == bare), None)
 
 
+async def _refuse_version(context: Any, library_id: str, known: list[str], asked: str) -> None:
+    """FAILED_PRECONDITION as search answers it: search's own message and trailing metadata."""
+    info = LibraryInfo(
+        meta=LibraryMeta(library_id=library_id),
+        versions=[VersionInfo(v, "", 0, 0, None, False, "", 0) for v in known],
+    )
+    error = version_not_indexed(info, asked)
+    context.set_trailing_metadata(tuple(error_metadata(error)))
+    await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+
+
 @dataclass
 class FakeSearch(search_pb2_grpc.SearchServiceServicer):
     """Behaves like the search service per search.proto over one indexed library: the same
@@ -389,18 +401,7 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
         version = version or locked
         served = _select_version(known, version) if version else library.default_version
         if served is None:
-            context.set_trailing_metadata(
-                (
-                    ("library-id", library_id),
-                    ("requested-version", version),
-                    ("available-versions", ",".join(known)),
-                )
-            )
-            await context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"version {version!r} of {library_id} is not indexed; available versions: "
-                f"{', '.join(known)}. Ask for one of them, or omit the version for the default",
-            )
+            await _refuse_version(context, library_id, known, version)
         budget = request.tokens or 5000
         chosen, used = [], 0
         for snippet in FASTAPI_SNIPPETS:
@@ -473,17 +474,7 @@ class FakeSearch(search_pb2_grpc.SearchServiceServicer):
             # As search: the version the project locks, where it is indexed.
             served = _find_version(known, locked) or served
         if served is None:
-            context.set_trailing_metadata(
-                (
-                    ("library-id", FASTAPI.library_id),
-                    ("requested-version", request.version),
-                    ("available-versions", ",".join(known)),
-                )
-            )
-            await context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"version {request.version!r} of {FASTAPI.library_id} is not indexed",
-            )
+            await _refuse_version(context, FASTAPI.library_id, known, request.version)
         budget = request.tokens or 5000
         hits, used = [], 0
         for snippet in FASTAPI_SNIPPETS:

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
-from twinmcp.search.v1 import index_pb2, search_pb2
+from twinmcp.search.v1 import index_pb2, search_pb2, search_pb2_grpc
 from twinmcp.tokens import count_tokens
 
 from .real_search import publish_docs, start_real_search
@@ -340,3 +341,32 @@ async def test_two_files_locking_the_same_packages_get_answers_naming_each(stack
         "for it."
         for name in ("requirements.txt", "pyproject.toml")
     ]
+
+
+@pytest.mark.parametrize("method", ["QueryDocs", "SearchDocs"])
+async def test_an_unindexed_versions_refusal_is_searchs_own_over_grpc(
+    stack: Stack, method: str
+) -> None:
+    """The status, the details and every trailing metadata key, as search.proto states them."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.servers['search'].port}") as channel:
+        stub = search_pb2_grpc.SearchServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            if method == "QueryDocs":
+                await stub.QueryDocs(
+                    search_pb2.QueryDocsRequest(library_id=LIBRARY_ID, version="9.9", query="q")
+                )
+            else:
+                await stub.SearchDocs(
+                    search_pb2.SearchDocsRequest(query="q", libraries=[LIBRARY_ID], version="9.9")
+                )
+    error = refused.value
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.details() == (
+        f"version '9.9' of {LIBRARY_ID} is not indexed; indexed: {DEFAULT}, {OLDER}. "
+        "Ask for one of them, or omit the version for the default"
+    )
+    metadata = dict(error.trailing_metadata() or ())
+    assert metadata["library-id"] == LIBRARY_ID
+    assert metadata["requested-version"] == "9.9"
+    assert metadata["available-versions"] == f"{DEFAULT},{OLDER}"
+    assert metadata["registry-releases"] == "" and metadata["ingest-source"] == ""

@@ -34,7 +34,9 @@ REGISTRY_RELEASES_KEY = "registry-releases"
 INGEST_SOURCE_KEY = "ingest-source"
 
 
-def _error_metadata(exc: BaseException) -> list[tuple[str, str]]:
+def error_metadata(exc: BaseException) -> list[tuple[str, str]]:
+    """The trailing metadata of a refusal, as search.proto states it (the gateway tests' fake
+    search answers with it too)."""
     if isinstance(exc, VersionNotIndexedError):
         return [
             (LIBRARY_ID_KEY, exc.library_id),
@@ -57,7 +59,7 @@ ERRORS = ErrorTable(
         # Any other search error (the store unreadable mid-call...) says what to do in its text.
         SearchError: grpc.StatusCode.FAILED_PRECONDITION,
     },
-    metadata=_error_metadata,
+    metadata=error_metadata,
 )
 
 

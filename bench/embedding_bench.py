@@ -5,8 +5,8 @@
 Embeds about 1,000 real snippets of ../shared/eval/corpus (ingest's chunker, the text ingest
 embeds) through the embedder `EMBEDDING_PROVIDER=local` serves (int8, cut at 128 tokens), in
 fp32, and cut at the model's 256 tokens, beside the sentence-transformers (torch) path it
-replaced; then every dev question alone, as search embeds a query. Per CPU-second figures hold better than per-second ones on a
-machine shared with others.
+replaced; then every dev question alone, as search embeds a query. Per CPU-second figures hold
+better than per-second ones on a machine shared with others.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from twinmcp.search.ownertext import clean_snippet, rules_within
 from twinmcp.search.packing import DEFAULT_BUDGET, MINIMUM_SNIPPETS, RELEVANCE_FLOOR
 from twinmcp.search.projects import LockedPackage, project_label, project_note
 from twinmcp.search.ranking import Ranked, VersionIndex
-from twinmcp.search.rendering import RULES_FRAMING, render
+from twinmcp.search.rendering import RULES_FRAMING, render, withheld_note
 from twinmcp.search.resolution import (
     MATCH_DESCRIPTION,
     Candidate,
@@ -363,12 +363,7 @@ def search_header(answer: CrossAnswer, label: str = "") -> str:
         lines.append(f"Also searched: {', '.join(others)}")
     lines.append("Ask 'query-docs' with one of these IDs to go deeper into one library.")
     if answer.withheld_snippets:
-        count = answer.withheld_snippets
-        lines.append(
-            f"\nNote: {count} matching snippet{'s were' if count > 1 else ' was'} withheld: "
-            f"{'they read' if count > 1 else 'it reads'} as instructions aimed at AI agents "
-            "(suspected prompt injection in the documentation)."
-        )
+        lines.append(withheld_note(answer.withheld_snippets, "the documentation"))
     for lib in answer.libraries:
         if lib.rules:
             lines.append(

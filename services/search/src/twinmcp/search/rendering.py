@@ -48,6 +48,15 @@ class Rendered:
     tokens: int  # of the whole text
 
 
+def withheld_note(count: int, where: str) -> str:
+    """The header's line saying `count` matching snippets of `where` were left out."""
+    return (
+        f"\nNote: {count} matching snippet{'s were' if count > 1 else ' was'} withheld: "
+        f"{'they read' if count > 1 else 'it reads'} as instructions aimed at AI agents "
+        f"(suspected prompt injection in {where})."
+    )
+
+
 def docs_header(header: Header) -> str:
     title = header.title or header.library_id
     version = header.version or "latest"
@@ -58,12 +67,7 @@ def docs_header(header: Header) -> str:
     if others:
         lines.append(f"Other indexed versions: {', '.join(others)}")
     if header.withheld_snippets:
-        count = header.withheld_snippets
-        lines.append(
-            f"\nNote: {count} matching snippet{'s were' if count > 1 else ' was'} withheld: "
-            f"{'they read' if count > 1 else 'it reads'} as instructions aimed at AI agents "
-            "(suspected prompt injection in this library's documentation)."
-        )
+        lines.append(withheld_note(header.withheld_snippets, "this library's documentation"))
     if header.rules:
         lines.append(f"\n{RULES_HEADING}\n{RULES_FRAMING}\n")
         lines.extend(f"- {rule}" for rule in header.rules)

@@ -419,6 +419,34 @@ def test_words_that_together_name_a_package_are_not_read_as_brand_and_name() -> 
     assert resolver.resolve("vue router")[0].candidate.library_id == "/npm/vue-router"
 
 
+def test_brand_and_name_still_compete_when_the_words_spell_a_scoped_package() -> None:
+    # "@huggingface/shapers" is what the words spell, joined; its scope is also the maker of the
+    # far more used package that summaries call "Hugging Face Shapers": that reading competes.
+    resolver = Resolver([*_brand_catalog(), _scoped("@huggingface/shapers", "Shapers.js", 12201)])
+    top = resolver.resolve("hugging face shapers")[0]
+    assert (top.candidate.library_id, top.reason) == ("/pypi/shapers", "package")
+    assert resolver.resolve("@huggingface/shapers")[0].candidate.library_id == (
+        "/npm/huggingface__shapers"
+    )
+
+
+def test_a_scoped_package_said_as_words_is_not_read_as_maker_and_package() -> None:
+    # "Jestkit" is a maker by capitalisation, and npm's globals is far more used, but nothing
+    # calls globals "jestkit globals": the words mean @jestkit/globals.
+    resolver = Resolver(
+        [
+            _catalog("globals", "Global identifiers from different JavaScript environments", 52),
+            _catalog("jestkit-cli", "Delightful testing: Jestkit runs your tests", 400),
+            _catalog("jestkit-mock", "Mock functions for Jestkit", 300),
+            _catalog("jestkit-each", "Parameterised tests for Jestkit", 400),
+            _scoped("@jestkit/globals", "Jestkit's globals", 744),
+        ]
+    )
+    assert resolver._made_by("jestkit globals") == [0]  # the maker's reading exists
+    top = resolver.resolve("jestkit globals")[0]
+    assert top.candidate.library_id == "/npm/jestkit__globals"
+
+
 def _maker_catalog() -> list[Candidate]:
     return [
         _catalog("widgetry", "A declarative library for building user interfaces", 20),

@@ -321,9 +321,19 @@ class Resolver:
                     scope_main, SCOPE_EXPLICIT_WEIGHT if explicit else SCOPE_WEIGHT, MATCH_PACKAGE
                 )
             # Unless the words together are a package's name ("vue router" is vue-router).
-            is_named = key in self._exact or key in self._package
+            spelled = [*self._exact.get(key, ()), *self._package.get(key, ())]
+            is_named = bool(spelled)
             # A summary's own phrase ("plotly dash") is stronger evidence than makers' names.
-            branded = [] if is_named else self._branded(name) or self._made_by(name)
+            if not is_named:
+                branded = self._branded(name) or self._made_by(name)
+            elif all(self._scoped_only(position, key) for position in spelled):
+                # The words spell a scoped npm package ("hugging face transformers" is
+                # @huggingface/transformers), but its scope may be the maker of a package
+                # that summaries call by the whole phrase: both readings compete, popularity
+                # settles it. Makers' names alone are not enough ("jest globals").
+                branded = self._branded(name)
+            else:
+                branded = []
             for position in branded:
                 offer(position, BRANDED_NAME_WEIGHT, MATCH_PACKAGE)
             if not is_named and _is_acronym_query(name):
@@ -442,6 +452,12 @@ class Resolver:
         best = np.argpartition(-ranking, count - 1)[:count]
         best = best[np.argsort(-ranking[best], kind="stable")]
         return [(int(p), DESCRIPTION_MATCH_WEIGHT * float(relevance[p])) for p in best]
+
+    def _scoped_only(self, position: int, key: str) -> bool:
+        """Whether the candidate answers to `key` only as a scoped npm name (@scope/name)."""
+        candidate = self.candidates[position]
+        spellings = [n for n in (candidate.title, *candidate.names) if compact(n) == key]
+        return bool(spellings) and all(n.startswith("@") for n in spellings)
 
     def _branded(self, name: str) -> list[int]:
         """Packages the name calls by brand and name: its last word names the package, and

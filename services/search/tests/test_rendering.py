@@ -170,3 +170,62 @@ def test_a_header_too_big_for_the_budget_leaves_no_room_for_snippets() -> None:
     rendered = render_docs(HEADER, _snippets(random.Random(4), 3), 20)
     assert rendered.snippets == []
     assert count_tokens(rendered.text) <= 20
+
+
+# Snippet endings and starts where cl100k's split could join text across a seam: punctuation
+# that takes the newlines after it, trailing whitespace of every kind, contractions, digits.
+_EDGES = [
+    "",
+    "word",
+    "word.",
+    "call()",
+    "```",
+    "end  ",
+    "end\n",
+    "end\n\n\n",
+    "end \n \n",
+    "end\r\n",
+    "tab\t",
+    "it's",
+    "they'll",
+    "'",
+    "12345",
+    "3.14",
+    "x = 1;",
+    "nbsp\u00a0",
+    "line sep\u2028",
+    "separator\x1c",
+    "東京",
+    "emoji 🙂",
+    "-->",
+    "a\n-b",
+    "a\n b",
+    "## heading",
+    "<|endoftext|>",
+]
+
+
+def _edge_snippet(rng: random.Random, n: int) -> SnippetRecord:
+    snippet = _snippet(rng, n)
+    content = rng.choice(_EDGES) + " " + snippet.content + rng.choice(_EDGES)
+    if rng.random() < 0.3:
+        content = rng.choice(_EDGES)
+    return SnippetRecord(
+        **{
+            **snippet.__dict__,
+            "content": content,
+            "description": rng.choice([*_EDGES, snippet.description]),
+        }
+    )
+
+
+def test_the_count_of_a_rendered_text_is_exact_whatever_its_snippets_end_with() -> None:
+    rng = random.Random(18)
+    for case in range(150):
+        snippets = [_edge_snippet(rng, n) for n in range(rng.randint(1, 8))]
+        budget = rng.choice((40, 150, 400, 1000, 3000))
+        rendered = render_docs(HEADER, snippets, budget)
+        assert rendered.tokens == count_tokens(rendered.text), f"case {case}"
+        text, kept = _reference(snippets, budget)
+        assert rendered.text == text, f"case {case}, budget {budget}"
+        assert [s.snippet_id for s in rendered.snippets] == kept

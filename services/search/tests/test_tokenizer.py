@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from twinmcp.search.tokenizer import plain_tokenize, stem, tokenize, word_pairs
+from twinmcp.search.tokenizer import (
+    plain_tokenize,
+    shared_pairs,
+    stem,
+    tokenize,
+    word_pairs,
+    word_sequence,
+)
 
 
 def test_camel_case_identifiers_are_kept_whole_and_split() -> None:
@@ -62,3 +69,30 @@ def test_apply_does_not_collide_with_app_nor_header_with_head() -> None:
     assert stem("apply") != stem("app")
     assert stem("headers") == stem("header") != stem("head")
     assert stem("exceeded") == stem("exceed")
+
+
+def test_shared_pairs_counts_what_intersecting_both_texts_pairs_counts() -> None:
+    texts = [
+        "the remote addr of the request",
+        "request.remote_addr and remoteAddr, remote addr again",
+        "timeout timeout timeout: set the timeout of the client",
+        "Client(timeout=5.0) # the client's timeout",
+        "东京 résumé naïve 123 456 HTTPTransport http_transport",
+        "",
+    ]
+    for query in texts:
+        pairs = word_pairs(query)
+        for text in texts:
+            assert shared_pairs(pairs, text) == len(pairs & word_pairs(text)), (query, text)
+
+
+def test_a_word_sequence_lists_each_raw_tokens_pieces_in_reading_order() -> None:
+    assert word_sequence("Set the remoteAddr of http_client.get_timeout() to 5") == [
+        "set",
+        "remot",
+        "addr",
+        "http",
+        "client",
+        "timeout",
+        "5",
+    ]

@@ -13,7 +13,7 @@ import numpy.typing as npt
 import orjson
 from twinmcp.search.lexical import FieldSpec, FloatArray, LexicalIndex, query_terms
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord, SnippetTable
-from twinmcp.search.tokenizer import plain_tokenize, word_pairs
+from twinmcp.search.tokenizer import plain_tokenize, shared_pairs, word_pairs
 
 # Bump when the persisted layout or the way fields are tokenised changes: older blobs are then
 # rebuilt from the snippet rows on load. 6: snippets as one buffer of JSON arrays (SnippetTable);
@@ -245,11 +245,14 @@ class VersionIndex:
             return []
         count = min(params.candidates, n)
         order = np.argpartition(-fused, count - 1)[:count]
+        # Each snippet this query reads is decoded once (phrase evidence, the caps and the
+        # examples all read the candidates).
+        records = _Records(self.snippets)
         if params.phrase_weight > 0:
-            fused = self._add_phrase_evidence(query, order, fused, top, params)
+            fused = self._add_phrase_evidence(query, order, fused, top, params, records)
             top = float(fused[order].max())
         order = order[np.argsort(-fused[order], kind="stable")]
-        return self._diversify(order, fused, top, params)
+        return self._diversify(order, fused, top, params, records)
 
     def _add_phrase_evidence(
         self,
@@ -258,6 +261,7 @@ class VersionIndex:
         fused: FloatArray,
         top: float,
         params: RankingParams,
+        records: _Records,
     ) -> FloatArray:
         """`fused` plus the phrase bonus on the candidates in `order`."""
         pairs = word_pairs(query)
@@ -265,9 +269,9 @@ class VersionIndex:
             return fused
         fused = fused.copy()
         for position in order.tolist():
-            snippet = self.snippets[position]
-            found = word_pairs(f"{snippet.title}\n{snippet.content}")
-            fused[position] += params.phrase_weight * top * len(pairs & found) / len(pairs)
+            snippet = records[position]
+            found = shared_pairs(pairs, f"{snippet.title}\n{snippet.content}")
+            fused[position] += params.phrase_weight * top * found / len(pairs)
         return fused
 
     def _document_cap(self, document: int, params: RankingParams) -> int:
@@ -313,33 +317,38 @@ class VersionIndex:
         fused: FloatArray,
         top: float,
         params: RankingParams,
+        records: _Records,
     ) -> list[Ranked]:
         chosen: list[Ranked] = []
-        chosen_positions: list[int] = []
+        # The chosen snippets' signatures, filled in order: at most every candidate and the
+        # example before each.
+        width = int(self.minhashes.shape[1])
+        signatures = np.empty((2 * len(order), width), dtype=self.minhashes.dtype)
+        # mean(equal) >= jaccard, counted: dividing by 32 is exact, so the two agree.
+        duplicate_count = params.duplicate_jaccard * width
         per_section: dict[tuple[str, str], int] = {}
         per_document: dict[int, int] = {}
         # The best section is the likeliest answer; its later parts (the fix after the symptom,
         # the code after the prose) stay, while other sections are capped for diversity.
-        best_section = self.snippets[int(order[0])].section_key if len(order) else ""
+        best_section = records[int(order[0])].section_key if len(order) else ""
         taken: set[int] = set()
         # Examples waiting for their turn: (score, position), best first.
         examples: list[tuple[float, int]] = []
 
         def is_duplicate(position: int) -> bool:
-            if not chosen_positions:
+            if not chosen:
                 return False
-            signatures = self.minhashes[chosen_positions]
-            similarity = (signatures == self.minhashes[position]).mean(axis=1)
-            return float(similarity.max()) >= params.duplicate_jaccard
+            same = (signatures[: len(chosen)] == self.minhashes[position]).sum(axis=1)
+            return float(same.max()) >= duplicate_count
 
         def take(position: int, score: float) -> None:
-            snippet = self.snippets[position]
+            snippet = records[position]
             section = (snippet.section_key, snippet.kind)
             document = int(self.document_of[position])
             per_section[section] = per_section.get(section, 0) + 1
             per_document[document] = per_document.get(document, 0) + 1
+            signatures[len(chosen)] = self.minhashes[position]
             chosen.append(Ranked(snippet, score / top))
-            chosen_positions.append(position)
             taken.add(position)
 
         def take_examples_down_to(score: float) -> None:
@@ -355,7 +364,7 @@ class VersionIndex:
             take_examples_down_to(score)
             if position in taken:
                 continue
-            snippet = self.snippets[position]
+            snippet = records[position]
             document = int(self.document_of[position])
             section = (snippet.section_key, snippet.kind)
             if (
@@ -368,7 +377,7 @@ class VersionIndex:
             if is_duplicate(position):
                 continue
             take(position, score)
-            example = self._example_before(position)
+            example = self._example_before(position, records)
             if example is not None and params.example_share > 0:
                 # It carries few of the question's words itself (its lead-in is its own
                 # description), so it ranks by the prose that talks about it.
@@ -377,17 +386,17 @@ class VersionIndex:
         take_examples_down_to(0.0)
         return chosen
 
-    def _example_before(self, position: int) -> int | None:
+    def _example_before(self, position: int, records: _Records) -> int | None:
         """The code block that a prose snippet follows in the same section, if any.
 
         Chunking puts the lead-in before a code block into the code snippet's description, so
         the prose that comes after a block (the note on what the example shows, the "this
         also works with...") ranks on its own while the example it refers to does not.
         """
-        snippet = self.snippets[position]
+        snippet = records[position]
         if position == 0 or snippet.kind == KIND_CODE:
             return None
-        previous = self.snippets[position - 1]
+        previous = records[position - 1]
         if previous.kind != KIND_CODE or previous.section_key != snippet.section_key:
             return None
         return position - 1
@@ -447,6 +456,22 @@ class VersionIndex:
             vectors,
             header["embedding_model"],
         )
+
+
+class _Records:
+    """A query's view of the snippet table: each snippet decoded on first read, then kept."""
+
+    __slots__ = ("_decoded", "_table")
+
+    def __init__(self, table: SnippetTable) -> None:
+        self._table = table
+        self._decoded: dict[int, SnippetRecord] = {}
+
+    def __getitem__(self, position: int) -> SnippetRecord:
+        record = self._decoded.get(position)
+        if record is None:
+            record = self._decoded[position] = self._table[position]
+        return record
 
 
 def _normalise(matrix: FloatArray) -> FloatArray:

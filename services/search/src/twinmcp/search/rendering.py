@@ -3,8 +3,10 @@ header and the ranked snippets, fitted exactly into the token budget by one rule
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from twinmcp.search.snippets import KIND_CODE, SnippetRecord, printed_tokens
 from twinmcp.tokens import count_tokens, truncate_to_tokens
@@ -21,6 +23,22 @@ NO_MATCH = (
 )
 # A first snippet is cut only when at least this many of its tokens fit: less says nothing.
 _MIN_CUT_TOKENS = 20
+
+# Counting a text without recounting what it already holds. cl100k splits a text into pieces
+# with a regex before merging bytes within each piece, so a text's count is the sum of its
+# parts' counts when every cut falls where the split would cut anyway. It always cuts after
+# a newline that a character other than whitespace follows (no piece runs from a newline into
+# such a character: the newline ends a run of whitespace, or the newlines after punctuation),
+# and between two ASCII letters' words ("a b": a word's piece is its letters, the next starts
+# at the space). The separator's rule line starts and ends at such cuts, and a snippet's
+# Markdown starts with "###": whatever precedes the separator, a text counts
+#   count(text before it + "\n\n") + count(the rule line and its newlines) + count(snippet).
+_GAP = "\n\n"
+_RULE = SEPARATOR.removeprefix(_GAP)
+if _GAP + _RULE != SEPARATOR or not _RULE.startswith("-") or not _RULE.endswith("\n"):
+    raise AssertionError("the token counting below relies on the separator's shape")
+# The last cut of a text, as above: the greedy .* finds it from the end.
+_LAST_CUT = re.compile(r".*(?:\n(?=\S)|[A-Za-z](?= [A-Za-z]))", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -124,51 +142,19 @@ def render(
     """
     tagged = list(zip(snippets, tags or [""] * len(snippets), strict=True))
     text = truncate_to_tokens(head, budget)
-    # Counting each piece once instead of the whole text after every snippet keeps this linear
-    # in the answer's size. A sum of pieces' counts is only an estimate of the whole text's
-    # (BPE may merge across a seam), so the whole text decides at the edge and at the end.
+    # Exact counts of the whole text, each snippet counted once (see _GAP): `used` counts the
+    # text, `before_rule` the text and the gap that the next separator starts with.
     used = count_tokens(text)
+    before_rule = count_tokens(text + _GAP)
+    parts = [text]
     kept: list[SnippetRecord] = []
     for snippet, tag in tagged:
-        piece = SEPARATOR + format_snippet(snippet, tag)
-        piece_tokens = count_tokens(piece)
-        if used + piece_tokens <= budget:
-            text += piece
-            used += piece_tokens
-            kept.append(snippet)
-            continue
-        candidate = text + piece
-        exact = count_tokens(candidate)
-        if exact <= budget:
-            text, used = candidate, exact
-            kept.append(snippet)
-            continue
-        if not kept:
-            cut = _cut_first(text, snippet, tag, budget)
-            if cut is not None:
-                text = cut.text
-                kept = cut.snippets
-        break
-    total = count_tokens(text)
-    if kept and total > budget:
-        return _render_exactly(head, tagged, budget)
-    if not snippets:
-        text = truncate_to_tokens(text + no_match, budget)
-        total = count_tokens(text)
-    return Rendered(text, kept, total)
-
-
-def _render_exactly(
-    head: str, tagged: Sequence[tuple[SnippetRecord, str]], budget: int
-) -> Rendered:
-    """The whole text counted after each snippet: the slow path, for when pieces' counts
-    under-estimated the whole."""
-    text = truncate_to_tokens(head, budget)
-    kept: list[SnippetRecord] = []
-    for snippet, tag in tagged:
-        candidate = text + SEPARATOR + format_snippet(snippet, tag)
-        if count_tokens(candidate) <= budget:
-            text = candidate
+        markdown = format_snippet(snippet, tag)
+        tokens = before_rule + _rule_tokens() + count_tokens(markdown)
+        if tokens <= budget:
+            parts += (SEPARATOR, markdown)
+            used = tokens
+            before_rule = tokens + _gap_tokens(markdown)
             kept.append(snippet)
             continue
         if not kept:
@@ -176,7 +162,23 @@ def _render_exactly(
             if cut is not None:
                 return cut
         break
-    return Rendered(text, kept, count_tokens(text))
+    text = "".join(parts)
+    if not snippets:
+        text = truncate_to_tokens(text + no_match, budget)
+        used = count_tokens(text)
+    return Rendered(text, kept, used)
+
+
+@lru_cache(maxsize=1)
+def _rule_tokens() -> int:
+    return count_tokens(_RULE)
+
+
+def _gap_tokens(markdown: str) -> int:
+    """count(markdown + _GAP) - count(markdown), counted from the markdown's last cut on."""
+    last = _LAST_CUT.match(markdown)
+    tail = markdown[last.end() :] if last else markdown
+    return count_tokens(tail + _GAP) - count_tokens(tail)
 
 
 def _cut_first(text: str, snippet: SnippetRecord, tag: str, budget: int) -> Rendered | None:

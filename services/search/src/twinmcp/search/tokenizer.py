@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from itertools import pairwise
+from itertools import chain, pairwise
 
 import Stemmer
 
@@ -111,13 +111,19 @@ def word_sequence(text: str) -> list[str]:
 
     For phrase evidence: "remote_addr", "remoteAddr" and "remote addr" give the same pair.
     """
-    words: list[str] = []
-    for match in _RAW.finditer(text):
-        words.extend(_sequence_pieces(match.group(0)))
-    return words
+    # findall and map keep the loop in C (the pieces of a raw token are cached): phrase
+    # evidence reads sixty candidates' text per query.
+    return list(chain.from_iterable(map(_sequence_pieces, _RAW.findall(text))))
 
 
 def word_pairs(text: str) -> set[tuple[str, str]]:
     """Adjacent content-word pairs of `text` (stopwords skipped, so "time out of" pairs up)."""
     words = word_sequence(text)
     return {(a, b) for a, b in pairwise(words) if a != b}
+
+
+def shared_pairs(pairs: set[tuple[str, str]], text: str) -> int:
+    """How many of `pairs` (from `word_pairs`) `text` holds: `len(pairs & word_pairs(text))`
+    without building the text's own set (`word_pairs` never pairs a word with itself)."""
+    words = word_sequence(text)
+    return len(pairs.intersection(pairwise(words)))

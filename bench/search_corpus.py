@@ -267,9 +267,12 @@ def _ingest_snippets(root: Path) -> list[SnippetRecord] | None:
     return out
 
 
-def library_snippets(library: str, *, standin: bool = False) -> tuple[list[SnippetRecord], str]:
-    """The snippets of one corpus library and which chunker made them."""
-    root = CORPUS_DIR / library.replace("/", "__")
+def library_snippets(
+    library: str, *, standin: bool = False, corpus: Path = CORPUS_DIR
+) -> tuple[list[SnippetRecord], str]:
+    """The snippets of one corpus library and which chunker made them; `corpus`, the folder
+    holding `owner__name` folders (the held-out sets' is heldout_corpus.CACHE / "corpus")."""
+    root = corpus / library.replace("/", "__")
     if not standin:
         snippets = _ingest_snippets(root)
         if snippets is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from twinmcp.search.crosslib import blend_relevance, dense_relevance
+from twinmcp.search.crosslib import blend_relevance, dense_relevance, identifier_owners
 
 
 def _index(vectors: list[list[float]] | None) -> Any:
@@ -48,3 +48,23 @@ def test_a_library_no_keyword_matches_stays_out_whatever_its_vectors_say() -> No
     # A zero keyword share stays zero: vectors rank what the words found, they do not add
     # libraries the words never touched.
     assert blend_relevance([2.0, 0.0], [0.40, 0.70])[1] == 0.0
+
+
+def _holding(*terms: str) -> Any:
+    """What identifier_owners reads of a VersionIndex: which terms its snippets hold."""
+    held = set(terms)
+    return SimpleNamespace(
+        lexical=SimpleNamespace(postings=lambda term: [0] if term in held else None)
+    )
+
+
+def test_an_identifier_some_libraries_hold_marks_them_and_one_all_hold_marks_none() -> None:
+    web, http, models = _holding("get_db", "e.g"), _holding("client.get", "e.g"), _holding("e.g")
+    query = "does get_db run twice, e.g. per request"
+    assert identifier_owners([web, http, models], query) == [True, False, False]
+    assert identifier_owners([web, http], "client.get or get_db") == [True, True]
+    assert identifier_owners([web, http, models], "a question with no code names") == [
+        False,
+        False,
+        False,
+    ]

@@ -6,6 +6,7 @@ from typing import Any
 
 import grpc
 import pytest
+from twinmcp.search import crosslib
 from twinmcp.search.rendering import SEPARATOR, TRUNCATED
 from twinmcp.search.v1 import index_pb2, search_pb2
 from twinmcp.tokens import count_tokens
@@ -110,6 +111,22 @@ async def test_a_query_naming_a_library_searches_it_as_named(client: Any, kit: A
     assert reply.hits[0].library_id == "/acme/fetcher"
     named = {lib.library_id: lib.reason for lib in reply.libraries}
     assert named["/acme/fetcher"] == "named"
+
+
+async def test_a_code_identifier_only_one_library_holds_points_at_it(
+    client: Any, kit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The words lean to webkit ("response", "email", "task"); `client.get` is fetcher's alone.
+    await _publish_two(client, kit)
+    query = "run a task after the response, like an email, with client.get"
+    reply = await _search(client, query=query)
+    assert reply.hits[0].library_id == "/acme/fetcher"
+    shares = {lib.library_id: lib.relevance for lib in reply.libraries}
+    assert shares["/acme/fetcher"] == 1.0
+
+    monkeypatch.setattr(crosslib, "IDENTIFIER_BOOST", 1.0)
+    unboosted = await _search(client, query=query, tokens=4000)  # another key: not cached
+    assert unboosted.hits[0].library_id == "/acme/webkit"
 
 
 async def test_the_same_text_in_two_libraries_is_answered_once(client: Any, kit: Any) -> None:

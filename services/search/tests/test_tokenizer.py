@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twinmcp.search.tokenizer import (
+    identifier_terms,
     plain_tokenize,
     shared_pairs,
     stem,
@@ -96,3 +97,10 @@ def test_a_word_sequence_lists_each_raw_tokens_pieces_in_reading_order() -> None
         "timeout",
         "5",
     ]
+
+
+def test_identifier_terms_are_the_quoted_code_names_as_the_index_keeps_them() -> None:
+    query = "behind nginx request.remote_addr is 127.0.0.1; does get_db run twice for EventSource"
+    assert identifier_terms(query) == {"request.remote_addr", "get_db", "eventsource"}
+    # One piece is a word, whatever its underscores; numbers are not names.
+    assert identifier_terms("plain words, a number 42 and __init__") == set()

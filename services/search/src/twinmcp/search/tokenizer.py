@@ -88,6 +88,20 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+def identifier_terms(text: str) -> set[str]:
+    """The code identifiers `text` quotes, lower-cased as `tokenize` keeps them whole: dotted
+    names (`request.remote_addr`) and snake_case or camelCase names (`get_db`, `EventSource`)."""
+    found: set[str] = set()
+    for match in _RAW.finditer(text):
+        raw = match.group(0)
+        parts = [part for part in raw.split(".") if part]
+        if len(parts) > 1:
+            found.add(raw.lower())
+        elif parts and len(_split_identifier(parts[0])) > 1:
+            found.add(parts[0].lower().strip("_"))
+    return found
+
+
 def plain_tokenize(text: str) -> list[str]:
     """The baseline: lower-cased alphanumeric words, no splitting, stemming or stopwords."""
     return re.findall(r"[a-z0-9]+", text.lower())

@@ -404,7 +404,7 @@ def search_header(answer: CrossAnswer, label: str = "") -> str:
     if answer.withheld_snippets:
         lines.append(withheld_note(answer.withheld_snippets, "the documentation"))
     for lib in answer.libraries:
-        if lib.rules:
+        if lib.rules and lib.library_id in answering:
             lines.append(
                 f"\n## Rules from the maintainers of {lib.title or lib.library_id} "
                 f"(not instructions from the user)\n{RULES_FRAMING}\n"
@@ -416,19 +416,29 @@ def search_header(answer: CrossAnswer, label: str = "") -> str:
 def render_answer(answer: CrossAnswer, budget: int, label: str = "") -> CrossAnswer:
     """The answer with its text (QueryDocs's rule, rendering.render): the header and the hits
     within `budget`, each under its library line; the hits the text shows, a first one cut to
-    fit with the content shown."""
-    rendered = render(
-        search_header(answer, label),
-        [hit.snippet for hit in answer.hits],
-        budget,
-        tags=[hit_tag(hit.library_id, hit.version) for hit in answer.hits],
-        no_match=NO_MATCH,
-    )
-    shown = [
-        replace(hit, snippet=snippet)
-        for snippet, hit in zip(rendered.snippets, answer.hits, strict=False)
-    ]
-    return replace(answer, hits=shown, tokens_used=rendered.tokens, text=rendered.text)
+    fit with the content shown.
+
+    The header names the libraries whose hits the text shows: when the budget leaves out every
+    hit of a library, the text is rendered again without that library's hits (its name, rules
+    and project line gone from the header, so what was shown still fits, in the same order)."""
+    hits = answer.hits
+    while True:
+        candidate = replace(answer, hits=hits)
+        rendered = render(
+            search_header(candidate, label),
+            [hit.snippet for hit in hits],
+            budget,
+            tags=[hit_tag(hit.library_id, hit.version) for hit in hits],
+            no_match=NO_MATCH,
+        )
+        shown = [
+            replace(hit, snippet=snippet)
+            for snippet, hit in zip(rendered.snippets, hits, strict=False)
+        ]
+        showing = {hit.library_id for hit in shown}
+        if showing == {hit.library_id for hit in hits}:
+            return replace(answer, hits=shown, tokens_used=rendered.tokens, text=rendered.text)
+        hits = [hit for hit in hits if hit.library_id in showing]
 
 
 def answer_key(

@@ -135,6 +135,14 @@ async def test_packages_sent_with_a_query_are_answered_as_a_registered_project(
     assert (other.version, other.locked_version) == ("3.1.3", "")
     plain = await _query(client, "/pallets/flask")
     assert (plain.version, plain.locked_version) == ("3.1.3", "")
+    # Sent without naming their file, the text still says what the project locks.
+    assert answer.text.splitlines()[1] == (
+        "The request's project locks version 3.0.3 of this library; this answer is for it."
+    )
+    assert "The request's project locks none of this library's packages" in other.text
+    assert "locks" not in plain.text.splitlines()[1]
+    searched = await _search(client, libraries=["/pallets/flask"], locked_packages=sent)
+    assert "/pallets/flask: The request's project locks version 3.0.3" in searched.text
     reply = await client.search.ResolveLibrary(
         search_pb2.ResolveLibraryRequest(library_name="flask", locked_packages=sent), timeout=10
     )

@@ -201,7 +201,7 @@ class Answerer:
         # answers its default.
         chosen = info.version_or_raise(ref.version or locked_at)
         available = [v.version for v in info.versions]
-        label = project_label(project.strip(), project_format.strip())
+        label = project_label(project.strip(), project_format.strip(), has_locked=bool(locked))
         note = project_note(label, chosen.version, locked_at) if label else ""
         key = answer_key(chosen.build_id, text, budget, ranker, note)
         cached = await self.cache.get(key)

@@ -574,7 +574,7 @@ class CrossLibrarySearch:
             targets = await self._hinted(hints, version.strip())
         else:
             targets = await self._probed(text)
-        label = project_label(project.strip(), project_format.strip())
+        label = project_label(project.strip(), project_format.strip(), has_locked=bool(locked))
         if not targets:
             return render_answer(CrossAnswer([], [], 0), budget, label)
         if project or locked:

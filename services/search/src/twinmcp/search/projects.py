@@ -95,12 +95,15 @@ def locked_version(meta: LibraryMeta, packages: Iterable[LockedPackage]) -> str:
     return ""
 
 
-def project_label(project: str, project_format: str) -> str:
-    """How answers name the request's project ("" for none): "project 'shop'", or the file
-    its locked packages were read from, "the uv.lock passed as 'project'"."""
+def project_label(project: str, project_format: str, *, has_locked: bool = False) -> str:
+    """How answers name the request's project ("" for none): "project 'shop'", the file its
+    locked packages were read from, "the uv.lock passed as 'project'", or, for packages sent
+    without naming their file (a gRPC caller's `locked_packages`), "the request's project"."""
     if project:
         return f"project '{project}'"
-    return f"the {project_format} passed as 'project'" if project_format else ""
+    if project_format:
+        return f"the {project_format} passed as 'project'"
+    return "the request's project" if has_locked else ""
 
 
 def project_note(label: str, served: str, locked: str) -> str:

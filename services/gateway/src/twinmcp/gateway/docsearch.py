@@ -52,7 +52,9 @@ SEARCH_TOOL: dict[str, Any] = {
                 "maxLength": MAX_QUERY_CHARS,
                 "description": (
                     "One specific question, e.g. 'How to retry failed HTTP requests with a "
-                    "timeout'. Never include secrets or private code."
+                    "timeout'. Quote the API names you already know (request.remote_addr, "
+                    "EventSource): they point the search at the libraries that define them. "
+                    "Never include secrets or private code."
                 ),
             },
             "libraries": {

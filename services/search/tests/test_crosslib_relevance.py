@@ -7,14 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from twinmcp.search.crosslib import (
-    blend_relevance,
-    dense_relevance,
-    identifier_owners,
-    library_relevance,
-)
-from twinmcp.search.ranking import VersionIndex
-from twinmcp.search.snippets import SnippetRecord
+from twinmcp.search.crosslib import blend_relevance, dense_relevance, identifier_owners
 
 
 def _index(vectors: list[list[float]] | None) -> Any:
@@ -75,41 +68,3 @@ def test_an_identifier_some_libraries_hold_marks_them_and_one_all_hold_marks_non
         False,
         False,
     ]
-
-
-def _library(build_id: str, size: int, answering: int) -> VersionIndex:
-    """`size` snippets, the first `answering` of them about allowing cross-origin requests."""
-    snippets = [
-        SnippetRecord(
-            snippet_id=f"{build_id}-{n}",
-            kind="info",
-            title=f"Page {n}",
-            description="",
-            language="",
-            content=(
-                "Allow cross origin requests from the browser with the cors middleware"
-                if n < answering
-                else f"Unrelated topic {n} about templates, sessions and configuration files"
-            ),
-            breadcrumb=(f"Page {n}",),
-            source_path=f"docs/page{n}.md",
-            source_url="",
-            anchor="",
-            tokens=12,
-        )
-        for n in range(size)
-    ]
-    return VersionIndex.build(build_id, snippets)
-
-
-def test_a_fixed_count_of_best_snippets_keeps_a_large_library_from_being_diluted() -> None:
-    # The large library has more answering snippets; the best 1% averages 9 of its snippets
-    # (4 answering, 5 not) against 3 of the small one's (all answering).
-    large, small = _library("large", 900, 4), _library("small", 300, 3)
-    query = "allow cross origin requests from the browser"
-
-    by_share = library_relevance([large, small], query)
-    by_count = library_relevance([large, small], query, best=7)
-
-    assert by_share[0] < by_share[1]
-    assert by_count[0] > by_count[1]

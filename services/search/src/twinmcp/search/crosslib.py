@@ -83,17 +83,6 @@ RELEVANCE_MAX_K = 20
 # 0.827. Weight 0.5 or 0.7 put the right library first less often (0.863, 0.825 dev, no hint).
 DENSE_WEIGHT = 0.25
 DENSE_TEMPERATURE = 0.05
-# Blended with the dense evidence, the keyword part is the mean of each library's best
-# BLENDED_LEXICAL_K snippets, the same count for every library: the best 1% averages 3 snippets
-# of a 300-snippet library and 18 of a 1,800-snippet one, which favoured small libraries (Flask
-# and HTTPX over FastAPI on FastAPI's questions), while the dense 1% already weighs breadth.
-# Measured with the local model (no hint / three hints, right library first and MRR): dev 0.900
-# / 0.912, MRR 0.766 / 0.785 -> 0.912 / 0.938, 0.771 / 0.796; held-out 0.938 / 0.963, MRR 0.827
-# / 0.840 -> 0.963 / 0.975, 0.839 / 0.852; held-out 2 0.975 / 0.988, MRR 0.844 / 0.853 -> same,
-# MRR 0.846 / 0.853. Every count from 4 to 13 did as well or better than the 1% on all three
-# sets; 7 is the middle. Keyword ranking alone keeps the best 1% (a fixed 4, 7 or 9 there: dev
-# 0.875 -> 0.850 / 0.850 / 0.838 right first, no hint).
-BLENDED_LEXICAL_K = 7
 # Near-duplicates across libraries (a README copied into two repositories): MinHash agreement.
 DUPLICATE_JACCARD = 0.75
 
@@ -188,11 +177,8 @@ def library_families(info: LibraryInfo, index: VersionIndex | None) -> set[str]:
     return {family for family, count in counts.items() if total and count * 5 >= total}
 
 
-def library_relevance(
-    indexes: Sequence[VersionIndex], query: str, best: int | None = None
-) -> list[float]:
-    """How well each library's documentation matches the query's words, comparable across them:
-    the mean score of its `best` best snippets, or of its best 1% (see _best_share_mean).
+def library_relevance(indexes: Sequence[VersionIndex], query: str) -> list[float]:
+    """How well each library's documentation matches the query's words, comparable across them.
 
     BM25F scores of different indexes are not comparable: each weighs a word by its own IDF,
     so "pydantic" is a common word in pydantic's docs and a rare one in FastAPI's. Here every
@@ -220,23 +206,18 @@ def library_relevance(
             start, end = lexical.indptr[term_id], lexical.indptr[term_id + 1]
             factor = np.float32(weight * shared_idf[term] / own_idf)
             totals[lexical.doc_ids[start:end]] += factor * lexical.scores[start:end]
-        out.append(_best_share_mean(totals) if best is None else _best_mean(totals, best))
+        out.append(_best_share_mean(totals))
     return out
-
-
-def _best_mean(scores: np.ndarray, count: int) -> float:
-    """The mean of the best `count` scores (all of them when there are fewer)."""
-    if not scores.size:
-        return 0.0
-    count = min(count, scores.size)
-    return float(np.partition(scores, scores.size - count)[scores.size - count :].mean())
 
 
 def _best_share_mean(scores: np.ndarray) -> float:
     """The mean of a library's best RELEVANCE_SHARE of snippet scores (at least
     RELEVANCE_MIN_K, at most RELEVANCE_MAX_K); 0 for a library without snippets."""
+    if not scores.size:
+        return 0.0
     wanted = round(RELEVANCE_SHARE * scores.size)
-    return _best_mean(scores, min(max(wanted, RELEVANCE_MIN_K), RELEVANCE_MAX_K))
+    count = min(max(wanted, RELEVANCE_MIN_K), RELEVANCE_MAX_K, scores.size)
+    return float(np.partition(scores, scores.size - count)[scores.size - count :].mean())
 
 
 def identifier_owners(indexes: Sequence[VersionIndex], query: str) -> list[bool]:
@@ -699,9 +680,8 @@ class CrossLibrarySearch:
             indexes = [index for _, index in kept]
         if not targets:
             return CrossAnswer([], [], 0)
+        relevance = await asyncio.to_thread(library_relevance, indexes, query)
         dense = await self._dense_relevance(targets, indexes, query)
-        count = None if dense is None else BLENDED_LEXICAL_K
-        relevance = await asyncio.to_thread(library_relevance, indexes, query, count)
         if dense is not None:
             relevance = blend_relevance(relevance, dense)
         owners = identifier_owners(indexes, query)

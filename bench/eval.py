@@ -546,6 +546,12 @@ async def main() -> None:
     parser.add_argument("--search-addr", default="127.0.0.1:50052")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
+        "--together",
+        action="store_true",
+        help="crosslib: one stack with every chosen set's libraries, each set's questions "
+        "asked of all of them (hints drawn from all)",
+    )
+    parser.add_argument(
         "--mode",
         choices=("single", "crosslib"),
         default="single",
@@ -558,8 +564,14 @@ async def main() -> None:
         from bench import eval_crosslib  # noqa: PLC0415  it imports this module
 
         ranking = "model" if args.ranking == "model" else "keyword"
-        for set_name in SET_CHOICES[args.set]:
-            await eval_crosslib.run(ranking, args.url, args.search_addr, args.json, set_name)
+        await eval_crosslib.run_sets(
+            ranking,
+            args.url,
+            args.search_addr,
+            args.json,
+            SET_CHOICES[args.set],
+            together=args.together,
+        )
         return
     sets = SET_CHOICES[args.set]
     started = time.perf_counter()

@@ -182,18 +182,6 @@ def report(
     }
 
 
-async def run(
-    ranking: str,
-    url: str | None,
-    search_addr: str,
-    json_path: Path | None,
-    set_name: str = "dev",
-) -> None:
-    """Measures a running stack at `url`, or a throwaway one with `ranking`'s embeddings, on
-    the dev questions or the held-out ones (the held-out libraries alone are then ingested)."""
-    await run_sets(ranking, url, search_addr, json_path, (set_name,), together=False)
-
-
 async def run_sets(
     ranking: str,
     url: str | None,
@@ -203,9 +191,10 @@ async def run_sets(
     *,
     together: bool,
 ) -> None:
-    """Each set measured on its own libraries alone, or (`together`) every set's questions on
-    one stack holding all their libraries, the hints drawn from all of them: the choice among
-    a dozen libraries a user with a dozen dependencies meets, where each set alone offers four."""
+    """Measures a running stack at `url`, or a throwaway one with `ranking`'s embeddings: each
+    set on its own libraries alone, or (`together`) every set's questions on one stack holding
+    all their libraries, the hints drawn from all of them: the choice among a dozen libraries
+    a user with a dozen dependencies meets, where each set alone offers four."""
     figures: dict[str, object] = {}
     groups = [tuple(set_names)] if together else [(name,) for name in set_names]
     for group in groups:

@@ -36,13 +36,12 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-from twinmcp.cli.catalog import read_catalog
 from twinmcp.embedding.local import is_available as model_installed
 from twinmcp.runtime.channels import open_channel
-from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
+from twinmcp.search.v1 import search_pb2, search_pb2_grpc
 
 from bench import heldout_corpus
-from bench.stackctl import EVAL, corpus_libraries, ingest_folders, throwaway_stack
+from bench.stackctl import EVAL, corpus_libraries, import_catalogs, ingest_folders, throwaway_stack
 
 BUDGETS = (1000, 2500, 5000)
 MAKEFILE = Path(__file__).resolve().parents[1] / "Makefile"
@@ -500,15 +499,7 @@ async def measure_stack(
             + ", ".join(f"{lib} {n}" for lib, n in sorted(counts.items())),
             flush=True,
         )
-        async with open_channel(stack.env["SEARCH_ADDR"]) as channel:
-            stub = index_pb2_grpc.IndexServiceStub(channel)
-            for path in sorted(Path(EVAL / "catalog").glob("*.tsv")):
-                entries = read_catalog(path)
-                for start in range(0, len(entries), 5000):
-                    await stub.ImportCatalog(
-                        index_pb2.ImportCatalogRequest(entries=entries[start : start + 5000]),
-                        timeout=120,
-                    )
+        await import_catalogs(stack.env["SEARCH_ADDR"])
         started = time.perf_counter()
         measured = await measure(
             stack.gateway_url,

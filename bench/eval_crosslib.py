@@ -34,10 +34,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-from twinmcp.cli.catalog import read_catalog
 from twinmcp.embedding.local import is_available as model_installed
 from twinmcp.runtime.channels import open_channel
-from twinmcp.search.v1 import index_pb2, index_pb2_grpc, search_pb2, search_pb2_grpc
+from twinmcp.search.v1 import search_pb2, search_pb2_grpc
 
 from bench.eval import (
     BUDGETS,
@@ -50,7 +49,7 @@ from bench.eval import (
     questions_of,
     summarise,
 )
-from bench.stackctl import EVAL, ingest_folders, throwaway_stack
+from bench.stackctl import import_catalogs, ingest_folders, throwaway_stack
 
 MODES = ("single", "no hint", "3 hints")
 # A budget no other request asks for, so the timed SearchDocs call is never a cache hit.
@@ -217,15 +216,7 @@ async def run_sets(
                 + ", ".join(f"{lib} {job.progress.snippets}" for lib, job in sorted(jobs.items())),
                 flush=True,
             )
-            async with open_channel(stack.env["SEARCH_ADDR"]) as channel:
-                stub = index_pb2_grpc.IndexServiceStub(channel)
-                for path in sorted(Path(EVAL / "catalog").glob("*.tsv")):
-                    entries = read_catalog(path)
-                    for start in range(0, len(entries), 5000):
-                        await stub.ImportCatalog(
-                            index_pb2.ImportCatalogRequest(entries=entries[start : start + 5000]),
-                            timeout=120,
-                        )
+            await import_catalogs(stack.env["SEARCH_ADDR"])
             for set_name in group:
                 measured = await measure(
                     stack.gateway_url, stack.env["SEARCH_ADDR"], set_name, names

@@ -9,9 +9,11 @@ import tempfile
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
+from twinmcp.cli.catalog import read_catalog
 from twinmcp.cli.stack import Stack, isolated_environment
 from twinmcp.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from twinmcp.runtime.channels import open_channel
+from twinmcp.search.v1 import index_pb2, index_pb2_grpc
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 EVAL = SHARED / "eval"
@@ -88,3 +90,16 @@ async def ingest_folders(
                 raise TimeoutError(f"ingest did not finish within {timeout}s")
             await asyncio.sleep(0.25)
     return finished
+
+
+async def import_catalogs(search_addr: str, batch: int = 5000) -> None:
+    """Imports both package catalogs of the eval set (../shared/eval/catalog) into search."""
+    async with open_channel(search_addr) as channel:
+        stub = index_pb2_grpc.IndexServiceStub(channel)
+        for path in sorted(Path(EVAL / "catalog").glob("*.tsv")):
+            entries = read_catalog(path)
+            for start in range(0, len(entries), batch):
+                await stub.ImportCatalog(
+                    index_pb2.ImportCatalogRequest(entries=entries[start : start + batch]),
+                    timeout=120,
+                )

@@ -18,14 +18,11 @@ import time
 from pathlib import Path
 
 import aiohttp
-from twinmcp.cli.catalog import read_catalog
 from twinmcp.embedding.local import is_available as model_installed
-from twinmcp.runtime.channels import open_channel
-from twinmcp.search.v1 import index_pb2, index_pb2_grpc
 
 from bench import heldout_corpus
 from bench.eval import ResolutionCase, ResolutionOutcome, libraries_of, resolution
-from bench.stackctl import EVAL, ingest_folders, throwaway_stack
+from bench.stackctl import import_catalogs, ingest_folders, throwaway_stack
 
 CASES = Path(__file__).resolve().parent / "whichlib" / "resolution-2026-12-06.jsonl"
 SETS = ("dev", "heldout", "heldout2")
@@ -71,15 +68,7 @@ async def run(url: str | None) -> None:
     async with throwaway_stack(EMBEDDING_PROVIDER="local") as stack:
         jobs = await ingest_folders(stack.env["INGEST_ADDR"], libraries_of(SETS))
         print(", ".join(f"{lib} {job.progress.snippets}" for lib, job in sorted(jobs.items())))
-        async with open_channel(stack.env["SEARCH_ADDR"]) as channel:
-            stub = index_pb2_grpc.IndexServiceStub(channel)
-            for path in sorted(Path(EVAL / "catalog").glob("*.tsv")):
-                entries = read_catalog(path)
-                for start in range(0, len(entries), 5000):
-                    await stub.ImportCatalog(
-                        index_pb2.ImportCatalogRequest(entries=entries[start : start + 5000]),
-                        timeout=120,
-                    )
+        await import_catalogs(stack.env["SEARCH_ADDR"])
         report(await ask(stack.gateway_url))
     print(f"\nbench.whichlib: {time.perf_counter() - started:.0f}s")
 

@@ -14,7 +14,9 @@ from twinmcp.ingest.identity import (
     count_example_imports,
     imports_of,
     most_imported,
+    opening_prose,
     parse_packages,
+    read_about,
     read_identity,
     read_landing_titles,
     read_manifests,
@@ -383,6 +385,91 @@ def test_rst_literal_blocks_and_doctests_count_as_examples(tmp_path: Path) -> No
     assert counts[Package("pypi", "click")] == 2
 
 
+# --- about: what the README says the library is ------------------------------------------
+
+BADGED_README = """<p align="center">
+  <a href="https://example.org"><img src="https://example.org/logo.png" alt="Webkit"></a>
+</p>
+<p align="center"><em>The little toolkit that routes.</em></p>
+
+[![CI](https://example.org/ci.svg)](https://example.org/ci)
+[![Package
+version](https://example.org/v.svg)](https://example.org/p)
+
+---
+
+**Documentation**: [https://webkit.example.org](https://webkit.example.org)
+
+---
+
+# Webkit
+
+Webkit is a **lightweight** [WSGI][wsgi] toolkit,
+ideal for building `async` web services.
+
+* Request routing.
+* Session and cookie support.
+
+[wsgi]: https://wsgi.example.org
+
+## Installation
+
+Webkit installs with pip.
+
+```shell
+$ pip install webkit
+```
+"""
+
+
+def test_the_opening_prose_leaves_out_badges_markup_links_and_what_follows_the_intro() -> None:
+    assert opening_prose(BADGED_README) == (
+        "The little toolkit that routes. Webkit is a lightweight WSGI toolkit, ideal for "
+        "building async web services. Request routing. Session and cookie support."
+    )
+
+
+def test_the_opening_prose_of_restructured_text_skips_substitutions_and_stops_at_code() -> None:
+    readme = (
+        "*******************************\nmarsh: simplified serialization\n"
+        "*******************************\n\n|pypi| |docs|\n\n"
+        ".. |pypi| image:: https://example.org/v.svg\n    :target: https://example.org/p\n\n"
+        "**marsh** is a library for converting objects\nto and from native datatypes.\n\n"
+        ".. code-block:: python\n\n    from marsh import Schema\n\nMore prose after code.\n"
+    )
+    # The title says more than a name (a tagline): it is part of what the page says.
+    assert opening_prose(readme) == (
+        "marsh: simplified serialization marsh is a library for converting objects to and "
+        "from native datatypes."
+    )
+    assert opening_prose("Flask\n=====\n\nFlask is a web framework.\n") == (
+        "Flask is a web framework."
+    )
+
+
+def test_the_opening_prose_is_cut_at_a_word_near_the_limit_and_empty_without_prose() -> None:
+    long = "# Big\n\n" + " ".join(f"word{n}" for n in range(400)) + "\n"
+    cut = opening_prose(long, limit=100)
+    assert len(cut) <= 100 and cut.startswith("word0 word1") and not cut.endswith(" ")
+    assert opening_prose(long, limit=100).split()[-1] in long.split()
+    assert opening_prose("# Title\n\n```py\nx = 1\n```\n\n[![b](u)](v)\n") == ""
+    assert opening_prose("---\ntitle: Front\n---\n\nBody text has words.\n") == (
+        "Body text has words."
+    )
+
+
+def test_the_about_comes_from_the_readme_else_the_landing_page(tmp_path: Path) -> None:
+    with_readme = _tree(
+        tmp_path / "a",
+        {"README.md": BADGED_README, "docs/index.md": "# Docs\n\nThe docs landing page.\n"},
+    )
+    about, origin = read_about(with_readme, ["docs/index.md"])
+    assert origin == "README.md" and about.startswith("The little toolkit that routes.")
+    site = _tree(tmp_path / "b", {"docs/index.md": "# Docs\n\nThe docs landing page.\n"})
+    assert read_about(site, ["docs/index.md"]) == ("The docs landing page.", "docs/index.md")
+    assert read_about(tmp_path / "b", []) == ("", "")
+
+
 # --- through a real ingest job --------------------------------------------------------------
 
 
@@ -398,3 +485,4 @@ async def test_an_ingested_folder_sends_its_identity_to_the_index(
     assert library.title == "Hono"
     assert [(p.registry, p.name) for p in library.packages] == [("npm", "hono")]
     assert list(library.package_names) == ["hono"]
+    assert library.about == "Hono is a small, simple, and ultrafast web framework."

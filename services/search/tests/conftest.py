@@ -147,6 +147,7 @@ async def publish_library(
     key: str = "",
     registry_source: str = "",
     registry_releases: Sequence[str] = (),
+    about: str = "",
 ) -> str:
     documents = (
         documents
@@ -165,6 +166,7 @@ async def publish_library(
                 trust_score=8,
                 registry_source=registry_source,
                 registry_releases=list(registry_releases),
+                about=about,
             ),
             version=version,
             idempotency_key=key,

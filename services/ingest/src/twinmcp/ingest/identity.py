@@ -108,6 +108,9 @@ class Identity:
     aliases: tuple[str, ...] = ()
     packages: tuple[Package, ...] = ()
     description: str = ""
+    # The opening prose of the README or landing page: what the documentation says the
+    # library is, in more words than a package summary (resolution matches descriptions to it).
+    about: str = ""
     # One line per part saying where it came from, for the job's notes.
     evidence: tuple[str, ...] = ()
 
@@ -232,11 +235,15 @@ def read_identity(
             aliases.append(text)
     description = next((m.description for m in manifests if m.description), "")
     description = description or read_site_description(root)
+    about, about_origin = read_about(root, paths)
+    if about:
+        evidence.append(f"about: {len(about)} characters ({about_origin})")
     return Identity(
         title=title,
         aliases=tuple(aliases),
         packages=tuple(packages),
         description=description,
+        about=about,
         evidence=tuple(evidence),
     )
 
@@ -624,6 +631,124 @@ def _rst_title(text: str) -> str:
         ):
             return stripped
     return ""
+
+
+# --- about: the opening prose ----------------------------------------------------------
+
+MAX_ABOUT_CHARS = 600
+_README_NAMES = ("README.md", "README.rst", "README.markdown", "README.txt", "README")
+_MARKUP_TAG = re.compile(r"<!--.*?-->|<[^>]*>", re.DOTALL)
+_MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MARKDOWN_LINK = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])?")
+_RST_LINK = re.compile(r"`([^`<]*?)\s*<[^>]*>`_{1,2}")
+_LINK_DEFINITION = re.compile(r"^\s*\[[^\]]+\]:\s*\S+")
+_URL = re.compile(r"https?://\S+")
+_INLINE_MARKS = re.compile(r"\*\*|__|`+|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)")
+_LIST_MARK = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
+_UNDERLINE = re.compile(r"^([=\-~^*#+`:.'\"_])\1{2,}\s*$")
+_FENCE = re.compile(r"^(`{3,}|~{3,})")
+# A line of prose has at least this many words once markup and addresses are gone.
+_MIN_PROSE_WORDS = 3
+_MIN_ITEM_WORDS = 2
+
+
+def read_about(root: Path, paths: Sequence[str]) -> tuple[str, str]:
+    """(the opening prose of the README at the root, else of the shallowest landing page, and
+    the file it came from); ("", "") when neither has any."""
+    pages = [name for name in _README_NAMES if (root / name).is_file()]
+    landings = [
+        p
+        for p in paths
+        if _landing_stem(p) in {"index", "intro", "introduction", "0000", "llms"}
+        and PurePosixPath(p).suffix.lower() in {".md", ".mdx", ".markdown", ".rst", ".txt"}
+    ]
+    pages.extend(sorted(landings, key=lambda p: (p.count("/"), p))[:2])
+    for page in pages:
+        text = _read(root, page)
+        about = opening_prose(text) if text else ""
+        if about:
+            return about, page
+    return "", ""
+
+
+def opening_prose(text: str, limit: int = MAX_ABOUT_CHARS) -> str:
+    """The first paragraphs of prose of a Markdown or reStructuredText page, as plain text:
+    badges, images, HTML, headings, link lines, directives and code are skipped; it ends at
+    the first section heading or code block after the prose began, or near `limit`
+    characters. The page's title heading does not end it (an introduction follows it)."""
+    if text.startswith("---\n"):
+        end = re.search(r"^(?:---|\.\.\.)[ \t]*$", text[4:], re.MULTILINE)
+        if end:
+            text = text[4 + end.end() :]
+    text = _MARKUP_TAG.sub(" ", _MARKDOWN_IMAGE.sub(" ", text[:20_000]))
+    lines = text.splitlines()
+    kept: list[str] = []
+    paragraph: list[str] = []
+    size = 0
+
+    is_item = False
+
+    def flush() -> None:
+        nonlocal size
+        words = " ".join(paragraph)
+        paragraph.clear()
+        # A list item says one thing ("WebSocket support."); other short lines are leftovers.
+        wanted = _MIN_ITEM_WORDS if is_item else _MIN_PROSE_WORDS
+        if len(re.findall(r"[A-Za-z]{2,}", words)) >= wanted:
+            kept.append(words)
+            size += len(words) + 1
+
+    fence = ""
+    in_directive = False
+    headings = 0
+    for index, raw in enumerate(lines):
+        line = raw.strip()
+        following = lines[index + 1].strip() if index + 1 < len(lines) else ""
+        if fence:
+            fence = "" if line.startswith(fence) else fence
+            continue
+        opening = _FENCE.match(line)
+        is_heading = line.startswith("#") or bool(
+            line and _UNDERLINE.match(following) and not _UNDERLINE.match(line)
+        )
+        if opening or is_heading or line.startswith(".. code") or line.endswith("::"):
+            flush()
+            is_title = is_heading and headings == 0 and not line.startswith("##")
+            headings += is_heading
+            if kept and not is_title:
+                break
+            if is_title:
+                # A title that says more than a name is a tagline ("marshmallow: simplified
+                # object serialization"); "# Flask" says nothing the title field lacks.
+                paragraph.append(" ".join(_INLINE_MARKS.sub("", line.lstrip("#")).split()))
+                flush()
+            fence = opening.group(1) if opening else ""
+            in_directive = not opening and not is_heading
+            continue
+        if in_directive and (not line or raw[:1] in " \t"):
+            continue
+        in_directive = False
+        if not line or line.startswith(("..", "|", ">", ":")) or _UNDERLINE.match(line):
+            flush()
+            if size >= limit:
+                break
+            continue
+        if _LINK_DEFINITION.match(line):
+            continue
+        words = _RST_LINK.sub(r"\1", _MARKDOWN_LINK.sub(r"\1", line))
+        words = _INLINE_MARKS.sub("", _URL.sub(" ", words))
+        words = _LIST_MARK.sub("", " ".join(words.split()))
+        if _LIST_MARK.match(line):
+            flush()  # each item of a list is a paragraph of its own
+            is_item = True
+        elif not paragraph:
+            is_item = False
+        paragraph.append(words)
+    flush()
+    about = " ".join(kept)
+    if len(about) > limit:
+        about = about[:limit].rsplit(" ", 1)[0]
+    return about
 
 
 # --- code examples ----------------------------------------------------------------------

@@ -72,6 +72,7 @@ class IndexClient:
                     aliases=list(target.aliases),
                     registry_source=target.registry_source,
                     registry_releases=list(target.registry_releases),
+                    about=target.about,
                 ),
                 version=target.version,
                 base_version=base_version,

@@ -51,6 +51,8 @@ class BuildTarget:
     # A registry release's package as a source and the registry's releases (Materialised).
     registry_source: str = ""
     registry_releases: tuple[str, ...] = ()
+    # The opening prose of the README or landing page (identity.read_about).
+    about: str = ""
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,7 @@ class Pipeline:
             description=target.description or identity.description,
             aliases=identity.aliases,
             packages=identity.packages,
+            about=identity.about,
         )
         progress.files_total = len(paths)
         progress.phase = "fetching"

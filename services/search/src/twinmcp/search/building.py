@@ -76,6 +76,7 @@ class Builder:
                     for v in meta.registry_releases[:MAX_REGISTRY_RELEASES]
                     if 0 < len(v.strip()) <= MAX_VERSION_CHARS
                 ),
+                about=meta.about,
             )
         )
         for reason in dropped:

@@ -40,6 +40,9 @@ class LibraryMeta:
     # releases, newest first; empty for other sources.
     registry_source: str = ""
     registry_releases: tuple[str, ...] = ()
+    # What the documentation says the library is (its README's opening prose): resolution
+    # reads it beside the description; never shown.
+    about: str = ""
 
     @property
     def documented_packages(self) -> tuple[PackageRef, ...]:

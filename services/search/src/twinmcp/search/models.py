@@ -56,6 +56,7 @@ class LibraryRow(Base):
     aliases: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     registry_source: Mapped[str] = mapped_column(String(300), default="")  # "pypi:flask"
     registry_releases: Mapped[str] = mapped_column(Text, default="[]")  # JSON list, newest first
+    about: Mapped[str] = mapped_column(Text, default="")  # the README's opening prose
     default_version: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -23,6 +23,8 @@ MAX_RULES = 20
 MAX_RULE_CHARS = 500
 MAX_DESCRIPTION_CHARS = 500
 MAX_TITLE_CHARS = 200
+# What a library says it is (its README's opening prose), as resolution reads it.
+MAX_ABOUT_CHARS = 600
 # Rules may take at most this share of an answer's budget; snippets always get the rest.
 RULES_BUDGET_SHARE = 0.2
 # The heading and framing sentence the gateway prints above the rules, and each rule's "- ".
@@ -272,7 +274,9 @@ def clean_meta(meta: LibraryMeta) -> tuple[LibraryMeta, list[str]]:
     if reason is not None:
         dropped.append(f"the description {reason}")
     title = cap(" ".join(clean_prose(meta.title).split()), MAX_TITLE_CHARS)
-    cleaned = replace(meta, title=title, description=description, rules=tuple(rules))
+    # Never shown (resolution matches words against it), so only invisible characters go.
+    about = cap(" ".join(strip_invisible(meta.about).split()), MAX_ABOUT_CHARS)
+    cleaned = replace(meta, title=title, description=description, rules=tuple(rules), about=about)
     return cleaned, dropped
 
 

@@ -298,6 +298,7 @@ def _meta(message: index_pb2.LibraryMetadata) -> LibraryMeta:
         aliases=tuple(message.aliases),
         registry_source=message.registry_source,
         registry_releases=tuple(message.registry_releases),
+        about=message.about,
     )
 
 

@@ -97,6 +97,7 @@ def _meta_json(meta: LibraryMeta) -> str:
             "aliases": list(meta.aliases),
             "registry_source": meta.registry_source,
             "registry_releases": list(meta.registry_releases),
+            "about": meta.about,
         }
     )
 
@@ -117,6 +118,7 @@ def _meta_from_json(library_id: str, raw: str) -> LibraryMeta:
         aliases=tuple(data.get("aliases", ())),
         registry_source=str(data.get("registry_source", "")),
         registry_releases=tuple(str(v) for v in data.get("registry_releases", ())),
+        about=str(data.get("about", "")),
     )
 
 
@@ -409,6 +411,7 @@ class Store:
                 library.default_version = build.version
             library.title = meta.title or library.title or build.library_id.rsplit("/", 1)[-1]
             library.description = meta.description or library.description or ""
+            library.about = meta.about or library.about or ""
             library.source_type = meta.source_type or library.source_type or 0
             library.source_url = meta.source_url or library.source_url or ""
             library.trust_score = meta.trust_score or library.trust_score or 0.0
@@ -742,6 +745,7 @@ def _library_info(library: LibraryRow, builds: list[BuildRow], popularity: int) 
         aliases=tuple(json.loads(library.aliases or "[]")),
         registry_source=library.registry_source or "",
         registry_releases=tuple(json.loads(library.registry_releases or "[]")),
+        about=library.about or "",
     )
     # Cleaned on every read too: libraries stored before the caps may hold anything.
     meta, _ = clean_meta(stored)

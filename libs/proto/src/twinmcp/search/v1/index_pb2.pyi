@@ -39,6 +39,7 @@ class LibraryMetadata(_message.Message):
     ALIASES_FIELD_NUMBER: _builtins.int
     REGISTRY_SOURCE_FIELD_NUMBER: _builtins.int
     REGISTRY_RELEASES_FIELD_NUMBER: _builtins.int
+    ABOUT_FIELD_NUMBER: _builtins.int
     library_id: _builtins.str
     title: _builtins.str
     description: _builtins.str
@@ -51,6 +52,12 @@ class LibraryMetadata(_message.Message):
     ("pypi:flask", "npm:@scope/name") and the registry's release versions, newest first, so
     an unindexed version is answered with what the registry has and how to ingest it. A build
     with none keeps the library's own.
+    """
+    about: _builtins.str
+    """What the documentation says the library is, in its own words: the opening prose of its
+    README or landing page (at most 600 characters). Resolution matches descriptions against
+    it beside the one-line summary; it is not shown to users. A build with none keeps the
+    library's own.
     """
     @_builtins.property
     def package_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
@@ -82,10 +89,11 @@ class LibraryMetadata(_message.Message):
         aliases: _abc.Iterable[_builtins.str] | None = ...,
         registry_source: _builtins.str = ...,
         registry_releases: _abc.Iterable[_builtins.str] | None = ...,
+        about: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "description", b"description", "library_id", b"library_id", "package_names", b"package_names", "packages", b"packages", "registry_releases", b"registry_releases", "registry_source", b"registry_source", "rules", b"rules", "source_type", b"source_type", "source_url", b"source_url", "stars", b"stars", "title", b"title", "trust_score", b"trust_score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["about", b"about", "aliases", b"aliases", "description", b"description", "library_id", b"library_id", "package_names", b"package_names", "packages", b"packages", "registry_releases", b"registry_releases", "registry_source", b"registry_source", "rules", b"rules", "source_type", b"source_type", "source_url", b"source_url", "stars", b"stars", "title", b"title", "trust_score", b"trust_score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -315,6 +315,44 @@ def test_a_documented_library_wins_over_a_catalog_entry_of_its_name_asked_in_any
         assert top.library_id == "/acme/fastkit", spelling
 
 
+def _starkit(about: str) -> Candidate:
+    return Candidate(
+        "/acme/starkit", "Starkit", "The little ASGI library that shines.", True, "pypi",
+        ["starkit"], 53, snippet_count=300, about=about,
+    )  # fmt: skip
+
+
+def test_a_documented_librarys_readme_speaks_for_it_where_its_summary_is_silent() -> None:
+    about = (
+        "Starkit is a lightweight ASGI toolkit, which is ideal for building async web "
+        "services in Python. WebSocket support. In-process background tasks."
+    )
+    others = [
+        _catalog("aioservices", "Async client for web services using aiohttp", 20, "pypi"),
+        _catalog("asgiref", "ASGI specs, helper code, and adapters", 30, "pypi"),
+    ]
+    query = "lightweight asgi toolkit for building async web services"
+    with_readme = Resolver([_starkit(about), *others]).resolve(query, query)
+    assert with_readme[0].candidate.library_id == "/acme/starkit"
+    without = Resolver([_starkit(""), *others]).resolve(query, query)
+    assert without[0].candidate.library_id != "/acme/starkit"
+
+
+def test_a_readmes_words_count_less_than_a_summary_that_says_them() -> None:
+    # Both cover "asgi server"; the server's own summary says it, the toolkit's README only
+    # mentions it, so the server comes first though the toolkit is as popular.
+    about = "Starkit is an ASGI toolkit. Run it with any ASGI server."
+    server = _catalog("vicorn", "The lightning-fast ASGI server.", 53, "pypi")
+    resolver = Resolver([_starkit(about), server])
+    ranked = [m.candidate.library_id for m in resolver.resolve("asgi server", "asgi server")]
+    assert ranked[:2] == ["/pypi/vicorn", "/acme/starkit"]
+    # At full credit the README would tie the summary and the documented library would win.
+    full = Resolver([_starkit(""), server])
+    full.candidates[0].description += " " + about
+    full = Resolver(full.candidates)
+    assert full.resolve("asgi server", "asgi server")[0].candidate.library_id == "/acme/starkit"
+
+
 def test_an_agent_noun_in_a_description_meets_its_verb_in_summaries() -> None:
     assert description_terms("javascript linter") == description_terms("javascript lint")
     assert description_terms("code formatter") == description_terms("code format")

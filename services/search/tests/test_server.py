@@ -418,6 +418,33 @@ async def test_catalog_entries_resolve_and_a_documented_library_ranks_first(
     assert typo.matches[0].library.source_type == search_pb2.SOURCE_TYPE_CATALOG
 
 
+async def test_a_librarys_readme_opening_is_kept_and_read_by_resolution(
+    client: Any, kit: Any
+) -> None:
+    about = "Webkit routes requests to handlers and renders server templates \u200bfast."
+
+    async def described() -> list[str]:
+        reply = await client.search.ResolveLibrary(
+            search_pb2.ResolveLibraryRequest(
+                library_name="route requests and render templates",
+                query="route requests and render templates",
+            ),
+            timeout=10,
+        )
+        return [m.library.library_id for m in reply.matches]
+
+    await kit.publish_library(client, about=about)
+    assert (await described())[:1] == ["/acme/webkit"]
+    # A later build that read no README (an older ingest) keeps the library's own.
+    await kit.publish_library(client, version="1.1", about="")
+    assert (await described())[:1] == ["/acme/webkit"]
+    info = await client.search.GetLibrary(
+        search_pb2.GetLibraryRequest(library_id="/acme/webkit"), timeout=10
+    )
+    # Never shown: what agents read of the library is its description.
+    assert "routes requests" not in str(info)
+
+
 async def test_publishing_a_published_build_again_gives_the_same_answer(
     client: Any, kit: Any
 ) -> None:

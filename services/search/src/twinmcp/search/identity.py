@@ -151,6 +151,7 @@ def build_resolver(libraries: Sequence[LibraryInfo], entries: Sequence[CatalogEn
                 stars=meta.stars,
                 trust_score=meta.trust_score,
                 snippet_count=default.snippet_count if default else 0,
+                about=meta.about,
             )
         )
     for entry in entries:

@@ -102,6 +102,12 @@ REACH_WEIGHT = 0.3
 # plugins do not make it match every word).
 ANCHOR_CREDIT = 0.5
 ANCHOR_SHARE = 0.25
+# A documented library's README says what it is in more words than its one-line summary
+# ("Starlette is a lightweight ASGI framework/toolkit, which is ideal for building async web
+# services in Python" beside "The little ASGI library that shines"). A word found only there
+# counts as one others use of it: at ANCHOR_CREDIT (not tuned). Full credit let long READMEs
+# outvote focused summaries (bench/whichlib/README.md).
+ABOUT_CREDIT = ANCHOR_CREDIT
 NAME_REFERENCE_WEIGHT = 1.0
 SUMMARY_REFERENCE_WEIGHT = 0.5
 
@@ -198,6 +204,8 @@ class Candidate:
     stars: int = 0
     trust_score: float = 0.0
     snippet_count: int = 0
+    # A documented library's own account of itself (its README's opening prose).
+    about: str = ""
 
 
 @dataclass(frozen=True)
@@ -246,6 +254,12 @@ class Resolver:
                 for candidate in self.candidates
             ],
             [FieldSpec(weight=1.0, b=0.3), FieldSpec(weight=1.0, b=0.5)],
+            tokenizer=description_terms,
+        )
+        # Documented libraries' READMEs, whose words count at ABOUT_CREDIT (`_anchored`).
+        self._abouts = LexicalIndex.build(
+            [[candidate.about] for candidate in self.candidates],
+            [FieldSpec(weight=1.0, b=0.5)],
             tokenizer=description_terms,
         )
         # Summaries alone: what a package says it does, for its votes (its name would vote
@@ -528,21 +542,25 @@ class Resolver:
         }
 
     def _anchored(self, term: str) -> FloatArray | None:
-        """0..ANCHOR_CREDIT per candidate: what share of the packages naming it use the term."""
+        """0..ANCHOR_CREDIT per candidate: what share of the packages naming it use the term,
+        or ABOUT_CREDIT when its README's opening uses it; None when neither credits anyone."""
         holders = self._summaries.postings(term)
-        if holders is None or not len(self._ref_source):
-            return None
-        has_term = np.zeros(len(self.candidates), dtype=np.float32)
-        has_term[holders] = 1.0
-        using = np.bincount(
-            self._ref_target,
-            weights=self._ref_weight * has_term[self._ref_source],
-            minlength=len(self.candidates),
-        )
-        share = using / np.maximum(self._referrers, 1.0)
-        credit: FloatArray = (ANCHOR_CREDIT * np.minimum(1.0, share / ANCHOR_SHARE)).astype(
-            np.float32
-        )
+        credit: FloatArray | None = None
+        if holders is not None and len(self._ref_source):
+            has_term = np.zeros(len(self.candidates), dtype=np.float32)
+            has_term[holders] = 1.0
+            using = np.bincount(
+                self._ref_target,
+                weights=self._ref_weight * has_term[self._ref_source],
+                minlength=len(self.candidates),
+            )
+            share = using / np.maximum(self._referrers, 1.0)
+            credit = (ANCHOR_CREDIT * np.minimum(1.0, share / ANCHOR_SHARE)).astype(np.float32)
+        about = self._abouts.postings(term)
+        if about is not None:
+            if credit is None:
+                credit = np.zeros(len(self.candidates), dtype=np.float32)
+            credit[about] = np.maximum(credit[about], ABOUT_CREDIT)
         return credit
 
 
@@ -560,12 +578,15 @@ def _covered(
     total = 0.0
     for term in terms:
         holders = index.postings(term)
+        held = borrowed(term) if borrowed is not None else None
         if holders is None:
-            # An unknown word still counts against every candidate.
-            total += math.log1p(index.doc_count)
+            # An unknown word still counts against every candidate, but what it borrows.
+            idf = math.log1p(index.doc_count)
+            if held is not None:
+                coverage += idf * held
+            total += idf
             continue
         idf = index.idf_of(term)
-        held = borrowed(term) if borrowed is not None else None
         if held is None:
             coverage[holders] += idf
         else:

@@ -149,6 +149,58 @@ async def test_a_repeated_search_is_answered_from_the_cache(client: Any, kit: An
     assert again.text == first.text and first.text.startswith("# Documentation across libraries")
 
 
+OTHER_CORS_DOC = [
+    (
+        "CORS for browser frontends",
+        "info",
+        "To let a browser frontend on another origin call the API, enable CORS: list the "
+        "allowed origins, and allow credentials for cookies. CORS preflight requests are "
+        "answered for you once CORS is enabled.",
+    ),
+]
+
+
+async def test_a_projects_documented_dependencies_are_the_libraries_searched(
+    client: Any, kit: Any
+) -> None:
+    await _publish_two(client, kit)
+    await kit.publish_library(
+        client, "/other/webframe", documents={"docs/cors.md": OTHER_CORS_DOC},
+        package_names=["webframe"],
+    )  # fmt: skip
+    query = "enable CORS so my browser frontend on another origin can call the API"
+    unscoped = await _search(client, query=query)
+    assert unscoped.hits[0].library_id == "/other/webframe"
+    locks = [
+        search_pb2.LockedPackage(registry="pypi", name="webkit", version="1.0"),
+        search_pb2.LockedPackage(registry="pypi", name="fetcher", version="1.0"),
+        search_pb2.LockedPackage(registry="pypi", name="undocumented", version="2.0"),
+    ]
+    scoped = await _search(client, query=query, locked_packages=locks, project_format="uv.lock")
+    assert {hit.library_id for hit in scoped.hits} == {"/acme/webkit"}
+    assert "CORSMiddleware" in scoped.text
+    assert {(lib.library_id, lib.reason) for lib in scoped.libraries} <= {
+        ("/acme/webkit", crosslib.REASON_PROJECT),
+        ("/acme/fetcher", crosslib.REASON_PROJECT),
+    }
+    # A registered project is read the same way.
+    await client.search.RegisterProject(
+        search_pb2.RegisterProjectRequest(name="shop", packages=locks), timeout=10
+    )
+    registered = await _search(client, query=query, project="shop")
+    assert [hit.library_id for hit in registered.hits] == [hit.library_id for hit in scoped.hits]
+    # A library the question names is searched though the project does not lock it.
+    named = await _search(client, query=query + " with webframe", project="shop")
+    assert named.hits[0].library_id == "/other/webframe"
+    assert ("/other/webframe", crosslib.REASON_NAMED) in {
+        (lib.library_id, lib.reason) for lib in named.libraries
+    }
+    # A project none of whose packages is documented chooses as no project does.
+    elsewhere = [search_pb2.LockedPackage(registry="npm", name="leftpad", version="1.3.0")]
+    unchanged = await _search(client, query=query, locked_packages=elsewhere)
+    assert unchanged.hits[0].library_id == "/other/webframe"
+
+
 def _shown_hits(reply: search_pb2.SearchDocsResponse) -> None:
     """The text is within its count and shows exactly `hits`, in order, each under its title
     and library line (a cut one with the content the text shows)."""

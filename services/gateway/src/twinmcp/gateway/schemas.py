@@ -504,9 +504,9 @@ class SearchedLibrary(Answer):
         WithJsonSchema(
             {
                 "type": "string",
-                "enum": ["hint", "named", "content"],
-                "description": "asked for; named in the question; chosen for its "
-                "documentation's words",
+                "enum": ["hint", "named", "project", "content"],
+                "description": "asked for; named in the question; a dependency of the "
+                "request's project; chosen for its documentation's words",
             }
         ),
     ]

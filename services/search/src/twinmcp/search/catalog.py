@@ -268,6 +268,16 @@ class Catalog:
         else the ones it sent (checked as a registration's)."""
         return await self.project_packages(project) if project else check_packages(locked)
 
+    async def project_libraries(self, packages: Sequence[LockedPackage]) -> list[str]:
+        """The documented libraries that document a package the project locks, as read for
+        the resolution index (fresh as it is), in id order."""
+        await self.resolver()
+        return sorted(
+            library_id
+            for library_id, info in self._resolved_libraries.items()
+            if info.versions and locked_version(info.meta, packages)
+        )
+
     async def locked_versions(
         self, library_ids: Sequence[str], project: str, locked: Sequence[LockedPackage] = ()
     ) -> dict[str, str]:

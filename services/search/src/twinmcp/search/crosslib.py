@@ -89,6 +89,9 @@ DUPLICATE_JACCARD = 0.75
 REASON_HINT = "hint"
 REASON_NAMED = "named"
 REASON_CONTENT = "content"
+# The request's project locks one of its packages: with a project and no hints, its documented
+# dependencies are the candidates (and libraries the question names), not every library.
+REASON_PROJECT = "project"
 
 # Programming-language families: a code snippet tagged with any of these names is in that family.
 LANGUAGE_FAMILIES: dict[str, frozenset[str]] = {
@@ -551,15 +554,18 @@ class CrossLibrarySearch:
             raise InvalidInputError("tokens must be positive (the answer's token budget)")
         budget = min(budget or DEFAULT_BUDGET, MAX_BUDGET)
         family = language_family(language)
+        project = project.strip()
+        # The packages the project locks (a registered one's, or those sent), read once.
+        packages = await self.catalog.project_locks(project, locked) if project or locked else []
         if hints:
             targets = await self._hinted(hints, version.strip())
         else:
-            targets = await self._probed(text)
-        label = project_label(project.strip(), project_format.strip(), has_locked=bool(locked))
+            targets = await self._probed(text, packages)
+        label = project_label(project, project_format.strip(), has_locked=bool(locked))
         if not targets:
             return render_answer(CrossAnswer([], [], 0), budget, label)
         if project or locked:
-            targets = await self._locked(targets, project, locked)
+            targets = await self._locked(targets, packages)
         key = answer_key(targets, text, budget, family, label)
         cached = await self.answerer.cache.get(key)
         if cached is not None:
@@ -619,12 +625,12 @@ class CrossLibrarySearch:
         return Target(info, chosen, REASON_HINT, is_pinned=bool(asked))
 
     async def _locked(
-        self, targets: Sequence[Target], project: str, locked: Sequence[LockedPackage]
+        self, targets: Sequence[Target], packages: Sequence[LockedPackage]
     ) -> list[Target]:
-        """The targets at the versions the project locks, where those are indexed and the
-        caller asked for no version; each remembers what the project locks."""
+        """The targets at the versions the project (its `packages`) locks, where those are
+        indexed and the caller asked for no version; each remembers what the project locks."""
         ids = [target.info.meta.library_id for target in targets]
-        locks = await self.catalog.locked_versions(ids, project, locked)
+        locks = await self.catalog.locked_versions(ids, "", packages)
         out: list[Target] = []
         for target in targets:
             lock = locks.get(target.info.meta.library_id, "")
@@ -632,8 +638,11 @@ class CrossLibrarySearch:
             out.append(replace(target, version=chosen or target.version, locked_version=lock))
         return out
 
-    async def _probed(self, query: str) -> list[Target]:
-        """The documented libraries worth probing: named ones, described ones, popular ones."""
+    async def _probed(self, query: str, packages: Sequence[LockedPackage] = ()) -> list[Target]:
+        """The documented libraries worth probing: named ones, then the project's when it
+        locks packages of some (`packages`: a question asked in a project is about its
+        dependencies: Flask's pages do not answer a FastAPI project's CORS question), else
+        described ones and popular ones."""
         resolver = await self.catalog.resolver()
         if self._documented[0] is not resolver:
             # The resolver holds the whole catalog (30k entries: 1.5 ms to filter each time);
@@ -643,20 +652,24 @@ class CrossLibrarySearch:
         mentioned = query_names(query)
         named = [c for c in documented if library_names(c) & mentioned]
         chosen: dict[str, tuple[Candidate, str]] = {c.library_id: (c, REASON_NAMED) for c in named}
-        if len(documented) > MAX_PROBED_LIBRARIES:
+        in_project = set(await self.catalog.project_libraries(packages)) if packages else set()
+        if in_project:
+            others: list[tuple[Candidate, str]] = [
+                (c, REASON_PROJECT) for c in documented if c.library_id in in_project
+            ]
+        elif len(documented) > MAX_PROBED_LIBRARIES:
             words = " ".join(query.split()[:32])
             matches = await asyncio.to_thread(resolver.resolve, words, words, 50)
-            for match in matches:
-                if match.candidate.is_documented:
-                    chosen.setdefault(match.candidate.library_id, (match.candidate, REASON_CONTENT))
+            described = [m.candidate for m in matches if m.candidate.is_documented]
             by_reach = sorted(
                 documented,
                 key=lambda c: (c.popularity_rank <= 0, c.popularity_rank, -c.stars, c.library_id),
             )
+            others = [(c, REASON_CONTENT) for c in [*described, *by_reach]]
         else:
-            by_reach = documented
-        for candidate in by_reach:
-            chosen.setdefault(candidate.library_id, (candidate, REASON_CONTENT))
+            others = [(c, REASON_CONTENT) for c in documented]
+        for candidate, reason in others:
+            chosen.setdefault(candidate.library_id, (candidate, reason))
         targets: list[Target] = []
         for candidate, reason in list(chosen.values())[:MAX_PROBED_LIBRARIES]:
             info = await self.catalog.library(candidate.library_id)

@@ -662,7 +662,9 @@ class SearchDocsRequest(_message.Message):
     """A registered project (as QueryDocsRequest.project) or its locked packages sent with the
     request: each searched library that is not given a version is searched at the version the
     project locks when that version is indexed (SearchedLibrary.locked_version says what the
-    project locks either way). INVALID_ARGUMENT when no project has the name.
+    project locks either way). INVALID_ARGUMENT when no project has the name. Without
+    `libraries`, the project's documented dependencies are the libraries searched (with any the
+    query names); a project that locks no documented library's package changes no choice.
     """
     project_format: _builtins.str
     """The manifest or lockfile `locked_packages` were read from ("uv.lock", "package.json"),
@@ -747,8 +749,9 @@ class SearchedLibrary(_message.Message):
     relevance: _builtins.float
     """How well its documentation answers the query, relative to the best library (1.0)."""
     reason: _builtins.str
-    """Why it was searched: "hint" (asked for), "named" (the query names it), "content" (its
-    documentation matches the query's words).
+    """Why it was searched: "hint" (asked for), "named" (the query names it), "project" (the
+    request's project locks one of its packages), "content" (its documentation matches the
+    query's words).
     """
     locked_version: _builtins.str
     """The version the request's project locks of this library; "" without a project or when it

@@ -19,7 +19,11 @@ for), with the four libraries' indexes loaded.
 
 `--together`: one stack with every chosen set's libraries (twelve for `--set all`), each set's
 questions asked of all of them and the hints drawn from all: a choice among a dozen libraries,
-as a user with a dozen dependencies has, where each set alone offers four.
+as a user with a dozen dependencies has, where each set alone offers four. It adds a mode:
+
+- `project`: GET /api/v3/search with the question and `project`, a project registered for the
+  set that locks its four libraries' packages (a project's dependencies are the libraries
+  searched): what an agent that passes its project gets among the twelve.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from bench.eval import (
 from bench.stackctl import import_catalogs, ingest_folders, throwaway_stack
 
 MODES = ("single", "no hint", "3 hints")
+PROJECT_MODE = "project"
 # A budget no other request asks for, so the timed SearchDocs call is never a cache hit.
 _UNCACHED_BUDGET = 4999
 
@@ -67,7 +72,7 @@ def hints_for(q: Question, libraries: Sequence[str]) -> list[str]:
 
 
 async def ask_search(
-    session: aiohttp.ClientSession, url: str, q: Question, hints: Sequence[str]
+    session: aiohttp.ClientSession, url: str, q: Question, hints: Sequence[str], project: str = ""
 ) -> tuple[Answer, str]:
     """The answer over /api/v3/search and the library of its first snippet."""
     answer = Answer()
@@ -76,6 +81,8 @@ async def ask_search(
         params: dict[str, str | int] = {"query": q.query, "tokens": budget}
         if hints:
             params["libraries"] = ",".join(hints)
+        if project:
+            params["project"] = project
         started = time.perf_counter()
         async with session.get(f"{url}/api/v3/search?{urlencode({**params, 'type': 'json'})}") as r:
             body = await r.json(content_type=None) if r.status == 200 else {"snippets": []}
@@ -108,18 +115,49 @@ async def server_times(search_addr: str, questions: Sequence[Question]) -> list[
     return times
 
 
+async def register_set_project(search_addr: str, set_name: str) -> str:
+    """Registers a project locking the set's libraries' packages (at their default versions)
+    and returns its name."""
+    name = f"eval-{set_name}"
+    packages: list[search_pb2.LockedPackage] = []
+    async with open_channel(search_addr) as channel:
+        stub = search_pb2_grpc.SearchServiceStub(channel)
+        for library_id in sorted({"/" + q.library for q in questions_of(set_name)}):
+            reply = await stub.GetLibrary(
+                search_pb2.GetLibraryRequest(library_id=library_id), timeout=30
+            )
+            library = reply.library
+            packages.extend(
+                search_pb2.LockedPackage(
+                    registry=p.registry, name=p.name, version=library.default_version
+                )
+                for p in library.packages
+                if p.registry
+            )
+        await stub.RegisterProject(
+            search_pb2.RegisterProjectRequest(name=name, packages=packages), timeout=30
+        )
+    return name
+
+
 async def measure(
-    url: str, search_addr: str, set_name: str = "dev", libraries: Sequence[str] = ()
+    url: str,
+    search_addr: str,
+    set_name: str = "dev",
+    libraries: Sequence[str] = (),
+    project: str = "",
 ) -> tuple[dict[str, Rows], dict[str, float], list[float], list[str]]:
-    """`libraries`: those the hints are drawn from (owner/repo), by default the set's own."""
+    """`libraries`: those the hints are drawn from (owner/repo), by default the set's own;
+    `project`: a registered project the `project` mode asks with (no such mode without)."""
     questions = questions_of(set_name)
     libraries = sorted(libraries or {q.library for q in questions})
-    rows: dict[str, Rows] = {mode: [] for mode in MODES}
+    modes = (*MODES, PROJECT_MODE) if project else MODES
+    rows: dict[str, Rows] = {mode: [] for mode in modes}
     right_first: dict[str, float] = {}
     misses: list[str] = []
     times = await server_times(search_addr, questions)
     async with aiohttp.ClientSession() as session:
-        for mode in MODES:
+        for mode in modes:
             right = 0
             for q in questions:
                 if mode == "single":
@@ -128,7 +166,8 @@ async def measure(
                     right += 1
                     continue
                 hints = hints_for(q, libraries) if mode == "3 hints" else []
-                answer, first = await ask_search(session, url, q, hints)
+                asked = project if mode == PROJECT_MODE else ""
+                answer, first = await ask_search(session, url, q, hints, asked)
                 rows[mode].append((q, answer))
                 right += first == "/" + q.library
                 if first != "/" + q.library:
@@ -145,10 +184,11 @@ def report(
     set_name: str = "dev",
     loaded: int = 4,
 ) -> dict[str, object]:
-    summaries = {mode: summarise(rows[mode]) for mode in MODES}
+    modes = list(rows)
+    summaries = {mode: summarise(rows[mode]) for mode in modes}
     print(f"\n== Cross-library retrieval, {set_name} questions (REST; single = /api/v2/context)")
-    print(f"{'':22}" + "".join(f"{mode:>14}" for mode in MODES))
-    print(f"{'right library first':22}" + "".join(f"{right_first[m]:14.3f}" for m in MODES))
+    print(f"{'':22}" + "".join(f"{mode:>14}" for mode in modes))
+    print(f"{'right library first':22}" + "".join(f"{right_first[m]:14.3f}" for m in modes))
     for metric in (
         "MRR",
         "Hit@1",
@@ -157,12 +197,17 @@ def report(
         "tokens median",
         "p50 ms",
     ):
-        cells = "".join(f"{summaries[m][metric]:14.3f}" for m in MODES)
+        cells = "".join(f"{summaries[m][metric]:14.3f}" for m in modes)
         print(f"{metric:22}{cells}")
     single = summaries["single"]["MRR"]
     print(
         f"MRR gap to single: no hint {summaries['no hint']['MRR'] - single:+.3f} (target within "
         f"0.05), 3 hints {summaries['3 hints']['MRR'] - single:+.3f} (target within 0.02)"
+        + (
+            f", project {summaries[PROJECT_MODE]['MRR'] - single:+.3f}"
+            if PROJECT_MODE in summaries
+            else ""
+        )
     )
     ordered = sorted(times) or [0.0]
     p50 = statistics.median(ordered)
@@ -201,7 +246,8 @@ async def run_sets(
         names = sorted({lib.lstrip("/") for lib, _ in libraries_of(group)}) if together else []
         if url:
             for set_name in group:
-                measured = await measure(url.rstrip("/"), search_addr, set_name, names)
+                project = await register_set_project(search_addr, set_name) if together else ""
+                measured = await measure(url.rstrip("/"), search_addr, set_name, names, project)
                 figures[set_name] = report(
                     *measured, set_name=_title(set_name, together), loaded=len(names) or 4
                 )
@@ -218,9 +264,9 @@ async def run_sets(
             )
             await import_catalogs(stack.env["SEARCH_ADDR"])
             for set_name in group:
-                measured = await measure(
-                    stack.gateway_url, stack.env["SEARCH_ADDR"], set_name, names
-                )
+                search_addr = stack.env["SEARCH_ADDR"]
+                project = await register_set_project(search_addr, set_name) if together else ""
+                measured = await measure(stack.gateway_url, search_addr, set_name, names, project)
                 figures[set_name] = report(
                     *measured, set_name=_title(set_name, together), loaded=len(jobs)
                 )

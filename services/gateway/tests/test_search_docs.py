@@ -236,6 +236,26 @@ async def test_the_sdk_client_answers_in_one_call_without_a_library_id(stack: St
         assert "Available versions: 1.0" in wrong_version.content[0].text  # type: ignore[union-attr]
 
 
+async def test_a_projects_dependencies_are_the_libraries_the_tool_searches(stack: Stack) -> None:
+    query = "set connect and read timeouts, and run work after returning a response"
+    async with Client(f"{stack.url}/mcp", mode="auto") as client:
+        free = await client.call_tool("search-docs", {"query": query, "tokens": 1000})
+        assert "Library: /acme/fetcher" in free.content[0].text  # type: ignore[union-attr]
+        scoped = await client.call_tool(
+            "search-docs", {"query": query, "tokens": 1000, "project": "webkit==2.0\n"}
+        )
+    text = scoped.content[0].text  # type: ignore[union-attr]
+    assert scoped.is_error is False
+    assert "Library: /acme/webkit, version 2.0" in text
+    assert "/acme/fetcher" not in text
+    status, _, body = await _get(stack, query=query, project="webkit==2.0\n", type="json")
+    assert status == 200
+    assert [(lib["id"], lib["reason"]) for lib in body["libraries"]] == [
+        ("/acme/webkit", "project")
+    ]
+    assert {snippet["libraryId"] for snippet in body["snippets"]} == {"/acme/webkit"}
+
+
 async def test_the_openapi_document_describes_the_search_and_its_caps(stack: Stack) -> None:
     async with stack.http.get(f"{stack.url}/openapi.json") as response:
         document = await response.json()

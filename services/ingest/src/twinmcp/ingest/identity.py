@@ -637,9 +637,11 @@ def _rst_title(text: str) -> str:
 
 MAX_ABOUT_CHARS = 600
 _README_NAMES = ("README.md", "README.rst", "README.markdown", "README.txt", "README")
-_MARKUP_TAG = re.compile(r"<!--.*?-->|<[^>]*>", re.DOTALL)
-_MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MARKDOWN_LINK = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])?")
+# Each class stops at the next opening mark too, so that text full of unclosed marks ("<<<",
+# "[[[") is read in linear time, not rescanned to its end from every mark.
+_MARKUP_TAG = re.compile(r"<[^<>]*>")
+_MARKDOWN_IMAGE = re.compile(r"!\[[^\[\]]*\]\([^()]*\)")
+_MARKDOWN_LINK = re.compile(r"\[([^\[\]]*)\](?:\([^()]*\)|\[[^\[\]]*\])?")
 _RST_LINK = re.compile(r"`([^`<]*?)\s*<[^>]*>`_{1,2}")
 _LINK_DEFINITION = re.compile(r"^\s*\[[^\]]+\]:\s*\S+")
 _URL = re.compile(r"https?://\S+")
@@ -671,6 +673,20 @@ def read_about(root: Path, paths: Sequence[str]) -> tuple[str, str]:
     return "", ""
 
 
+def _without_comments(text: str) -> str:
+    """`text` without HTML comments (an unclosed one runs to the end)."""
+    parts: list[str] = []
+    at = 0
+    while (start := text.find("<!--", at)) >= 0:
+        parts.append(text[at:start])
+        end = text.find("-->", start + 4)
+        if end < 0:
+            return " ".join(parts)
+        at = end + 3
+    parts.append(text[at:])
+    return " ".join(parts)
+
+
 def opening_prose(text: str, limit: int = MAX_ABOUT_CHARS) -> str:
     """The first paragraphs of prose of a Markdown or reStructuredText page, as plain text:
     badges, images, HTML, headings, link lines, directives and code are skipped; it ends at
@@ -680,7 +696,7 @@ def opening_prose(text: str, limit: int = MAX_ABOUT_CHARS) -> str:
         end = re.search(r"^(?:---|\.\.\.)[ \t]*$", text[4:], re.MULTILINE)
         if end:
             text = text[4 + end.end() :]
-    text = _MARKUP_TAG.sub(" ", _MARKDOWN_IMAGE.sub(" ", text[:20_000]))
+    text = _MARKUP_TAG.sub(" ", _MARKDOWN_IMAGE.sub(" ", _without_comments(text[:20_000])))
     lines = text.splitlines()
     kept: list[str] = []
     paragraph: list[str] = []

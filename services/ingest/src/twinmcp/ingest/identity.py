@@ -80,10 +80,10 @@ _TITLE_SUFFIX = re.compile(
 _WELCOME = re.compile(r"^welcome\s+to\s+(?:the\s+)?", re.IGNORECASE)
 _TITLE_CUT = re.compile(r"\s+[-|\u2013\u2014:\u00b7]\s+|:\s+")
 # MkDocs attribute lists: "FastAPI { #fastapi }", "Setup {.hidden}".
-_ATTRIBUTES = re.compile(r"\{\s*[#.:][^}]*\}")
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_HTML_TAG = re.compile(r"<[^>]+>")
+_ATTRIBUTES = re.compile(r"\{\s*[#.:][^{}]*\}")
+_MD_IMAGE = re.compile(r"!\[[^\[\]]*\]\([^()]*\)")
+_MD_LINK = re.compile(r"\[([^\[\]]*)\]\([^()]*\)")
+_HTML_TAG = re.compile(r"<[^<>]+>")
 _EMPHASIS = re.compile(r"[*_`~]+")
 _REGISTRY = re.compile(r"^[a-z][a-z0-9.-]{0,29}$")
 _PACKAGE_NAME = re.compile(r"^[^\s:,;'\"`]{1,214}$")
@@ -532,7 +532,6 @@ def _mdbook_title(text: str) -> str:
 # the start page of a crawled site (fetching/web.py numbers pages in crawl order).
 _LANDING_STEMS = ("index", "llms", "0000", "readme", "intro", "introduction")
 _ATX_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$")
-_HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 _RST_UNDERLINE = re.compile(r"^([=#*~^\-+])\1{2,}\s*$")
 
 
@@ -609,12 +608,26 @@ def _markdown_title(text: str) -> str:
         match = _ATX_HEADING.match(stripped)
         if match:
             return match.group(1)
-        html = _HTML_H1.search(line)
-        if html and _clean(html.group(1)):
-            return html.group(1)
+        html = _html_h1(line)
+        if html and _clean(html):
+            return html
         following = lines[index + 1].strip() if index + 1 < len(lines) else ""
         if stripped and re.fullmatch(r"={3,}", following):
             return stripped
+    return ""
+
+
+def _html_h1(line: str) -> str:
+    """The content of the line's first `<h1 ...>...</h1>` ("" for none), found in one pass:
+    a pattern with a lazy `.*?` rescanned the rest of a line of unclosed `<h1` from each."""
+    lower = line.lower()
+    start = lower.find("<h1")
+    while start >= 0:
+        if lower[start + 3 : start + 4] in (">", " ", "\t"):
+            close = lower.find(">", start)
+            end = lower.find("</h1>", close) if close >= 0 else -1
+            return line[close + 1 : end] if end >= 0 else ""
+        start = lower.find("<h1", start + 3)
     return ""
 
 
@@ -642,7 +655,7 @@ _README_NAMES = ("README.md", "README.rst", "README.markdown", "README.txt", "RE
 _MARKUP_TAG = re.compile(r"<[^<>]*>")
 _MARKDOWN_IMAGE = re.compile(r"!\[[^\[\]]*\]\([^()]*\)")
 _MARKDOWN_LINK = re.compile(r"\[([^\[\]]*)\](?:\([^()]*\)|\[[^\[\]]*\])?")
-_RST_LINK = re.compile(r"`([^`<]*?)\s*<[^>]*>`_{1,2}")
+_RST_LINK = re.compile(r"`([^`<]*?)\s*<[^<>`]*>`_{1,2}")
 _LINK_DEFINITION = re.compile(r"^\s*\[[^\]]+\]:\s*\S+")
 _URL = re.compile(r"https?://\S+")
 _INLINE_MARKS = re.compile(r"\*\*|__|`+|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)")

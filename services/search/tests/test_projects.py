@@ -6,6 +6,8 @@ from typing import Any
 
 import grpc
 import pytest
+from twinmcp.search.library import LibraryMeta, PackageRef
+from twinmcp.search.projects import LockedPackage, PackageOwners, locked_version
 from twinmcp.search.v1 import search_pb2
 
 
@@ -214,3 +216,26 @@ async def test_a_search_with_an_unknown_project_is_invalid_argument(client: Any,
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await _search(client, libraries=["/pallets/flask"], project="nope")
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_the_package_index_finds_exactly_the_libraries_locked_version_finds() -> None:
+    metas = [
+        LibraryMeta("/acme/webkit", packages=(PackageRef("pypi", "Web_Kit"),)),
+        LibraryMeta("/acme/fetcher", packages=(PackageRef("npm", "@acme/Fetcher"),)),
+        LibraryMeta("/acme/bare", package_names=("barekit",)),  # stored before registries
+        LibraryMeta("/acme/release", registry_source="pypi:release.tool"),
+        LibraryMeta("/acme/twin", packages=(PackageRef("pypi", "web-kit"),)),
+        LibraryMeta("/acme/none"),
+    ]
+    projects = [
+        [LockedPackage("pypi", "web.kit", "1.0")],
+        [LockedPackage("npm", "@acme/fetcher", "2.0"), LockedPackage("pypi", "barekit", "3")],
+        [LockedPackage("npm", "Release-Tool", "1"), LockedPackage("pypi", "release_tool", "1")],
+        [LockedPackage("pypi", "web-kit", ""), LockedPackage("npm", "web-kit", "1")],
+        [],
+    ]
+    owners = PackageOwners(metas)
+    for packages in projects:
+        expected = {m.library_id for m in metas if locked_version(m, packages)}
+        assert owners.owners(packages) == expected, packages
+    assert owners.owners(projects[0]) == {"/acme/webkit", "/acme/twin"}

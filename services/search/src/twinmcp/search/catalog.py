@@ -30,6 +30,7 @@ from twinmcp.search.limits import (
 from twinmcp.search.ownertext import clean_description
 from twinmcp.search.projects import (
     LockedPackage,
+    PackageOwners,
     check_packages,
     check_project_name,
     locked_version,
@@ -78,6 +79,7 @@ class Catalog:
         # The documented libraries as read for the resolution index, with their popularity:
         # ResolveLibrary answers from them (as fresh as the index) instead of reading them again.
         self._resolved_libraries: dict[str, LibraryInfo] = {}
+        self._package_owners = PackageOwners(())
         self._resolver_generation = -1
         self._resolver_checked = 0.0
         self._resolver_lock = asyncio.Lock()
@@ -186,6 +188,7 @@ class Catalog:
                     build_long_lived, build_resolver, libraries, entries
                 )
                 self._resolved_libraries = with_popularity(libraries, entries)
+                self._package_owners = PackageOwners(info.meta for info in libraries)
                 self._resolver_generation = generation
             self._resolver_checked = time.monotonic()
             return self._resolver
@@ -272,10 +275,11 @@ class Catalog:
         """The documented libraries that document a package the project locks, as read for
         the resolution index (fresh as it is), in id order."""
         await self.resolver()
+        stored = self._resolved_libraries
         return sorted(
             library_id
-            for library_id, info in self._resolved_libraries.items()
-            if info.versions and locked_version(info.meta, packages)
+            for library_id in self._package_owners.owners(packages)
+            if library_id in stored and stored[library_id].versions
         )
 
     async def locked_versions(

@@ -239,3 +239,7 @@ def test_the_package_index_finds_exactly_the_libraries_locked_version_finds() ->
         expected = {m.library_id for m in metas if locked_version(m, packages)}
         assert owners.owners(packages) == expected, packages
     assert owners.owners(projects[0]) == {"/acme/webkit", "/acme/twin"}
+    # The first in the order given, as registering a project reports its owner.
+    assert owners.first(LockedPackage("pypi", "web_kit", "1")) == "/acme/webkit"
+    assert PackageOwners(metas[::-1]).first(LockedPackage("pypi", "web_kit", "1")) == "/acme/twin"
+    assert owners.first(LockedPackage("pypi", "web_kit", "")) == ""

@@ -237,10 +237,15 @@ class Catalog:
         kept = check_packages(packages)
         await self.store.save_project(name, [(p.registry, p.name, p.version) for p in kept])
         self._projects[name] = kept
-        libraries = [info for info in await self.store.all_libraries() if info.versions]
+        libraries = {
+            info.meta.library_id: info for info in await self.store.all_libraries() if info.versions
+        }
+        # One lookup per package (asking every library took 406 ms, on the event loop, for 200
+        # packages at 1,000 libraries).
+        owners = PackageOwners(info.meta for info in libraries.values())
         out: list[tuple[LockedPackage, str, bool]] = []
         for package in kept:
-            owner = next((i for i in libraries if locked_version(i.meta, [package])), None)
+            owner = libraries.get(owners.first(package))
             if owner is None:
                 out.append((package, "", False))
                 continue

@@ -91,12 +91,20 @@ class PackageOwners:
     def __init__(self, metas: Iterable[LibraryMeta]) -> None:
         self._keys: dict[tuple[str, str], list[str]] = {}
         self._bare: dict[str, list[str]] = {}
+        self._order: dict[str, int] = {}
         for meta in metas:
+            self._order.setdefault(meta.library_id, len(self._order))
             keys, bare = _library_keys(meta)
             for key in keys:
                 self._keys.setdefault(key, []).append(meta.library_id)
             for name in bare:
                 self._bare.setdefault(name, []).append(meta.library_id)
+
+    def first(self, package: LockedPackage) -> str:
+        """The first library, in the order given, for which `locked_version` finds a version
+        in `package`; "" for none."""
+        found = self.owners([package])
+        return min(found, key=self._order.__getitem__) if found else ""
 
     def owners(self, packages: Iterable[LockedPackage]) -> set[str]:
         """The libraries for which `locked_version` finds a version among `packages`."""

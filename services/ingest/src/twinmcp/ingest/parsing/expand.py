@@ -52,11 +52,29 @@ _ESM = re.compile(r"^(import\s+(?:[\w*{}\s,]+\s+from\s+)?['\"]|import\s*\{|expor
 _TAG_ONLY_LINE = re.compile(r"^\s*(?:</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>\s*)+$")
 _TAG_OPEN_UNCLOSED = re.compile(r"^\s*<[A-Za-z][\w.:-]*(?:\s[^<>]*)?$")
 _TAG_LABEL = re.compile(
-    r"<[A-Z][\w.]*[^>]*?\b(?:label|title)=(?:\"([^\"]*)\"|'([^']*)'|\{`([^`]*)`\})"
+    r"<[A-Z][\w.]*[^<>]*?\b(?:label|title)=(?:\"([^\"]*)\"|'([^']*)'|\{`([^`]*)`\})"
 )
-_MDX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
+_HTML_COMMENT = re.compile(r"<!--.*?(-->|$)", re.DOTALL)
+# Directives nested deeper than this are read as plain fences. Each level reads the rest of
+# its body again, and 20,000 unclosed "```{note}" lines recursed past Python's limit.
+MAX_DIRECTIVE_NESTING = 20
 _CODE_HL = re.compile(r"(hl|ln)\[([^\]]*)\]")
 _CODE_TITLE = re.compile(r"title\[\"?([^\"\]]*)\"?\]")
+
+
+def _without_mdx_comments(text: str) -> str:
+    """`text` without its closed `{/* ... */}` comments (found with str.find: a regex tried
+    from each unclosed `{/*` read the rest of the text again)."""
+    kept: list[str] = []
+    position = 0
+    while (start := text.find("{/*", position)) >= 0:
+        end = text.find("*/}", start + 3)
+        if end < 0:
+            break
+        kept.append(text[position:start])
+        position = end + 3
+    kept.append(text[position:])
+    return "".join(kept)
 
 
 def dedent(lines: list[str]) -> list[str]:
@@ -94,6 +112,8 @@ class Expander:
     def __init__(self, resolver: IncludeResolver | None) -> None:
         self.resolver = resolver
         self.shown: dict[str, int] = {}
+        # MyST directives open inside each other; how deep, against MAX_DIRECTIVE_NESTING.
+        self.nesting = 0
 
     def _read(self, page_path: str, ref: str) -> Included | str:
         if self.resolver is None:
@@ -123,7 +143,11 @@ class Expander:
                     out.append(line)
                 i += 1
                 continue
-            directive = _MYST_DIRECTIVE.match(line) if "{" in line else None
+            directive = (
+                _MYST_DIRECTIVE.match(line)
+                if "{" in line and self.nesting < MAX_DIRECTIVE_NESTING
+                else None
+            )
             if directive:
                 i = self._myst_directive(lines, i, directive, page_path, depth, out)
                 continue
@@ -289,7 +313,11 @@ class Expander:
                     body = [argument, "", *body]
                 out.extend(["", f"{indent}**{title}**", ""])
             # Nesting, not an include: each level is shorter than the last, so it ends.
-            nested = self.expand(body, page_path, depth)
+            self.nesting += 1
+            try:
+                nested = self.expand(body, page_path, depth)
+            finally:
+                self.nesting -= 1
             out.extend(indent + line if line else "" for line in nested)
             out.append("")
         return j + 1
@@ -342,23 +370,33 @@ class Expander:
 
     @staticmethod
     def _drop_comment(lines: list[str], i: int) -> int:
-        text = lines[i]
+        # The end is looked for line by line: growing one string and searching it again for
+        # each line was quadratic in a comment left open (1.7 s for 100 KB of lines).
         j = i
-        while "-->" not in text[text.find("<!--") :] and j + 1 < len(lines):
-            j += 1
-            text += "\n" + lines[j]
-        cleaned = re.sub(r"<!--.*?(-->|$)", "", text, flags=re.DOTALL)
+        first = lines[i]
+        if "-->" not in first[first.find("<!--") :]:
+            while j + 1 < len(lines):
+                j += 1
+                if "-->" in lines[j]:
+                    break
+        text = "\n".join(lines[i : j + 1])
+        cleaned = _HTML_COMMENT.sub("", text)
         lines[i : j + 1] = cleaned.split("\n") if cleaned.strip() else [""]
         return i if cleaned.strip() else i + 1
 
     @staticmethod
     def _drop_mdx_comment(lines: list[str], i: int) -> int:
-        text = lines[i]
         j = i
-        while "*/}" not in text and j + 1 < len(lines):
+        while "*/}" not in lines[j] and j + 1 < len(lines):
             j += 1
-            text += "\n" + lines[j]
-        cleaned = _MDX_COMMENT.sub("", text)
+        text = "\n".join(lines[i : j + 1])
+        cleaned = _without_mdx_comments(text)
+        if cleaned == text:
+            # Never closed: like an unclosed `<!--`, it hides the rest of the page. Reading the
+            # line again, as a closed comment's remainder is, would never end.
+            cleaned = text[: text.find("{/*")]
+            lines[i:] = cleaned.split("\n") if cleaned.strip() else [""]
+            return i if cleaned.strip() else i + 1
         lines[i : j + 1] = cleaned.split("\n") if cleaned.strip() else [""]
         return i if cleaned.strip() else i + 1
 

@@ -8,16 +8,20 @@ import unicodedata
 
 from twinmcp.ingest.parsing.rst import role_text
 
-_HEADING_ID = re.compile(r"\s*\{\s*#([\w:.-]+)[^}]*\}\s*$")
+# Tried only where a run of spaces starts, and ended at the next "{": from each position of a
+# long run, or each unclosed "{#", it otherwise read the rest of the heading again.
+_HEADING_ID = re.compile(r"(?<!\s)\s*\{\s*#([\w:.-]+)[^{}]*\}\s*$")
 # A role starts a word: `/items/{item_id}` inside a code span is not one.
 _MYST_ROLE = re.compile(r"(?<![^\s(\[\"'*_])\{([A-Za-z][\w:.+-]*)\}`([^`]+)`")
-_IMAGE = re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])")
+# Each span also ends at the next "![" (or a definition's at the next "["): a regex tried from
+# each unclosed mark otherwise reads the rest of the text again, quadratic in the marks.
+_IMAGE = re.compile(r"!\[(?:[^\]!]|!(?!\[))*\](?:\((?:[^)!]|!(?!\[))*\)|\[[^\[\]]*\])")
 _LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])+)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
 _REF_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])+)\]\[[^\[\]]*\]")
-_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+.*$", re.MULTILINE)
-_FOOTNOTE_REF = re.compile(r"\[\^[^\]]+\]")
-_ATTR_LIST = re.compile(r"\{\s*(?:[#.:][^}\n]*|[\w-]+=[^}\n]*)\}")
-_MACRO = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\[\]]+\]:\s+\S+.*$", re.MULTILINE)
+_FOOTNOTE_REF = re.compile(r"\[\^[^\[\]]+\]")
+_ATTR_LIST = re.compile(r"\{\s*(?:[#.:][^{}\n]*|[\w-]+=[^{}\n]*)\}")
+_MACRO = re.compile(r"\{\{(?:(?!\{\{).)*?\}\}|\{%(?:(?!\{%).)*?%\}", re.DOTALL)
 _HTML_TAGS = (
     "a|abbr|b|br|big|center|cite|code|dd|del|details|dfn|div|dl|dt|em|figcaption|figure|font|"
     "h[1-6]|hr|i|iframe|img|ins|kbd|li|mark|nav|ol|p|picture|pre|q|s|samp|section|small|source|"

@@ -27,7 +27,9 @@ _EXPLICIT = re.compile(r"^(\s*)\.\.(?:\s|$)")
 _OPTION = re.compile(r"^\s*:([\w-]+):(?:\s+(.*))?$")
 _ROLE = re.compile(r"(?::[\w:-]+:)?:([\w-]+):`([^`]+)`")
 _LITERAL = re.compile(r"``([^`]+)``")
-_LINK = re.compile(r"`([^`<]+?)\s*<[^`>]+>`__?")
+# The text before "<" is taken whole and its trailing spaces cut in `_link_text`: a lazy span
+# then `\s*` retried the run of spaces from each of its positions, quadratic in the run.
+_LINK = re.compile(r"`([^`<]+)<[^`>]+>`__?")
 _REF = re.compile(r"`([^`]+)`__?(?!\w)")
 
 CODE_ROLES = frozenset(
@@ -146,19 +148,41 @@ def slugify_sphinx(text: str) -> str:
     return value.strip("-")
 
 
+def _explicit_target(target: str) -> tuple[str, str] | None:
+    """(title, target) of a role's `title <target>` form, or None.
+
+    What `^(.*?)\\s*<([^<>]+)>$` matched, found with str methods: the regex retried a run of
+    spaces from each of its positions (1.1 s for a 20 KB run, growing with its square).
+    """
+    body = target[:-1] if target.endswith(">\n") else target
+    if not body.endswith(">"):
+        return None
+    opening = body.rfind("<")
+    inner = body[opening + 1 : -1]
+    if opening < 0 or not inner or ">" in inner:
+        return None
+    return body[:opening].rstrip(), inner
+
+
+def _link_text(match: re.Match[str]) -> str:
+    """A hyperlink's text: what precedes `<url>` without its trailing spaces (one at least)."""
+    text = match.group(1)
+    return text[: max(1, len(text.rstrip()))]
+
+
 def role_text(name: str, target: str) -> str:
     """How a Sphinx role reads: code names in backticks, references as their link text."""
-    explicit = re.match(r"^(.*?)\s*<([^<>]+)>$", target, re.DOTALL)
-    if explicit and explicit.group(1):
-        text = explicit.group(1)
+    explicit = _explicit_target(target)
+    if explicit and explicit[0]:
+        text = explicit[0]
     else:
-        text = explicit.group(2) if explicit else target
+        text = explicit[1] if explicit else target
         text = text.lstrip("!")
         if text.startswith("~"):
             text = text[1:].split(".")[-1]
     if name in CODE_ROLES:
         return f"`{text}`"
-    if name in ("ref", "doc", "term", "numref") and not (explicit and explicit.group(1)):
+    if name in ("ref", "doc", "term", "numref") and not (explicit and explicit[0]):
         text = text.rsplit("/", 1)[-1].replace("-", " ").replace("_", " ")
     return text
 
@@ -168,7 +192,7 @@ def clean_rst_inline(text: str) -> str:
         return text
     text = _ROLE.sub(lambda m: role_text(m.group(1), m.group(2)), text)
     text = _LITERAL.sub(r"`\1`", text)
-    text = _LINK.sub(r"\1", text)
+    text = _LINK.sub(_link_text, text)
     text = _REF.sub(lambda m: m.group(1) if " " in m.group(1) else f"`{m.group(1)}`", text)
     return text
 
@@ -333,6 +357,11 @@ def directive_code_language(name: str, body: str) -> str | None:
     return None
 
 
+# Directive bodies nested deeper than this are kept as prose. Each level reads the rest of its
+# body again, and 5,000 directives each indented a space more recursed past Python's limit.
+MAX_NESTING = 20
+
+
 def _indent_of(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
@@ -344,6 +373,8 @@ class _RstParser:
         self.depth = depth
         self.styles: list[tuple[str, bool]] = []
         self.blocks: list[Block] = []
+        # Directives inside directives, against MAX_NESTING.
+        self.nesting = 0
 
     def parse(self, lines: list[str]) -> list[Block]:
         self._lines(lines)
@@ -525,8 +556,14 @@ class _RstParser:
         return end
 
     def _nested(self, body: str) -> None:
-        if body.strip():
-            self._lines(body.split("\n"))
+        if not body.strip():
+            return
+        if self.nesting >= MAX_NESTING:
+            self._prose(body)
+            return
+        self.nesting += 1
+        self._lines(body.split("\n"))
+        self.nesting -= 1
 
     def _literalinclude(self, argument: str, options: dict[str, str]) -> None:
         if self.resolver is None:

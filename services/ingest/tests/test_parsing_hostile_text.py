@@ -1,0 +1,108 @@
+"""Hostile pages (unclosed marks repeated by the thousand) parse to what they say, in linear time.
+
+Each case here once made a regex or a loop read the rest of the text again from every unclosed
+mark (or recurse once per line). The tests assert what the page reads as; the times measured
+with the full parse+chunk path at 200 KB / 400 KB, before and after, are in the comments.
+"""
+
+from __future__ import annotations
+
+from twinmcp.ingest.parsing import Block
+from twinmcp.ingest.parsing.inline import clean_inline, plain_heading
+from twinmcp.ingest.parsing.markdown import parse_markdown
+from twinmcp.ingest.parsing.rst import clean_rst_inline, parse_rst, role_text
+
+
+def _prose(blocks: list[Block]) -> list[str]:
+    return [b.text for b in blocks if b.kind == "prose"]
+
+
+def test_an_unclosed_mdx_comment_hides_the_rest_of_the_page_and_parsing_ends() -> None:
+    # Before: the expander read the same line again forever (a hang, for any size).
+    page = "Intro.\n\n{/* never closed\n" + "hidden\n" * 20_000
+    document = parse_markdown(page, "page.mdx")
+    assert _prose(document.blocks) == ["Intro."]
+
+
+def test_many_unclosed_mdx_comments_on_one_line_hide_the_rest() -> None:
+    document = parse_markdown("Intro.\n\n" + "{/*" * 50_000 + "\n\nAfter.\n", "page.mdx")
+    assert _prose(document.blocks) == ["Intro."]
+
+
+def test_closed_mdx_comments_still_go_and_the_text_around_them_stays() -> None:
+    page = "Intro.\n\n{/* a note\nfor editors */} After.\n\n{/* one */}{/* two */}\n\nEnd.\n"
+    document = parse_markdown(page, "page.mdx")
+    assert _prose(document.blocks) == ["Intro.", "After.", "End."]
+
+
+def test_an_unclosed_html_comment_hides_the_lines_after_it() -> None:
+    # 100 KB of lines after "<!--": 1.7 s before (the end looked for in a growing string).
+    document = parse_markdown("Intro.\n\n<!-- open\n" + "hidden\n" * 20_000, "page.md")
+    assert _prose(document.blocks) == ["Intro."]
+
+
+def test_html_comments_on_every_line_are_all_dropped() -> None:
+    document = parse_markdown("Intro.\n\n" + "<!-- x\n" * 20_000 + "\n", "page.md")
+    assert _prose(document.blocks) == ["Intro."]
+
+
+def test_myst_directives_opened_on_every_line_do_not_recurse_without_end() -> None:
+    # Before: RecursionError once past ~1,000 lines of "```{note}" (each opened inside the last).
+    for marker in ("```{note}", ":::{note}"):
+        document = parse_markdown(f"{marker}\n" * 5_000 + "\nEnd.\n", "page.md")
+        prose = _prose(document.blocks)
+        assert prose.count("**Note**") == 20
+        texts = "\n".join(b.text for b in document.blocks)
+        assert texts.count(marker) >= 4_900
+
+
+def test_rst_directives_each_indented_deeper_do_not_recurse_without_end() -> None:
+    # Before: RecursionError for 3,000 nested ".. note::" lines.
+    page = "".join(" " * i + ".. note::\n" for i in range(3_000)) + "\nEnd.\n"
+    document = parse_rst(page, "page.rst")
+    prose = _prose(document.blocks)
+    assert prose.count("**Note**") == 21
+    assert prose[-1] == "End."
+
+
+def test_unclosed_jsx_tags_with_no_label_give_no_bold_label() -> None:
+    # "<Tabs\n" x 30,000: over 10 s for 100 KB before (the label looked for from each "<").
+    document = parse_markdown("# Title\n\nIntro.\n\n" + "<Tabs\n" * 30_000, "page.mdx")
+    assert [b.text for b in document.blocks] == ["Title", "Intro."]
+
+
+def test_unclosed_image_marks_stay_as_text_and_real_images_go() -> None:
+    # One line of "![" x 50,000 (100 KB): 2.9 s before (HTML page), now milliseconds.
+    assert clean_inline("see ![alt](img.png) and " + "![" * 50_000) == "see  and " + "![" * 50_000
+    assert clean_inline("![a](x) ![b][ref] [c](y)") == "  c"
+
+
+def test_unclosed_link_definitions_and_footnotes_stay_as_text() -> None:
+    brackets = "[" * 20_000 + "\n" + "[^" * 20_000
+    assert clean_inline(brackets) == brackets
+    assert clean_inline("Text[^1] here.\n[docs]: https://example.com\n") == "Text here.\n\n"
+
+
+def test_unclosed_macros_and_attribute_lists_stay_and_closed_ones_go() -> None:
+    assert clean_inline("a {{ x }} b " + "{{" * 50_000) == "a  b " + "{{" * 50_000
+    assert clean_inline("a {% if x %} b " + "{%" * 50_000) == "a  b " + "{%" * 50_000
+    assert clean_inline("a { .note } b " + "{#" * 50_000) == "a  b " + "{#" * 50_000
+
+
+def test_heading_ids_are_found_after_long_runs_of_spaces_and_unclosed_marks() -> None:
+    assert plain_heading("Title {#the-id}") == "Title"
+    assert plain_heading("Title" + " " * 100_000 + "x {#id}") == "Title x"
+    assert plain_heading("Title " + "{#a" * 30_000) == "Title " + "{#a" * 30_000
+
+
+def test_rst_links_and_roles_keep_their_text_after_long_runs_of_spaces() -> None:
+    # A 20 KB run of spaces after "`": 1.1 s before, growing with its square; now microseconds.
+    spaces = " " * 100_000
+    assert clean_rst_inline("`Flask  <https://x>`_ and `" + spaces + "x") == (
+        "Flask and `" + spaces + "x"
+    )
+    assert clean_rst_inline("` <https://x>`_") == " "
+    assert role_text("ref", "Title   <target>") == "Title"
+    assert role_text("ref", "<the-target>") == "the target"
+    assert role_text("class", "~a.B") == "`B`"
+    assert role_text("ref", spaces + "x") == spaces + "x"

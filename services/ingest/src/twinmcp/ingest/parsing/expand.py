@@ -32,17 +32,19 @@ from twinmcp.ingest.parsing.rst import (
 
 FENCE_OPEN = re.compile(r"^(\s*)(`{3,}|~{3,})\s*(.*)$")
 _ATTR_ONLY_LINE = re.compile(r"^\s*\{\s*[#:.][^}]*\}\s*$")
-_FASTAPI_INCLUDE = re.compile(r"^(\s*)\{\*\s*(\S+)(.*?)\*\}\s*$")
+# Spans before a trailing `\s*$` end at a non-space (or start at one): a lazy span followed
+# by `\s*` retried a run of spaces from each of its positions, quadratic in the line.
+_FASTAPI_INCLUDE = re.compile(r"^(\s*)\{\*\s*(\S+)((?:\s.*)?)\*\}\s*$")
 _MD_INCLUDE = re.compile(r"^(\s*)\{!>?\s*(\S+?)\s*!\}\s*$")
 _SNIPPET_LINE = re.compile(r"^(\s*)-{2}8<-{2}\s*(?:\"([^\"]*)\"|'([^']*)'|(\S+))?\s*$")
-_ADMONITION = re.compile(r"^(\s*)(!!!|\?\?\?\+?)\s+([^\"\n]*?)\s*(?:\"([^\"]*)\")?\s*$")
+_ADMONITION = re.compile(r"^(\s*)(!!!|\?\?\?\+?)\s++((?:[^\"\n]*[^\"\s])?)\s*(?:\"([^\"]*)\")?\s*$")
 _CONTENT_TAB = re.compile(r"^(\s*)===!?\+?\s+\"([^\"]*)\"\s*$")
-_BLOCK_OPEN = re.compile(r"^(\s*)(/{3,})\s*([\w-]+)\s*(?:\|\s*(.*?))?\s*$")
+_BLOCK_OPEN = re.compile(r"^(\s*)(/{3,})\s*([\w-]+)\s*(?:\|\s*((?:.*\S)?))?\s*$")
 _BLOCK_CLOSE = re.compile(r"^(\s*)(/{3,})\s*$")
 _BLOCK_OPTION = re.compile(r"^\s{2,}[\w-]+:\s")
 _AUTODOC_STUB = re.compile(r"^(\s*):::\s+([\w.:-]+)\s*$")
 # MyST (Sphinx Markdown): ```{directive} argument / :::{directive} ... ::: with :option: lines.
-_MYST_DIRECTIVE = re.compile(r"^(\s*)(`{3,}|~{3,}|:{3,})\{([A-Za-z][\w:.-]*)\}\s*(.*?)\s*$")
+_MYST_DIRECTIVE = re.compile(r"^(\s*)(`{3,}|~{3,}|:{3,})\{([A-Za-z][\w:.-]*)\}\s*((?:.*\S)?)\s*$")
 _MYST_TARGET = re.compile(r"^\s*\([^()\s][^()]*\)=\s*$")
 # Directives whose body is reStructuredText or code, not Markdown: the rst parser reads them.
 _MYST_AS_RST = CODE_DIRECTIVES | AUTODOC | {"literalinclude", "testcode", "testoutput"}

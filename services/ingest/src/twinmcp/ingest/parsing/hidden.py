@@ -58,18 +58,25 @@ def has_hidden_element(line: str) -> bool:
     return "<" in line and _hidden_start(line) is not None
 
 
-def _element_end(text: str, tag: str, after: int) -> int | None:
-    """Where the element whose start tag ends at `after` ends (nesting counted), or None."""
-    depth = 1
+def _element_end(text: str, tag: str, after: int, depth: int = 1) -> tuple[int | None, int, int]:
+    """Where the element open `depth` times at `after` ends (nesting counted), or None.
+
+    Also the depth reached and where to go on from once more lines are appended: the last "<"
+    not yet read as a tag, since no tag holds one. Reading the grown text again from the start
+    tag for each appended line was quadratic (0.9 s for 200 KB of long lines, 3.5 s at 400 KB).
+    """
     pattern = re.compile(rf"<(/?){re.escape(tag)}\b[^<>]*?(/?)>", re.IGNORECASE)
+    resume = after
     for match in pattern.finditer(text, after):
         if match.group(1):
             depth -= 1
             if depth == 0:
-                return match.end()
+                return match.end(), depth, match.end()
         elif not match.group(2):
             depth += 1
-    return None
+        resume = match.end()
+    last_open = text.rfind("<", resume)
+    return None, depth, len(text) if last_open < 0 else last_open
 
 
 def drop_hidden_elements(lines: list[str], i: int) -> int:
@@ -80,13 +87,16 @@ def drop_hidden_elements(lines: list[str], i: int) -> int:
     start = 0
     while (match := _hidden_start(text, start)) is not None:
         tag = match.group(1).lower()
-        end = None if match.group(3) or tag in _VOID else _element_end(text, tag, match.end())
+        end: int | None = None
+        depth, resume = 1, match.end()
+        if not (match.group(3) or tag in _VOID):
+            end, depth, resume = _element_end(text, tag, match.end())
         while end is None and not (match.group(3) or tag in _VOID):
             if j + 1 >= len(lines) or j - i >= _MAX_ELEMENT_LINES:
                 break
             j += 1
             text += "\n" + lines[j]
-            end = _element_end(text, tag, match.end())
+            end, depth, resume = _element_end(text, tag, resume, depth)
         if match.group(3) or tag in _VOID:
             end = match.end()
         elif end is None:

@@ -7,6 +7,9 @@ with the full parse+chunk path at 200 KB / 400 KB, before and after, are in the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from twinmcp.ingest import apiref
 from twinmcp.ingest.parsing import Block
 from twinmcp.ingest.parsing.inline import clean_inline, plain_heading
 from twinmcp.ingest.parsing.markdown import parse_markdown
@@ -138,3 +141,25 @@ def test_a_hidden_element_left_open_over_long_lines_drops_its_paragraph() -> Non
     # again from the start tag for each line), 0.008 s after.
     page = "Before.\n\n<div hidden>\n" + ("<div>" * 40 + "x" * 300 + "\n") * 400 + "\nAfter.\n"
     assert _prose(parse_markdown(page, "page.md").blocks) == ["Before.", "After."]
+
+
+def test_unclosed_doc_comments_in_a_declaration_file_leave_the_exports_and_their_docs(
+    tmp_path: Path,
+) -> None:
+    # 20 KB of "/** ": 1.5 s before (each read to the end of the file, growing with the square);
+    # 400 KB now 0.03 s.
+    declarations = (
+        "/** " * 100_000
+        + "\n/** Adds two numbers.\n * @param x - the first\n */\n"
+        + "export declare function add(x: number): number;\n"
+    )
+    (tmp_path / "index.d.ts").write_text(declarations, encoding="utf-8")
+    out = tmp_path / "out"
+    written = apiref.write_typescript_reference(tmp_path, "pkg", out, 2 * 1024 * 1024)
+    assert written == ["index.md"]
+    page = (out / "index.md").read_text(encoding="utf-8")
+    assert page == (
+        "# API reference: pkg\n\n## function add\n\n"
+        "```ts\nexport declare function add(x: number): number;\n```\n\n"
+        "Adds two numbers.\n- `x`: the first\n"
+    )

@@ -181,3 +181,14 @@ def test_a_fence_info_of_one_long_word_is_its_language_and_attributes_still_read
     assert (code.kind, code.text, code.language) == ("code", "code", word)
     code = parse_markdown('```py title="main.py"\nprint(1)\n```\n', "page.md").blocks[0]
     assert (code.language, code.caption) == ("python", "main.py")
+
+
+def test_sphinx_roles_are_read_after_long_runs_of_names_and_colons() -> None:
+    # 40 KB of ":a" before a role: 5.2 s before (quadratic); 400 KB now 0.008 s, or 0.2 s
+    # with a "::" in the text.
+    run = ":a" * 100_000
+    assert clean_rst_inline(run + " :func:`f`") == run + " `f`"
+    read = clean_rst_inline(run + "::class:`X`")
+    assert read.endswith(":a`X`")
+    assert len(read) == len(run) - 64 + len("`X`")
+    assert clean_rst_inline(":py::class:`X` and :ref:`a <b>`") == "`X` and a"

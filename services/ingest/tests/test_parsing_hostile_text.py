@@ -11,6 +11,7 @@ from pathlib import Path
 
 from twinmcp.ingest import apiref
 from twinmcp.ingest.parsing import Block
+from twinmcp.ingest.parsing.html import parse_html
 from twinmcp.ingest.parsing.inline import clean_inline, plain_heading
 from twinmcp.ingest.parsing.markdown import parse_markdown
 from twinmcp.ingest.parsing.rst import clean_rst_inline, parse_rst, role_text
@@ -192,3 +193,29 @@ def test_sphinx_roles_are_read_after_long_runs_of_names_and_colons() -> None:
     assert read.endswith(":a`X`")
     assert len(read) == len(run) - 64 + len("`X`")
     assert clean_rst_inline(":py::class:`X` and :ref:`a <b>`") == "`X` and a"
+
+
+def test_a_long_run_of_blanks_in_an_html_page_reads_as_one_space_and_pre_keeps_it() -> None:
+    # One 40 KB run of spaces: 7.3 s before (markdownify's whitespace regex, quadratic); a
+    # 400 KB run now 0.005 s.
+    spaces = " " * 200_000
+    page = f"<html><body><main><p>x{spaces}y</p><pre>a    b</pre></main></body></html>"
+    document = parse_html(page, "page.html")
+    assert [(b.kind, b.text) for b in document.blocks] == [
+        ("prose", "x y"),
+        ("code", "a    b"),
+    ]
+
+
+def test_a_long_uppercase_tag_name_left_open_is_dropped_and_labels_still_read() -> None:
+    # "<" + 40 KB of "A": 12 s before (quadratic); 400 KB now 0.05 s.
+    document = parse_markdown("Intro.\n\n<" + "A" * 200_000 + " \n", "page.mdx")
+    assert _prose(document.blocks) == ["Intro."]
+    document = parse_markdown('Intro.\n\n<TabItem value="a"\n  label="Python">\n', "page.mdx")
+    assert _prose(document.blocks) == ["Intro.", "**Python**"]
+
+
+def test_a_decimal_reference_of_thousands_of_digits_reads_as_a_replacement_character() -> None:
+    # Before: ValueError out of html.unescape (int() refuses over 4,300 digits).
+    assert clean_inline("a &#" + "1" * 200_000 + "; b") == "a \ufffd b"
+    assert clean_inline("&#" + "0" * 5_000 + "65; &#65 &#99999999;") == "A A \ufffd"

@@ -53,8 +53,11 @@ _MYST_CONTAINERS = frozenset({"tab", "group-tab", "tab-item", "tab-set", "admoni
 _ESM = re.compile(r"^(import\s+(?:[\w*{}\s,]+\s+from\s+)?['\"]|import\s*\{|export\s+)")
 _TAG_ONLY_LINE = re.compile(r"^\s*(?:</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>\s*)+$")
 _TAG_OPEN_UNCLOSED = re.compile(r"^\s*<[A-Za-z][\w.:-]*(?:\s[^<>]*)?$")
+# The tag name is taken whole before the attributes are searched (the second branch: a name
+# ending in ".label" before "="), which is what backtracking into it found: from each length
+# of a long name the search read the rest again (12 s for a 40 KB name, growing with the square).
 _TAG_LABEL = re.compile(
-    r"<[A-Z][\w.]*[^<>]*?\b(?:label|title)=(?:\"([^\"]*)\"|'([^']*)'|\{`([^`]*)`\})"
+    r"<[A-Z](?:[\w.]*+[^<>]*?|[\w.]*?)\b(?:label|title)=(?:\"([^\"]*)\"|'([^']*)'|\{`([^`]*)`\})"
 )
 _HTML_COMMENT = re.compile(r"<!--.*?(-->|$)", re.DOTALL)
 # Directives nested deeper than this are read as plain fences. Each level reads the rest of

@@ -32,6 +32,16 @@ _HTML_TAG = re.compile(r"</?(?:" + _HTML_TAGS + r")\b[^<>]*>", re.IGNORECASE)
 _JSX_TAG = re.compile(r"</?[A-Z][\w.]*(?:\s[^<>]*)?/?>")
 
 
+# A decimal character reference of thousands of digits made html.unescape raise ValueError
+# (int() refuses strings over 4,300 digits): one above U+10FFFF reads as U+FFFD anyway.
+_DECIMAL_REFERENCE = re.compile(r"&#([0-9]{8,})(;?)")
+
+
+def _bounded_reference(match: re.Match[str]) -> str:
+    digits = match.group(1).lstrip("0") or "0"
+    return "\ufffd" if len(digits) > 7 else f"&#{digits}{match.group(2)}"
+
+
 def slugify_markdown(text: str) -> str:
     """The id Python-Markdown's toc extension (MkDocs) gives a heading."""
     value = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
@@ -63,6 +73,8 @@ def clean_inline(text: str) -> str:
         text = _HTML_TAG.sub("", text)
         text = _JSX_TAG.sub("", text)
     if "&" in text:
+        if "&#" in text:
+            text = _DECIMAL_REFERENCE.sub(_bounded_reference, text)
         text = html.unescape(text)
     return text
 

@@ -219,3 +219,12 @@ def test_a_decimal_reference_of_thousands_of_digits_reads_as_a_replacement_chara
     # Before: ValueError out of html.unescape (int() refuses over 4,300 digits).
     assert clean_inline("a &#" + "1" * 200_000 + "; b") == "a \ufffd b"
     assert clean_inline("&#" + "0" * 5_000 + "65; &#65 &#99999999;") == "A A \ufffd"
+
+
+def test_an_html_page_with_a_decimal_reference_of_thousands_of_digits_still_parses() -> None:
+    # Before: ValueError out of BeautifulSoup (int() refuses over 4,300 digits).
+    page = (
+        "<html><body><main><p>a &#" + "1" * 200_000 + "; b &#" + "0" * 5_000 + "65; c</p>"
+        "<p>&#65; &#99999999;</p></main></body></html>"
+    )
+    assert _prose(parse_html(page, "page.html").blocks) == ["a \ufffd b A c", "A \ufffd"]

@@ -36,6 +36,10 @@ CHROME_HINT = re.compile(
 # markdownify's whitespace regex reads a run of blanks again from each of its positions (7.3 s
 # for one run of 40 KB, growing with the square); it turns a run into one space anyway.
 _BLANK_RUN = re.compile(r"[\t ]{2,}")
+# A decimal character reference of thousands of digits made BeautifulSoup raise ValueError
+# (int() refuses strings over 4,300 digits). Shortened, it reads the same: leading zeros go,
+# and a value past U+10FFFF stays one (a replacement character).
+_HUGE_DECIMAL_REFERENCE = re.compile(r"&#([0-9]{4000,})")
 MAIN_SELECTORS = (
     "main",
     "article",
@@ -61,7 +65,14 @@ def _language_of(element: Tag) -> str:
     return ""
 
 
+def _shortened_reference(match: re.Match[str]) -> str:
+    digits = match.group(1).lstrip("0") or "0"
+    return "&#" + (digits if len(digits) <= 7 else "99999999")
+
+
 def parse_html(text: str, path: str) -> ParsedDocument:
+    if "&#" in text:
+        text = _HUGE_DECIMAL_REFERENCE.sub(_shortened_reference, text)
     soup = BeautifulSoup(text, "html.parser")
     title_tag = soup.find("title")
     page_title = title_tag.get_text(" ", strip=True) if isinstance(title_tag, Tag) else ""

@@ -65,6 +65,34 @@ def _language_of(element: Tag) -> str:
     return ""
 
 
+# markdownify converts an element by recursion, three frames a level: 400 nested <div>s (2 KB)
+# raised RecursionError. An element this deep is replaced by its text (bs4's unwrap() would
+# walk up the ancestors for each element moved, quadratic in a deep chain).
+MAX_NESTING = 100
+
+
+def _flatten_deep_elements(main: Tag) -> None:
+    deep: list[Tag] = []
+    stack = [(main, 0)]
+    while stack:
+        tag, depth = stack.pop()
+        for child in tag.children:
+            if isinstance(child, Tag):
+                if depth + 1 >= MAX_NESTING:
+                    deep.append(child)
+                else:
+                    stack.append((child, depth + 1))
+    for tag in deep:
+        tag.replace_with(NavigableString(tag.get_text(" ")))
+
+
+def _is_decomposed(tag: Tag) -> bool:
+    """`tag.decomposed` without its cost: on a live tag, bs4 reads `_decomposed` through
+    `Tag.__getattr__`, a search of the whole subtree for a child tag of that name (8 s for
+    2,000 nested <div>s, growing with the square). decompose() sets it on the instance."""
+    return bool(vars(tag).get("_decomposed", False))
+
+
 def _shortened_reference(match: re.Match[str]) -> str:
     digits = match.group(1).lstrip("0") or "0"
     return "&#" + (digits if len(digits) <= 7 else "99999999")
@@ -89,10 +117,10 @@ def parse_html(text: str, path: str) -> ParsedDocument:
         tag.decompose()
     # Text people cannot see is what hidden prompt injection hides in (see parsing.hidden).
     for tag in main.find_all(True):
-        if not tag.decomposed and isinstance(tag.attrs, dict) and hides_text(tag.attrs):
+        if not _is_decomposed(tag) and isinstance(tag.attrs, dict) and hides_text(tag.attrs):
             tag.decompose()
     for tag in main.find_all(True):
-        if tag.decomposed or not isinstance(tag.attrs, dict):
+        if _is_decomposed(tag) or not isinstance(tag.attrs, dict):
             continue
         hints = " ".join(
             [*(tag.get("class") or []), str(tag.get("id") or ""), str(tag.get("role") or "")]
@@ -106,6 +134,7 @@ def parse_html(text: str, path: str) -> ParsedDocument:
     for text in main.find_all(string=_BLANK_RUN):
         if type(text) is NavigableString and text.find_parent("pre") is None:
             text.replace_with(_BLANK_RUN.sub(" ", text))
+    _flatten_deep_elements(main)
     markdown = MarkdownConverter(
         heading_style="ATX",
         code_language_callback=_language_of,

@@ -32,8 +32,9 @@ SEARCH_DESCRIPTION = """\
 Answers a programming question from the up-to-date documentation and code examples of the \
 indexed libraries in ONE call, without a library ID: the libraries are chosen from the question \
 (a library it names, or whose documentation covers it best), among the dependencies of the \
-'project' when it is given, or from up to 4 given in 'libraries'. Returns ranked Markdown snippets within a token budget; each names its library ID \
-and version, so you can follow up with 'query-docs' on one library.
+'project' when it is given, or from up to 4 given in 'libraries'. Returns ranked Markdown \
+snippets within a token budget; each names its library ID and version, so you can follow up \
+with 'query-docs' on one library.
 
 Use it when the user has not named a library, asks which library does something, or the \
 question spans several libraries; name the libraries you already know in 'libraries' (IDs such \

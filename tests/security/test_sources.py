@@ -340,6 +340,31 @@ class TestIngestLimits:
         assert_refused(reply, 400, "maxPages")
 
 
+class TestHostileDocuments:
+    async def test_pages_built_to_hang_or_crash_the_parsers_leave_the_rest_ingested(
+        self, hostile: Hostile, allowed_root: Path
+    ) -> None:
+        # Each page once stopped a job: an unclosed MDX comment read the same line forever,
+        # HTML nested 5,000 deep overflowed the recursion limit, a character reference of
+        # 5,000 digits raised ValueError, and unclosed "<h1" / "[" / "<!--" runs were read
+        # again from each mark (minutes for a few hundred KB).
+        folder = allowed_root / "hostile-pages"
+        docs = folder / "docs"
+        docs.mkdir(parents=True)
+        (docs / "index.md").write_text(
+            "# Gizmo\n\nGizmo assembles widgets into gadgets with the gizmo builder.\n"
+        )
+        (docs / "comment.mdx").write_text("# Notes\n\n" + "{/* never closed\n" * 20_000)
+        (docs / "nested.html").write_text("<div>" * 5_000 + "deep" + "</div>" * 5_000)
+        (docs / "reference.html").write_text(f"<p>&#{'9' * 5_000};</p>")
+        (docs / "marks.md").write_text("<h1" * 60_000 + "\n" + "[" * 200_000 + "\n<!--\n" * 1_000)
+        hostile.mark_logs()
+        job = await _ingest(hostile, str(folder), "/hostile/pages")
+        assert job["state"] == "succeeded", job
+        assert "gizmo builder" in await _docs(hostile, "/hostile/pages", "assemble widgets")
+        hostile.assert_no_tracebacks()
+
+
 class TestOwnerText:
     async def test_owner_rules_reach_agents_without_bidi_characters_or_fake_system_tags(
         self, hostile: Hostile, allowed_root: Path

@@ -201,6 +201,33 @@ async def test_a_projects_documented_dependencies_are_the_libraries_searched(
     assert unchanged.hits[0].library_id == "/other/webframe"
 
 
+async def test_a_project_of_more_libraries_than_are_probed_keeps_the_described_one(
+    client: Any, kit: Any
+) -> None:
+    # 25 dependencies that sort first and one that sorts last: only 24 are probed, and the
+    # one whose README says what the query asks for is among them.
+    for n in range(25):
+        await kit.publish_library(
+            client, f"/acme/lib{n:02}", documents={"docs/tasks.md": kit.TASKS_DOC},
+            package_names=[f"lib{n:02}"],
+        )  # fmt: skip
+    await kit.publish_library(
+        client, "/zzz/zframe", documents={"docs/cors.md": OTHER_CORS_DOC},
+        package_names=["zframe"], about="Zframe enables CORS for frontends on another origin.",
+    )  # fmt: skip
+    locks = [
+        search_pb2.LockedPackage(registry="pypi", name=name, version="1.0")
+        for name in [*(f"lib{n:02}" for n in range(25)), "zframe"]
+    ]
+    reply = await _search(
+        client,
+        query="enable CORS so my browser frontend on another origin can call the API",
+        locked_packages=locks,
+    )
+    assert reply.hits[0].library_id == "/zzz/zframe"
+    assert len(reply.libraries) <= crosslib.MAX_PROBED_LIBRARIES
+
+
 def _shown_hits(reply: search_pb2.SearchDocsResponse) -> None:
     """The text is within its count and shows exactly `hits`, in order, each under its title
     and library line (a cut one with the content the text shows)."""

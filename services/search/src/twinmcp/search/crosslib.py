@@ -653,23 +653,26 @@ class CrossLibrarySearch:
         named = [c for c in documented if library_names(c) & mentioned]
         chosen: dict[str, tuple[Candidate, str]] = {c.library_id: (c, REASON_NAMED) for c in named}
         in_project = set(await self.catalog.project_libraries(packages)) if packages else set()
-        if in_project:
-            others: list[tuple[Candidate, str]] = [
-                (c, REASON_PROJECT) for c in documented if c.library_id in in_project
-            ]
-        elif len(documented) > MAX_PROBED_LIBRARIES:
+        pool = [c for c in documented if c.library_id in in_project] if in_project else documented
+        why = REASON_PROJECT if in_project else REASON_CONTENT
+        if len(pool) > MAX_PROBED_LIBRARIES:
+            # Too many to probe: those resolution matches to the query read as a description
+            # first, then the most popular.
             words = " ".join(query.split()[:32])
             matches = await asyncio.to_thread(resolver.resolve, words, words, 50)
-            described = [m.candidate for m in matches if m.candidate.is_documented]
+            described = [
+                m.candidate
+                for m in matches
+                if m.candidate.is_documented
+                and (not in_project or m.candidate.library_id in in_project)
+            ]
             by_reach = sorted(
-                documented,
+                pool,
                 key=lambda c: (c.popularity_rank <= 0, c.popularity_rank, -c.stars, c.library_id),
             )
-            others = [(c, REASON_CONTENT) for c in [*described, *by_reach]]
-        else:
-            others = [(c, REASON_CONTENT) for c in documented]
-        for candidate, reason in others:
-            chosen.setdefault(candidate.library_id, (candidate, reason))
+            pool = [*described, *by_reach]
+        for candidate in pool:
+            chosen.setdefault(candidate.library_id, (candidate, why))
         targets: list[Target] = []
         for candidate, reason in list(chosen.values())[:MAX_PROBED_LIBRARIES]:
             info = await self.catalog.library(candidate.library_id)

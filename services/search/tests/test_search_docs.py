@@ -179,6 +179,13 @@ async def test_a_projects_documented_dependencies_are_the_libraries_searched(
     scoped = await _search(client, query=query, locked_packages=locks, project_format="uv.lock")
     assert {hit.library_id for hit in scoped.hits} == {"/acme/webkit"}
     assert "CORSMiddleware" in scoped.text
+    assert (
+        "Only the documented dependencies of the uv.lock passed as 'project' were searched"
+        in scoped.text
+    )
+    assert "were searched" not in unscoped.text
+    again = await _search(client, query=query, locked_packages=locks, project_format="uv.lock")
+    assert again.text == scoped.text  # from the answer cache
     assert {(lib.library_id, lib.reason) for lib in scoped.libraries} <= {
         ("/acme/webkit", crosslib.REASON_PROJECT),
         ("/acme/fetcher", crosslib.REASON_PROJECT),
@@ -192,6 +199,10 @@ async def test_a_projects_documented_dependencies_are_the_libraries_searched(
     # A library the question names is searched though the project does not lock it.
     named = await _search(client, query=query + " with webframe", project="shop")
     assert named.hits[0].library_id == "/other/webframe"
+    assert (
+        "Besides the libraries the question names, only the documented dependencies of "
+        "project 'shop' were searched" in named.text
+    )
     assert ("/other/webframe", crosslib.REASON_NAMED) in {
         (lib.library_id, lib.reason) for lib in named.libraries
     }

@@ -319,6 +319,9 @@ class CrossAnswer:
     withheld_snippets: int = 0
     is_cached: bool = False
     text: str = ""
+    # The libraries were chosen among the request's project's dependencies (REASON_PROJECT),
+    # whether or not any of them cleared the floor.
+    is_project_scoped: bool = False
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -326,6 +329,7 @@ class CrossAnswer:
                 "text": self.text,
                 "tokens_used": self.tokens_used,
                 "withheld_snippets": self.withheld_snippets,
+                "project_scoped": self.is_project_scoped,
                 "libraries": [
                     [s.library_id, s.version, s.title, s.relevance, s.reason,
                      s.available_versions, s.rules, s.locked_version]
@@ -347,6 +351,7 @@ class CrossAnswer:
             withheld_snippets=data["withheld_snippets"],
             is_cached=True,
             text=data["text"],
+            is_project_scoped=bool(data.get("project_scoped", False)),
         )
 
 
@@ -384,6 +389,13 @@ def search_header(answer: CrossAnswer, label: str = "") -> str:
     others = [lib.library_id for lib in answer.libraries if lib.library_id not in answering]
     if others:
         lines.append(f"Also searched: {', '.join(others)}")
+    if answer.is_project_scoped:
+        named = any(lib.reason == REASON_NAMED for lib in answer.libraries)
+        lines.append(
+            ("Besides the libraries the question names, only" if named else "Only")
+            + f" the documented dependencies of {label or 'the project'} were searched; to "
+            "search other libraries, name them in 'libraries' or leave out 'project'."
+        )
     lines.append("Ask 'query-docs' with one of these IDs to go deeper into one library.")
     if answer.withheld_snippets:
         lines.append(withheld_note(answer.withheld_snippets, "the documentation"))
@@ -685,6 +697,7 @@ class CrossLibrarySearch:
     async def _answer(
         self, targets: Sequence[Target], query: str, budget: int, family: str, *, is_hinted: bool
     ) -> CrossAnswer:
+        scoped = any(target.reason == REASON_PROJECT for target in targets)
         indexes = [await self.indexes.get(t.version.build_id) for t in targets]
         if family and not is_hinted:
             kept = [
@@ -695,7 +708,7 @@ class CrossLibrarySearch:
             targets = [target for target, _ in kept]
             indexes = [index for _, index in kept]
         if not targets:
-            return CrossAnswer([], [], 0)
+            return CrossAnswer([], [], 0, is_project_scoped=scoped)
         relevance = await asyncio.to_thread(library_relevance, indexes, query)
         dense = await self._dense_relevance(targets, indexes, query)
         if dense is not None:
@@ -747,7 +760,7 @@ class CrossLibrarySearch:
                     locked_version=item.target.locked_version,
                 )
             )
-        return CrossAnswer(hits, searched, used, withheld)
+        return CrossAnswer(hits, searched, used, withheld, is_project_scoped=scoped)
 
     async def _dense_relevance(
         self, targets: Sequence[Target], indexes: Sequence[VersionIndex], query: str

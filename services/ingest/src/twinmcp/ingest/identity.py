@@ -81,6 +81,8 @@ _WELCOME = re.compile(r"^welcome\s+to\s+(?:the\s+)?", re.IGNORECASE)
 _TITLE_CUT = re.compile(r"\s+[-|\u2013\u2014:\u00b7]\s+|:\s+")
 # MkDocs attribute lists: "FastAPI { #fastapi }", "Setup {.hidden}".
 _ATTRIBUTES = re.compile(r"\{\s*[#.:][^{}]*\}")
+# Each class stops at the next opening mark too, so that text full of unclosed marks ("<<<",
+# "[[[") is read in linear time, not rescanned to its end from every mark.
 _MD_IMAGE = re.compile(r"!\[[^\[\]]*\]\([^()]*\)")
 _MD_LINK = re.compile(r"\[([^\[\]]*)\]\([^()]*\)")
 _HTML_TAG = re.compile(r"<[^<>]+>")
@@ -650,11 +652,9 @@ def _rst_title(text: str) -> str:
 
 MAX_ABOUT_CHARS = 600
 _README_NAMES = ("README.md", "README.rst", "README.markdown", "README.txt", "README")
-# Each class stops at the next opening mark too, so that text full of unclosed marks ("<<<",
-# "[[[") is read in linear time, not rescanned to its end from every mark.
-_MARKUP_TAG = re.compile(r"<[^<>]*>")
-_MARKDOWN_IMAGE = re.compile(r"!\[[^\[\]]*\]\([^()]*\)")
-_MARKDOWN_LINK = re.compile(r"\[([^\[\]]*)\](?:\([^()]*\)|\[[^\[\]]*\])?")
+# Prose links also come as references ("[WSGI][wsgi]") and bare "[WSGI]", which titles'
+# `_MD_LINK` leaves alone; images and tags as for titles (`_MD_IMAGE`, `_HTML_TAG`).
+_PROSE_LINK = re.compile(r"\[([^\[\]]*)\](?:\([^()]*\)|\[[^\[\]]*\])?")
 _RST_LINK = re.compile(r"`([^`<]*?)\s*<[^<>`]*>`_{1,2}")
 _LINK_DEFINITION = re.compile(r"^\s*\[[^\]]+\]:\s*\S+")
 _URL = re.compile(r"https?://\S+")
@@ -709,7 +709,7 @@ def opening_prose(text: str, limit: int = MAX_ABOUT_CHARS) -> str:
         end = re.search(r"^(?:---|\.\.\.)[ \t]*$", text[4:], re.MULTILINE)
         if end:
             text = text[4 + end.end() :]
-    text = _MARKUP_TAG.sub(" ", _MARKDOWN_IMAGE.sub(" ", _without_comments(text[:20_000])))
+    text = _HTML_TAG.sub(" ", _MD_IMAGE.sub(" ", _without_comments(text[:20_000])))
     lines = text.splitlines()
     kept: list[str] = []
     paragraph: list[str] = []
@@ -764,7 +764,7 @@ def opening_prose(text: str, limit: int = MAX_ABOUT_CHARS) -> str:
             continue
         if _LINK_DEFINITION.match(line):
             continue
-        words = _RST_LINK.sub(r"\1", _MARKDOWN_LINK.sub(r"\1", line))
+        words = _RST_LINK.sub(r"\1", _PROSE_LINK.sub(r"\1", line))
         words = _INLINE_MARKS.sub("", _URL.sub(" ", words))
         words = _LIST_MARK.sub("", " ".join(words.split()))
         if _LIST_MARK.match(line):

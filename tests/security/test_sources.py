@@ -346,8 +346,9 @@ class TestHostileDocuments:
     ) -> None:
         # Each page once stopped a job: an unclosed MDX comment read the same line forever,
         # HTML nested 5,000 deep overflowed the recursion limit, a character reference of
-        # 5,000 digits raised ValueError, and unclosed "<h1" / "[" / "<!--" runs were read
-        # again from each mark (minutes for a few hundred KB).
+        # 5,000 digits raised ValueError, front matter nested 50,000 deep RecursionError, and
+        # unclosed "<h1" / "[" / "<!--" runs were read again from each mark (minutes for a few
+        # hundred KB).
         folder = allowed_root / "hostile-pages"
         docs = folder / "docs"
         docs.mkdir(parents=True)
@@ -357,6 +358,7 @@ class TestHostileDocuments:
         (docs / "comment.mdx").write_text("# Notes\n\n" + "{/* never closed\n" * 20_000)
         (docs / "nested.html").write_text("<div>" * 5_000 + "deep" + "</div>" * 5_000)
         (docs / "reference.html").write_text(f"<p>&#{'9' * 5_000};</p>")
+        (docs / "front.md").write_text("---\n" + "[" * 50_000 + "\n---\n# Front\n\nMatter.\n")
         (docs / "marks.md").write_text("<h1" * 60_000 + "\n" + "[" * 200_000 + "\n<!--\n" * 1_000)
         hostile.mark_logs()
         job = await _ingest(hostile, str(folder), "/hostile/pages")

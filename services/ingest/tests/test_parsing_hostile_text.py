@@ -238,3 +238,12 @@ def test_html_nested_thousands_deep_reads_as_its_text() -> None:
     page = "<main>" + "<div>" * 90 + "<h2>Title</h2><p>Body.</p></main>"
     blocks = parse_html(page, "page.html").blocks
     assert [(b.kind, b.text) for b in blocks] == [("heading", "Title"), ("prose", "Body.")]
+
+
+def test_front_matter_nested_thousands_deep_is_dropped_and_the_page_still_parses() -> None:
+    # Before: YAML and TOML parsers followed "[[[[..." recursively and the page raised
+    # RecursionError (a failed file, found after the survey above).
+    for fence, nested in (("---", "[" * 50_000), ("+++", "a = " + "[" * 50_000)):
+        page = f"{fence}\n{nested}\n{fence}\n# Gizmo\n\nGizmo assembles widgets.\n"
+        document = parse_markdown(page, "page.md")
+        assert _prose(document.blocks) == ["Gizmo assembles widgets."]

@@ -21,7 +21,9 @@ def split_front_matter(text: str) -> tuple[str, str]:
         title = ""
         try:
             data = yaml.safe_load(raw) if loader == "yaml" else tomllib.loads(raw)
-        except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError):
+        except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, RecursionError):
+            # RecursionError: front matter nested thousands deep ("[[[[..."), which both
+            # parsers follow recursively; the page is read without its front matter.
             data = None
         if isinstance(data, dict):
             for key in ("title", "sidebar_label", "name"):

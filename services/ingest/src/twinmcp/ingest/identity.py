@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 from twinmcp.ingest.documents import DocumentError, SourceConfig
+from twinmcp.ingest.parsing.front_matter import split_front_matter
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_EXAMPLE_FILES = 3000
@@ -705,11 +706,8 @@ def opening_prose(text: str, limit: int = MAX_ABOUT_CHARS) -> str:
     badges, images, HTML, headings, link lines, directives and code are skipped; it ends at
     the first section heading or code block after the prose began, or near `limit`
     characters. The page's title heading does not end it (an introduction follows it)."""
-    if text.startswith("---\n"):
-        end = re.search(r"^(?:---|\.\.\.)[ \t]*$", text[4:], re.MULTILINE)
-        if end:
-            text = text[4 + end.end() :]
-    text = _HTML_TAG.sub(" ", _MD_IMAGE.sub(" ", _without_comments(text[:20_000])))
+    _, text = split_front_matter(text[:20_000])
+    text = _HTML_TAG.sub(" ", _MD_IMAGE.sub(" ", _without_comments(text)))
     lines = text.splitlines()
     kept: list[str] = []
     paragraph: list[str] = []

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from twinmcp.ingest import apiref
+from twinmcp.ingest.documents import DocumentError, parse_source_config
 from twinmcp.ingest.parsing import Block
 from twinmcp.ingest.parsing.html import parse_html
 from twinmcp.ingest.parsing.inline import clean_inline, plain_heading
 from twinmcp.ingest.parsing.markdown import parse_markdown
+from twinmcp.ingest.parsing.notebook import parse_notebook
 from twinmcp.ingest.parsing.rst import clean_rst_inline, parse_rst, role_text
 
 
@@ -247,3 +250,16 @@ def test_front_matter_nested_thousands_deep_is_dropped_and_the_page_still_parses
         page = f"{fence}\n{nested}\n{fence}\n# Gizmo\n\nGizmo assembles widgets.\n"
         document = parse_markdown(page, "page.md")
         assert _prose(document.blocks) == ["Gizmo assembles widgets."]
+
+
+def test_json_and_yaml_nested_thousands_deep_are_refused_or_ignored_not_raised() -> None:
+    # Before: each raised RecursionError out of the parser (a failed job, not a refused file).
+    nested = "[" * 50_000
+    myst = parse_markdown(f"```{{note}}\n---\n{nested}\n---\nBody text here.\n```\n", "p.md")
+    assert "Body text here." in _prose(myst.blocks)
+    literal = parse_rst(f"Title\n=====\n\n.. code-block::\n\n    {nested}\n", "p.rst")
+    assert any(block.text.startswith("[[[") for block in literal.blocks)
+    with pytest.raises(DocumentError, match=r"n\.ipynb is not a valid notebook"):
+        parse_notebook(nested, "n.ipynb")
+    with pytest.raises(DocumentError, match=r"twinmcp\.json is not valid JSON: nested too deeply"):
+        parse_source_config(nested)

@@ -150,6 +150,8 @@ def parse_source_config(text: str, origin: str = "twinmcp.json") -> SourceConfig
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise DocumentError(f"{origin} is not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise DocumentError(f"{origin} is not valid JSON: nested too deeply") from error
     if not isinstance(data, dict):
         raise DocumentError(f"{origin} must hold a JSON object")
     for key in ("projectTitle", "description", "branch"):

@@ -535,7 +535,7 @@ def _myst_options(body: list[str]) -> tuple[dict[str, str], list[str]]:
         if end is not None:
             try:
                 data = yaml.safe_load("\n".join(body[1:end]))
-            except yaml.YAMLError:
+            except (yaml.YAMLError, RecursionError):  # nested thousands deep: no options
                 data = None
             if isinstance(data, dict):
                 options = {str(key): "" if v is None else str(v) for key, v in data.items()}

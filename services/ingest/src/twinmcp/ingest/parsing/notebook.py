@@ -46,6 +46,8 @@ def parse_notebook(text: str, path: str, resolver: IncludeResolver | None = None
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise DocumentError(f"{path} is not a valid notebook (JSON error: {error.msg})") from error
+    except RecursionError as error:
+        raise DocumentError(f"{path} is not a valid notebook (JSON nested too deeply)") from error
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise DocumentError(f"{path} is not a Jupyter notebook: no 'cells' list")
     metadata = data.get("metadata")

@@ -326,7 +326,7 @@ def code_language(text: str) -> str | None:
     if first[:1] in "{[":
         try:
             json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         else:
             return "json"

@@ -1,12 +1,12 @@
 """The held-out corpora: published releases fetched by pip or npm, checked and unpacked safely.
 
-    .venv/bin/python -m bench.heldout_corpus [prepare|check] [--set heldout|heldout2|all]
+    .venv/bin/python -m bench.heldout_corpus [prepare|check] [--set heldout|heldout2|heldout3|all]
 
-Two frozen sets: bench/heldout/ (set 1, written 2026-12-04) and bench/heldout2/ (set 2, written
-2026-12-05), each a MANIFEST.json of pinned releases, a questions file and a resolution file.
-`prepare` brings every release of the chosen sets' manifests into .data/heldout/ (ignored; the
-sets share it, their libraries differ), checks its sha256 and copies the documentation files into
-.data/heldout/corpus/<owner>__<repo>/. `check` also verifies the frozen questions: every
+Three frozen sets: bench/heldout/ (set 1, written 2026-12-04), bench/heldout2/ (set 2, written
+2026-12-05) and bench/heldout3/ (set 3, written 2026-12-06), each a MANIFEST.json of pinned
+releases, a questions file and a resolution file. `prepare` brings every release of the chosen
+sets' manifests into .data/heldout/ (ignored; the sets share it, their libraries differ), checks
+its sha256 and copies the documentation files into .data/heldout/corpus/<owner>__<repo>/. `check` also verifies the frozen questions: every
 `must_contain_any` string occurs in one of its `expect_files`. Downloads go through the machine's
 own pip and npm, so their configured index or registry is used and no host is named here.
 """
@@ -109,6 +109,7 @@ HELDOUT_SETS: dict[str, HeldoutSet] = {
     for s in (
         HeldoutSet("heldout", "held-out", HERE, "2026-12-04"),
         HeldoutSet("heldout2", "held-out 2", HERE.parent / "heldout2", "2026-12-05"),
+        HeldoutSet("heldout3", "held-out 3", HERE.parent / "heldout3", "2026-12-06"),
     )
 }
 

@@ -1,10 +1,10 @@
 """`make eval`: retrieval and resolution quality, dev set beside the frozen held-out sets.
 
 Starts a throwaway stack per ranking, ingests the dev corpora (../shared/eval) and the releases
-of the two held-out sets (bench/heldout and bench/heldout2, fetched by pip and npm into
-.data/heldout and checked by sha256), imports the package catalogs, then asks every question
-through the real REST API at 1,000 / 2,500 / 5,000 tokens and prints, dev, held-out and
-held-out 2 side by side: MRR, Hit@1, Hit@5,
+of the three held-out sets (bench/heldout, bench/heldout2 and bench/heldout3, fetched by pip and
+npm into .data/heldout and checked by sha256), imports the package catalogs, then asks every
+question through the real REST API at 1,000 / 2,500 / 5,000 tokens and prints, dev and held-out
+1, 2 and 3 side by side: MRR, Hit@1, Hit@5,
 hit@budget, median/mean tokens and REST p50, beside a plain BM25 ranking of the same snippets
 (asked from the search service directly); per library and per kind; and resolution top-1 with
 the catalogs loaded.
@@ -13,8 +13,9 @@ Rankings: `keyword` is EMBEDDING_PROVIDER=none, what `make run` serves until the
 installed; `model` is EMBEDDING_PROVIDER=local (measured when the model is installed). The
 figures say which one `make run` serves by default.
 
-    python -m bench.eval [--set dev|heldout|heldout2|both|all] [--ranking keyword|model|both]
-                         [--json FILE]    # all (the default): the three sets; both: dev, heldout
+    python -m bench.eval [--set dev|heldout|heldout2|heldout3|both|all]
+                         [--ranking keyword|model|both] [--json FILE]
+                         # all (the default): the four sets; both: dev, heldout
     python -m bench.eval --url http://127.0.0.1:3000 --search-addr 127.0.0.1:50052 [--set ...]
     python -m bench.eval --mode crosslib    # cross-library: no library id, or three hints
 

@@ -17,13 +17,13 @@ for), with the four libraries' indexes loaded.
     python -m bench.eval_crosslib [--ranking keyword|model] [--json FILE]
     python -m bench.eval_crosslib --url http://127.0.0.1:3000 --search-addr 127.0.0.1:50052
 
-`--together`: one stack with every chosen set's libraries (twelve for `--set all`), each set's
-questions asked of all of them and the hints drawn from all: a choice among a dozen libraries,
-as a user with a dozen dependencies has, where each set alone offers four. It adds a mode:
+`--together`: one stack with every chosen set's libraries (sixteen for `--set all`), each set's
+questions asked of all of them and the hints drawn from all: a choice among sixteen libraries,
+as a user with many dependencies has, where each set alone offers four. It adds a mode:
 
 - `project`: GET /api/v3/search with the question and `project`, a project registered for the
   set that locks its four libraries' packages (a project's dependencies are the libraries
-  searched): what an agent that passes its project gets among the twelve.
+  searched): what an agent that passes its project gets among the sixteen.
 """
 
 from __future__ import annotations
@@ -237,8 +237,8 @@ async def run_sets(
 ) -> None:
     """Measures a running stack at `url`, or a throwaway one with `ranking`'s embeddings: each
     set on its own libraries alone, or (`together`) every set's questions on one stack holding
-    all their libraries, the hints drawn from all of them: the choice among a dozen libraries
-    a user with a dozen dependencies meets, where each set alone offers four."""
+    all their libraries, the hints drawn from all of them: the choice among many libraries
+    a user with many dependencies meets, where each set alone offers four."""
     figures: dict[str, object] = {}
     groups = [tuple(set_names)] if together else [(name,) for name in set_names]
     for group in groups:

@@ -6,9 +6,10 @@ Three frozen sets: bench/heldout/ (set 1, written 2026-12-04), bench/heldout2/ (
 2026-12-05) and bench/heldout3/ (set 3, written 2026-12-06), each a MANIFEST.json of pinned
 releases, a questions file and a resolution file. `prepare` brings every release of the chosen
 sets' manifests into .data/heldout/ (ignored; the sets share it, their libraries differ), checks
-its sha256 and copies the documentation files into .data/heldout/corpus/<owner>__<repo>/. `check` also verifies the frozen questions: every
-`must_contain_any` string occurs in one of its `expect_files`. Downloads go through the machine's
-own pip and npm, so their configured index or registry is used and no host is named here.
+its sha256 and copies the documentation files into .data/heldout/corpus/<owner>__<repo>/.
+`check` also verifies the frozen questions: every `must_contain_any` string occurs in one of its
+`expect_files`. Downloads go through the machine's own pip and npm, so their configured index or
+registry is used and no host is named here.
 """
 
 from __future__ import annotations

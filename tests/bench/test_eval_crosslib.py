@@ -28,4 +28,4 @@ def test_three_hints_hold_the_right_library_and_two_others_from_the_libraries_gi
 def test_a_set_asked_of_all_libraries_is_titled_so() -> None:
     assert _title("heldout", together=True) == "heldout, all sets' libraries together"
     assert _title("dev", together=False) == "dev"
-    assert SETS == ("dev", "heldout", "heldout2")
+    assert SETS == ("dev", "heldout", "heldout2", "heldout3")

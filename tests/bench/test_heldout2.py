@@ -30,7 +30,7 @@ SET2 = HELDOUT_SETS["heldout2"]
 
 
 def test_the_two_held_out_sets_are_registered_with_their_frozen_files() -> None:
-    assert list(HELDOUT_SETS) == ["heldout", "heldout2"]
+    assert list(HELDOUT_SETS) == ["heldout", "heldout2", "heldout3"]
     set1 = HELDOUT_SETS["heldout"]
     assert set1.manifest == heldout_corpus.MANIFEST
     assert set1.questions == heldout_corpus.QUESTIONS
@@ -102,8 +102,8 @@ def test_check_reports_a_set_two_question_whose_string_is_in_none_of_its_files(
     ]
 
 
-def test_eval_knows_three_sets_and_runs_all_of_them_by_default() -> None:
-    assert SETS == ("dev", "heldout", "heldout2")
+def test_eval_knows_four_sets_and_runs_all_of_them_by_default() -> None:
+    assert SETS == ("dev", "heldout", "heldout2", "heldout3")
     assert SET_TITLES["heldout2"] == "held-out 2"
     assert SET_CHOICES["all"] == SETS
     assert SET_CHOICES["both"] == ("dev", "heldout")
@@ -129,10 +129,12 @@ def test_eval_prepares_the_corpora_of_the_chosen_held_out_sets(
 
     libraries = bench_eval.libraries_of(SET_CHOICES[choice])
 
-    expected = ["heldout2"] if choice == "heldout2" else ["heldout", "heldout2"]
+    expected = ["heldout2"] if choice == "heldout2" else ["heldout", "heldout2", "heldout3"]
     assert asked == expected
     assert [lib for lib, _ in libraries] == (
-        ["/heldout2/lib"] if choice == "heldout2" else ["/dev/lib", "/heldout/lib", "/heldout2/lib"]
+        ["/heldout2/lib"]
+        if choice == "heldout2"
+        else ["/dev/lib", "/heldout/lib", "/heldout2/lib", "/heldout3/lib"]
     )
 
 
@@ -166,7 +168,9 @@ def test_the_report_prints_dev_held_out_and_held_out_2_side_by_side(
         f"{SET_TITLES[s]} {r}" for r in ("keyword", "bm25") for s in SETS
     ]
     mrr = next(line for line in out.splitlines() if line.startswith("MRR"))
-    assert mrr.split()[1:] == ["1.000", "1.000", "0.500", "1.000", "1.000", "0.750"]
+    # dev, held-out, held-out 2, held-out 3 by keyword, then by BM25 (the miss is keyword's).
+    keyword, bm25 = ["1.000", "1.000", "0.500", "1.000"], ["1.000", "1.000", "0.750", "1.000"]
+    assert mrr.split()[1:] == keyword + bm25
     assert "-- held-out 2 misses (keyword)" in out
     assert "heldout2-miss" in out
     assert "heldout2-1 " not in out

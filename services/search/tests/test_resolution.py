@@ -286,6 +286,26 @@ def test_stub_packages_and_transposed_letters_resolve_to_what_was_meant(
     assert resolver.resolve(name, query=name)[0].candidate.library_id == expected
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("urlib3", "/pypi/urllib3"),  # not urlib version 3: npm's urllib is one slip nearer that
+        ("psycpg2", "/pypi/psycopg2"),  # not psycopg
+        ("beautifulsop4", "/pypi/beautifulsoup4"),
+        ("htmlparsr2", "/npm/htmlparser2"),
+        ("bto3", "/pypi/boto3"),
+        # The digits as a version still read as one where the name is exact.
+        ("vue3", "/npm/vue"),
+        ("boto3", "/pypi/boto3"),
+        ("urllib3", "/pypi/urllib3"),
+    ],
+)
+def test_a_slip_in_a_name_that_ends_in_digits_keeps_the_digits_as_part_of_the_name(
+    resolver: Resolver, name: str, expected: str
+) -> None:
+    assert resolver.resolve(name, query=name)[0].candidate.library_id == expected
+
+
 def test_a_stub_points_to_its_successor_only_when_that_package_exists() -> None:
     resolver = Resolver(
         [

@@ -60,6 +60,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _MENTION = re.compile(r"@?[a-z0-9][a-z0-9._/-]*")
 # A package named with its major version: "beautifulsoup4", "boto3", "pyqt5".
 _MAJOR_SUFFIX = re.compile(r"(?<=[a-z])\d$")
+_GLUED_DIGITS = re.compile(r"[A-Za-z]\d+$")
 # In a description ("python http client"), several libraries cover the words about as well,
 # and the one people mean is most often the one most people use: among the candidates that
 # cover at least DESCRIPTION_FLOOR of what the best one covers, popularity (downloads, or
@@ -174,6 +175,11 @@ def description_terms(text: str) -> list[str]:
     for one-line package summaries, where "a linter" and "lint rules" describe the same package.
     """
     return tokenize(_AGENT_NOUN.sub(_agent_noun_root, text))
+
+
+def _glued(name: str) -> bool:
+    """Whether a name ends in digits written onto its last letter ("boto3", "vue3")."""
+    return bool(_GLUED_DIGITS.search(name.strip()))
 
 
 def compact(name: str) -> str:
@@ -306,7 +312,7 @@ class Resolver:
 
     def resolve(self, library_name: str, query: str = "", limit: int = 10) -> list[Match]:
         """The best candidates, best first."""
-        name, _version = strip_version(library_name)
+        name, version = strip_version(library_name)
         key = compact(name)
         scores: dict[int, tuple[float, str]] = {}
 
@@ -356,11 +362,15 @@ class Resolver:
             if not scores or len(key) >= 4:
                 # The fast indel ratio picks the near names; edit distance with transpositions
                 # then scores them: "lodahs" is one slip from "lodash" but two from "lodash-es",
-                # which the indel ratio scored higher.
-                for choice, index in self._near_names(key):
-                    similarity = OSA.normalized_similarity(key, choice)
-                    if similarity >= 0.72:
-                        offer(int(self._choice_owner[index]), 0.9 * similarity, MATCH_FUZZY)
+                # which the indel ratio scored higher. A digit glued to the name may be part of
+                # it rather than a version ("urlib3" is a slip of urllib3, not urlib version 3),
+                # so the name with it is looked for too, and the nearer reading wins.
+                glued = compact(library_name) if version and _glued(library_name) else ""
+                for typed in filter(None, (key, glued)):
+                    for choice, index in self._near_names(typed):
+                        similarity = OSA.normalized_similarity(typed, choice)
+                        if similarity >= 0.72:
+                            offer(int(self._choice_owner[index]), 0.9 * similarity, MATCH_FUZZY)
         words = len(name.split())
         registry_hint = _registry_hint(f"{library_name} {query}")
         is_description = words >= 2 or not scores

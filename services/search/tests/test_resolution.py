@@ -586,3 +586,19 @@ def test_initials_never_beat_a_package_of_that_name_nor_read_a_lower_case_slip()
     # Four lower-case letters are a slip of "flask", not the initials of Fast Lightweight ...
     assert resolver.resolve("flsk")[0].candidate.library_id == "/pypi/flask"
     assert resolver.resolve("FLSK")[0].candidate.library_id == "/pypi/fastlane"
+
+
+def test_a_description_naming_its_ecosystem_prefers_that_registry_over_popularity() -> None:
+    resolver = Resolver(
+        [
+            _catalog("pooler", "HTTP library with thread-safe connection pooling", 3, "pypi"),
+            _catalog("hyperclient", "An HTTP/1.1 client, written from scratch for Node.js", 521),
+            _catalog("sockets", "Websocket client and server for Node.js", 55),
+        ]
+    )
+    query = "fast HTTP/1.1 client for Node.js with connection pooling"
+
+    assert resolver.resolve(query, query)[0].candidate.library_id == "/npm/hyperclient"
+    # Without the ecosystem named, the far more used package covers the words as well.
+    plain = "http client with connection pooling"
+    assert resolver.resolve(plain, plain)[0].candidate.library_id == "/pypi/pooler"

@@ -394,7 +394,11 @@ class Resolver:
         ranked: list[Match] = []
         for position, (similarity, reason) in scores.items():
             candidate = self.candidates[position]
-            score = similarity + float(prior[position])
+            off_registry = bool(
+                registry_hint and candidate.registry and candidate.registry != registry_hint
+            )
+            weight = OFF_REGISTRY_FACTOR if off_registry and is_description else 1.0
+            score = similarity + weight * float(prior[position])
             score += 0.05 * description_bonus.get(position, 0.0)
             if position in phrased:
                 score += PHRASE_WEIGHT

@@ -335,6 +335,92 @@ async def test_a_language_leaves_out_code_in_other_languages(client: Any, kit: A
     assert "language 'cobol'" in (refused.details() or "")
 
 
+async def _publish_for(
+    client: Any, kit: Any, library_id: str, registry: str, sections: list[tuple[str, str, str]]
+) -> None:
+    name = library_id.rsplit("/", 1)[-1]
+    begun = await client.index.BeginBuild(
+        index_pb2.BeginBuildRequest(
+            library=index_pb2.LibraryMetadata(
+                library_id=library_id,
+                title=name,
+                packages=[search_pb2.PackageRef(registry=registry, name=name)],
+            ),
+            version="1.0",
+            make_default=True,
+        ),
+        timeout=10,
+    )
+    await client.index.PutDocument(
+        index_pb2.PutDocumentRequest(
+            build_id=begun.build_id,
+            path="docs/proxy.md",
+            content_hash="h",
+            snippets=kit.doc_snippets("docs/proxy.md", sections),
+        ),
+        timeout=10,
+    )
+    await client.index.PublishBuild(
+        index_pb2.PublishBuildRequest(build_id=begun.build_id), timeout=30
+    )
+
+
+async def test_a_question_naming_its_language_prefers_the_library_for_it(
+    client: Any, kit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two HTTP clients, one on PyPI and one on npm; the Python one's words fit a little better.
+    await _publish_for(
+        client,
+        kit,
+        "/acme/pyhttp",
+        "pypi",
+        [
+            ("SOCKS proxies", "info", "Route requests through a SOCKS5 proxy: create a proxy "
+             "manager with the proxy URL and the proxy resolves host names."),
+        ],
+    )  # fmt: skip
+    await _publish_for(
+        client,
+        kit,
+        "/acme/jshttp",
+        "npm",
+        [
+            ("Proxy agents", "info", "Route requests through a SOCKS5 proxy with an agent made "
+             "from the proxy URL."),
+        ],
+    )  # fmt: skip
+    plain = await _search(client, query="route requests through a socks5 proxy")
+    assert plain.hits[0].library_id == "/acme/pyhttp"
+
+    node = await _search(client, query="route requests through a socks5 proxy from Node")
+    assert node.hits[0].library_id == "/acme/jshttp"
+    shares = {lib.library_id: lib.relevance for lib in node.libraries}
+    assert shares["/acme/jshttp"] == 1.0 > shares.get("/acme/pyhttp", 0.0)
+    python = await _search(client, query="route requests through a socks5 proxy in Python")
+    assert python.hits[0].library_id == "/acme/pyhttp"
+
+    monkeypatch.setattr(crosslib, "OFF_LANGUAGE_FACTOR", 1.0)
+    unweighed = await _search(
+        client, query="route requests through a socks5 proxy from Node", tokens=4000
+    )
+    assert unweighed.hits[0].library_id == "/acme/pyhttp"
+
+
+@pytest.mark.parametrize(
+    ("query", "family"),
+    [
+        ("mutual TLS when making https requests from Node?", "javascript"),
+        ("how do I do this in node.js or typescript", "javascript"),
+        ("pip install fails for python3", "python"),
+        ("split my main.py and serve css and js files", ""),  # file names, not a language
+        ("port this python snippet to javascript", ""),  # two: neither
+        ("go to the next page", ""),
+    ],
+)
+def test_the_language_a_question_names(query: str, family: str) -> None:
+    assert crosslib.question_family(query) == family
+
+
 async def test_a_version_with_one_library_is_strict(client: Any, kit: Any) -> None:
     await _publish_two(client, kit)
     await kit.publish_library(

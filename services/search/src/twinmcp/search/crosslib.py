@@ -83,6 +83,16 @@ RELEVANCE_MAX_K = 20
 # 0.827. Weight 0.5 or 0.7 put the right library first less often (0.863, 0.825 dev, no hint).
 DENSE_WEIGHT = 0.25
 DENSE_TEMPERATURE = 0.05
+# A question that names its language ("... from Node", "in Python") is about a library for it:
+# the others' relevance counts 1 / OFF_LANGUAGE_FACTOR less, as a name counts more (the same
+# factor, not tuned). Only words that name nothing else: not "go", "swift", "c", nor "py" or
+# "js" (a "main.py" or "css and js files" question is as often about a Python web framework).
+OFF_LANGUAGE_FACTOR = NAMED_BOOST
+_QUESTION_LANGUAGE = re.compile(
+    r"\b(python3?|pypi|pip|node(?:\.?js)?|javascript|typescript|npm|golang|rust|cargo|java|"
+    r"kotlin|ruby|php|elixir|scala|dart|flutter)\b",
+    re.IGNORECASE,
+)
 # Near-duplicates across libraries (a README copied into two repositories): MinHash agreement.
 DUPLICATE_JACCARD = 0.75
 
@@ -161,6 +171,22 @@ def is_in_family(snippet: SnippetRecord, family: str) -> bool:
     return language in NEUTRAL_LANGUAGES or _FAMILY_OF.get(language) == family
 
 
+def question_family(query: str) -> str:
+    """The language family the question names, when it names exactly one ("" otherwise)."""
+    families = set()
+    for word in _QUESTION_LANGUAGE.findall(query):
+        word = word.lower()
+        if word in ("pypi", "pip"):
+            families.add("python")
+        elif word in ("npm",) or word.startswith("node"):
+            families.add("javascript")
+        elif word == "cargo":
+            families.add("rust")
+        else:
+            families.add(_FAMILY_OF.get(word, word))
+    return families.pop() if len(families) == 1 else ""
+
+
 def library_families(info: LibraryInfo, index: VersionIndex | None) -> set[str]:
     """The languages a library is for: its packages' registries, else its code examples'."""
     families = {
@@ -178,6 +204,12 @@ def library_families(info: LibraryInfo, index: VersionIndex | None) -> set[str]:
     total = sum(counts.values())
     # A family of at least a fifth of the examples: TypeScript docs with some shell and Python.
     return {family for family, count in counts.items() if total and count * 5 >= total}
+
+
+def _is_for_others(target: Target, index: VersionIndex, family: str) -> bool:
+    """Whether the library is known to be for languages other than `family`."""
+    families = library_families(target.info, index)
+    return bool(families) and family not in families
 
 
 def library_relevance(indexes: Sequence[VersionIndex], query: str) -> list[float]:
@@ -714,11 +746,14 @@ class CrossLibrarySearch:
         if dense is not None:
             relevance = blend_relevance(relevance, dense)
         owners = identifier_owners(indexes, query)
+        # With a `language` argument the libraries for others are already left out (unhinted).
+        named = "" if family else question_family(query)
         relevance = [
             score
             * (NAMED_BOOST if target.reason == REASON_NAMED else 1.0)
             * (IDENTIFIER_BOOST if owns else 1.0)
-            for score, target, owns in zip(relevance, targets, owners, strict=True)
+            / (OFF_LANGUAGE_FACTOR if named and _is_for_others(target, index, named) else 1.0)
+            for score, target, index, owns in zip(relevance, targets, indexes, owners, strict=True)
         ]
         best = max(relevance)
         shares = [score / best if best > 0 else 1.0 for score in relevance]

@@ -105,6 +105,23 @@ async def test_every_hit_names_its_library_and_version_and_the_budget_holds(
     assert charged <= reply.tokens_used
 
 
+async def test_each_searched_library_keeps_its_best_hit_below_the_relevance_floor(
+    client: Any, kit: Any
+) -> None:
+    await _publish_two(client, kit)
+    reply = await _search(
+        client,
+        query="set a read timeout so a slow upstream backend is retried",
+        libraries=["webkit", "fetcher"],
+    )
+    owners = [hit.library_id for hit in reply.hits]
+    # fetcher answers; webkit, which the caller named too, adds its one best hit at the end.
+    assert owners[0] == "/acme/fetcher"
+    assert owners.count("/acme/webkit") == 1 and owners[-1] == "/acme/webkit"
+    assert reply.hits[-1].snippet.score < 0.5 * reply.hits[0].snippet.score
+    assert {lib.library_id for lib in reply.libraries} == {"/acme/webkit", "/acme/fetcher"}
+
+
 async def test_a_query_naming_a_library_searches_it_as_named(client: Any, kit: Any) -> None:
     await _publish_two(client, kit)
     reply = await _search(client, query="how do I stream a download with fetcher")

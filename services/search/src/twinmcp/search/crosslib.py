@@ -509,16 +509,23 @@ def pack_hits(
     is_withheld: Callable[[int, SnippetRecord], bool],
 ) -> tuple[list[tuple[float, int, Ranked]], int, int]:
     """The fused hits taken in rank order while they fit, as `packing.pack` takes one
-    library's, each also charged its library line; a near-duplicate of a hit taken from
-    another library is skipped (checked only for the hits that would be taken: a few)."""
+    library's, each also charged its library line, and below the relevance floor the best hit
+    of each library none was taken from yet; a near-duplicate of a hit taken from another
+    library is skipped (checked only for the hits that would be taken: a few)."""
     taken: list[tuple[float, int, Ranked]] = []
     signatures: list[np.ndarray] = []
     owners: list[int] = []
     used = 0
     withheld = 0
+    represented: set[int] = set()  # the libraries a hit was taken from
     for score, position, item in fused:
         if len(taken) >= MINIMUM_SNIPPETS and score < RELEVANCE_FLOOR:
-            break
+            # Below the floor only a searched library's best hit is still taken: when the
+            # choice of library was wrong, the answer holds the right one's best snippet.
+            if len(represented) == len(libraries):
+                break
+            if position in represented:
+                continue
         if is_withheld(position, item.snippet):
             withheld += 1
             continue
@@ -538,6 +545,7 @@ def pack_hits(
             signatures.append(signature)
             owners.append(position)
         taken.append((score, position, item))
+        represented.add(position)
         used += price
     return taken, used, withheld
 

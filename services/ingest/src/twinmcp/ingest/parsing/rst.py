@@ -25,11 +25,12 @@ _ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1+\s*$")
 _DIRECTIVE = re.compile(r"^(\s*)\.\.\s+([\w:.-]+)::(?:\s+(.*))?$")
 _EXPLICIT = re.compile(r"^(\s*)\.\.(?:\s|$)")
 _OPTION = re.compile(r"^\s*:([\w-]+):(?:\s+(.*))?$")
-# A domain prefix ends in "::" before the role, so text without "::" is read without it: from
-# each ":" of a long run of names and colons the prefix read the rest of the run again (5.2 s for
-# 40 KB of ":a", growing with the square). Where "::" is, the prefix is bounded.
-_ROLE = re.compile(r"(?::[\w:-]{1,64}:)?:([\w-]+):`([^`]+)`")
-_ROLE_WITHOUT_DOMAIN = re.compile(r":([\w-]+):`([^`]+)`")
+# A role, with its domain and intersphinx prefixes if it has them (":class:`X`", ":py:class:`X`",
+# ":external+python:doc:`X`"), starts after neither a name nor a colon, as inline markup in
+# reStructuredText does: so ":py:class:" is read whole, not as ":py" before ":class:", and a long
+# run of names and colons (":a:a:a...") is tried from its first colon only (from each of them,
+# 40 KB took 5.2 s, growing with the square).
+_ROLE = re.compile(r"(?<![\w:]):(?:[\w+.-]{1,40}:){0,2}([\w-]+):`([^`]+)`")
 _LITERAL = re.compile(r"``([^`]+)``")
 # The text before "<" is taken whole and its trailing spaces cut in `_link_text`: a lazy span
 # then `\s*` retried the run of spaces from each of its positions, quadratic in the run.
@@ -194,8 +195,7 @@ def role_text(name: str, target: str) -> str:
 def clean_rst_inline(text: str) -> str:
     if "`" not in text and "|" not in text:
         return text
-    role = _ROLE if "::" in text else _ROLE_WITHOUT_DOMAIN
-    text = role.sub(lambda m: role_text(m.group(1), m.group(2)), text)
+    text = _ROLE.sub(lambda m: role_text(m.group(1), m.group(2)), text)
     text = _LITERAL.sub(r"`\1`", text)
     text = _LINK.sub(_link_text, text)
     text = _REF.sub(lambda m: m.group(1) if " " in m.group(1) else f"`{m.group(1)}`", text)

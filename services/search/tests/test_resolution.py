@@ -16,6 +16,7 @@ from twinmcp.search.resolution import (
     Resolver,
     compact,
     description_terms,
+    doc_term_shares,
     strip_version,
 )
 
@@ -602,3 +603,30 @@ def test_a_description_naming_its_ecosystem_prefers_that_registry_over_popularit
     # Without the ecosystem named, the far more used package covers the words as well.
     plain = "http client with connection pooling"
     assert resolver.resolve(plain, plain)[0].candidate.library_id == "/pypi/pooler"
+
+
+def test_doc_term_shares_counts_each_word_once_a_snippet_and_keeps_the_frequent() -> None:
+    texts = ["Serialize users; serialize again", "Serialize orders", "Serializing carts", "Misc"]
+
+    shares = dict(doc_term_shares(texts))
+
+    assert shares[description_terms("serialize")[0]] == 0.75  # 3 of 4, however often in one
+    assert description_terms("users")[0] not in shares  # in fewer than 3 snippets
+
+
+def test_a_documented_librarys_distinctive_doc_words_describe_it() -> None:
+    schema, marshal = description_terms("schema marshal")
+    documented = [
+        Candidate("/acme/shapes", "shapes", "A small toolkit", True, "pypi", ["shapes"], 900,
+                  doc_terms=[(schema, 0.6), (marshal, 0.5)]),
+        Candidate("/acme/forms", "forms", "Form handling", True, "pypi", ["forms"], 800,
+                  doc_terms=[(schema, 0.6)]),
+    ]  # fmt: skip
+    resolver = Resolver(
+        [*documented, _catalog("serializer", "Serializer of objects", 500, registry="pypi")]
+    )
+
+    matches = resolver.resolve("marshal objects with a schema", "marshal objects with a schema")
+    assert matches[0].candidate.library_id == "/acme/shapes"
+    # "schema" is as much forms' word as shapes': it speaks for neither.
+    assert "/acme/forms" not in [m.candidate.library_id for m in matches]

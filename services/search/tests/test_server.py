@@ -445,6 +445,39 @@ async def test_a_librarys_readme_opening_is_kept_and_read_by_resolution(
     assert "routes requests" not in str(info)
 
 
+async def test_what_a_librarys_documentation_talks_about_is_read_by_resolution(
+    client: Any, kit: Any
+) -> None:
+    # Its summary and README say nothing of schemas; its pages do, page after page.
+    pages = {
+        f"docs/{name}.md": [
+            (f"{name.title()} schemas", "info", f"Declare a schema to marshal {name} objects."),
+            (f"Marshal {name}", "code", f"{name}_schema.dump(obj)"),
+        ]
+        for name in ("users", "orders", "invoices", "carts")
+    }
+    asked = "marshal objects with a schema"
+
+    async def described() -> list[str]:
+        reply = await client.search.ResolveLibrary(
+            search_pb2.ResolveLibraryRequest(library_name=asked, query=asked), timeout=10
+        )
+        return [m.library.library_id for m in reply.matches]
+
+    await kit.publish_library(client, "/acme/shapes", documents=pages)
+    await kit.publish_library(client, "/acme/webkit")
+    assert (await described())[:1] == ["/acme/shapes"]
+    # A version that is not the default leaves the default's words as they were.
+    await kit.publish_library(
+        client, "/acme/shapes", version="0.9", documents={"a.md": kit.CORS_DOC},
+        make_default=False,
+    )  # fmt: skip
+    assert (await described())[:1] == ["/acme/shapes"]
+    # Publishing the default again with other pages replaces them.
+    await kit.publish_library(client, "/acme/shapes", documents={"a.md": kit.CORS_DOC})
+    assert "/acme/shapes" not in await described()
+
+
 async def test_publishing_a_published_build_again_gives_the_same_answer(
     client: Any, kit: Any
 ) -> None:

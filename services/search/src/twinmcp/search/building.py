@@ -14,6 +14,7 @@ from twinmcp.search.library import CatalogEntry, LibraryMeta
 from twinmcp.search.libraryid import canonical_library_id, parse_library_id
 from twinmcp.search.limits import MAX_VERSION_CHARS
 from twinmcp.search.ownertext import clean_meta, clean_snippet, snippet_injection
+from twinmcp.search.resolution import doc_term_shares
 from twinmcp.search.snippets import NewSnippet, SnippetRecord, printed_tokens
 from twinmcp.search.store import Store
 from twinmcp.search.vectors import VectorStore
@@ -222,7 +223,8 @@ class Builder:
                 len(suspects),
                 ", ".join(suspects[:20]),
             )
-        count, replaced = await self.store.publish(build, index)
+        doc_terms = await asyncio.to_thread(doc_term_shares, [_doc_text(s) for s in snippets])
+        count, replaced = await self.store.publish(build, index, doc_terms)
         self.indexes.cache.put(index)
         await self.changes.changed(build.library_id)
         for old in replaced:
@@ -261,3 +263,11 @@ class Builder:
 def _suspects(snippets: Sequence[SnippetRecord]) -> list[str]:
     """Ids of the snippets that read as instructions aimed at AI agents."""
     return [s.snippet_id for s in snippets if snippet_injection(s) is not None]
+
+
+def _doc_text(snippet: SnippetRecord) -> str:
+    """What a snippet says about its library in words: a code snippet's title and lead-in
+    (its code is identifiers), a prose snippet's text too."""
+    if snippet.kind == "code":
+        return f"{snippet.title} {snippet.description}"
+    return f"{snippet.title} {snippet.description} {snippet.content}"

@@ -152,6 +152,7 @@ def build_resolver(libraries: Sequence[LibraryInfo], entries: Sequence[CatalogEn
                 trust_score=meta.trust_score,
                 snippet_count=default.snippet_count if default else 0,
                 about=meta.about,
+                doc_terms=library.doc_terms,
             )
         )
     for entry in entries:

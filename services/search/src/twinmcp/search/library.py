@@ -71,6 +71,9 @@ class LibraryInfo:
     default_version: str = ""
     popularity_rank: int = 0
     updated_at: datetime | None = None
+    # What its default version's documentation talks about: (description word, share of its
+    # snippets using it), computed by search at publish (resolution.doc_term_shares).
+    doc_terms: tuple[tuple[str, float], ...] = ()
 
     @property
     def default(self) -> VersionInfo | None:

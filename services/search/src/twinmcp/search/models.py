@@ -57,6 +57,8 @@ class LibraryRow(Base):
     registry_source: Mapped[str] = mapped_column(String(300), default="")  # "pypi:flask"
     registry_releases: Mapped[str] = mapped_column(Text, default="[]")  # JSON list, newest first
     about: Mapped[str] = mapped_column(Text, default="")  # the README's opening prose
+    # JSON [[word, share], ...]: what the default version's documentation talks about.
+    doc_terms: Mapped[str] = mapped_column(Text, default="[]")
     default_version: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

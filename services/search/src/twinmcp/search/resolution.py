@@ -109,6 +109,21 @@ ANCHOR_SHARE = 0.25
 # counts as one others use of it: at ANCHOR_CREDIT (not tuned). Full credit let long READMEs
 # outvote focused summaries (bench/whichlib/README.md).
 ABOUT_CREDIT = ANCHOR_CREDIT
+# What a documented library's documentation is about, word by word: search stores, at publish,
+# the share of the default version's snippets each description word occurs in (prose: title,
+# lead-in and text; code: title and lead-in), for the DOC_TERMS_STORED most used words of at
+# least DOC_TERMS_MIN_SNIPPETS snippets. Of them, the DOC_KEY_TERMS most distinctive (share x
+# log(share / background), the background being the larger of the word's share of package
+# summaries and its largest share in another documented library's documentation) count like
+# words of the README's opening: marshmallow's pages say "serialize" and "deserialize", its
+# summary "converting complex datatypes". Distinctive of a library among the documented ones,
+# so Starlette's "testclient" and "routing" do not answer for Werkzeug, nor Click's "context"
+# for structlog (they did with the package summaries alone as background). Measured on the
+# resolution cases of every set with each set's four libraries and with all sixteen documented
+# (services/search/README.md); 10 words (20 measured the same).
+DOC_TERMS_STORED = 200
+DOC_TERMS_MIN_SNIPPETS = 3
+DOC_KEY_TERMS = 10
 NAME_REFERENCE_WEIGHT = 1.0
 SUMMARY_REFERENCE_WEIGHT = 0.5
 
@@ -212,6 +227,8 @@ class Candidate:
     snippet_count: int = 0
     # A documented library's own account of itself (its README's opening prose).
     about: str = ""
+    # (description word, share of its documentation's snippets using it): doc_term_shares.
+    doc_terms: Sequence[tuple[str, float]] = ()
 
 
 @dataclass(frozen=True)
@@ -262,18 +279,23 @@ class Resolver:
             [FieldSpec(weight=1.0, b=0.3), FieldSpec(weight=1.0, b=0.5)],
             tokenizer=description_terms,
         )
-        # Documented libraries' READMEs, whose words count at ABOUT_CREDIT (`_anchored`).
-        self._abouts = LexicalIndex.build(
-            [[candidate.about] for candidate in self.candidates],
-            [FieldSpec(weight=1.0, b=0.5)],
-            tokenizer=description_terms,
-        )
         # Summaries alone: what a package says it does, for its votes (its name would vote
         # for its own family: "web3-utils" is not evidence that web3 is a web framework).
         self._summaries = LexicalIndex.build(
             [[candidate.description] for candidate in self.candidates],
             [FieldSpec(weight=1.0, b=0.5)],
             tokenizer=description_terms,
+        )
+        # Documented libraries' READMEs and their documentation's key words, whose words count
+        # at ABOUT_CREDIT (`_anchored`). Both are description terms already.
+        key_terms = _key_terms(self.candidates, self._summaries)
+        self._abouts = LexicalIndex.build(
+            [
+                [" ".join([*description_terms(candidate.about), *keys])]
+                for candidate, keys in zip(self.candidates, key_terms, strict=True)
+            ],
+            [FieldSpec(weight=1.0, b=0.5)],
+            tokenizer=str.split,
         )
         self._prior = np.asarray([_prior(c) for c in self.candidates], dtype=np.float32)
         popularity = np.asarray([_popularity(c) for c in self.candidates], dtype=np.float32)
@@ -576,6 +598,43 @@ class Resolver:
                 credit = np.zeros(len(self.candidates), dtype=np.float32)
             credit[about] = np.maximum(credit[about], ABOUT_CREDIT)
         return credit
+
+
+def doc_term_shares(texts: Sequence[str]) -> list[tuple[str, float]]:
+    """(description word, share of the texts using it), most used first: the
+    DOC_TERMS_STORED most used words of at least DOC_TERMS_MIN_SNIPPETS texts."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for term in set(description_terms(text)):
+            counts[term] = counts.get(term, 0) + 1
+    used = [(term, n) for term, n in counts.items() if n >= DOC_TERMS_MIN_SNIPPETS]
+    used.sort(key=lambda item: (-item[1], item[0]))
+    total = max(len(texts), 1)
+    return [(term, round(n / total, 4)) for term, n in used[:DOC_TERMS_STORED]]
+
+
+def _key_terms(candidates: Sequence[Candidate], summaries: LexicalIndex) -> list[list[str]]:
+    """Each candidate's DOC_KEY_TERMS most distinctive documentation words (see there)."""
+    top: dict[str, tuple[float, float]] = {}  # a word's two largest shares among libraries
+    for candidate in candidates:
+        for term, share in candidate.doc_terms:
+            first, second = top.get(term, (0.0, 0.0))
+            top[term] = (share, first) if share > first else (first, max(second, share))
+    documents = summaries.doc_count
+    keys: list[list[str]] = []
+    for candidate in candidates:
+        scored: list[tuple[float, str]] = []
+        for term, share in candidate.doc_terms:
+            holders = summaries.postings(term)
+            background = ((len(holders) if holders is not None else 0) + 1) / (documents + 1)
+            first, second = top[term]
+            elsewhere = second if share >= first else first
+            floor = max(background, elsewhere)
+            if share > floor:
+                scored.append((share * math.log(share / floor), term))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        keys.append([term for _, term in scored[:DOC_KEY_TERMS]])
+    return keys
 
 
 def _covered(

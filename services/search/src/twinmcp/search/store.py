@@ -371,8 +371,15 @@ class Store:
         matrix = np.stack(vectors) if vectors and len(vectors) == len(records) else None
         return records, matrix
 
-    async def publish(self, build: BuildInfo, index: VersionIndex) -> tuple[int, list[str]]:
-        """Makes the build the served one for its version, in one transaction.
+    async def publish(
+        self,
+        build: BuildInfo,
+        index: VersionIndex,
+        doc_terms: Sequence[tuple[str, float]] = (),
+    ) -> tuple[int, list[str]]:
+        """Makes the build the served one for its version, in one transaction; `doc_terms`
+        (resolution.doc_term_shares of its snippets) become the library's when the version is
+        its default.
 
         Returns the snippet count and the ids of the builds it replaced (to clean up vectors).
         """
@@ -432,6 +439,8 @@ class Store:
             if meta.registry_source or library.registry_releases is None:
                 library.registry_source = meta.registry_source
                 library.registry_releases = json.dumps(list(meta.registry_releases))
+            if library.default_version == build.version or library.doc_terms is None:
+                library.doc_terms = json.dumps([[term, share] for term, share in doc_terms])
             library.updated_at = now()
             await self._bump(session)
         return snippet_count, replaced
@@ -749,10 +758,14 @@ def _library_info(library: LibraryRow, builds: list[BuildRow], popularity: int) 
     )
     # Cleaned on every read too: libraries stored before the caps may hold anything.
     meta, _ = clean_meta(stored)
+    doc_terms = tuple(
+        (str(term), float(share)) for term, share in json.loads(library.doc_terms or "[]")
+    )
     return LibraryInfo(
         meta=meta,
         versions=versions,
         default_version=library.default_version,
         popularity_rank=popularity,
         updated_at=_aware(library.updated_at),
+        doc_terms=doc_terms,
     )

@@ -182,11 +182,13 @@ class Catalog:
                 return self._resolver
             generation = await self.store.generation()
             if self._resolver is None or generation != self._resolver_generation:
-                libraries = await self.store.all_libraries()
+                libraries = await self.store.all_libraries(with_doc_terms=True)
                 entries = await self.store.catalog_entries()
                 self._resolver = await asyncio.to_thread(
                     build_long_lived, build_resolver, libraries, entries
                 )
+                # The resolver has read their words; the libraries kept do not hold them.
+                libraries = [replace(info, doc_terms=()) for info in libraries]
                 self._resolved_libraries = with_popularity(libraries, entries)
                 self._package_owners = PackageOwners(info.meta for info in libraries)
                 self._resolver_generation = generation

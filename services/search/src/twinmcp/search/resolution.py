@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -289,6 +289,8 @@ class Resolver:
         # Documented libraries' READMEs and their documentation's key words, whose words count
         # at ABOUT_CREDIT (`_anchored`). Both are description terms already.
         key_terms = _key_terms(self.candidates, self._summaries)
+        # Read once: the index below keeps the key words, the candidates not the shares.
+        self.candidates = [replace(c, doc_terms=()) if c.doc_terms else c for c in self.candidates]
         self._abouts = LexicalIndex.build(
             [
                 [" ".join([*description_terms(candidate.about), *keys])]

@@ -65,8 +65,11 @@ class StandIn:
         summary: str = "",
         wrong_hash: tuple[str, ...] = (),
         suffix: str = ".tar.gz",
+        files_base: str = "",
     ) -> None:
-        """`releases`: version -> sdist bytes (None: a release listed without files)."""
+        """`releases`: version -> sdist bytes (None: a release listed without files).
+        `files_base`: the archives' links are absolute, on that base (as PyPI names another
+        host for its files); relative otherwise."""
         listing: dict[str, list[dict[str, Any]]] = {}
         for version, data in releases.items():
             if data is None:
@@ -82,7 +85,9 @@ class StandIn:
                     "filename": filename,
                     "packagetype": "sdist",
                     # Relative, as mirrors answer: resolved against the answer's URL.
-                    "url": f"../../../files/{filename}",
+                    "url": f"{files_base}/files/{filename}"
+                    if files_base
+                    else f"../../../files/{filename}",
                     "digests": {"sha256": digest},
                     "size": len(data),
                     "yanked": version in yanked,
@@ -145,6 +150,7 @@ class StandIn:
         app = web.Application()
         app.router.add_get("/pypi/{name}/json", self._pypi)
         app.router.add_get("/files/{filename}", self._file)
+        app.router.add_get("/moved/{filename}", self._moved)
         app.router.add_get("/{name:.+}", self._npm)
         return app
 
@@ -162,6 +168,12 @@ class StandIn:
         if data is None:
             raise web.HTTPNotFound()
         return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _moved(self, request: web.Request) -> web.Response:
+        """A files host that sends the download on to another loopback address."""
+        self.requests.append(request.path)
+        port = request.url.port
+        raise web.HTTPFound(f"http://127.0.0.2:{port}/files/{request.match_info['filename']}")
 
     async def _npm(self, request: web.Request) -> web.Response:
         self.requests.append(request.path)
@@ -306,6 +318,15 @@ async def _harness(harness: Callable[..., Any], registry: StandIn) -> Any:
     return await harness(PYPI_INDEX_URL=registry.base_url, NPM_REGISTRY_URL=registry.base_url)
 
 
+async def _guarded_harness(harness: Callable[..., Any], registry: StandIn) -> Any:
+    """As a server runs: private networks refused, the loopback registry trusted as configured."""
+    return await harness(
+        PYPI_INDEX_URL=registry.base_url,
+        NPM_REGISTRY_URL=registry.base_url,
+        INGEST_ALLOW_PRIVATE_NETWORKS="false",
+    )
+
+
 def _titles(snippets: list[Any]) -> list[str]:
     return [s.snippet.title for s in snippets]
 
@@ -418,6 +439,40 @@ async def test_download_that_does_not_match_the_published_hash_is_refused_and_no
     assert job.state == FAILED
     assert "does not match the sha256 the registry publishes" in job.error
     assert "/pypi/tampered" not in h.fake.versions
+    assert h.fake.count("BeginBuild") == 0
+
+
+async def test_an_archive_on_the_host_the_registry_names_for_files_is_downloaded(
+    harness: Callable[..., Any], standin: tuple[StandIn, web.AppRunner]
+) -> None:
+    # PyPI's answers link the files on another host; here "localhost" beside the registry's
+    # 127.0.0.1: a loopback address that only the registry's own naming of it makes trusted.
+    registry, _ = standin
+    port = registry.base_url.rsplit(":", 1)[1]
+    registry.add_pypi(
+        "filed", {"1.0.0": docpkg_sdist("1.0.0")}, files_base=f"http://localhost:{port}"
+    )
+    h = await _guarded_harness(harness, registry)
+    job = await h.ingest("pypi:filed")
+    assert job.state == SUCCEEDED, job.error
+    assert "/files/filed-1.0.0.tar.gz" in registry.requests
+
+
+async def test_a_redirect_from_the_files_host_to_another_private_host_is_refused(
+    harness: Callable[..., Any], standin: tuple[StandIn, web.AppRunner]
+) -> None:
+    registry, _ = standin
+    port = registry.base_url.rsplit(":", 1)[1]
+    registry.add_pypi(
+        "moved", {"1.0.0": docpkg_sdist("1.0.0")}, files_base=f"http://localhost:{port}"
+    )
+    registry.pypi["moved"]["releases"]["1.0.0"][0]["url"] = (
+        f"http://localhost:{port}/moved/moved-1.0.0.tar.gz"
+    )
+    h = await _guarded_harness(harness, registry)
+    job = await h.ingest("pypi:moved")
+    assert job.state == FAILED
+    assert "127.0.0.2" in job.error and "private" in job.error
     assert h.fake.count("BeginBuild") == 0
 
 

@@ -166,14 +166,18 @@ async def registry_base(registry: Registry, settings: Settings) -> str:
 # --- metadata --------------------------------------------------------------------------------
 
 
-def _http(settings: Settings, base: str, timeout: float = 0.0) -> SafeHttp:
+def _http(settings: Settings, base: str, timeout: float = 0.0, *also: str) -> SafeHttp:
     # The registry is the operator's choice (as SEARCH_ADDR is), maybe a mirror on a private
-    # network: its host is trusted; links in its answers to any other host are checked.
+    # network: its host is trusted, and so is the host its answer names for a release's archive
+    # (`also`: PyPI's answers name another host for its files, a mirror's may too), since the
+    # answer that names it also gives the hash the download must match. Anything else (a
+    # redirect from either to another host) is checked.
+    hosts = {urlsplit(url).hostname or "" for url in (base, *also)}
     return SafeHttp(
         allow_private=settings.allow_private_networks,
         max_redirects=settings.limits.max_redirects,
         timeout=timeout or max(settings.limits.http_timeout, 120.0),
-        trusted_hosts=frozenset({urlsplit(base).hostname or ""} - {""}),
+        trusted_hosts=frozenset(host.lower() for host in hosts - {""}),
     )
 
 
@@ -398,7 +402,7 @@ async def download(release: Release, workdir: Path, settings: Settings) -> Path:
         raise InvalidSource(
             f"{artifact.filename} is {artifact.size} bytes, over the {maximum}-byte download limit"
         )
-    http = _http(settings, await registry_base(release.registry, settings))
+    http = _http(settings, await registry_base(release.registry, settings), 0.0, artifact.url)
     try:
         fetched = await http.get(artifact.url, max_bytes=maximum)
     finally:

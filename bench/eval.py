@@ -18,6 +18,8 @@ figures say which one `make run` serves by default.
                          # all (the default): the four sets; both: dev, heldout
     python -m bench.eval --url http://127.0.0.1:3000 --search-addr 127.0.0.1:50052 [--set ...]
     python -m bench.eval --mode crosslib    # cross-library: no library id, or three hints
+    python -m bench.eval --source registry  # the held-out releases ingested as users do:
+                                            # pypi:click==8.5.1, npm:fastify@5.12.8...
 
 With --url the running stack is measured as it is (its libraries must already be ingested).
 """
@@ -463,6 +465,22 @@ async def measure(
     return results, outcomes
 
 
+def registry_sources_of(sets: Sequence[str]) -> list[tuple[str, Path | str]]:
+    """The held-out sets' releases as a user ingests them (`twinmcp ingest pypi:click==8.5.1`):
+    registry sources, read as ingest reads any release (its docs folder, README, the API pages
+    it generates), not the manifest's doc_globs; the dev set, no release, stays its folders."""
+    libraries: list[tuple[str, Path | str]] = []
+    if "dev" in sets:
+        libraries += corpus_libraries()
+    for name in sets:
+        for release in HELDOUT_SETS[name].releases() if name in HELDOUT_SETS else ():
+            pin = "==" if release.registry == "pypi" else "@"
+            libraries.append(
+                (release.library_id, f"{release.registry}:{release.package}{pin}{release.version}")
+            )
+    return libraries
+
+
 def libraries_of(sets: Sequence[str]) -> list[tuple[str, Path]]:
     libraries: list[tuple[str, Path]] = []
     if "dev" in sets:
@@ -481,7 +499,7 @@ async def measure_stack(
     ranking: str,
     provider: str,
     sets: Sequence[str],
-    libraries: list[tuple[str, Path]],
+    libraries: Sequence[tuple[str, Path | str]],
     with_baseline: bool,
 ) -> tuple[dict[tuple[str, str], Rows], dict[tuple[str, str], ResolutionOutcome]]:
     """A throwaway stack with EMBEDDING_PROVIDER=`provider`: ingest, catalogs, questions.
@@ -538,6 +556,13 @@ async def main() -> None:
     parser.add_argument("--search-addr", default="127.0.0.1:50052")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
+        "--source",
+        choices=("folder", "registry"),
+        default="folder",
+        help="registry: ingest the held-out releases from their registries (pypi:/npm:, as "
+        "`twinmcp ingest` does) instead of their manifests' documentation files",
+    )
+    parser.add_argument(
         "--together",
         action="store_true",
         help="crosslib: one stack with every chosen set's libraries, each set's questions "
@@ -583,7 +608,9 @@ async def main() -> None:
             args.url.rstrip("/"), args.search_addr, sets, "served", with_baseline=True
         )
     else:
-        libraries = libraries_of(sets)
+        libraries: Sequence[tuple[str, Path | str]] = (
+            registry_sources_of(sets) if args.source == "registry" else libraries_of(sets)
+        )
         rankings = ["keyword", "model"] if args.ranking == "both" else [args.ranking]
         for ranking in rankings:
             if ranking == "model" and not model_installed():

@@ -59,9 +59,10 @@ async def throwaway_stack(**extra: str) -> AsyncIterator[Stack]:
 
 
 async def ingest_folders(
-    ingest_addr: str, libraries: Iterable[tuple[str, Path]], timeout: float = 1800
+    ingest_addr: str, libraries: Iterable[tuple[str, Path | str]], timeout: float = 1800
 ) -> dict[str, ingest_pb2.Job]:
-    """Submits every folder and waits for all jobs; returns the finished jobs by library id."""
+    """Submits every folder (or other source: "pypi:click==8.5.1") and waits for all jobs;
+    returns the finished jobs by library id."""
     finished: dict[str, ingest_pb2.Job] = {}
     async with open_channel(ingest_addr) as channel:
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
@@ -69,7 +70,11 @@ async def ingest_folders(
         for library_id, folder in libraries:
             reply = await stub.SubmitSource(
                 ingest_pb2.SubmitSourceRequest(
-                    source=str(folder), library_id=library_id, version="latest", make_default=True
+                    source=str(folder),
+                    library_id=library_id,
+                    # A folder is "latest"; a registry source names its own version.
+                    version="latest" if isinstance(folder, Path) else "",
+                    make_default=True,
                 ),
                 timeout=30,
             )

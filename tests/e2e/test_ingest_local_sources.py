@@ -77,3 +77,11 @@ async def test_proc_is_refused_and_a_folder_linking_into_it_is_ingested_without_
     assert job.progress.files_total == 1
     # The data folder (databases, raw files) grew by kilobytes, not by what /proc would give.
     assert _bytes_under(tmp_path) - data_before < 20 * 1024 * 1024
+
+
+def test_search_knows_generated_api_pages_by_the_title_ingest_gives_them() -> None:
+    # Search ranks these pages below written ones (ranking.reference_factor) by their title.
+    from twinmcp.ingest.apiref import TITLE_PREFIX  # noqa: PLC0415
+    from twinmcp.search.ranking import REFERENCE_TITLE  # noqa: PLC0415
+
+    assert REFERENCE_TITLE == TITLE_PREFIX

@@ -7,7 +7,12 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twinmcp.search.packing import pack
-from twinmcp.search.ranking import RankingParams, VersionIndex, is_migration_guide
+from twinmcp.search.ranking import (
+    RankingParams,
+    VersionIndex,
+    is_generated_reference,
+    is_migration_guide,
+)
 from twinmcp.search.snippets import SnippetRecord, printed_tokens
 
 
@@ -212,3 +217,40 @@ def test_migration_guides_are_told_by_file_name_or_page_title() -> None:
     assert is_migration_guide(_guide(4, "What's new in 2.0", "docs/index.md"))
     assert not is_migration_guide(_guide(5, "Quickstart", "docs/quickstart.rst"))
     assert not is_migration_guide(_guide(6, "Migrations with Alembic", "docs/db.md"))
+
+
+def test_a_generated_api_page_yields_to_the_written_guide_beside_it() -> None:
+    # The generated page's docstring says a little more on the subject: it wins on words alone.
+    reference = _guide(
+        1,
+        "API reference: shapes.fields",
+        "api/shapes.fields.md",
+        " The default value, missing key.",
+    )
+    guide = _guide(2, "Quickstart", "docs/quickstart.rst")
+    index = VersionIndex.build("b-ref", [reference, guide, *FILLER])
+    question = "default value when the key is missing"
+    on_words = index.search(question, params=RankingParams(reference_factor=1.0))
+    assert on_words[0].snippet.source_path == "api/shapes.fields.md"
+    assert index.search(question)[0].snippet.source_path == "docs/quickstart.rst"
+
+
+def test_with_only_a_readme_beside_them_generated_api_pages_count_in_full() -> None:
+    reference = _guide(
+        1,
+        "API reference: shapes.fields",
+        "api/shapes.fields.md",
+        " The default value, missing key.",
+    )
+    readme = _guide(2, "shapes", "README.md")
+    index = VersionIndex.build("b-readme", [reference, readme])
+    assert index.search("default value when the key is missing")[0].snippet.source_path == (
+        "api/shapes.fields.md"
+    )
+
+
+def test_generated_api_pages_are_told_by_their_page_title() -> None:
+    assert is_generated_reference(_guide(1, "API reference: shapes", "api/shapes.md"))
+    assert is_generated_reference(_guide(2, "API reference: types/errors", "x/errors.md"))
+    assert not is_generated_reference(_guide(3, "API", "docs/api.rst"))
+    assert not is_generated_reference(_guide(4, "Reference", "docs/reference.md"))

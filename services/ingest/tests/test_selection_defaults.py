@@ -39,6 +39,8 @@ def test_translations_changelogs_and_project_files_are_excluded_by_default(tmp_p
         "docs/release-notes.md",
         "docs/history.rst",
         "docs/changes.rst",
+        "docs/versionhistory.rst",
+        "docs/release-history.md",
         "i18n/fr/intro.md",
         "website/locales/de/intro.md",
         "docs/archive/old-guide.md",

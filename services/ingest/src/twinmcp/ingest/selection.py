@@ -163,6 +163,12 @@ EXCLUDED_FILE_STEMS = frozenset(
         "changelog",
         "changes",
         "history",
+        # AnyIO's docs/versionhistory.rst and its kin: a changelog by another name.
+        "versionhistory",
+        "version-history",
+        "version_history",
+        "release-history",
+        "release_history",
         "news",
         "release-notes",
         "release_notes",

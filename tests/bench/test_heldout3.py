@@ -6,7 +6,13 @@ import json
 from collections import Counter
 
 from bench import heldout_corpus
-from bench.eval import SET_CHOICES, SET_TITLES, questions_of, resolution_cases_of
+from bench.eval import (
+    SET_CHOICES,
+    SET_TITLES,
+    questions_of,
+    registry_sources_of,
+    resolution_cases_of,
+)
 from bench.heldout_corpus import HELDOUT_SETS, load_rows
 
 SET3 = HELDOUT_SETS["heldout3"]
@@ -65,3 +71,14 @@ def test_set_three_manifest_pins_every_release_and_names_no_registry_host() -> N
     releases = SET3.releases()
     assert {r.registry for r in releases} == {"pypi", "npm"}
     assert all(len(r.sha256) == 64 and r.version in r.archive for r in releases)
+
+
+def test_the_registry_source_of_each_release_is_what_a_user_would_type() -> None:
+    sources = dict(registry_sources_of(["heldout3"]))
+
+    assert sources == {
+        "/agronholm/anyio": "pypi:anyio==4.16.0",
+        "/hynek/structlog": "pypi:structlog==26.1.0",
+        "/urllib3/urllib3": "pypi:urllib3==2.8.0",
+        "/nodejs/undici": "npm:undici@7.30.3",
+    }

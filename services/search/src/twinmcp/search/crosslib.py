@@ -197,10 +197,10 @@ def library_families(info: LibraryInfo, index: VersionIndex | None) -> set[str]:
     if families or index is None:
         return families
     counts: dict[str, int] = {}
-    for snippet in index.snippets:
-        family = _FAMILY_OF.get(snippet.language.strip().lower())
-        if snippet.kind == KIND_CODE and family:
-            counts[family] = counts.get(family, 0) + 1
+    for language, count in index.code_languages().items():
+        family = _FAMILY_OF.get(language)
+        if family:
+            counts[family] = counts.get(family, 0) + count
     total = sum(counts.values())
     # A family of at least a fifth of the examples: TypeScript docs with some shell and Python.
     return {family for family, count in counts.items() if total and count * 5 >= total}

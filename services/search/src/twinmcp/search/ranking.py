@@ -175,6 +175,7 @@ class VersionIndex:
     _page_sizes: npt.NDArray[np.int64] | None = field(default=None, repr=False)
     _migration_pages: npt.NDArray[np.bool_] | None = field(default=None, repr=False)
     _reference_pages: npt.NDArray[np.bool_] | None = field(default=None, repr=False)
+    _code_languages: dict[str, int] | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -311,6 +312,18 @@ class VersionIndex:
         if self._page_sizes is None:
             self._page_sizes = np.bincount(self.document_of)
         return max(params.document_cap, int(self._page_sizes[document]) // params.long_page_share)
+
+    def code_languages(self) -> dict[str, int]:
+        """How many code snippets are tagged with each language (lower-cased), counted once:
+        SearchDocs reads it per question to tell which languages a library is for."""
+        if self._code_languages is None:
+            counts: dict[str, int] = {}
+            for snippet in self.snippets:
+                if snippet.kind == KIND_CODE:
+                    language = snippet.language.strip().lower()
+                    counts[language] = counts.get(language, 0) + 1
+            self._code_languages = counts
+        return self._code_languages
 
     def _reference_pages_of(self) -> npt.NDArray[np.bool_]:
         """Per page: whether it is a generated API reference page that written pages (other

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -426,7 +427,7 @@ class Resolver:
             score += 0.05 * description_bonus.get(position, 0.0)
             if position in phrased:
                 score += PHRASE_WEIGHT
-            if registry_hint and candidate.registry and candidate.registry != registry_hint:
+            if off_registry:
                 score -= 0.08
             ranked.append(Match(candidate, round(score, 4), reason))
         ranked.sort(key=lambda m: (-m.score, m.candidate.library_id))
@@ -605,10 +606,7 @@ class Resolver:
 def doc_term_shares(texts: Sequence[str]) -> list[tuple[str, float]]:
     """(description word, share of the texts using it), most used first: the
     DOC_TERMS_STORED most used words of at least DOC_TERMS_MIN_SNIPPETS texts."""
-    counts: dict[str, int] = {}
-    for text in texts:
-        for term in set(description_terms(text)):
-            counts[term] = counts.get(term, 0) + 1
+    counts = Counter(term for text in texts for term in set(description_terms(text)))
     used = [(term, n) for term, n in counts.items() if n >= DOC_TERMS_MIN_SNIPPETS]
     used.sort(key=lambda item: (-item[1], item[0]))
     total = max(len(texts), 1)

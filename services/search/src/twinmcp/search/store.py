@@ -440,7 +440,7 @@ class Store:
             if meta.registry_source or library.registry_releases is None:
                 library.registry_source = meta.registry_source
                 library.registry_releases = json.dumps(list(meta.registry_releases))
-            if library.default_version == build.version or library.doc_terms is None:
+            if library.default_version == build.version:
                 library.doc_terms = json.dumps([[term, share] for term, share in doc_terms])
             library.updated_at = now()
             await self._bump(session)

@@ -549,7 +549,7 @@ async def main() -> None:
         "--set",
         choices=tuple(SET_CHOICES),
         default="all",
-        help="all: dev, held-out and held-out 2 side by side; both: dev and held-out",
+        help="all: dev and the three held-out sets side by side; both: dev and held-out",
     )
     parser.add_argument("--ranking", choices=("keyword", "model", "both"), default="both")
     parser.add_argument("--url", help="a running gateway; default: start throwaway stacks")
@@ -573,7 +573,7 @@ async def main() -> None:
         choices=("single", "crosslib"),
         default="single",
         help="crosslib: the questions asked with no library and with three library hints "
-        "(bench/eval_crosslib.py; --set dev|heldout|heldout2, keyword ranking unless "
+        "(bench/eval_crosslib.py; --set dev|heldout|heldout2|heldout3, keyword ranking unless "
         "--ranking model)",
     )
     args = parser.parse_args()

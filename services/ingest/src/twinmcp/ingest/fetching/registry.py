@@ -166,7 +166,9 @@ async def registry_base(registry: Registry, settings: Settings) -> str:
 # --- metadata --------------------------------------------------------------------------------
 
 
-def _http(settings: Settings, base: str, timeout: float = 0.0, *also: str) -> SafeHttp:
+def _http(
+    settings: Settings, base: str, timeout: float = 0.0, *, also: tuple[str, ...] = ()
+) -> SafeHttp:
     # The registry is the operator's choice (as SEARCH_ADDR is), maybe a mirror on a private
     # network: its host is trusted, and so is the host its answer names for a release's archive
     # (`also`: PyPI's answers name another host for its files, a mirror's may too), since the
@@ -402,7 +404,7 @@ async def download(release: Release, workdir: Path, settings: Settings) -> Path:
         raise InvalidSource(
             f"{artifact.filename} is {artifact.size} bytes, over the {maximum}-byte download limit"
         )
-    http = _http(settings, await registry_base(release.registry, settings), 0.0, artifact.url)
+    http = _http(settings, await registry_base(release.registry, settings), also=(artifact.url,))
     try:
         fetched = await http.get(artifact.url, max_bytes=maximum)
     finally:
